@@ -1,0 +1,1 @@
+"""osk8s keystone_auth: Kubernetes webhook authentication/authorization against Keystone, and the kubectl exec plugin."""
