@@ -1,1 +1,4 @@
-"""osk8s capo: Cluster API infrastructure provider for OpenStack (infrastructure.cluster.x-k8s.io)."""
+"""osk8s capo.
+
+Cluster API infrastructure provider for OpenStack (infrastructure.cluster.x-k8s.io).
+"""

@@ -1,1 +1,5 @@
-"""osk8s ccm: Cloud controller manager for OpenStack: InstancesV2, node lifecycle, Octavia load balancers, routes."""
+"""osk8s ccm.
+
+Cloud controller manager for OpenStack: InstancesV2, node lifecycle, Octavia load balancers,
+routes.
+"""

@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.build_parser(PROG, "Cinder CSI driver cinder.csi.openstack.org (osk8s).")
     parser.add_argument("--endpoint", default="unix://csi/csi.sock", help="CSI endpoint")
     cli.add_cloud_config_flags(parser, repeatable=True)
-    parser.add_argument("--cloud-name", action="append", default=[], help="[Global \"name\"]")
+    parser.add_argument("--cloud-name", action="append", default=[], help='[Global "name"]')
     parser.add_argument("--cluster", default="", help="cluster id written to volume metadata")
     parser.add_argument("--with-topology", default="true", help="true/false")
     parser.add_argument("--additional-topology", action="append", default=[], help="key=value")

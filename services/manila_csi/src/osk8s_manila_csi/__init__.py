@@ -1,1 +1,4 @@
-"""osk8s manila_csi: CSI driver for OpenStack Manila shared file systems (manila.csi.openstack.org)."""
+"""osk8s manila_csi.
+
+CSI driver for OpenStack Manila shared file systems (manila.csi.openstack.org).
+"""

@@ -1,1 +1,4 @@
-"""osk8s octavia_ingress: Ingress controller that implements Kubernetes Ingresses with Octavia load balancers."""
+"""osk8s octavia_ingress.
+
+Ingress controller that implements Kubernetes Ingresses with Octavia load balancers.
+"""

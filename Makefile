@@ -1,0 +1,51 @@
+# osk8s developer entry points. The README's two commands are `make demo` and `make test`.
+# Everything else here is a building block of those two.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+TOOLS := $(CURDIR)/.tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+TESTCLOUD_SET ?= fast
+
+.PHONY: help bootstrap sync lint test test-unit demo testcloud-up testcloud-down bench
+
+help:
+	@echo "make demo   - bring up the local test cloud and show osk8s working against it"
+	@echo "make test   - install everything, bring up the test cloud, run lint + all tests"
+	@echo "make lint   - ruff, mypy, import-linter only"
+	@echo "make testcloud-down - stop the local test cloud"
+
+# uv itself: use the one on PATH, else install a pinned copy into .tools/ (no system pip writes).
+$(TOOLS)/bin/uv:
+	@command -v uv >/dev/null 2>&1 || { \
+	  python3 -m venv $(TOOLS) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(TOOLS); }; \
+	  $(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"; }
+
+bootstrap: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
+
+sync: bootstrap
+	$(UV) sync --frozen
+
+lint: sync
+	$(UV) run --frozen scripts/lint
+
+test-unit: sync
+	$(UV) run --frozen pytest -m "not contract"
+
+testcloud-up: sync
+	$(UV) run --frozen osk8s-testcloud up $(TESTCLOUD_SET)
+
+testcloud-down:
+	$(UV) run --frozen osk8s-testcloud down
+
+# The README's test command: lint, then the whole suite, contract tests included.
+test: sync testcloud-up
+	$(UV) run --frozen scripts/lint
+	$(UV) run --frozen pytest
+
+demo: sync testcloud-up
+	$(UV) run --frozen osk8s-demo
+
+bench: sync
+	$(UV) run --frozen python scripts/bench_startup.py
