@@ -109,7 +109,23 @@ class ServerError(OpenStackError):
 
 
 class ServiceUnavailable(OpenStackError):
-    """Could not reach the service at all: connection refused/reset, DNS, TLS, timeout."""
+    """Could not reach the service at all: connection refused/reset, DNS, TLS, timeout.
+
+    ``not_sent`` is True only when the request surely never reached the server (connection
+    refused, DNS failure, connect timeout), so even a non-idempotent call may be repeated.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        not_sent: bool = False,
+        status: int | None = None,
+        request: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, request=request, request_id=request_id)
+        self.not_sent = not_sent
 
 
 class RequestTimeout(ServiceUnavailable):
@@ -151,3 +167,7 @@ class KubernetesNotFound(KubernetesError):
 
 class KubernetesGone(KubernetesError):
     """410: a watch's resourceVersion is too old; the caller must re-list."""
+
+
+class MetadataError(Osk8sError):
+    """Instance metadata could not be read from any configured source (config drive, service)."""

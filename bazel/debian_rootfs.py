@@ -1,0 +1,76 @@
+"""Unpacks the pinned Debian packages into a minimal root filesystem (run by `debian_rootfs`).
+
+`dpkg-deb -x` only (no maintainer scripts), then: docs and man pages dropped, a non-root user
+(65532) and /tmp added, and the stdlib compiled to unchecked-hash .pyc so the base layer is
+byte-identical on every build. It must not touch the host's own packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+# Not needed at run time; dropping them keeps the base layer small.
+_DROP = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/lintian",
+    "usr/share/locale",
+    "usr/share/bug",
+    "usr/share/doc-base",
+    "usr/share/gcc",
+    "usr/share/gdb",
+    "etc/ld.so.cache",
+    "var/cache/ldconfig/aux-cache",
+)
+
+PASSWD = (
+    "root:x:0:0:root:/root:/sbin/nologin\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+    "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+)
+GROUP = "root:x:0:\nnogroup:x:65534:\nnonroot:x:65532:\n"
+
+
+def unpack(debs: list[Path], rootfs: Path) -> None:
+    for deb in sorted(debs):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(rootfs)], check=True)
+
+
+def tidy(rootfs: Path) -> None:
+    for rel in _DROP:
+        path = rootfs / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    (rootfs / "etc").mkdir(exist_ok=True)
+    (rootfs / "etc" / "passwd").write_text(PASSWD)
+    (rootfs / "etc" / "group").write_text(GROUP)
+    for rel in ("tmp", "home/nonroot", "root"):
+        (rootfs / rel).mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--debs", type=Path, required=True)
+    parser.add_argument("--rootfs", type=Path, required=True)
+    parser.add_argument("--oci-tool", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    shutil.rmtree(args.rootfs, ignore_errors=True)
+    args.rootfs.mkdir(parents=True)
+    unpack(list(args.debs.glob("*.deb")), args.rootfs)
+    tidy(args.rootfs)
+    layer = [sys.executable, str(args.oci_tool), "layer", "--dir", str(args.rootfs), "--pyc"]
+    subprocess.run([*layer, "--out", str(args.out)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

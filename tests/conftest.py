@@ -1,0 +1,3 @@
+"""Shared pytest plugins for every suite."""
+
+pytest_plugins = ["osk8s_testing.kubeapi.fixtures"]

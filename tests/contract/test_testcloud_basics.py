@@ -1,0 +1,121 @@
+"""Contract checks of the test cloud with plain openstacksdk, as the non-admin demo user.
+
+Each test creates what it needs under a unique name and deletes it, asserting the state
+transitions osk8s relies on (volume available, LB ACTIVE with a real VIP port, secret payload
+round trip, ports and floating IPs). Later the core's OpenStack layer replaces plain sdk calls.
+"""
+
+from __future__ import annotations
+
+import pytest
+from openstack import exceptions
+from openstack.connection import Connection
+
+from .conftest import TestCloud
+
+pytestmark = pytest.mark.contract
+
+
+def test_password_auth_as_demo(demo_conn: Connection, testcloud: TestCloud) -> None:
+    token = demo_conn.session.get_token()
+    assert token
+    assert demo_conn.current_project_id == testcloud.state["identity"]["demo_project_id"]
+    catalog_types = {entry["type"] for entry in demo_conn.service_catalog}
+    assert {"identity", "network", "load-balancer", "block-storage", "key-manager"} <= catalog_types
+    # Not an admin: listing all projects is forbidden.
+    with pytest.raises(exceptions.ForbiddenException):
+        list(demo_conn.identity.projects())
+
+
+def test_volume_create_extend_delete(demo_conn: Connection, name: str) -> None:
+    bs = demo_conn.block_storage
+    volume = bs.create_volume(name=name, size=1)
+    try:
+        volume = bs.wait_for_status(volume, status="available", failures=["error"], wait=120)
+        assert volume.size == 1
+        bs.extend_volume(volume, 2)
+        volume = bs.wait_for_status(volume, status="available", failures=["error"], wait=60)
+        assert bs.get_volume(volume).size == 2
+    finally:
+        bs.delete_volume(volume, ignore_missing=True)
+    bs.wait_for_delete(volume, wait=60)
+    assert bs.find_volume(name) is None
+
+
+def test_loadbalancer_active_then_cascade_delete(
+    demo_conn: Connection, testcloud: TestCloud, name: str
+) -> None:
+    lb_api, net = demo_conn.load_balancer, demo_conn.network
+    lb = lb_api.create_load_balancer(name=name, vip_subnet_id=testcloud.network["subnet_id"])
+    try:
+        lb = lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=180)
+        # The VIP is a real Neutron port on the demo subnet (Octavia's neutron network mode).
+        vip_port = net.get_port(lb.vip_port_id)
+        assert vip_port.fixed_ips[0]["ip_address"] == lb.vip_address
+        assert vip_port.fixed_ips[0]["subnet_id"] == testcloud.network["subnet_id"]
+        listener = lb_api.create_listener(
+            name=name, loadbalancer_id=lb.id, protocol="TCP", protocol_port=80
+        )
+        lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
+        pool = lb_api.create_pool(
+            name=name, listener_id=listener.id, protocol="TCP", lb_algorithm="ROUND_ROBIN"
+        )
+        lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
+        lb_api.create_member(
+            pool, address="192.0.2.200", protocol_port=8080, subnet_id=testcloud.network["subnet_id"]
+        )
+        lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
+        assert len(list(lb_api.members(pool))) == 1
+    finally:
+        lb_api.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
+    lb_api.wait_for_delete(lb, wait=180)
+    assert net.find_port(lb.vip_port_id, ignore_missing=True) is None
+
+
+def test_barbican_secret_round_trip(demo_conn: Connection, name: str) -> None:
+    km = demo_conn.key_manager
+    payload = "osk8s-contract-payload"
+    secret = km.create_secret(
+        name=name, payload=payload, payload_content_type="text/plain", secret_type="opaque"
+    )
+    try:
+        fetched = km.get_secret(secret.secret_ref.rsplit("/", 1)[-1])
+        assert fetched.payload == payload
+        assert name in {s.name for s in km.secrets(name=name)}
+    finally:
+        km.delete_secret(secret.secret_ref.rsplit("/", 1)[-1], ignore_missing=True)
+
+
+def test_port_with_fixed_ip(demo_conn: Connection, testcloud: TestCloud, name: str) -> None:
+    net = demo_conn.network
+    subnet_id = testcloud.network["subnet_id"]
+    port = net.create_port(
+        name=name,
+        network_id=testcloud.network["network_id"],
+        fixed_ips=[{"subnet_id": subnet_id, "ip_address": "192.0.2.77"}],
+    )
+    try:
+        assert port.fixed_ips == [{"subnet_id": subnet_id, "ip_address": "192.0.2.77"}]
+        assert port.is_port_security_enabled is True
+        assert net.find_port(name).id == port.id
+    finally:
+        net.delete_port(port, ignore_missing=True)
+    assert net.find_port(name) is None
+
+
+def test_floating_ip_associate_disassociate(
+    demo_conn: Connection, testcloud: TestCloud, name: str
+) -> None:
+    net = demo_conn.network
+    port = net.create_port(name=name, network_id=testcloud.network["network_id"])
+    fip = net.create_ip(floating_network_id=testcloud.network["floating_network_id"])
+    try:
+        assert fip.floating_ip_address.startswith("203.0.113.")
+        fip = net.update_ip(fip, port_id=port.id)
+        assert fip.port_id == port.id
+        assert fip.fixed_ip_address == port.fixed_ips[0]["ip_address"]
+        fip = net.update_ip(fip, port_id=None)
+        assert fip.port_id is None
+    finally:
+        net.delete_ip(fip, ignore_missing=True)
+        net.delete_port(port, ignore_missing=True)

@@ -1,0 +1,330 @@
+"""The API verbs with kube-apiserver semantics, over the store.
+
+create/get/list/update/patch/delete as the real server does them: names and generateName,
+namespace existence, optimistic concurrency, status split and generation (via :mod:`updates`),
+finalizers and deletionTimestamp, dry run, no-op writes that keep the version. Garbage
+collection and CRD/namespace lifecycles are delegated to collaborators (:mod:`gc`,
+:mod:`crds`) that write back through :meth:`mutate` and :meth:`delete_key`. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from osk8s_testing.kubeapi import conversion, defaults, errors, listing, updates
+from osk8s_testing.kubeapi.crds import CrdController
+from osk8s_testing.kubeapi.gc import Collector
+from osk8s_testing.kubeapi.meta import (
+    Clock,
+    deleting,
+    finalizers,
+    generated_name,
+    metadata,
+    same_content,
+    timestamp,
+    utc_now,
+    valid_name,
+)
+from osk8s_testing.kubeapi.patch import apply_patch
+from osk8s_testing.kubeapi.resources import Registry, ResourceType
+from osk8s_testing.kubeapi.store import Key, Store
+
+NAMESPACES = ("", "namespaces")
+BACKGROUND, FOREGROUND, ORPHAN = "Background", "Foreground", "Orphan"
+ListOptions = listing.ListOptions
+_BAD_NAME = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character"
+)
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    propagation: str = BACKGROUND
+    uid: str | None = None
+    resource_version: str | None = None
+    dry_run: bool = False
+
+
+class Operations:
+    def __init__(self, *, registry: Registry, store: Store, clock: Clock = utc_now) -> None:
+        self.registry = registry
+        self.store = store
+        self.clock = clock
+        self._allocator = defaults.Allocator()
+        self.gc = Collector(store=store, writer=self)
+        self.crds = CrdController(registry=registry, store=store, writer=self, clock=clock)
+
+    # -- wire form <-> storage form --------------------------------------------------------
+
+    def to_wire(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        if conversion.needs_conversion(rt.group, rt.plural):
+            return conversion.core_to_events(obj)
+        out = dict(obj)
+        out["apiVersion"] = rt.api_version
+        out["kind"] = rt.kind
+        return out
+
+    def _from_wire(self, rt: ResourceType, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if api_version and api_version != rt.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({rt.api_version})"
+            )
+        if kind and kind != rt.kind:
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+            )
+        obj = copy.deepcopy(body)
+        if conversion.needs_conversion(rt.group, rt.plural):
+            return conversion.events_to_core(obj)
+        storage = self._storage_type(rt)
+        obj["apiVersion"], obj["kind"] = storage.api_version, storage.kind
+        return obj
+
+    def _storage_type(self, rt: ResourceType) -> ResourceType:
+        if rt.storage_group is None:
+            return rt
+        group, plural = rt.storage_key
+        return next(t for t in self.registry.by_storage(group, plural) if t.group == group)
+
+    def key(self, rt: ResourceType, namespace: str, name: str) -> Key:
+        group, plural = rt.storage_key
+        return Key(group, plural, namespace if rt.namespaced else "", name)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.store.get(self.key(rt, namespace, name))
+        if obj is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return self.to_wire(rt, obj)
+
+    def list(
+        self, rt: ResourceType, namespace: str | None, opts: listing.ListOptions
+    ) -> dict[str, Any]:
+        return listing.list_objects(self.store, rt, namespace, opts, self.to_wire)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def create(
+        self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        obj = self._from_wire(rt, body)
+        meta = metadata(obj)
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.namespace_mismatch()
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        name = self._name(rt, meta)
+        key = self.key(rt, namespace, name)
+        with self.store.lock:
+            if rt.namespaced:
+                self._check_namespace_open(rt, namespace, name)
+            if self.store.get(key) is not None:
+                raise errors.already_exists(rt.plural, rt.group, name)
+            for stale in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+                meta.pop(stale, None)
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = timestamp(self.clock)
+            if rt.tracks_generation:
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
+            if rt.status_subresource and not rt.keep_status_on_create:
+                obj.pop("status", None)
+            defaults.on_create(rt.kind, obj, self._allocator)
+            self.crds.before_create(key, obj)
+            if dry_run:
+                return self.to_wire(rt, obj)
+            stored = self.store.write(key, obj)
+            self.crds.after_write(key, stored)
+            return self.to_wire(rt, stored)
+
+    def _name(self, rt: ResourceType, meta: dict[str, Any]) -> str:
+        if not meta.get("name"):
+            if not meta.get("generateName"):
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                )
+            meta["name"] = generated_name(meta["generateName"])
+        name = str(meta["name"])
+        # Event names are free-form upstream (involved object name + hex suffix)
+        if not valid_name(name) and rt.kind != "Event":
+            raise errors.invalid(
+                rt.kind, rt.group, name, "metadata.name", f'Invalid value: "{name}": {_BAD_NAME}'
+            )
+        return name
+
+    def _check_namespace_open(self, rt: ResourceType, namespace: str, name: str) -> None:
+        ns = self.store.get(Key(*NAMESPACES, "", namespace))
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if deleting(ns):
+            raise errors.namespace_terminating(rt.plural, rt.group, name, namespace)
+
+    def update(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        new = self._from_wire(rt, body)
+        meta = metadata(new)
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL "
+                f"({name})"
+            )
+        if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.namespace_mismatch()
+        key = self.key(rt, namespace, name)
+        with self.store.lock:
+            old = self._existing(rt, key)
+            updates.check_preconditions(rt, old, new, require_rv=True)
+            result = updates.prepare_update(
+                rt, old, new, subresource=subresource, allocator=self._allocator
+            )
+            return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch: tuple[str, Any],
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """``patch`` is (content type, body)."""
+        content_type, body = patch
+        key = self.key(rt, namespace, name)
+        with self.store.lock:
+            old = self._existing(rt, key)
+            patched = apply_patch(
+                content_type,
+                self.to_wire(rt, old),
+                body,
+                kind=rt.kind,
+                strategic_allowed=not rt.custom,
+            )
+            new = self._from_wire(rt, patched)
+            if metadata(new).get("name") != name:
+                raise errors.bad_request("metadata.name cannot be changed by a patch")
+            # a patch without resourceVersion applies to the current object (no 409), as upstream
+            updates.check_preconditions(rt, old, new, require_rv=False)
+            result = updates.prepare_update(
+                rt, old, new, subresource=subresource, allocator=self._allocator
+            )
+            return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
+
+    def _existing(self, rt: ResourceType, key: Key) -> dict[str, Any]:
+        old = self.store.get(key)
+        if old is None:
+            raise errors.not_found(rt.plural, rt.group, key.name)
+        return old
+
+    def _commit(
+        self, key: Key, old: dict[str, Any], new: dict[str, Any], *, dry_run: bool
+    ) -> dict[str, Any]:
+        if same_content(old, new):
+            return old  # upstream: a no-op write keeps the resourceVersion and sends no event
+        if dry_run:
+            metadata(new)["resourceVersion"] = metadata(old).get("resourceVersion")
+            return new
+        stored = self.store.write(key, new)
+        self.crds.after_write(key, stored)
+        if deleting(stored) and not self._blocked(key, stored):
+            return self._remove(key)
+        return stored
+
+    def _blocked(self, key: Key, obj: dict[str, Any]) -> bool:
+        if finalizers(obj):
+            return True
+        spec_finalizers = (obj.get("spec") or {}).get("finalizers")
+        return (key.group, key.plural) == NAMESPACES and bool(spec_finalizers)
+
+    def _remove(self, key: Key) -> dict[str, Any]:
+        final = self.store.remove(key)
+        self.gc.after_removal(key, final)
+        self.crds.after_removal(key, final)
+        return final
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def delete(
+        self, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        """Returns (object, removed): removed is False while finalizers hold it."""
+        key = self.key(rt, namespace, name)
+        with self.store.lock:
+            obj = self._existing(rt, key)
+            meta = metadata(obj)
+            if opts.uid and opts.uid != meta.get("uid"):
+                raise errors.precondition_failed(rt, name, "UID", opts.uid, meta.get("uid"))
+            actual_rv = meta.get("resourceVersion")
+            if opts.resource_version and opts.resource_version != actual_rv:
+                raise errors.precondition_failed(
+                    rt, name, "ResourceVersion", opts.resource_version, actual_rv
+                )
+            if opts.dry_run:
+                return self.to_wire(rt, obj), not self._blocked(key, obj)
+            final, removed = self.delete_key(key, opts.propagation)
+            return self.to_wire(rt, final), removed
+
+    def delete_key(self, key: Key, propagation: str = BACKGROUND) -> tuple[dict[str, Any], bool]:
+        """Delete by storage key with the given propagation (also used by the collectors)."""
+        with self.store.lock:
+            obj = self.store.get(key)
+            if obj is None:
+                raise errors.not_found(key.plural, key.group, key.name)
+            if deleting(obj):
+                return obj, False
+            meta = metadata(obj)
+            uid = str(meta.get("uid", ""))
+            if propagation == ORPHAN:
+                self.gc.orphan_dependents(uid)
+            pending = finalizers(obj)
+            if propagation == FOREGROUND and self.gc.has_dependents(uid):
+                pending.append("foregroundDeletion")
+            if (key.group, key.plural) == NAMESPACES:
+                obj.setdefault("status", {})["phase"] = "Terminating"
+            if not self._blocked(key, {**obj, "metadata": {**meta, "finalizers": pending}}):
+                return self._remove(key), True
+            if pending:
+                meta["finalizers"] = pending
+            meta["deletionTimestamp"] = timestamp(self.clock)
+            meta["deletionGracePeriodSeconds"] = 0
+            stored = self.store.write(key, obj)
+            self.gc.deletion_started(key, stored)
+            self.crds.deletion_started(key, stored)
+            current = self.store.get(key)
+            return (current, False) if current is not None else (stored, True)
+
+    def mutate(self, key: Key, change: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
+        """Apply ``change(obj)`` to the stored object as a controller would (no status split)."""
+        with self.store.lock:
+            old = self.store.get(key)
+            if old is None:
+                return None
+            new = copy.deepcopy(old)
+            change(new)
+            return self._commit(key, old, new, dry_run=False)

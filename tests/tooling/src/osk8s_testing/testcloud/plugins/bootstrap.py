@@ -1,0 +1,168 @@
+"""Register the test cloud in Keystone and build the demo network topology, with openstacksdk.
+
+Run as ``python -m ...plugins.bootstrap {identity|network} SPEC.json OUT.json`` inside the
+OpenStack venv: one process per phase, because the ``openstack`` CLI costs seconds per call.
+Every step finds before it creates, so a second run changes nothing. It never prints secrets.
+"""
+
+import json
+import sys
+import time
+from typing import Any
+
+import openstack
+from openstack.connection import Connection
+
+DOMAIN = "Default"
+
+
+def _connect(spec: dict[str, Any], user: str, password: str, project: str) -> Connection:
+    return openstack.connect(
+        auth_url=spec["auth_url"],
+        username=user,
+        password=password,
+        project_name=project,
+        user_domain_name=DOMAIN,
+        project_domain_name=DOMAIN,
+        region_name=spec["region"],
+        identity_api_version="3",
+    )
+
+
+def _project(conn: Connection, name: str) -> Any:
+    found = conn.identity.find_project(name, domain_id="default")
+    return found or conn.identity.create_project(name=name, domain_id="default")
+
+
+def _role(conn: Connection, name: str) -> Any:
+    return conn.identity.find_role(name) or conn.identity.create_role(name=name)
+
+
+def _user(conn: Connection, name: str, password: str, project: Any) -> Any:
+    user = conn.identity.find_user(name, domain_id="default")
+    if user is None:
+        return conn.identity.create_user(
+            name=name, password=password, domain_id="default", default_project_id=project.id
+        )
+    # Keep the stored password authoritative if the data dir was kept but users drifted.
+    return conn.identity.update_user(user, password=password)
+
+
+def _grant(conn: Connection, user: Any, project: Any, roles: list[str]) -> None:
+    for name in roles:
+        role = _role(conn, name)
+        conn.identity.assign_project_role_to_user(project, user, role)
+
+
+def _service(conn: Connection, svc: dict[str, str], region: str) -> None:
+    service = conn.identity.find_service(svc["name"]) or conn.identity.create_service(
+        name=svc["name"], type=svc["type"]
+    )
+    have = {
+        ep.interface: ep for ep in conn.identity.endpoints(service_id=service.id, region_id=region)
+    }
+    for interface in ("public", "internal", "admin"):
+        if interface in have:
+            if have[interface].url != svc["url"]:
+                conn.identity.update_endpoint(have[interface], url=svc["url"])
+            continue
+        conn.identity.create_endpoint(
+            service_id=service.id, interface=interface, url=svc["url"], region_id=region
+        )
+
+
+def identity(spec: dict[str, Any]) -> dict[str, Any]:
+    conn = _connect(spec, "admin", spec["admin_password"], "admin")
+    service_project = _project(conn, "service")
+    for name in spec["service_users"]:
+        user = _user(conn, name, spec["service_password"], service_project)
+        _grant(conn, user, service_project, ["admin", "service"])
+    for svc in spec["services"]:
+        _service(conn, svc, spec["region"])
+    demo = spec["demo"]
+    demo_project = _project(conn, demo["project"])
+    demo_user = _user(conn, demo["user"], demo["password"], demo_project)
+    _grant(conn, demo_user, demo_project, demo["roles"])
+    admin_project = _project(conn, "admin")
+    return {"demo_project_id": demo_project.id, "admin_project_id": admin_project.id}
+
+
+def _network(conn: Connection, name: str, **attrs: Any) -> Any:
+    return conn.network.find_network(name) or conn.network.create_network(name=name, **attrs)
+
+
+def _subnet(conn: Connection, name: str, network: Any, **attrs: Any) -> Any:
+    found = conn.network.find_subnet(name, network_id=network.id)
+    return found or conn.network.create_subnet(
+        name=name, network_id=network.id, ip_version=4, **attrs
+    )
+
+
+def network(spec: dict[str, Any]) -> dict[str, Any]:
+    admin = _connect(spec, "admin", spec["admin_password"], "admin")
+    net = spec["network"]
+    public = _network(
+        admin,
+        net["public_network"],
+        is_router_external=True,
+        provider_network_type="flat",
+        provider_physical_network="public",
+        is_shared=False,
+    )
+    public_subnet = _subnet(
+        admin,
+        net["public_subnet"],
+        public,
+        cidr=net["public_cidr"],
+        is_dhcp_enabled=False,
+    )
+    demo = spec["demo"]
+    conn = _connect(spec, demo["user"], demo["password"], demo["project"])
+    tenant = _network(conn, net["tenant_network"])
+    tenant_subnet = _subnet(conn, net["tenant_subnet"], tenant, cidr=net["tenant_cidr"])
+    router = conn.network.find_router(net["router"])
+    if router is None:
+        router = conn.network.create_router(
+            name=net["router"], external_gateway_info={"network_id": public.id}
+        )
+    attached = {
+        ip["subnet_id"]
+        for port in conn.network.ports(device_id=router.id)
+        for ip in port.fixed_ips or []
+    }
+    if tenant_subnet.id not in attached:
+        conn.network.add_interface_to_router(router, subnet_id=tenant_subnet.id)
+    return {
+        "network_id": tenant.id,
+        "subnet_id": tenant_subnet.id,
+        "floating_network_id": public.id,
+        "floating_subnet_id": public_subnet.id,
+        "router_id": router.id,
+    }
+
+
+def cinder(spec: dict[str, Any]) -> dict[str, Any]:
+    """Wait until cinder-volume reports up: before that, creates fail with "no valid backend"."""
+    admin = _connect(spec, "admin", spec["admin_password"], "admin")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        volume = [
+            s for s in admin.block_storage.services() if s.binary == "cinder-volume"
+        ]
+        if volume and all(s.state == "up" and s.status == "enabled" for s in volume):
+            return {"volume_hosts": sorted(s.host for s in volume)}
+        time.sleep(1)
+    raise SystemExit("cinder-volume did not report up within 180s")
+
+
+def main() -> None:
+    phase, spec_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    with open(spec_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    result = {"identity": identity, "network": network, "cinder": cinder}[phase](spec)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The known services in start order, the named sets (``fast``, ``all``) and their expansion.
+
+``expand`` adds what a selection requires (RabbitMQ, Keystone, Neutron for Octavia...) and
+returns services in start order. Services not written yet are listed in ``PLANNED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from osk8s_testing.testcloud.services import barbican, cinder, infra, keystone, neutron, octavia
+from osk8s_testing.testcloud.services.base import Service
+
+ORDER: tuple[Service, ...] = (
+    infra.EPMD,
+    infra.RABBITMQ,
+    keystone.SERVICE,
+    barbican.SERVICE,
+    neutron.SERVICE,
+    octavia.SERVICE,
+    cinder.SERVICE,
+)
+BY_NAME = {s.name: s for s in ORDER}
+FAST = ("keystone", "barbican", "neutron", "octavia", "cinder")
+PLANNED = ("placement", "glance", "nova", "manila")
+ALL = FAST + PLANNED
+SETS = {"fast": FAST, "all": ALL}
+
+
+class UnknownService(ValueError):
+    pass
+
+
+def expand(names: Iterable[str]) -> list[Service]:
+    """Selected services plus everything they require, in start order."""
+    wanted: set[str] = set()
+    todo = []
+    for name in names:
+        todo.extend(SETS.get(name, (name,)))
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        if name not in BY_NAME:
+            hint = " (not implemented yet)" if name in PLANNED else ""
+            raise UnknownService(f"unknown service {name!r}{hint}; known: {', '.join(BY_NAME)}")
+        wanted.add(name)
+        todo.extend(BY_NAME[name].requires)
+    return [s for s in ORDER if s.name in wanted]
