@@ -7,6 +7,10 @@ round trip, ports and floating IPs). Later the core's OpenStack layer replaces p
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 import pytest
 from openstack import exceptions
 from openstack.connection import Connection
@@ -14,6 +18,17 @@ from openstack.connection import Connection
 from .conftest import TestCloud
 
 pytestmark = pytest.mark.contract
+
+T = TypeVar("T")
+
+
+def _wait_for(fetch: Callable[[], T], done: Callable[[T], bool], *, wait: float) -> T:
+    deadline = time.monotonic() + wait
+    while True:
+        value = fetch()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
 
 
 def test_password_auth_as_demo(demo_conn: Connection, testcloud: TestCloud) -> None:
@@ -34,8 +49,9 @@ def test_volume_create_extend_delete(demo_conn: Connection, name: str) -> None:
         volume = bs.wait_for_status(volume, status="available", failures=["error"], wait=120)
         assert volume.size == 1
         bs.extend_volume(volume, 2)
-        volume = bs.wait_for_status(volume, status="available", failures=["error"], wait=60)
-        assert bs.get_volume(volume).size == 2
+        # The status goes extending -> available asynchronously: wait for the new size.
+        volume = _wait_for(lambda: bs.get_volume(volume), lambda v: v.size == 2, wait=60)
+        assert volume.status == "available"
     finally:
         bs.delete_volume(volume, ignore_missing=True)
     bs.wait_for_delete(volume, wait=60)

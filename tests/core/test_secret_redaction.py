@@ -180,7 +180,7 @@ def test_no_secret_anywhere(tmp_path: Path, captured: tuple[io.StringIO, _Raw]) 
 
     output = stream.getvalue()
     assert "credentials_reload_failed" in output  # the capture did see our events
-    assert "config_ignored" in output
+    assert "config_warning" in output
     assert "X-Auth-Token" in output and "REQ: curl" in output  # library debug logging was on
     assert len(run.errors) == 11
     assert_clean(output, "formatted log output")

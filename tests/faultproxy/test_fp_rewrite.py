@@ -61,3 +61,12 @@ def test_upstream_bases_from_catalog_urls() -> None:
     }
     with pytest.raises(ValueError):
         upstream_bases(["/relative"])
+
+
+def test_rewriting_proxy_still_streams(fault_proxy: FaultProxyFactory, upstream: Upstream) -> None:
+    proxy = fault_proxy(upstream.url, rewrites={upstream.url: "http://127.0.0.1:1"})
+    with requests.get(f"{proxy.url}/stream", stream=True, timeout=5) as r:
+        lines = r.iter_lines()
+        assert next(lines) == b'{"type": "ADDED"}'
+        upstream.release.set()
+        assert next(lines) == b'{"type": "MODIFIED"}'

@@ -319,7 +319,7 @@ def test_unknown_sections_and_keys_are_warned_and_logged(tmp_path: Path) -> None
         ("Mystery", None, "unknown section", 4),
         ("LoadBalancer", "lb-provider", "unknown provider", 7),
     }
-    logged = {(e["section"], e["key"]) for e in logs if e["event"] == "config_ignored"}
+    logged = {(e["section"], e["key"]) for e in logs if e["event"] == "config_warning"}
     assert logged == {
         ("Global", "kubeconfig-path"),
         ("Mystery", None),

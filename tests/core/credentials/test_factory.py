@@ -164,9 +164,22 @@ def test_failed_reload_keeps_last_good_connection(write: Write) -> None:
         rewrite(path, "[Global]\nauth-url = https://k/v3\ntls-insecure = perhaps\n")
         with capture_logs() as logs:
             assert factory.get() is first
+            assert factory.get() is first  # not retried (nor logged) until the file changes
         assert [e["event"] for e in logs] == ["credentials_reload_failed"]
         rewrite(path, conf("https://k/v3", "fixed"))
         assert factory.get() is not first
+        assert factory.auth is not None and factory.auth.password == SecretStr("fixed")
+
+
+def test_incomplete_credentials_on_reload_keep_last_good(write: Write) -> None:
+    path = write("cloud.conf", conf("https://k/v3", "good"))
+    with ConnectionFactory([path], settings=SETTINGS) as factory:
+        first = factory.get()
+        rewrite(path, "[Global]\nauth-url = https://k/v3\nusername = nobody-domain\n")
+        with capture_logs() as logs:
+            assert factory.get() is first
+            assert factory.get() is first
+        assert len(logs) == 1 and "no credentials" in logs[0]["error"]
 
 
 def test_first_load_errors_are_raised(tmp_path: Path, write: Write) -> None:
@@ -203,3 +216,15 @@ def _load(paths: Any, **kw: Any) -> Any:
     from osk8s_core.config import load_cloud_config
 
     return load_cloud_config(paths, environ={}, **kw)
+
+
+def test_concurrent_get_builds_once(write: Write) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = write("cloud.conf", conf("https://k/v3", "p"))
+    cache = ConnectionCache(settings=SETTINGS)
+    with ConnectionFactory([path], settings=SETTINGS, cache=cache) as factory:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            connections = list(pool.map(lambda _: factory.get(), range(32)))
+        assert all(c is connections[0] for c in connections)
+        assert cache.builds == 1

@@ -47,7 +47,7 @@ def test_failures_are_retried_with_backoff_then_forgotten_on_success(clock):
 
 
 def test_requeue_after_schedules_without_counting_a_failure(clock):
-    ctl, rec, queue = make(clock, [Requeue(after=15.0), None])
+    ctl, _rec, queue = make(clock, [Requeue(after=15.0), None])
     queue.add("k")
     ctl.process_next(0)
     clock.advance(14.9)
@@ -58,7 +58,7 @@ def test_requeue_after_schedules_without_counting_a_failure(clock):
 
 
 def test_requeue_without_delay_uses_the_backoff(clock):
-    ctl, rec, queue = make(clock, [Requeue(), None])
+    ctl, _rec, queue = make(clock, [Requeue(), None])
     queue.add("k")
     ctl.process_next(0)
     assert queue.num_requeues("k") == 1

@@ -248,3 +248,33 @@ def test_run_returns_without_callbacks_when_stopped_before_acquiring(clock):
     elector(lock, clock, "a", log).run(stop)
     assert "started" not in log and "stopped" not in log
     assert lock.current.record.holder_identity == "other"
+
+
+def test_crashing_leader_work_gives_up_leadership(clock):
+    lock = MemoryLock()
+    stopped = []
+
+    def work(ended):
+        raise RuntimeError("controller blew up")
+
+    a = LeaderElector(
+        lock,
+        config=LeaderElectionConfig(identity="a"),
+        callbacks=LeaderCallbacks(
+            on_started_leading=work, on_stopped_leading=lambda: stopped.append(True)
+        ),
+        clock=clock,
+    )
+    runner = threading.Thread(target=a.run, args=(threading.Event(),))
+    runner.start()
+    runner.join(5)
+    assert not runner.is_alive()
+    assert stopped == [True]
+    assert lock.current.record.holder_identity == "", "released for the next candidate"
+
+
+def test_default_identity_is_unique_per_process_start():
+    from osk8s_core.k8s.leader import default_identity
+
+    first, second = default_identity(), default_identity()
+    assert first != second and "_" in first

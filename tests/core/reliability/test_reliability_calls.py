@@ -201,7 +201,7 @@ def test_added_latency_shows_in_the_duration_metric(harness: Harness) -> None:
     harness.proxy.inject(Delay(0.2), path=f"{VOLUMES}/")
     harness.client().call("volume_get", harness.connection.block_storage.get_volume, volume_id)
     seconds = harness.metric("openstack_api_request_duration_seconds_sum", "volume_get")
-    assert 0.2 <= seconds < 0.2 + 1.0
+    assert 0.2 <= seconds < 5.0  # upper bound only catches a wildly wrong unit
 
 
 def test_seeded_random_failures_all_converge(harness: Harness) -> None:

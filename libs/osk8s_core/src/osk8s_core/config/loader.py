@@ -105,7 +105,7 @@ def load_cloud_config(
     log = logger if logger is not None else structlog.get_logger("osk8s.config")
     for warning in warnings:
         log.warning(
-            "config_ignored",
+            "config_warning",
             file=warning.file,
             line=warning.line,
             section=warning.section,

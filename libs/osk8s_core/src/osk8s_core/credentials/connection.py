@@ -33,8 +33,9 @@ class ClientSettings:
     """Our version, the second half of ``<component>/<version>``."""
     user_agent_extras: tuple[str, ...] = ()
     """Extra User-Agent words (CPO ``--user-agent``, repeatable), appended in order."""
-    timeout: float | None = None
-    """HTTP timeout in seconds for every call (OCCM: ``[Metadata] request-timeout``)."""
+    timeout: float | None = 60.0
+    """HTTP timeout in seconds for every call (OCCM: ``[Metadata] request-timeout``, default
+    60 s as CPO). Never leave it unbounded in a service: a hung call would hang the caller."""
 
     @property
     def user_agent(self) -> str:

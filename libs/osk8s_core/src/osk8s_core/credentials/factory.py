@@ -132,14 +132,18 @@ class ConnectionFactory:
         """The current connection; re-reads the config first if a file changed."""
         with self._lock:
             previous = self._current
-            if previous is not None and _fingerprint(self._files) == self._fingerprint:
+            # Taken before reading, so a write that lands during the reload is seen next time.
+            seen = _fingerprint(self._files)
+            if previous is not None and seen == self._fingerprint:
                 return previous
             try:
-                self._current = self._load_and_connect()
+                self._current = self._load_and_connect(seen)
             except (ConfigError, CredentialsError) as exc:
                 if previous is None:
                     raise
-                # Keep serving with the last good credentials; try again on the next call.
+                # Keep the last good credentials; retry only once the files change again,
+                # so a broken file gives one log line, not one per call.
+                self._fingerprint = seen
                 self._log.error("credentials_reload_failed", error=str(exc))
                 return previous
             if previous is not None:
@@ -156,7 +160,7 @@ class ConnectionFactory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _load_and_connect(self) -> Connection:
+    def _load_and_connect(self, seen: Fingerprint) -> Connection:
         result = self._loader(self._paths)
         auth = result.config.auth.get(self._section)
         if auth is None:
@@ -167,11 +171,11 @@ class ConnectionFactory:
                 section=title,
                 expected="auth options for this component",
             )
-        files = (*result.files, *_tls_paths(auth))
-        # Fingerprint before connecting: a change during the build is seen on the next get().
-        self._fingerprint = _fingerprint(files)
-        self._files = files
         connection = self._cache.get(auth)
+        files = (*result.files, *_tls_paths(auth))
+        # Same files as before: keep the fingerprint taken before reading (see get()).
+        self._fingerprint = seen if files == self._files else _fingerprint(files)
+        self._files = files
         if self._auth is not None and self._auth != auth:
             self._log.info("credentials_changed", section=self._section or "Global")
         self._auth = auth

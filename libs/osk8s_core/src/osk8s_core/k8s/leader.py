@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import random
+import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +25,11 @@ from osk8s_core.k8s.clock import Clock
 from osk8s_core.k8s.leaselock import LeaseLock, LeaseRecord, ObservedLease
 
 JITTER_FACTOR = 1.2  # client-go's wait.JitterUntil factor for the acquire loop
+
+
+def default_identity() -> str:
+    """hostname + "_" + a random UUID, as Kubernetes controller managers use."""
+    return f"{socket.gethostname()}_{uuid.uuid4()}"
 
 
 @dataclass(frozen=True)
@@ -98,13 +105,12 @@ class LeaderElector:
             return
         self._log.info("started leading")
         ended = threading.Event()
-        work = threading.Thread(
-            target=self._callbacks.on_started_leading, args=(ended,), name="leader-work"
-        )
+        crashed = threading.Event()
+        work = threading.Thread(target=self._lead, args=(ended, crashed), name="leader-work")
         work.daemon = True
         work.start()
         try:
-            self._renew_until_lost(stop)
+            self._renew_until_lost(stop, crashed)
         finally:
             ended.set()
             work.join(self._config.stop_grace)
@@ -114,6 +120,14 @@ class LeaderElector:
             self._observed = None
             self._log.info("stopped leading")
             self._callbacks.on_stopped_leading()
+
+    def _lead(self, ended: threading.Event, crashed: threading.Event) -> None:
+        try:
+            self._callbacks.on_started_leading(ended)
+        except Exception:
+            # Renewing a lease that guards no running work would block every other candidate.
+            self._log.exception("leader work failed; giving up leadership")
+            crashed.set()
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt (client-go's tryAcquireOrRenew); True when we hold the lease after it."""
@@ -181,9 +195,9 @@ class LeaderElector:
                 break
         return False
 
-    def _renew_until_lost(self, stop: threading.Event) -> None:
+    def _renew_until_lost(self, stop: threading.Event, crashed: threading.Event) -> None:
         retry = self._config.retry_period
-        while not self._clock.wait(stop, retry):
+        while not self._clock.wait(stop, retry) and not crashed.is_set():
             deadline = self._clock.monotonic() + self._config.renew_deadline
             while not self.try_acquire_or_renew():
                 remaining = deadline - self._clock.monotonic()

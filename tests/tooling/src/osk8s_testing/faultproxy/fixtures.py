@@ -2,7 +2,13 @@
 
 ``fault_proxy(upstream)`` starts a proxy in front of ``upstream`` and returns it;
 ``fault_proxy.fleet({...})`` fronts several upstreams with catalog rewriting. Every proxy the
-fixture started is stopped at the end of the test, so rules never leak between tests.
+fixture started is stopped at the end of the test, so rules never leak between tests::
+
+    def test_retries(fault_proxy):
+        proxy = fault_proxy(server_url)
+        proxy.inject(error(503), method="GET", path=r"/volumes/", first=2)
+        ...  # point the client at proxy.url
+        assert proxy.calls.count("GET", r"/volumes/") == 3
 """
 
 from __future__ import annotations

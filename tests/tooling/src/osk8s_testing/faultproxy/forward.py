@@ -1,8 +1,8 @@
 """Forward one request to the upstream and stream the answer back, changing as little as we can.
 
 Only hop-by-hop headers and Host are dropped (aiohttp sets Host from the upstream URL). Bodies
-stream chunk by chunk, so watch streams pass through; they are read whole only when URL rewriting
-is on and the body is text (a Keystone catalog), because its length changes. Never decompress:
+stream chunk by chunk, so watch streams pass through; only with URL rewriting on is a text body
+with a Content-Length (a Keystone catalog) read whole, as its length changes. Never decompress:
 the client gets the upstream's bytes. No fault logic here.
 """
 
@@ -82,7 +82,10 @@ def _response_headers(upstream: aiohttp.ClientResponse, *, drop_length: bool) ->
 
 
 def _should_rewrite(upstream: aiohttp.ClientResponse, rewrites: Sequence[Rewrite]) -> bool:
+    # A body without Content-Length may be a stream that never ends (a watch): never buffer it.
     if not rewrites or upstream.headers.get("Content-Encoding"):
+        return False
+    if "Content-Length" not in upstream.headers:
         return False
     ctype = upstream.headers.get("Content-Type", "")
     return any(t in ctype for t in _TEXT_TYPES)
@@ -96,14 +99,16 @@ async def relay(
     """Send the upstream's answer to the client, streaming unless the body must be rewritten."""
     if _should_rewrite(upstream, rewrites):
         body = await upstream.read()
-        text = apply_rewrites(body.decode(upstream.get_encoding()), rewrites)
+        encoding = upstream.get_encoding()
+        # surrogateescape: a body that is not valid text still comes back byte for byte.
+        text = apply_rewrites(body.decode(encoding, "surrogateescape"), rewrites)
         headers = _response_headers(upstream, drop_length=True)
         _rewrite_location(headers, rewrites)
         return web.Response(
             status=upstream.status,
             reason=upstream.reason,
             headers=headers,
-            body=text.encode(upstream.get_encoding()),
+            body=text.encode(encoding, "surrogateescape"),
         )
     headers = _response_headers(upstream, drop_length=False)
     _rewrite_location(headers, rewrites)

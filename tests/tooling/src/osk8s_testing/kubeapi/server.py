@@ -96,6 +96,7 @@ class KubeApiServer:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._thread = None
         self._reviews.close()
 
     def write_kubeconfig(self, path: str | Path) -> Path:

@@ -22,7 +22,7 @@ class NeutronPortsNoopComputeDriver(NoopComputeDriver):
         ip_address: str | None = None,
         port_id: str | None = None,
     ) -> SimpleNamespace:
-        neutron: Any = clients.NeutronAuth.get_neutron_client()
+        neutron: Any = clients.NeutronAuth.get_neutron_client().network
         owner = {"device_id": compute_id, "device_owner": "compute:nova"}
         if port_id:
             port = neutron.update_port(port_id, binding_host_id="osk8s", **owner)
@@ -38,7 +38,7 @@ class NeutronPortsNoopComputeDriver(NoopComputeDriver):
         )
 
     def detach_port(self, compute_id: str, port_id: str) -> None:
-        neutron: Any = clients.NeutronAuth.get_neutron_client()
+        neutron: Any = clients.NeutronAuth.get_neutron_client().network
         port = neutron.find_port(port_id, ignore_missing=True)
         if port is not None and port.device_id == compute_id:
             neutron.update_port(port_id, device_id="", device_owner="", binding_host_id="")
