@@ -18,7 +18,9 @@ def pytest_suite(name, paths, deps = [], data = [], size = "medium", tags = []):
 def pytest_suites(deps, skip = [], manual = []):
     """One pytest_suite per folder of the calling package that holds test files.
 
-    tests/<folder>/ gives target <folder>; tests/services/<name>/ gives services_<name>.
+    tests/<folder>/ gives target <folder>_test; tests/services/<name>/ gives
+    services_<name>_test, test files directly in tests/services/ give services_test. (A target
+    named like its folder would clash with that folder in the runfiles tree.)
     Folders in `skip` get no target; those in `manual` are tagged manual (not in //...).
     """
     dirs = {}
@@ -37,7 +39,7 @@ def pytest_suites(deps, skip = [], manual = []):
     conftests = native.glob(["conftest.py", "services/conftest.py"])
     for name, folder in sorted(dirs.items()):
         pytest_suite(
-            name = name,
+            name = name + "_test",
             paths = [package + "/" + folder],
             data = conftests + native.glob([folder + "/**"], exclude = ["**/*.pyc"]),
             deps = deps,
@@ -45,7 +47,7 @@ def pytest_suites(deps, skip = [], manual = []):
         )
     if top_service_files:
         pytest_suite(
-            name = "services",
+            name = "services_test",
             paths = [package + "/" + f for f in sorted(top_service_files)],
             data = conftests + top_service_files,
             deps = deps,

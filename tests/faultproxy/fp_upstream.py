@@ -33,6 +33,7 @@ class Upstream:
 def _handler(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per call
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output clean

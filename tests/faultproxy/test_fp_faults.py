@@ -75,16 +75,16 @@ def test_reset_closes_the_connection_without_response(
 
 
 def test_hang_makes_the_client_time_out(proxy: FaultProxy, upstream: Upstream) -> None:
-    proxy.inject(Hang(5.0))
+    proxy.inject(Hang(30.0))
     start = time.monotonic()
     with pytest.raises(requests.ReadTimeout):
         requests.get(f"{proxy.url}/x", timeout=0.2)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5
     assert upstream.hits == 0
-    # stop() must not wait for the held connection to finish its 5 s.
+    # stop() must not wait for the held connection to finish its 30 s.
     start = time.monotonic()
     proxy.stop()
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5
 
 
 def test_hang_then_close_without_answer(proxy: FaultProxy) -> None:

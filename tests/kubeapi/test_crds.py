@@ -20,7 +20,9 @@ def _crd(*, status: bool = True, scope: str = "Namespaced") -> dict[str, Any]:
         "name": "v1",
         "served": True,
         "storage": True,
-        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+        "schema": {
+            "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        },
     }
     if status:
         version["subresources"] = {"status": {}}
@@ -31,10 +33,20 @@ def _crd(*, status: bool = True, scope: str = "Namespaced") -> dict[str, Any]:
         "spec": {
             "group": GROUP,
             "scope": scope,
-            "names": {"plural": PLURAL, "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+            "names": {
+                "plural": PLURAL,
+                "singular": "widget",
+                "kind": "Widget",
+                "shortNames": ["wd"],
+            },
             "versions": [
                 version,
-                {"name": "v1beta1", "served": True, "storage": False, **({"subresources": {"status": {}}} if status else {})},
+                {
+                    "name": "v1beta1",
+                    "served": True,
+                    "storage": False,
+                    **({"subresources": {"status": {}}} if status else {}),
+                },
             ],
         },
     }
@@ -135,7 +147,9 @@ def test_custom_put_requires_resource_version(
     extensions.create_custom_resource_definition(_crd())
     made = custom.create_namespaced_custom_object(GROUP, "v1", "default", PLURAL, _widget(size=1))
     with pytest.raises(client.ApiException) as exc:
-        custom.replace_namespaced_custom_object(GROUP, "v1", "default", PLURAL, "w", _widget(size=2))
+        custom.replace_namespaced_custom_object(
+            GROUP, "v1", "default", PLURAL, "w", _widget(size=2)
+        )
     assert exc.value.status == 422
     made["spec"] = {"size": 2}
     replaced = custom.replace_namespaced_custom_object(GROUP, "v1", "default", PLURAL, "w", made)
@@ -152,14 +166,21 @@ def test_custom_resources_refuse_strategic_merge(
     custom.create_namespaced_custom_object(GROUP, "v1", "default", PLURAL, _widget())
     with pytest.raises(client.ApiException) as exc:
         custom.patch_namespaced_custom_object(
-            GROUP, "v1", "default", PLURAL, "w", {"spec": {}},
+            GROUP,
+            "v1",
+            "default",
+            PLURAL,
+            "w",
+            {"spec": {}},
             _content_type="application/strategic-merge-patch+json",
         )
     assert exc.value.status == 415
     assert status_body(exc.value)["reason"] == "UnsupportedMediaType"
 
 
-def test_cluster_scoped_crd(extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi) -> None:
+def test_cluster_scoped_crd(
+    extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
+) -> None:
     extensions.create_custom_resource_definition(_crd(scope="Cluster"))
     custom.create_cluster_custom_object(GROUP, "v1", PLURAL, _widget("c1"))
     listed = custom.list_cluster_custom_object(GROUP, "v1", PLURAL)
@@ -187,19 +208,28 @@ def test_ingress_generation_tracks_spec_only(networking: client.NetworkingV1Api)
         "i", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}}
     )
     assert status.metadata.generation == 1
-    labelled = networking.patch_namespaced_ingress("i", "default", {"metadata": {"labels": {"a": "b"}}})
+    labelled = networking.patch_namespaced_ingress(
+        "i", "default", {"metadata": {"labels": {"a": "b"}}}
+    )
     assert labelled.metadata.generation == 1
-    spec = networking.patch_namespaced_ingress("i", "default", {"spec": {"rules": [{"host": "b.example"}]}})
+    spec = networking.patch_namespaced_ingress(
+        "i", "default", {"spec": {"rules": [{"host": "b.example"}]}}
+    )
     assert spec.metadata.generation == 2
     assert spec.status.load_balancer.ingress[0].ip == "192.0.2.1"
 
 
 def test_service_status_update_keeps_spec(core: client.CoreV1Api) -> None:
-    core.create_namespaced_service("default", {"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    core.create_namespaced_service(
+        "default",
+        {"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}},
+    )
     current = core.read_namespaced_service("s", "default")
     current.spec.type = "ClusterIP"
     current.status = client.V1ServiceStatus(
-        load_balancer=client.V1LoadBalancerStatus(ingress=[client.V1LoadBalancerIngress(ip="192.0.2.5")])
+        load_balancer=client.V1LoadBalancerStatus(
+            ingress=[client.V1LoadBalancerIngress(ip="192.0.2.5")]
+        )
     )
     updated = core.replace_namespaced_service_status("s", "default", current)
     assert updated.spec.type == "LoadBalancer"

@@ -17,7 +17,12 @@ from .conftest import status_body
 def test_create_returns_201_with_server_fields(kube_api: KubeApiServer) -> None:
     response = requests.post(
         f"{kube_api.url}/api/v1/namespaces/default/configmaps",
-        json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}},
+        json={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "a"},
+            "data": {"k": "v"},
+        },
         timeout=5,
     )
     assert response.status_code == 201
@@ -129,14 +134,21 @@ def test_update_keeps_immutable_metadata(core: client.CoreV1Api) -> None:
     replaced = core.replace_namespaced_config_map(
         "a",
         "default",
-        {"metadata": {"name": "a", "creationTimestamp": "2000-01-01T00:00:00Z"}, "data": {"k": "v"}},
+        {
+            "metadata": {"name": "a", "creationTimestamp": "2000-01-01T00:00:00Z"},
+            "data": {"k": "v"},
+        },
     )
     assert replaced.metadata.uid == cm.metadata.uid
     assert replaced.metadata.creation_timestamp == cm.metadata.creation_timestamp
 
 
-def test_noop_update_keeps_resource_version(kube_api: KubeApiServer, core: client.CoreV1Api) -> None:
-    cm = core.create_namespaced_config_map("default", {"metadata": {"name": "a"}, "data": {"k": "v"}})
+def test_noop_update_keeps_resource_version(
+    kube_api: KubeApiServer, core: client.CoreV1Api
+) -> None:
+    cm = core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "a"}, "data": {"k": "v"}}
+    )
     before = kube_api.store.resource_version
     same = core.patch_namespaced_config_map("a", "default", {"data": {"k": "v"}})
     assert same.metadata.resource_version == cm.metadata.resource_version

@@ -105,7 +105,9 @@ def test_foreground_waits_for_blocking_dependents(core: client.CoreV1Api) -> Non
     blocking["metadata"]["finalizers"] = ["example.com/hold"]
     core.create_namespaced_config_map("default", blocking)
     core.create_namespaced_config_map("default", _owned("plain", owner))
-    response = core.delete_namespaced_config_map("owner", "default", propagation_policy="Foreground")
+    response = core.delete_namespaced_config_map(
+        "owner", "default", propagation_policy="Foreground"
+    )
     assert "foregroundDeletion" in response["metadata"]["finalizers"]
     held = core.read_namespaced_config_map("owner", "default")
     assert held.metadata.deletion_timestamp is not None
@@ -113,7 +115,9 @@ def test_foreground_waits_for_blocking_dependents(core: client.CoreV1Api) -> Non
     assert child.metadata.deletion_timestamp is not None  # being deleted, held by its finalizer
     assert "plain" not in _names(core)
     core.patch_namespaced_config_map(
-        "blocking", "default", {"metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/hold"]}}
+        "blocking",
+        "default",
+        {"metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/hold"]}},
     )
     assert _names(core) == []
 
@@ -127,12 +131,16 @@ def test_foreground_without_dependents_deletes_at_once(core: client.CoreV1Api) -
 def test_cross_kind_gc_custom_owner_of_secret(core: client.CoreV1Api) -> None:
     node = core.create_node({"metadata": {"name": "n1"}})
     ref = {"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": node.metadata.uid}
-    core.create_namespaced_secret("kube-system", {"metadata": {"name": "s", "ownerReferences": [ref]}})
+    core.create_namespaced_secret(
+        "kube-system", {"metadata": {"name": "s", "ownerReferences": [ref]}}
+    )
     core.delete_node("n1")
     assert core.list_namespaced_secret("kube-system").items == []
 
 
-def test_namespace_deletion_removes_content(kube_api: KubeApiServer, core: client.CoreV1Api) -> None:
+def test_namespace_deletion_removes_content(
+    kube_api: KubeApiServer, core: client.CoreV1Api
+) -> None:
     core.create_namespace({"metadata": {"name": "team"}})
     core.create_namespaced_config_map("team", {"metadata": {"name": "a"}})
     core.create_namespaced_config_map(

@@ -66,7 +66,9 @@ def test_watch_without_version_starts_with_current_state(core: client.CoreV1Api)
 
 def test_watch_timeout_ends_stream(core: client.CoreV1Api) -> None:
     start = time.monotonic()
-    events = list(watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=1))
+    events = list(
+        watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=1)
+    )
     assert events == []
     assert 0.9 <= time.monotonic() - start < 4
 
@@ -131,7 +133,9 @@ def test_410_arrives_as_error_event_in_a_200_stream(kube_api: KubeApiServer) -> 
     assert event["object"]["reason"] == "Expired"
 
 
-def test_relist_after_410_then_watch_continues(kube_api: KubeApiServer, core: client.CoreV1Api) -> None:
+def test_relist_after_410_then_watch_continues(
+    kube_api: KubeApiServer, core: client.CoreV1Api
+) -> None:
     core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
     kube_api.store.compact()
     listed = core.list_namespaced_config_map("default")
@@ -195,7 +199,9 @@ def test_send_initial_events_ends_with_marked_bookmark(kube_api: KubeApiServer) 
 
 
 def test_list_exact_version_rebuilds_old_state(core: client.CoreV1Api) -> None:
-    a = core.create_namespaced_config_map("default", {"metadata": {"name": "a"}, "data": {"v": "1"}})
+    a = core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "a"}, "data": {"v": "1"}}
+    )
     core.patch_namespaced_config_map("a", "default", {"data": {"v": "2"}})
     core.create_namespaced_config_map("default", {"metadata": {"name": "b"}})
     old = core.list_namespaced_config_map(

@@ -98,6 +98,7 @@ class CompactBeforeFirstWatch:
         self.inner = inner
         self.on_gap = on_gap
         self.watched_from: list[str] = []
+        self.errors: list[int] = []
 
     def list(self):
         return self.inner.list()
@@ -106,30 +107,54 @@ class CompactBeforeFirstWatch:
         if not self.watched_from:
             self.on_gap()
         self.watched_from.append(resource_version)
-        return self.inner.watch(resource_version, timeout_seconds)
+        return RecordingStream(self.inner.watch(resource_version, timeout_seconds), self.errors)
 
 
-def test_informer_relists_after_410_and_converges(core, kube_api):
+class RecordingStream:
+    def __init__(self, inner, errors):
+        self.inner = inner
+        self.errors = errors
+
+    def __iter__(self):
+        for event in self.inner:
+            if event.get("type") == "ERROR":
+                self.errors.append(event["object"].get("code"))
+            yield event
+
+    def close(self):
+        self.inner.close()
+
+
+@pytest.mark.parametrize("history", ["compacted", "overflowed"])
+def test_informer_relists_after_410_and_converges(kube_api_factory, history):
+    # "compacted": the server forgets all history; "overflowed": a 3-event history overflows.
+    server = kube_api_factory(history_limit=3 if history == "overflowed" else 5000)
+    client = server.api_client()
+    core = CoreV1Api(client)
     put(core, "keep", "0")
     put(core, "drop", "0")
 
-    def changes_then_compaction():
+    def changes_in_the_gap():
         put(core, "keep", "1")
         core.delete_namespaced_config_map("drop", NS)
-        put(core, "new", "1")
-        kube_api.store.compact()
+        for i in range(4):
+            put(core, "new", str(i))
+        if history == "compacted":
+            server.store.compact()
 
     inner = ApiListWatch(core.list_namespaced_config_map, description="configmaps", namespace=NS)
-    lw = CompactBeforeFirstWatch(inner, changes_then_compaction)
+    lw = CompactBeforeFirstWatch(inner, changes_in_the_gap)
     informer = make_informer(core, lw)
     deleted: list[str] = []
     informer.add_handlers(Handlers(on_delete=lambda o: deleted.append(o["metadata"]["name"])))
     running = Running(informer)
     try:
         assert wait_for(lambda: len(lw.watched_from) >= 2)
-        assert wait_for(lambda: values(informer) == {"keep": "1", "new": "1"})
+        assert wait_for(lambda: values(informer) == {"keep": "1", "new": "3"})
     finally:
         running.close()
+        client.close()
+    assert lw.errors == [410], "the server answered the first watch with 410 Gone"
     assert informer.list_count == 2, "the 410 made the informer list again"
     assert int(lw.watched_from[1]) > int(lw.watched_from[0])
     assert deleted == ["drop"]
@@ -195,3 +220,43 @@ def test_events_are_recorded_and_deduplicated(core):
     assert odd.source.component == "osk8s-test"
     assert odd.last_timestamp >= odd.first_timestamp
     assert mine["Fine"].count == 1
+
+
+GROUP = "example.osk8s.io"
+
+
+def test_informer_works_on_custom_resources(kube_api):
+    from kubernetes.client import ApiextensionsV1Api, CustomObjectsApi
+
+    client = kube_api.api_client()
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+    ApiextensionsV1Api(client).create_custom_resource_definition(crd)
+    custom = CustomObjectsApi(client)
+    lw = ApiListWatch(
+        custom.list_namespaced_custom_object,
+        description="widgets",
+        group=GROUP,
+        version="v1",
+        namespace=NS,
+        plural="widgets",
+    )
+    informer = Informer(lw, name="widgets", clock=SystemClock())
+    running = Running(informer)
+    try:
+        assert informer.wait_for_sync(10)
+        body = {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "w1"}}
+        custom.create_namespaced_custom_object(GROUP, "v1", NS, "widgets", body)
+        assert wait_for(lambda: informer.store.get(f"{NS}/w1") is not None)
+        assert informer.store.get(f"{NS}/w1")["kind"] == "Widget"
+    finally:
+        running.close()

@@ -165,3 +165,24 @@ def test_a_failing_handler_does_not_stop_the_informer():
     informer.add_handlers(Handlers(on_add=explode))
     informer.add_handlers(Handlers(on_add=lambda o: seen.append(o["metadata"]["name"])))
     assert run_until(informer, lambda: len(seen) == 2)
+
+
+class RecordingClock(SystemClock):
+    def __init__(self):
+        self.waits: list[float] = []
+
+    def wait(self, stop, seconds):
+        if seconds < 1000:  # the resync thread's idle wait is not a backoff
+            self.waits.append(seconds)
+        return super().wait(stop, seconds)
+
+
+def test_repeated_410_backs_off_instead_of_spinning():
+    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
+    lw = ScriptedListWatch(lists=[([cm("a", "1")], "5")], watches=[[gone]] * 4 + [[]])
+    clock = RecordingClock()
+    settings = InformerSettings(backoff_initial=0.01, backoff_cap=0.02, min_watch_duration=0.0)
+    informer = Informer(lw, name="cm", clock=clock, settings=settings)
+    assert run_until(informer, lambda: len(lw.watched_from) == 5)
+    assert lw.list_calls == 5
+    assert clock.waits[:3] == [0.01, 0.02, 0.02], "the first 410 re-lists at once, then backoff"

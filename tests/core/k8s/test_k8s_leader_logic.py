@@ -278,3 +278,16 @@ def test_default_identity_is_unique_per_process_start():
 
     first, second = default_identity(), default_identity()
     assert first != second and "_" in first
+
+
+def test_health_fails_when_the_leader_stops_renewing(clock):
+    lock = MemoryLock()
+    a, b = elector(lock, clock, "a"), elector(lock, clock, "b")
+    assert b.healthy(), "a follower is always healthy"
+    a.try_acquire_or_renew()
+    clock.advance(30)
+    assert a.healthy(tolerance=20)
+    lock.broken = True
+    assert not a.try_acquire_or_renew()
+    clock.advance(6)  # 36 s since the last renewal > 15 + 20
+    assert not a.healthy(tolerance=20)

@@ -94,6 +94,7 @@ def _volume_versions(base: str) -> dict[str, object]:
 def _handler(cloud: Cloud) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per call
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -140,6 +140,15 @@ class ResourceError(OpenStackError):
     """A resource went into an ERROR state while we waited for it."""
 
 
+class AlreadyExists(Conflict):
+    """An idempotent create found a resource of that name whose attributes differ from the
+    request (CSI ALREADY_EXISTS); raised by us, not by an HTTP answer."""
+
+
+class AmbiguousMatch(OpenStackError):
+    """A lookup by name/tag that must match at most one resource matched several."""
+
+
 class WaitTimeout(Osk8sError):
     """A ``wait_for_status`` loop ran out of time; carries the last observed status."""
 

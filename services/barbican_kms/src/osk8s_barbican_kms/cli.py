@@ -1,11 +1,13 @@
-"""Entry point of ``barbican-kms-plugin``: parses upstream-compatible flags.
+"""Entry point of ``barbican-kms-plugin``: parses upstream-compatible flags, then serves.
 
-Service logic has not landed yet: running it exits clearly.
+Flags match CPO (``--socketpath``, ``--cloud-config``) plus ours. The service modules are
+imported only after parsing, so ``--help`` and ``--version`` never load grpc or openstacksdk.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from osk8s_core import cli
@@ -20,9 +22,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli.add_cloud_config_flags(parser, repeatable=False)
     parser.add_argument("--http-endpoint", default="", help="serve /metrics and /healthz here")
+    parser.add_argument(
+        "--key-refresh-interval",
+        default="5m",
+        help="re-read cloud.conf and re-fetch keys from Barbican this often (also on SIGHUP)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return cli.not_implemented(PROG)
+    args = build_parser().parse_args(argv)
+    # Deferred: keeps --help free of grpc/openstacksdk imports.
+    from osk8s_barbican_kms import app, options  # noqa: PLC0415
+    from osk8s_core.errors import ConfigError  # noqa: PLC0415
+
+    try:
+        opts = options.from_args(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 2
+    return app.run(opts)

@@ -8,8 +8,9 @@ bodies are parsed for the Status ``message``/``reason`` and truncated; never log
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
@@ -24,11 +25,9 @@ from osk8s_core.errors import (
 # Remote error text is bounded so a proxy's HTML page cannot flood logs or events.
 _MAX_MESSAGE = 300
 
-_BY_STATUS: dict[int, type[KubernetesError]] = {
-    404: KubernetesNotFound,
-    409: KubernetesConflict,
-    410: KubernetesGone,
-}
+_BY_STATUS: Mapping[int, type[KubernetesError]] = MappingProxyType(
+    {404: KubernetesNotFound, 409: KubernetesConflict, 410: KubernetesGone}
+)
 
 
 def _status_text(body: object) -> tuple[str, str]:

@@ -103,19 +103,26 @@ class Informer:
         aux = threading.Thread(target=self._resync_loop, args=(stop,), daemon=True)
         aux.start()
         delay = self._settings.backoff_initial
+        gone_in_row = 0
         while not stop.is_set():
             try:
                 rv = self._list()
-                delay = self._settings.backoff_initial
                 started = self._clock.monotonic()
                 self._watch(rv, stop)
+                if stop.is_set():
+                    break
+                gone_in_row = 0
                 if self._clock.monotonic() - started >= self._settings.min_watch_duration:
+                    delay = self._settings.backoff_initial  # healthy again
                     continue
                 self._log.info("watch ended early; backing off", delay=delay)
             except KubernetesGone:
-                # The resourceVersion fell out of the server's history: list again, now.
-                self._log.info("resource version too old; re-listing")
-                continue
+                # The resourceVersion fell out of the server's history: list again, now;
+                # but not in a tight loop if the server keeps saying so.
+                gone_in_row += 1
+                self._log.info("resource version too old; re-listing", times=gone_in_row)
+                if gone_in_row == 1:
+                    continue
             except Exception as exc:
                 # The reflector must outlive any one failure (network, a bad event, a handler
                 # bug); the next list repairs the cache.
@@ -164,7 +171,11 @@ class Informer:
         if not isinstance(obj, dict):
             return
         if kind == "ERROR":
-            raise from_status(obj.get("code"), str(obj.get("message", "")), str(obj.get("reason")))
+            code = obj.get("code")
+            message = str(obj.get("message") or "")
+            raise from_status(
+                code if isinstance(code, int) else None, message, str(obj.get("reason") or "")
+            )
         if kind in ("ADDED", "MODIFIED"):
             old = self.store.upsert(obj)
             if old is None:

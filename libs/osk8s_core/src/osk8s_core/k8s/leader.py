@@ -92,9 +92,21 @@ class LeaderElector:
         )
         self._observed: ObservedLease | None = None
         self._observed_at = 0.0  # monotonic time the observed record last changed
+        self._renewed_at = 0.0  # monotonic time of our last successful write as holder
 
     def is_leader(self) -> bool:
         return self.leader() == self._config.identity
+
+    def healthy(self, tolerance: float = 20.0) -> bool:
+        """False when we lead but have not renewed for lease_duration + ``tolerance`` seconds.
+
+        For /healthz, as client-go's ``HealthzAdaptor``: a leader stuck without renewing
+        should be restarted, since others may already have taken over.
+        """
+        if not self.is_leader():
+            return True
+        stale = self._clock.monotonic() - self._renewed_at
+        return stale <= self._config.lease_duration + tolerance
 
     def leader(self) -> str:
         """The holder last observed ("" when unknown or released)."""
@@ -143,6 +155,7 @@ class LeaderElector:
             current = self._lock.get()
             if current is None:
                 self._observe(self._lock.create(desired))
+                self._renewed_at = self._clock.monotonic()
                 return True
             self._observe(current)
             held = current.record
@@ -157,6 +170,7 @@ class LeaderElector:
             else:
                 desired = replace(desired, lease_transitions=held.lease_transitions + 1)
             self._observe(self._lock.update(desired, current.resource_version))
+            self._renewed_at = self._clock.monotonic()
             return True
         except KubernetesConflict:
             self._log.info("lease changed under us; another candidate won this round")

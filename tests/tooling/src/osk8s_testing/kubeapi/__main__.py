@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--authentication-token-webhook-url", help="where TokenReviews are sent")
     parser.add_argument("--authorization-webhook-url", help="where SubjectAccessReviews are sent")
     parser.add_argument("--webhook-ca-file", help="CA bundle to verify an https webhook")
+    parser.add_argument(
+        "--guard-requests",
+        action="store_true",
+        help="authenticate/authorize every request through the webhooks (401/403)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -43,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_review_url=args.authentication_token_webhook_url,
         authorization_url=args.authorization_webhook_url,
         verify=args.webhook_ca_file or True,
+        guard_requests=args.guard_requests,
     )
     config = ServerConfig(
         port=args.port,

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from osk8s_testing.kubeapi import discovery, errors, routing
+from osk8s_testing.kubeapi.guard import RequestGuard
 from osk8s_testing.kubeapi.operations import (
     BACKGROUND,
     ORPHAN,
@@ -40,6 +41,8 @@ class ApiContext:
     reviews: ReviewForwarder
     bookmark_interval: float
     default_watch_timeout: float
+    guard: RequestGuard | None = None
+    """When set, every request is authenticated and authorized through the webhooks."""
 
 
 def handler_class(context: ApiContext) -> type[BaseHTTPRequestHandler]:
@@ -83,6 +86,13 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
             body = self._read_body()
+            if self.context.guard is not None:
+                self.context.guard.check(
+                    method,
+                    url.path,
+                    authorization=self.headers.get("Authorization") or "",
+                    watching=query.get("watch", "").lower() in _TRUE,
+                )
             response = self._route(method, url.path, query, body)
         except errors.ApiError as exc:
             response = _Response(exc.code, exc.status())

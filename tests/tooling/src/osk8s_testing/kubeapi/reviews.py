@@ -30,6 +30,9 @@ class WebhookConfig:
     """requests' verify: a CA bundle path for a self-signed webhook, or False."""
     timeout: float = 10.0
     """Seconds per webhook call."""
+    guard_requests: bool = False
+    """Also authenticate and authorize every API request through these webhooks (401/403), as
+    kube-apiserver does with a token webhook and ``--authorization-mode=Webhook``."""
 
 
 class ReviewForwarder:

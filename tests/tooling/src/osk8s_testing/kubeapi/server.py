@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from osk8s_testing.kubeapi.guard import RequestGuard
 from osk8s_testing.kubeapi.handler import ApiContext, handler_class
 from osk8s_testing.kubeapi.kubeconfig import write_kubeconfig
 from osk8s_testing.kubeapi.meta import Clock, utc_now
@@ -78,6 +79,9 @@ class KubeApiServer:
             reviews=self._reviews,
             bookmark_interval=self.config.bookmark_interval,
             default_watch_timeout=self.config.default_watch_timeout,
+            guard=RequestGuard(reviewer=self._reviews)
+            if self.config.webhooks.guard_requests
+            else None,
         )
         self._httpd = _Server((LOOPBACK, self.config.port), handler_class(context))
         self._thread = threading.Thread(
@@ -103,13 +107,13 @@ class KubeApiServer:
         self.kubeconfig_path = write_kubeconfig(Path(path), server=self.url)
         return self.kubeconfig_path
 
-    def api_client(self) -> Any:
+    def api_client(self, *, token: str = "fake-token") -> Any:
         """A ``kubernetes.client.ApiClient`` for this server (closed when the server stops)."""
         from kubernetes import client
 
         configuration = client.Configuration()
         configuration.host = self.url
-        configuration.api_key = {"BearerToken": "fake-token"}
+        configuration.api_key = {"BearerToken": token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
         api = client.ApiClient(configuration)
         self._clients.append(api)

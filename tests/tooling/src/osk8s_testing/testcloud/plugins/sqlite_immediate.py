@@ -21,10 +21,22 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.execute("PRAGMA busy_timeout = 30000")
 
 
+# oslo.db registers the same recipe with a plain BEGIN on its engines, guarded by this
+# conn.info marker; class-level listeners run first, so setting the marker makes it stand down.
+_MARK = "in_transaction"
+
+
 def _on_begin(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" and _MARK not in conn.info:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.info[_MARK] = True
+
+
+def _on_end(conn: Connection) -> None:
+    conn.info.pop(_MARK, None)
 
 
 event.listen(Engine, "connect", _on_connect)
 event.listen(Engine, "begin", _on_begin)
+event.listen(Engine, "commit", _on_end)
+event.listen(Engine, "rollback", _on_end)

@@ -1,0 +1,49 @@
+{{- define "occm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "occm.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "occm.name" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "occm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "occm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "occm.labels" -}}
+{{ include "occm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: osk8s
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "occm.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* cloud.conf from .Values.cloudConfig: one INI section per non-empty map. */}}
+{{- define "occm.cloudConfig" -}}
+{{- if .Values.cloudConfigContents -}}
+{{ .Values.cloudConfigContents }}
+{{- else -}}
+{{- $sections := dict "global" "Global" "networking" "Networking" "loadBalancer" "LoadBalancer" "blockStorage" "BlockStorage" "metadata" "Metadata" "route" "Route" -}}
+{{- range $key, $section := $sections }}
+{{- $values := index $.Values.cloudConfig $key }}
+{{- if $values }}
+[{{ $section }}]
+{{- range $k, $v := $values }}
+{{ $k }} = {{ $v }}
+{{- end }}
+{{ end }}
+{{- end }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,109 @@
+"""Nova servers: get, find by name, their Neutron ports, volume attach/detach.
+
+Labels as CPO: ``server_get``, ``server_list``, ``port_list``, ``volume_attach``,
+``volume_detach``, ``volume_attachment_list``. Attachments go through Nova's
+``os-volume_attachments`` (what CPO's cinder CSI does), never Cinder's attachments API
+directly. Thin layer; waits for the Cinder side belong to ``volumes``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from osk8s_core import errors
+from osk8s_core.openstack.filters import named, nova_name_regex
+from osk8s_core.openstack.idempotency import single
+from osk8s_core.openstack.waiting import Waiter
+
+if TYPE_CHECKING:
+    from openstack.compute.v2.server import Server
+    from openstack.compute.v2.volume_attachment import VolumeAttachment
+    from openstack.connection import Connection
+    from openstack.network.v2.port import Port
+
+    from osk8s_core.openstack.client import OpenStackClient
+
+
+class Servers:
+    """Nova servers of the client's project."""
+
+    def __init__(
+        self, client: OpenStackClient[Connection], *, waiter: Waiter | None = None
+    ) -> None:
+        self._client = client
+        self._waiter = waiter if waiter is not None else Waiter()
+
+    def get(self, server_id: str) -> Server:
+        """The server; NotFound when it does not exist."""
+        return self._client.call("server_get", self._client.connection.compute.get_server, server_id)
+
+    def query(self, **filters: Any) -> list[Server]:
+        """Servers (with details) matching Nova's list filters."""
+        compute = self._client.connection.compute
+        return self._client.call("server_list", lambda: list(compute.servers(**filters)))
+
+    def find_by_name(self, name: str) -> Server | None:
+        """The server named exactly ``name`` (Nova's filter is a regex, so it is anchored and
+        escaped, then checked again); AmbiguousMatch when several carry the name."""
+        found = named(self.query(name=nova_name_regex(name)), name)
+        return single(found, what=f"servers named {name!r}")
+
+    def wait_active(self, server_id: str) -> Server:
+        return self._waiter.until(
+            lambda: self.get(server_id), target="ACTIVE", describe=f"server {server_id}"
+        )
+
+    def ports(self, server_id: str, **filters: Any) -> list[Port]:
+        """The Neutron ports bound to the server (``device_id``), e.g. for node addresses."""
+        network = self._client.connection.network
+        return self._client.call(
+            "port_list", lambda: list(network.ports(device_id=server_id, **filters))
+        )
+
+    def volume_attachments(self, server_id: str) -> list[VolumeAttachment]:
+        compute = self._client.connection.compute
+        return self._client.call(
+            "volume_attachment_list", lambda: list(compute.volume_attachments(server_id))
+        )
+
+    def attachment_of(self, server_id: str, volume_id: str) -> VolumeAttachment | None:
+        """The attachment of ``volume_id`` to the server, if there is one."""
+        found = [a for a in self.volume_attachments(server_id) if a.volume_id == volume_id]
+        return single(found, what=f"attachments of volume {volume_id}")
+
+    def attach_volume(self, server_id: str, volume_id: str) -> VolumeAttachment:
+        """Attach through Nova; an existing attachment to this server is returned as is.
+
+        Idempotent: the attachments are listed first, and when the attach answer is lost
+        (or Nova says 409, a concurrent attach of the same volume) they are listed again.
+        The device path Nova reports is a hint only (CPO reads the real one on the node).
+        """
+        existing = self.attachment_of(server_id, volume_id)
+        if existing is not None:
+            return existing
+        compute = self._client.connection.compute
+        try:
+            return self._client.call(
+                "volume_attach",
+                compute.create_volume_attachment,
+                server_id,
+                volume_id,
+                idempotent=False,
+            )
+        except (errors.ServiceUnavailable, errors.ServerError, errors.Conflict):
+            landed = self.attachment_of(server_id, volume_id)
+            if landed is None:
+                raise
+            return landed
+
+    def detach_volume(self, server_id: str, volume_id: str) -> None:
+        """Detach through Nova; a volume that is not attached (any more) is success.
+        Nova detaches asynchronously: wait on the volume's status for ``available``."""
+        compute = self._client.connection.compute
+        self._client.call(
+            "volume_detach",
+            compute.delete_volume_attachment,
+            server_id,
+            volume_id,
+            ignore_missing=True,
+        )

@@ -1,0 +1,176 @@
+"""Builds the plugin's object graph from ``KmsOptions`` and serves until SIGTERM/SIGINT.
+
+Order: logging, config (key ids), Barbican client, first key load (a permanent failure such
+as a wrong key size exits 1; an unreachable Barbican does not: the plugin serves and reports
+"not loaded" until a retry succeeds), then the gRPC server on the unix socket, the HTTP
+endpoint, the refresher and SIGHUP. No module state: everything is built here and passed on.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry
+
+from osk8s_barbican_kms import service_v1, service_v2
+from osk8s_barbican_kms.barbican import BarbicanSecretReader
+from osk8s_barbican_kms.cipher import MAX_PLAINTEXT, KmsCipher
+from osk8s_barbican_kms.errors import STATUS_MAPPER
+from osk8s_barbican_kms.keyconfig import KeyIdsFromConfig
+from osk8s_barbican_kms.keystore import KeyStore
+from osk8s_barbican_kms.kms_metrics import KeyMetrics
+from osk8s_barbican_kms.options import KmsOptions
+from osk8s_barbican_kms.refresher import Refresher
+from osk8s_core import __version__
+from osk8s_core.config import load_cloud_config
+from osk8s_core.credentials import ClientSettings, ConnectionFactory
+from osk8s_core.errors import ConfigError
+from osk8s_core.grpc.endpoint import Endpoint
+from osk8s_core.grpc.interceptors import (
+    ErrorMappingInterceptor,
+    LoggingInterceptor,
+    MetricsInterceptor,
+)
+from osk8s_core.grpc.server import GrpcServer, ServerOptions, build_server
+from osk8s_core.health import HealthServer
+from osk8s_core.logging import bind_component, configure_logging, get_logger
+from osk8s_core.metrics import ApiMetrics
+from osk8s_core.openstack.client import OpenStackClient
+from osk8s_core.retry import RetryPolicy
+
+COMPONENT: Final = "barbican-kms-plugin"
+# A few quick attempts: a refresh that fails is simply tried again later.
+_FETCH_POLICY: Final = RetryPolicy(max_attempts=3, max_elapsed=15.0, backoff_cap=5.0)
+# Room for the largest plaintext we accept plus protobuf framing.
+_MAX_MESSAGE: Final = MAX_PLAINTEXT + (1 << 20)
+_PAYLOAD_FIELDS: Final = frozenset({"plaintext", "plain", "secrets"})
+
+
+def run(options: KmsOptions) -> int:
+    configure_logging(
+        fmt="console" if options.log_format == "console" else "json", verbosity=options.verbosity
+    )
+    bind_component(COMPONENT)
+    log = get_logger("osk8s.barbican_kms")
+    registry = CollectorRegistry()
+    connections = ConnectionFactory(
+        [options.cloud_config],
+        settings=ClientSettings(
+            component=COMPONENT, version=__version__, timeout=options.openstack_timeout
+        ),
+        logger=log,
+    )
+    try:
+        return _serve(options, registry=registry, connections=connections, log=log)
+    except ConfigError as exc:
+        log.error("startup_failed", error=str(exc))
+        return 1
+    finally:
+        connections.close()
+
+
+def _serve(
+    options: KmsOptions, *, registry: CollectorRegistry, connections: ConnectionFactory, log: Any
+) -> int:
+    key_ids = KeyIdsFromConfig([options.cloud_config], loader=load_cloud_config)
+    key_ids()  # a config without [KeyManager] key-id fails here, before any network call
+    client = OpenStackClient(
+        connections, metrics=ApiMetrics(registry), retry_policy=_FETCH_POLICY, logger=log
+    )
+    store = KeyStore(
+        reader=BarbicanSecretReader(client=client, connection=connections.get),
+        key_ids=key_ids,
+        logger=log,
+        observer=KeyMetrics(registry).observe,
+    )
+    first = store.refresh()
+    fatal = first.fatal_at_start()
+    if fatal is not None:
+        log.error("key_load_failed", key_id=first.ring.current_id, error=str(fatal))
+        return 1
+    server = _build_grpc(options, store=store, registry=registry, log=log)
+    http = _start_http(options, store=store, registry=registry)
+    refresher = Refresher(store=store, interval=options.key_refresh_interval, logger=log)
+    loaded = first.ring.current_problem() is None
+    refresher.start(loaded=loaded)
+    previous_hup = signal.signal(signal.SIGHUP, _on_hup(refresher))
+    log.info(
+        "serving",
+        socket=options.socket_path,
+        key_id=first.ring.current_id,
+        key_loaded=loaded,
+        keys=len(first.ring.keys),
+    )
+    try:
+        server.serve()
+    finally:
+        signal.signal(signal.SIGHUP, previous_hup)
+        refresher.stop()
+        if http is not None:
+            http.stop()
+    log.info("stopped")
+    return 0
+
+
+def _on_hup(refresher: Refresher) -> Any:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        refresher.trigger()
+
+    return handler
+
+
+def _build_grpc(
+    options: KmsOptions, *, store: KeyStore, registry: CollectorRegistry, log: Any
+) -> GrpcServer:
+    cipher = KmsCipher(keys=store)
+    v2 = service_v2.KmsV2Servicer(cipher=cipher, keys=store)
+    v1 = service_v1.KmsV1Servicer(cipher=cipher)
+    return build_server(
+        ServerOptions(
+            endpoint=Endpoint(scheme="unix", path=options.socket_path),
+            max_workers=options.max_workers,
+            channel_options=(
+                ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ),
+        ),
+        services=[service_v2.registration(v2), service_v1.registration(v1)],
+        interceptors=[
+            LoggingInterceptor(
+                logger=log, log_payloads=options.verbosity >= 5, secret_fields=_PAYLOAD_FIELDS
+            ),
+            MetricsInterceptor(registry=registry),
+            ErrorMappingInterceptor(mapper=STATUS_MAPPER, logger=log),
+        ],
+    )
+
+
+def _start_http(
+    options: KmsOptions, *, store: KeyStore, registry: CollectorRegistry
+) -> HealthServer | None:
+    endpoint = options.http_endpoint
+    if endpoint is None:
+        return None
+    http = HealthServer(registry=registry, host=endpoint.host or "0.0.0.0", port=endpoint.port)
+
+    # Liveness: the key that encrypts is usable (cached counts). Readiness additionally
+    # says whether the last refresh reached Barbican, for dashboards and alerts.
+    def key_problem() -> str | None:
+        return store.ring.current_problem()  # the ring is swapped on refresh: read it per probe
+
+    def barbican_problem() -> str | None:
+        return _refresh_problem(store)
+
+    http.health.add("key", key_problem)
+    http.ready.add("key", key_problem)
+    http.ready.add("barbican", barbican_problem)
+    return http.start()
+
+
+def _refresh_problem(store: KeyStore) -> str | None:
+    result = store.last_result
+    if result is None or result.ok:
+        return None
+    return "; ".join(f"{key}: {error}" for key, error in result.failures.items())
