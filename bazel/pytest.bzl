@@ -15,13 +15,14 @@ def pytest_suite(name, paths, deps = [], data = [], size = "medium", tags = []):
         tags = tags,
     )
 
-def pytest_suites(deps, skip = [], manual = []):
+def pytest_suites(deps, data = [], skip = [], manual = []):
     """One pytest_suite per folder of the calling package that holds test files.
 
     tests/<folder>/ gives target <folder>_test; tests/services/<name>/ gives
     services_<name>_test, test files directly in tests/services/ give services_test. (A target
     named like its folder would clash with that folder in the runfiles tree.)
     Folders in `skip` get no target; those in `manual` are tagged manual (not in //...).
+    `data` should list the members' pyproject.toml files: their console scripts are made.
     """
     dirs = {}
     top_service_files = []
@@ -41,7 +42,7 @@ def pytest_suites(deps, skip = [], manual = []):
         pytest_suite(
             name = name + "_test",
             paths = [package + "/" + folder],
-            data = conftests + native.glob([folder + "/**"], exclude = ["**/*.pyc"]),
+            data = data + conftests + native.glob([folder + "/**"], exclude = ["**/*.pyc"]),
             deps = deps,
             tags = ["manual"] if folder in manual else [],
         )
@@ -49,6 +50,6 @@ def pytest_suites(deps, skip = [], manual = []):
         pytest_suite(
             name = "services_test",
             paths = [package + "/" + f for f in sorted(top_service_files)],
-            data = conftests + top_service_files,
+            data = data + conftests + top_service_files,
             deps = deps,
         )

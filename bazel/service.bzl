@@ -14,6 +14,7 @@ def osk8s_service(name, binaries, version = "0.1.0"):
       binaries: list of (binary name, "module:function"); the first is the entrypoint.
       version: image tag.
     """
+    native.exports_files(["pyproject.toml"], visibility = ["//visibility:public"])
     native.py_library(
         name = "lib",
         srcs = native.glob(["src/**/*.py"]),

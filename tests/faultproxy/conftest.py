@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fp_upstream import Upstream, running_upstream
 
-# Until tests/conftest.py lists "osk8s_testing.faultproxy.fixtures" in pytest_plugins.
-from osk8s_testing.faultproxy.fixtures import FaultProxyFactory, fault_proxy  # noqa: F401
+from osk8s_testing.faultproxy.fixtures import FaultProxyFactory
 from osk8s_testing.faultproxy.server import FaultProxy
 
 
@@ -19,5 +18,5 @@ def upstream() -> Iterator[Upstream]:
 
 
 @pytest.fixture
-def proxy(fault_proxy: FaultProxyFactory, upstream: Upstream) -> FaultProxy:  # noqa: F811
+def proxy(fault_proxy: FaultProxyFactory, upstream: Upstream) -> FaultProxy:
     return fault_proxy(upstream.url)

@@ -234,3 +234,43 @@ def test_service_status_update_keeps_spec(core: client.CoreV1Api) -> None:
     updated = core.replace_namespaced_service_status("s", "default", current)
     assert updated.spec.type == "LoadBalancer"
     assert updated.status.load_balancer.ingress[0].ip == "192.0.2.5"
+
+
+def test_invalid_crd_update_is_rejected_before_storing(
+    extensions: client.ApiextensionsV1Api,
+) -> None:
+    extensions.create_custom_resource_definition(_crd())
+    with pytest.raises(client.ApiException) as exc:
+        extensions.patch_custom_resource_definition(
+            f"{PLURAL}.{GROUP}", {"spec": {"scope": "Cluster"}}
+        )
+    assert exc.value.status == 422
+    assert (
+        extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}").spec.scope == "Namespaced"
+    )
+
+
+def test_crd_update_adds_a_served_version(
+    extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
+) -> None:
+    extensions.create_custom_resource_definition(_crd())
+    crd = extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}")
+    versions = [v.to_dict() for v in crd.spec.versions]
+    body = [
+        {
+            "op": "add",
+            "path": "/spec/versions/-",
+            "value": {"name": "v2", "served": True, "storage": False},
+        }
+    ]
+    extensions.patch_custom_resource_definition(
+        f"{PLURAL}.{GROUP}", body, _content_type="application/json-patch+json"
+    )
+    assert len(versions) == 2
+    custom.create_namespaced_custom_object(
+        GROUP, "v2", "default", PLURAL, {**_widget(), "apiVersion": f"{GROUP}/v2"}
+    )
+    assert (
+        custom.get_namespaced_custom_object(GROUP, "v1", "default", PLURAL, "w")["apiVersion"]
+        == f"{GROUP}/v1"
+    )

@@ -265,3 +265,36 @@ def test_list_items_omit_kind_for_builtins(kube_api: KubeApiServer, core: client
     )
     assert listed["kind"] == "ConfigMapList"
     assert "kind" not in listed["items"][0]
+
+
+def test_put_creates_lease_but_not_configmap(kube_api: KubeApiServer) -> None:
+    lease = requests.put(
+        f"{kube_api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
+        json={"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}},
+        timeout=5,
+    )
+    assert lease.status_code == 201
+    assert lease.json()["metadata"]["uid"]
+    again = requests.put(
+        f"{kube_api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
+        json={"metadata": {"name": "l"}, "spec": {"holderIdentity": "b"}},
+        timeout=5,
+    )
+    assert again.status_code == 200
+    assert again.json()["spec"]["holderIdentity"] == "b"
+    cm = requests.put(
+        f"{kube_api.url}/api/v1/namespaces/default/configmaps/c",
+        json={"metadata": {"name": "c"}},
+        timeout=5,
+    )
+    assert cm.status_code == 404
+
+
+def test_dry_run_patch_and_delete(kube_api: KubeApiServer, core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map("default", {"metadata": {"name": "a"}, "data": {"k": "1"}})
+    before = kube_api.store.resource_version
+    preview = core.patch_namespaced_config_map("a", "default", {"data": {"k": "2"}}, dry_run="All")
+    assert preview.data == {"k": "2"}
+    core.delete_namespaced_config_map("a", "default", dry_run="All")
+    assert kube_api.store.resource_version == before
+    assert core.read_namespaced_config_map("a", "default").data == {"k": "1"}

@@ -254,3 +254,26 @@ def test_stop_ends_open_watches(kube_api_factory: KubeApiFactory) -> None:
     time.sleep(0.2)
     server.stop()
     assert done.wait(5)
+
+
+def test_watch_across_namespaces_and_cluster_scope(core: client.CoreV1Api) -> None:
+    start = core.list_config_map_for_all_namespaces().metadata.resource_version
+    core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    core.create_namespaced_config_map("kube-system", {"metadata": {"name": "b"}})
+    core.create_node({"metadata": {"name": "n1"}})
+    w = watch.Watch()
+    seen = [
+        (e["object"].metadata.namespace, e["object"].metadata.name)
+        for e in _events(
+            w.stream(
+                core.list_config_map_for_all_namespaces, resource_version=start, timeout_seconds=5
+            ),
+            2,
+        )
+    ]
+    w.stop()
+    assert seen == [("default", "a"), ("kube-system", "b")]
+    nodes = watch.Watch()
+    added = _events(nodes.stream(core.list_node, resource_version=start, timeout_seconds=5), 1)
+    nodes.stop()
+    assert added[0]["object"].metadata.name == "n1"

@@ -51,7 +51,7 @@ def _catalog_urls(auth: dict[str, Any]) -> list[str]:
     domains = ("user_domain_name", "project_domain_name")
     plugin = v3.Password(**{k: auth[k] for k in (*keys, *domains)})
     try:
-        access = plugin.get_access(session.Session(timeout=10))
+        access = plugin.get_access(session.Session(timeout=5))
     except ks_exc.ConnectionError as e:
         # Not listening: the cloud is not up. An HTTP error from a listening Keystone is a
         # real failure and is not hidden.
@@ -81,10 +81,18 @@ class Proxied:
         )
 
 
-@pytest.fixture
-def proxied(fault_proxy: FaultProxyFactory) -> Iterator[Proxied]:
+@pytest.fixture(scope="module")
+def testcloud() -> tuple[dict[str, Any], list[str]]:
+    """The demo cloud's auth entry and catalog URLs; probed once, skips the module if down."""
     auth = _auth_entry()
-    urls = _catalog_urls(auth)
+    return auth, _catalog_urls(auth)
+
+
+@pytest.fixture
+def proxied(
+    fault_proxy: FaultProxyFactory, testcloud: tuple[dict[str, Any], list[str]]
+) -> Iterator[Proxied]:
+    auth, urls = testcloud
     fleet = fault_proxy.fleet(upstream_bases([*urls, auth["auth_url"]]))
     keystone = next(p for p in fleet.values() if p.upstream == base_of(auth["auth_url"]))
     options = AuthOptions(

@@ -90,7 +90,7 @@ def _serve(
     if fatal is not None:
         log.error("key_load_failed", key_id=first.ring.current_id, error=str(fatal))
         return 1
-    server = _build_grpc(options, store=store, registry=registry, log=log)
+    server = build_grpc_server(options, store=store, registry=registry, log=log)
     http = _start_http(options, store=store, registry=registry)
     refresher = Refresher(store=store, interval=options.key_refresh_interval, logger=log)
     loaded = first.ring.current_problem() is None
@@ -121,7 +121,7 @@ def _on_hup(refresher: Refresher) -> Any:
     return handler
 
 
-def _build_grpc(
+def build_grpc_server(
     options: KmsOptions, *, store: KeyStore, registry: CollectorRegistry, log: Any
 ) -> GrpcServer:
     cipher = KmsCipher(keys=store)

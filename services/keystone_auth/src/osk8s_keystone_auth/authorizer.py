@@ -111,7 +111,8 @@ def _match_all(match: tuple[Match, ...], attrs: Attributes) -> bool:
             found = attrs.user in values or attrs.uid in values
         elif entry.type == "project":
             found = bool(
-                values & (set(attrs.extra_values(PROJECT_ID)) | set(attrs.extra_values(PROJECT_NAME)))
+                values
+                & (set(attrs.extra_values(PROJECT_ID)) | set(attrs.extra_values(PROJECT_NAME)))
             )
         else:
             found = bool(values & set(attrs.extra_values(ROLES)))

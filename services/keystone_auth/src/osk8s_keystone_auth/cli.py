@@ -1,53 +1,54 @@
 """Entry points of ``k8s-keystone-auth`` (webhook) and ``client-keystone-auth`` (exec plugin).
 
-Both parse upstream-compatible flags; the service logic has not landed yet.
+Flags match CPO's, with the same env defaults. Heavy modules (Flask, keystoneauth, the
+Kubernetes client) are imported only after parsing, so ``--help`` and ``--version`` stay fast;
+nothing here imports grpc. ``main`` builds the object graph and serves until SIGTERM.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+import signal
+import sys
+import threading
 from collections.abc import Sequence
 
-from osk8s_core import cli
+from osk8s_keystone_auth.client_options import CLIENT_PROG, build_client_parser
+from osk8s_keystone_auth.options import SERVER_PROG, ServerOptions, build_server_parser
 
-SERVER_PROG = "k8s-keystone-auth"
-CLIENT_PROG = "client-keystone-auth"
-
-
-def build_server_parser() -> argparse.ArgumentParser:
-    parser = cli.build_parser(SERVER_PROG, "Keystone authn/authz webhook for Kubernetes (osk8s).")
-    parser.add_argument("--listen", default="127.0.0.1:8443", help="address:port to serve on")
-    parser.add_argument("--tls-cert-file", default="", help="serving certificate")
-    parser.add_argument("--tls-private-key-file", default="", help="serving key")
-    parser.add_argument("--keystone-url", default="", help="Keystone URL (env OS_AUTH_URL)")
-    parser.add_argument("--keystone-ca-file", default="", help="CA for Keystone")
-    parser.add_argument("--keystone-policy-file", default="", help="authorization policy JSON")
-    parser.add_argument("--policy-configmap-name", default="", help="ConfigMap with policies")
-    parser.add_argument("--sync-config-file", default="", help="sync config YAML")
-    parser.add_argument("--sync-configmap-name", default="", help="ConfigMap with syncConfig")
-    parser.add_argument("--kubeconfig", default="", help="kubeconfig for ConfigMaps and sync")
-    return parser
-
-
-def build_client_parser() -> argparse.ArgumentParser:
-    parser = cli.build_parser(CLIENT_PROG, "kubectl exec credential plugin for Keystone (osk8s).")
-    parser.add_argument("--keystone-url", default="", help="Keystone URL (env OS_AUTH_URL)")
-    parser.add_argument("--domain-name", default="", help="env OS_DOMAIN_NAME")
-    parser.add_argument("--user-name", default="", help="env OS_USERNAME")
-    parser.add_argument("--password", default="", help="env OS_PASSWORD")
-    parser.add_argument("--project-name", default="", help="env OS_PROJECT_NAME")
-    parser.add_argument("--application-credential-id", default="", help="app credential id")
-    parser.add_argument("--application-credential-name", default="", help="app credential name")
-    parser.add_argument("--application-credential-secret", default="", help="app cred secret")
-    parser.add_argument("--cacert", default="", help="CA file for Keystone")
-    return parser
+__all__ = ["CLIENT_PROG", "SERVER_PROG", "build_client_parser", "build_server_parser"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_server_parser().parse_args(argv)
-    return cli.not_implemented(SERVER_PROG)
+    ns = build_server_parser().parse_args(argv)
+    from osk8s_core.errors import ConfigError, Osk8sError  # noqa: PLC0415
+    from osk8s_core.logging import bind_component, configure_logging, get_logger  # noqa: PLC0415
+
+    configure_logging(fmt=ns.log_format, verbosity=ns.verbosity)
+    bind_component("keystone-auth")
+    log = get_logger("osk8s.keystone_auth")
+    try:
+        options = ServerOptions.from_args(ns, os.environ)
+        from osk8s_keystone_auth.service import build  # noqa: PLC0415
+
+        webhook = build(options, logger=log, environ=os.environ)
+        webhook.start()
+    except (ConfigError, Osk8sError, OSError, ValueError) as exc:
+        log.error("cannot start", error=str(exc))
+        return 1
+    host, port = webhook.server.address
+    log.info("webhook serving", address=f"{host}:{port}")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    log.info("stopping")
+    webhook.stop()
+    return 0
 
 
 def client_main(argv: Sequence[str] | None = None) -> int:
-    build_client_parser().parse_args(argv)
-    return cli.not_implemented(CLIENT_PROG)
+    ns = build_client_parser().parse_args(argv)
+    from osk8s_keystone_auth.client import run_client  # noqa: PLC0415
+
+    return run_client(ns, environ=os.environ, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)

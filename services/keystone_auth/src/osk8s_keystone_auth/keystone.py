@@ -9,7 +9,7 @@ raises with the token in it, and caches nothing (``token_cache`` does).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from osk8s_core.errors import Osk8sError
 from osk8s_core.secrets import SecretStr
@@ -23,16 +23,10 @@ class TokenRejected(Osk8sError):
     """Keystone answered, and the token is not usable here (invalid, expired, unscoped)."""
 
 
-class HttpSession(Protocol):
-    """What we need of a keystoneauth ``Session``."""
-
-    def get(self, url: str, **kwargs: Any) -> Any: ...
-
-
 class KeystoneTokens:
     """Token validation against one Keystone v3 endpoint."""
 
-    def __init__(self, *, v3_url: str, client: OpenStackClient[HttpSession]) -> None:
+    def __init__(self, *, v3_url: str, client: OpenStackClient[Any]) -> None:
         self._v3 = v3_url.rstrip("/")
         self._client = client
         self.calls = 0

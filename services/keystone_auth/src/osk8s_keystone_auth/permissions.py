@@ -47,7 +47,7 @@ def definition_allows(definition: str, value: str) -> bool:
             return False  # malformed definition: skipped, as CPO does
         listed = "*" in names or value in names
     else:
-        listed = body == "*" or body == value
+        listed = body in ("*", value)
     return listed != negated
 
 
@@ -71,6 +71,5 @@ def resource_permitted(permissions: Permissions, attrs: Attributes) -> bool:
 
 def nonresource_permitted(permissions: Permissions, attrs: Attributes) -> bool:
     return any(
-        path == attrs.path and _verbs(verbs, attrs.verb, lower=False)
-        for path, verbs in permissions
+        path == attrs.path and _verbs(verbs, attrs.verb, lower=False) for path, verbs in permissions
     )

@@ -45,7 +45,8 @@ def parse_review(body: object) -> TokenReviewRequest | AccessReviewRequest:
         raise ReviewError("request body must be a JSON object")
     api_version = body.get("apiVersion")
     kind = body.get("kind")
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    raw_metadata = body.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     spec = body.get("spec")
     if not isinstance(spec, dict):
         raise ReviewError("spec must be an object")

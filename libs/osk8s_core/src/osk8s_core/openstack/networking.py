@@ -142,9 +142,7 @@ class Networking:
     def add_router_interface(self, router_id: str, subnet_id: str) -> None:
         """Plug the subnet into the router unless a router port is on it already (Neutron
         answers 400 to a second interface on the same subnet, so look first)."""
-        ports = self._client.call(
-            "port_list", lambda: list(self._api.ports(device_id=router_id))
-        )
+        ports = self._client.call("port_list", lambda: list(self._api.ports(device_id=router_id)))
         if any(ip.get("subnet_id") == subnet_id for p in ports for ip in p.fixed_ips or []):
             return
         self._client.call(

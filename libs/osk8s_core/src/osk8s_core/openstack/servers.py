@@ -35,7 +35,9 @@ class Servers:
 
     def get(self, server_id: str) -> Server:
         """The server; NotFound when it does not exist."""
-        return self._client.call("server_get", self._client.connection.compute.get_server, server_id)
+        return self._client.call(
+            "server_get", self._client.connection.compute.get_server, server_id
+        )
 
     def query(self, **filters: Any) -> list[Server]:
         """Servers (with details) matching Nova's list filters."""

@@ -119,10 +119,24 @@ class CrdController:
             meta = metadata(obj)
             meta["finalizers"] = [*finalizers(obj), CLEANUP_FINALIZER]
 
+    def before_update(self, key: Key, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if not is_crd(key):
+            return
+        validate(new)
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        for path in ("group", "scope"):
+            if old_spec.get(path) != new_spec.get(path):
+                raise invalid(
+                    "CustomResourceDefinition",
+                    "apiextensions.k8s.io",
+                    metadata(old).get("name", ""),
+                    f"spec.{path}",
+                    "Invalid value: field is immutable",
+                )
+
     def after_write(self, key: Key, obj: dict[str, Any]) -> None:
         if not is_crd(key) or deleting(obj):
             return
-        validate(obj)
         spec = obj["spec"]
         self._registry.replace_group_resource(
             spec["group"], spec["names"]["plural"], resource_types(obj)

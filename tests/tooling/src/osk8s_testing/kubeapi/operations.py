@@ -176,6 +176,36 @@ class Operations:
         if deleting(ns):
             raise errors.namespace_terminating(rt.plural, rt.group, name, namespace)
 
+    def put(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
+        """PUT: an update, or a create for types that allow it; returns (object, created)."""
+        with self.store.lock:
+            missing = self.store.get(self.key(rt, namespace, name)) is None
+            if missing and rt.create_on_update and not subresource:
+                fresh = copy.deepcopy(body) if isinstance(body, dict) else body
+                if isinstance(fresh, dict):
+                    meta = fresh.setdefault("metadata", {})
+                    meta.pop("resourceVersion", None)
+                    meta.setdefault("name", name)
+                    if meta["name"] != name:
+                        raise errors.bad_request(
+                            f"the name of the object ({meta['name']}) does not match the name "
+                            f"on the URL ({name})"
+                        )
+                return self.create(rt, namespace, fresh, dry_run=dry_run), True
+            updated = self.update(
+                rt, namespace, name, body, subresource=subresource, dry_run=dry_run
+            )
+            return updated, False
+
     def update(
         self,
         rt: ResourceType,
@@ -247,6 +277,7 @@ class Operations:
     ) -> dict[str, Any]:
         if same_content(old, new):
             return old  # upstream: a no-op write keeps the resourceVersion and sends no event
+        self.crds.before_update(key, old, new)
         if dry_run:
             metadata(new)["resourceVersion"] = metadata(old).get("resourceVersion")
             return new

@@ -38,6 +38,8 @@ class ResourceType:
     """DELETE answers with the object instead of a Status (pods, custom resources)."""
     virtual: bool = False
     """Create-only review resources (TokenReview...): never stored."""
+    create_on_update: bool = False
+    """PUT to a missing object creates it (201), as for Leases, Endpoints, Events, Services."""
     storage_group: str | None = None
     """Group whose storage this type shares (events.k8s.io Events live with core Events)."""
     storage_plural: str | None = None
@@ -111,9 +113,18 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         short_names=("svc",),
         status_subresource=True,
         categories=("all",),
+        create_on_update=True,
     ),
-    _t("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
-    _t("", "v1", "events", "Event", short_names=("ev",), field_selectors=_EVENT_FIELDS),
+    _t("", "v1", "endpoints", "Endpoints", short_names=("ep",), create_on_update=True),
+    _t(
+        "",
+        "v1",
+        "events",
+        "Event",
+        short_names=("ev",),
+        field_selectors=_EVENT_FIELDS,
+        create_on_update=True,
+    ),
     _t(
         "",
         "v1",
@@ -162,7 +173,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         short_names=("pvc",),
         status_subresource=True,
     ),
-    _t("coordination.k8s.io", "v1", "leases", "Lease"),
+    _t("coordination.k8s.io", "v1", "leases", "Lease", create_on_update=True),
     _t(
         "events.k8s.io",
         "v1",
@@ -170,6 +181,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "Event",
         short_names=("ev",),
         storage_group="",
+        create_on_update=True,
         field_selectors=(
             "regarding.kind",
             "regarding.namespace",

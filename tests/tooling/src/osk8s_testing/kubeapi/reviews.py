@@ -36,9 +36,8 @@ class WebhookConfig:
 
 
 class ReviewForwarder:
-    def __init__(self, *, config: WebhookConfig, session: requests.Session | None = None) -> None:
+    def __init__(self, *, config: WebhookConfig) -> None:
         self._config = config
-        self._session = session or requests.Session()
 
     def token_review(self, body: dict[str, Any]) -> dict[str, Any]:
         spec = dict(body.get("spec") or {})
@@ -98,7 +97,9 @@ class ReviewForwarder:
     def _call(self, url: str, request: dict[str, Any], *, failed: dict[str, Any]) -> dict[str, Any]:
         error_field = "error" if "authenticated" in failed else "evaluationError"
         try:
-            response = self._session.post(
+            # one connection per call: a shared Session is not thread-safe, and a lock could
+            # deadlock when the webhook itself calls back into this (guarded) server
+            response = requests.post(
                 url, json=request, timeout=self._config.timeout, verify=self._config.verify
             )
         except requests.RequestException as exc:
@@ -113,6 +114,3 @@ class ReviewForwarder:
         if not isinstance(status, dict):
             return {**failed, error_field: "webhook response has no status"}
         return status
-
-    def close(self) -> None:
-        self._session.close()

@@ -101,7 +101,6 @@ class KubeApiServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None
-        self._reviews.close()
 
     def write_kubeconfig(self, path: str | Path) -> Path:
         self.kubeconfig_path = write_kubeconfig(Path(path), server=self.url)

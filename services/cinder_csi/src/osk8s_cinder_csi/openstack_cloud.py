@@ -1,0 +1,315 @@
+"""``CinderCloud`` over a real OpenStack: core resource modules + the instrumented client.
+
+Each operation builds its resource helpers on the current connection (so credential rotation
+in ``ConnectionFactory`` takes effect) and converts openstacksdk objects into the frozen values
+of ``cloud``. Waits follow CPO's back-off budgets (``CloudWaits``). No CSI decisions here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from osk8s_core import errors
+from osk8s_core.openstack.backups import Backups
+from osk8s_core.openstack.client import Logger, OpenStackClient
+from osk8s_core.openstack.servers import Servers
+from osk8s_core.openstack.snapshots import Snapshots
+from osk8s_core.openstack.volumes import Volumes, VolumeSpec
+from osk8s_core.openstack.waiting import Waiter
+from osk8s_core.retry import WaitPolicy
+
+from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
+from osk8s_cinder_csi.status import InvalidToken
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from osk8s_core.metrics import ApiMetrics
+
+_ATTACHED = "ATTACHED"
+_DETACHED = "DETACHED"
+
+
+def _steps(count: int, factor: float) -> WaitPolicy:
+    """CPO's wait.Backoff{Duration: 1s, Factor, Steps} as a total time budget."""
+    total = sum(factor**i for i in range(count))
+    return WaitPolicy(timeout=total, interval=1.0, factor=factor, max_interval=60.0)
+
+
+@dataclass(frozen=True)
+class CloudWaits:
+    """How long each wait may take (CPO's budgets); tests pass fast sleeps/clocks."""
+
+    volume: Waiter = field(default_factory=lambda: Waiter(policy=_steps(10, 1.4)))
+    """Create/expand until available (CPO: 1 s x1.4, 10 steps)."""
+    attach: Waiter = field(default_factory=lambda: Waiter(policy=_steps(15, 1.2)))
+    """Attach until in-use (CPO: 1 s x1.2, 15 steps)."""
+    detach: Waiter = field(default_factory=lambda: Waiter(policy=_steps(13, 1.2)))
+    """Detach until gone from the server (CPO: 13 steps)."""
+    snapshot: Waiter = field(default_factory=lambda: Waiter(policy=_steps(10, 1.2)))
+    """Snapshot until available (CPO: 1 s x1.2, 10 steps)."""
+    backup_poll: float = 7.0
+    """Backup poll interval in seconds (CPO: 7 s); the budget comes per call."""
+
+
+def _epoch(value: object) -> float:
+    if not isinstance(value, str) or not value:
+        return 0.0
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return 0.0
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def volume_info(volume: Any) -> VolumeInfo:
+    attachments = [a for a in (volume.attachments or []) if isinstance(a, dict)]
+    servers = tuple(str(a.get("server_id", "")) for a in attachments if a.get("server_id"))
+    devices = {
+        str(a["server_id"]): str(a.get("device") or "")
+        for a in attachments
+        if a.get("server_id")
+    }
+    return VolumeInfo(
+        id=volume.id,
+        name=volume.name or "",
+        size_gb=int(volume.size or 0),
+        status=volume.status or "",
+        availability_zone=volume.availability_zone or "",
+        attached_servers=servers,
+        attachment_devices=devices,
+        snapshot_id=volume.snapshot_id or "",
+        source_volume_id=volume.source_volume_id or "",
+        backup_id=getattr(volume, "backup_id", None) or "",
+        multiattach=bool(volume.is_multiattach),
+    )
+
+
+def snapshot_info(snapshot: Any) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=snapshot.id,
+        name=snapshot.name or "",
+        volume_id=snapshot.volume_id or "",
+        size_gb=int(snapshot.size or 0),
+        status=snapshot.status or "",
+        created_at=_epoch(snapshot.created_at),
+    )
+
+
+def backup_info(backup: Any) -> BackupInfo:
+    return BackupInfo(
+        id=backup.id,
+        name=backup.name or "",
+        volume_id=backup.volume_id or "",
+        size_gb=int(backup.size or 0),
+        status=backup.status or "",
+        created_at=_epoch(backup.created_at),
+    )
+
+
+class OpenStackCinderCloud:
+    """One cloud (one ``[Global "name"]`` section) behind ``CinderCloud``."""
+
+    def __init__(
+        self,
+        *,
+        connect: Callable[[], Connection],
+        metrics: ApiMetrics,
+        logger: Logger,
+        waits: CloudWaits | None = None,
+    ) -> None:
+        self._connect = connect
+        self._metrics = metrics
+        self._log = logger
+        self._waits = waits if waits is not None else CloudWaits()
+
+    def _client(self) -> OpenStackClient[Connection]:
+        return OpenStackClient(self._connect(), metrics=self._metrics, logger=self._log)
+
+    def _volumes(self) -> Volumes:
+        return Volumes(self._client(), waiter=self._waits.volume)
+
+    def _snapshots(self) -> Snapshots:
+        return Snapshots(self._client(), waiter=self._waits.snapshot)
+
+    # volumes -------------------------------------------------------------------------------
+
+    def find_volumes(self, name: str) -> list[VolumeInfo]:
+        found = self._volumes().query(name=name)
+        return [volume_info(v) for v in found if v.name == name]
+
+    def get_volume(self, volume_id: str) -> VolumeInfo:
+        return volume_info(self._volumes().get(volume_id))
+
+    def create_volume(self, spec: NewVolume) -> VolumeInfo:
+        core_spec = VolumeSpec(
+            name=spec.name,
+            size_gb=spec.size_gb,
+            volume_type=spec.volume_type or None,
+            availability_zone=spec.availability_zone or None,
+            description=spec.description or None,
+            metadata=spec.metadata,
+            snapshot_id=spec.snapshot_id or None,
+            source_volume_id=spec.source_volume_id or None,
+            backup_id=spec.backup_id or None,
+        )
+        return volume_info(self._volumes().create(core_spec, wait=True))
+
+    def delete_volume(self, volume_id: str) -> None:
+        self._volumes().delete(volume_id)
+
+    def list_volumes(self, *, limit: int, marker: str) -> Page:
+        client = self._client()
+        api = client.connection.block_storage
+        query: dict[str, Any] = {}
+        if limit > 0:
+            query["limit"] = limit
+        if marker:
+            query["marker"] = marker
+
+        def fetch() -> list[Any]:
+            # islice: one page when a limit is set (the sdk would follow every next link).
+            pages = api.volumes(details=True, **query)
+            return list(islice(pages, limit) if limit > 0 else pages)
+
+        try:
+            found = client.call("volume_list", fetch)
+        except errors.BadRequest as exc:
+            if marker:
+                raise InvalidToken(f"invalid starting token {marker!r}") from exc
+            raise
+        volumes = tuple(volume_info(v) for v in found)
+        next_marker = volumes[-1].id if limit > 0 and len(volumes) == limit else ""
+        return Page(volumes=volumes, next_marker=next_marker)
+
+    def expand_volume(self, volume_id: str, size_gb: int, *, in_use: bool) -> VolumeInfo:
+        client = self._client()
+        api = client.connection.block_storage
+        client.call("volume_extend", api.extend_volume, volume_id, size_gb, idempotent=False)
+        volumes = Volumes(client, waiter=self._waits.volume)
+        return volume_info(volumes.wait_available(volume_id))
+
+    # attachments ---------------------------------------------------------------------------
+
+    def server_exists(self, server_id: str) -> bool:
+        try:
+            Servers(self._client()).get(server_id)
+        except errors.NotFound:
+            return False
+        return True
+
+    def attach(self, server_id: str, volume_id: str) -> str:
+        client = self._client()
+        attachment = Servers(client).attach_volume(server_id, volume_id)
+        volumes = Volumes(client)
+        volume = self._waits.attach.until(
+            lambda: volume_info(volumes.get(volume_id)),
+            target=_ATTACHED,
+            failure=("error", "error_attaching"),
+            describe=f"volume {volume_id} attached to {server_id}",
+            status_of=lambda v: _ATTACHED if server_id in v.attached_servers else v.status,
+        )
+        return volume.attachment_devices.get(server_id) or str(attachment.device or "")
+
+    def detach(self, server_id: str, volume_id: str) -> None:
+        client = self._client()
+        Servers(client).detach_volume(server_id, volume_id)
+        volumes = Volumes(client)
+
+        def fetch() -> VolumeInfo | None:
+            try:
+                return volume_info(volumes.get(volume_id))
+            except errors.NotFound:
+                return None
+
+        self._waits.detach.until(
+            fetch,
+            target=_DETACHED,
+            failure=("error_detaching",),
+            describe=f"volume {volume_id} detached from {server_id}",
+            status_of=lambda v: (
+                _DETACHED if v is None or server_id not in v.attached_servers else v.status
+            ),
+        )
+
+    # snapshots -----------------------------------------------------------------------------
+
+    def find_snapshots(self, name: str) -> list[SnapshotInfo]:
+        found = self._snapshots().query(name=name)
+        return [snapshot_info(s) for s in found if s.name == name]
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:
+        return snapshot_info(self._snapshots().get(snapshot_id))
+
+    def create_snapshot(
+        self, name: str, volume_id: str, *, metadata: Mapping[str, str], force: bool
+    ) -> SnapshotInfo:
+        snapshot = self._snapshots().create(
+            name, volume_id, metadata=metadata, force=force, wait=True
+        )
+        return snapshot_info(snapshot)
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        self._snapshots().delete(snapshot_id)
+
+    def list_snapshots(
+        self, *, volume_id: str = "", limit: int = 0, marker: str = ""
+    ) -> tuple[list[SnapshotInfo], str]:
+        client = self._client()
+        api = client.connection.block_storage
+        query: dict[str, Any] = {"status": "available"}
+        if volume_id:
+            query["volume_id"] = volume_id
+        if limit > 0:
+            query["limit"] = limit
+        if marker:
+            query["marker"] = marker
+
+        def fetch() -> list[Any]:
+            pages = api.snapshots(details=True, **query)
+            return list(islice(pages, limit) if limit > 0 else pages)
+
+        try:
+            found = [snapshot_info(s) for s in client.call("snapshot_list", fetch)]
+        except errors.BadRequest as exc:
+            if marker:
+                raise InvalidToken(f"invalid starting token {marker!r}") from exc
+            raise
+        next_marker = found[-1].id if limit > 0 and len(found) == limit else ""
+        return found, next_marker
+
+    # backups -------------------------------------------------------------------------------
+
+    def find_backups(self, name: str) -> list[BackupInfo]:
+        found = Backups(self._client()).query(name=name)
+        return [backup_info(b) for b in found if b.name == name]
+
+    def get_backup(self, backup_id: str) -> BackupInfo:
+        return backup_info(Backups(self._client()).get(backup_id))
+
+    def create_backup(
+        self, name: str, volume_id: str, snapshot_id: str, *, availability_zone: str, timeout: float
+    ) -> BackupInfo:
+        base = self._waits.snapshot
+        policy = WaitPolicy(
+            timeout=timeout,
+            interval=self._waits.backup_poll,
+            factor=1.0,
+            max_interval=self._waits.backup_poll,
+        )
+        backups = Backups(self._client(), waiter=Waiter(policy, sleep=base.sleep, clock=base.clock))
+        backup = backups.create(
+            name,
+            volume_id,
+            snapshot_id=snapshot_id,
+            availability_zone=availability_zone or None,
+            wait=True,
+        )
+        return backup_info(backup)
+
+    def delete_backup(self, backup_id: str) -> None:
+        Backups(self._client()).delete(backup_id)

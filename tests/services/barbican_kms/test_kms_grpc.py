@@ -1,0 +1,212 @@
+"""Both KMS APIs over a real unix socket, wired exactly as the plugin wires them.
+
+A real gRPC client talks to ``app.build_grpc_server`` (interceptors and the error table
+included); only Barbican is faked, behind the ``SecretReader`` protocol.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from prometheus_client import CollectorRegistry
+
+from osk8s_barbican_kms.app import build_grpc_server
+from osk8s_barbican_kms.keyring import KeyIds
+from osk8s_barbican_kms.keystore import KeyStore
+from osk8s_barbican_kms.options import KmsOptions
+from osk8s_core.errors import ServiceUnavailable
+from osk8s_core.grpc.server import GrpcServer
+from osk8s_core.proto.kms.v1beta1 import api_pb2 as v1
+from osk8s_core.proto.kms.v1beta1 import api_pb2_grpc as v1_grpc
+from osk8s_core.proto.kms.v2 import api_pb2 as v2
+from osk8s_core.proto.kms.v2 import api_pb2_grpc as v2_grpc
+
+from .kms_fakes import KEY_A, KEY_B, KEY_C, FakeBarbican, MutableKeyIds, RecordingLogger
+from .test_kms_legacy import cpo_encrypt
+
+
+class Plugin:
+    def __init__(self, tmp: Path, *, barbican_down: bool = False, verbosity: int = 2) -> None:
+        self.socket = str(tmp / "kms.sock")
+        self.barbican = FakeBarbican()
+        self.barbican.add(KEY_A)
+        self.barbican.add(KEY_B)
+        if barbican_down:
+            self.barbican.failures[KEY_A] = ServiceUnavailable("barbican unreachable")
+        self.ids = MutableKeyIds(KeyIds(KEY_A))
+        self.log = RecordingLogger()
+        self.store = KeyStore(reader=self.barbican, key_ids=self.ids, logger=self.log)
+        self.store.refresh()
+        options = KmsOptions(
+            socket_path=self.socket, cloud_config="unused", max_workers=4, verbosity=verbosity
+        )
+        self.server: GrpcServer = build_grpc_server(
+            options, store=self.store, registry=CollectorRegistry(), log=self.log
+        )
+        self.server.start()
+        self.channel = grpc.insecure_channel(f"unix://{self.socket}")
+        self.v2 = v2_grpc.KeyManagementServiceStub(self.channel)
+        self.v1 = v1_grpc.KeyManagementServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.server.stop(grace=0)
+
+
+@pytest.fixture
+def plugin(tmp_path: Path) -> Iterator[Plugin]:
+    p = Plugin(tmp_path)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def code_of(call: object) -> grpc.StatusCode:
+    assert isinstance(call, grpc.RpcError)
+    code: grpc.StatusCode = call.code()  # type: ignore[attr-defined]
+    return code
+
+
+def test_socket_is_private(plugin: Plugin) -> None:
+    mode = os.stat(plugin.socket).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+
+
+def test_v2_status_encrypt_decrypt(plugin: Plugin) -> None:
+    status = plugin.v2.Status(v2.StatusRequest(), timeout=5)
+    assert (status.version, status.healthz, status.key_id) == ("v2", "ok", KEY_A)
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"dek-seed" * 4, uid="u1"), timeout=5)
+    assert enc.key_id == KEY_A and enc.ciphertext != b"dek-seed" * 4
+    assert dict(enc.annotations) == {}
+    dec = plugin.v2.Decrypt(
+        v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id, uid="u2"), timeout=5
+    )
+    assert dec.plaintext == b"dek-seed" * 4
+
+
+def test_v1_version_encrypt_decrypt(plugin: Plugin) -> None:
+    version = plugin.v1.Version(v1.VersionRequest(version="v1beta1"), timeout=5)
+    assert (version.version, version.runtime_name) == ("v1beta1", "barbican")
+    enc = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"secret"), timeout=5)
+    dec = plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=enc.cipher), timeout=5)
+    assert dec.plain == b"secret"
+
+
+def test_v1_and_v2_read_each_others_data(plugin: Plugin) -> None:
+    enc1 = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"one"), timeout=5)
+    dec2 = plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc1.cipher, key_id=KEY_A), timeout=5)
+    assert dec2.plaintext == b"one"
+
+
+def test_rotation_changes_key_id_and_old_data_still_decrypts(plugin: Plugin) -> None:
+    old = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"old"), timeout=5)
+    plugin.ids.ids = KeyIds(KEY_B, (KEY_A,))
+    plugin.store.refresh()
+    assert plugin.v2.Status(v2.StatusRequest(), timeout=5).key_id == KEY_B
+    new = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"new"), timeout=5)
+    assert new.key_id == KEY_B
+    for enc, text in ((old, b"old"), (new, b"new")):
+        req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id)
+        assert plugin.v2.Decrypt(req, timeout=5).plaintext == text
+
+
+def test_cpo_data_decrypts_over_grpc(plugin: Plugin) -> None:
+    legacy = cpo_encrypt(b"written by CPO", plugin.barbican.payloads[KEY_A])
+    req = v2.DecryptRequest(ciphertext=legacy, key_id=KEY_A)
+    assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"written by CPO"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda c: c[:-1] + bytes([c[-1] ^ 1]), grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda c: c[:25], grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda c: b"", grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda c: os.urandom(48), grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)
+def test_bad_ciphertext_is_a_clear_error(plugin: Plugin, mutate: object, code: object) -> None:
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
+    bad = mutate(enc.ciphertext)  # type: ignore[operator]
+    with pytest.raises(grpc.RpcError) as info:
+        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=bad, key_id=KEY_A), timeout=5)
+    assert code_of(info.value) == code
+    assert info.value.details()  # type: ignore[attr-defined]
+
+
+def test_wrong_and_unknown_key_ids(plugin: Plugin) -> None:
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
+    with pytest.raises(grpc.RpcError) as info:
+        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_B), timeout=5)
+    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    legacy = cpo_encrypt(b"x", os.urandom(32))
+    with pytest.raises(grpc.RpcError) as info:
+        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=legacy, key_id=KEY_C), timeout=5)
+    assert code_of(info.value) == grpc.StatusCode.FAILED_PRECONDITION
+    assert "not configured" in info.value.details()  # type: ignore[attr-defined]
+
+
+def test_empty_plaintext_and_bad_version(plugin: Plugin) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=5)
+    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as info:
+        plugin.v1.Encrypt(v1.EncryptRequest(version="v9", plain=b"x"), timeout=5)
+    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_oversized_plaintext_is_invalid_argument(plugin: Plugin) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * ((4 << 20) + 1)), timeout=10)
+    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    ok = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * (1 << 20)), timeout=10)
+    assert ok.key_id == KEY_A
+
+
+def test_key_not_loaded_status_and_unavailable(tmp_path: Path) -> None:
+    p = Plugin(tmp_path)
+    try:
+        p.barbican.failures[KEY_B] = ServiceUnavailable("barbican unreachable", not_sent=True)
+        p.ids.ids = KeyIds(KEY_B)
+        p.store.refresh()  # KEY_A is no longer configured, KEY_B cannot load: keeps KEY_A
+        assert p.v2.Status(v2.StatusRequest(), timeout=5).key_id == KEY_A
+    finally:
+        p.close()
+    fresh = Plugin(tmp_path, barbican_down=True)  # as at start-up: nothing cached yet
+    try:
+        status = fresh.v2.Status(v2.StatusRequest(), timeout=5)
+        assert status.healthz != "ok" and "barbican unreachable" in status.healthz
+        assert status.key_id == KEY_A
+        with pytest.raises(grpc.RpcError) as info:
+            fresh.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5)
+        assert code_of(info.value) == grpc.StatusCode.UNAVAILABLE
+    finally:
+        fresh.close()
+
+
+def test_plaintext_is_never_logged_even_with_payload_logging(tmp_path: Path) -> None:
+    plugin = Plugin(tmp_path, verbosity=5)  # -v5 logs requests and responses
+    try:
+        _exercise_and_check_logs(plugin)
+    finally:
+        plugin.close()
+
+
+def _exercise_and_check_logs(plugin: Plugin) -> None:
+    marker = b"VERY-SECRET-PLAINTEXT-MARKER"
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=marker), timeout=5)
+    plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A), timeout=5)
+    with pytest.raises(grpc.RpcError):
+        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=5)
+    plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=marker), timeout=5)
+    logged = repr(plugin.log.events)
+    assert "'request'" in logged and "'response'" in logged  # payloads were logged...
+    assert marker.decode() not in logged  # ...without the plaintext
+    assert base64.b64encode(marker).decode() not in logged

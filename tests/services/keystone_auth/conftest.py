@@ -1,0 +1,155 @@
+"""Fixtures for the keystone_auth suite: a TLS pair for 127.0.0.1 and a fake Keystone at the wire.
+
+The fake Keystone is an HTTP server on 127.0.0.1:0 that answers ``GET /v3/auth/tokens`` and
+``GET /v3/users/<id>/groups`` like Keystone v3 for the tokens a test registers, counts calls,
+and can be switched to "down" (503) or have a token revoked (404), so the webhook is tested
+through its real HTTP client. The contract suite uses the real Keystone instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: str
+    key: str
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A self-signed certificate for 127.0.0.1 (it is its own CA bundle)."""
+    directory = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = Path(directory, "tls.crt")
+    key_path = Path(directory, "tls.key")
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return TlsFiles(cert=str(cert_path), key=str(key_path))
+
+
+@dataclass
+class FakeUser:
+    user_id: str
+    name: str
+    project_id: str = "p-1"
+    project_name: str = "demo"
+    roles: tuple[str, ...] = ("member",)
+    groups: tuple[str, ...] = ()
+    domain_id: str = "default"
+    domain_name: str = "Default"
+    expires_in: float = 3600.0
+    scoped: bool = True
+
+
+@dataclass
+class FakeKeystone:
+    url: str = ""
+    tokens: dict[str, FakeUser] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    down: bool = False
+
+    def token_document(self, user: FakeUser) -> dict[str, Any]:
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=user.expires_in)
+        token: dict[str, Any] = {
+            "user": {
+                "id": user.user_id,
+                "name": user.name,
+                "domain": {"id": user.domain_id, "name": user.domain_name},
+            },
+            "roles": [{"id": f"r-{r}", "name": r} for r in user.roles],
+            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+        }
+        if user.scoped:
+            token["project"] = {"id": user.project_id, "name": user.project_name}
+        return {"token": token}
+
+
+def _handler(keystone: FakeKeystone) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            keystone.calls.append(self.path)
+            if keystone.down:
+                self._reply(503, {"error": {"code": 503, "message": "down"}})
+                return
+            caller = keystone.tokens.get(self.headers.get("X-Auth-Token", ""))
+            if caller is None:
+                self._reply(401, {"error": {"code": 401, "message": "unauthorized"}})
+                return
+            if self.path == "/v3/auth/tokens":
+                subject = keystone.tokens.get(self.headers.get("X-Subject-Token", ""))
+                if subject is None:
+                    self._reply(404, {"error": {"code": 404, "message": "not found"}})
+                    return
+                self._reply(200, keystone.token_document(subject))
+            elif self.path == f"/v3/users/{caller.user_id}/groups":
+                groups = [{"id": f"g-{g}", "name": g} for g in caller.groups]
+                self._reply(200, {"groups": groups})
+            else:
+                self._reply(404, {"error": {"code": 404, "message": "no route"}})
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@pytest.fixture
+def fake_keystone() -> Iterator[FakeKeystone]:
+    keystone = FakeKeystone()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(keystone))
+    server.daemon_threads = True
+    keystone.url = f"http://127.0.0.1:{server.server_address[1]}/v3"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield keystone
+    server.shutdown()
+    server.server_close()
