@@ -182,17 +182,15 @@ def test_keystone_outage_during_auth_is_retried(harness: Harness) -> None:
     assert harness.metric(ERRORS, "volume_get") == 1
 
 
-@pytest.mark.xfail(
-    reason="OpenStackClient.call(name, conn.block_storage.get_volume, ...) evaluates "
-    "conn.block_storage before the call layer runs: first-use auth/discovery errors escape "
-    "untranslated and unretried (reported to the client's owner)",
-    raises=Exception,
-    strict=False,
-)
 def test_keystone_outage_on_first_proxy_access_is_retried(harness: Harness) -> None:
+    # client.service() defers `connection.block_storage` (auth + discovery) into the call.
     volume_id = _existing_volume(harness)
     harness.proxy.inject(error(503), method="POST", path="/auth/tokens$", first=1)
-    harness.client().call("volume_get", harness.connection.block_storage.get_volume, volume_id)
+    client = harness.client()
+    volume = client.call("volume_get", client.service("block_storage").get_volume, volume_id)
+    assert volume.id == volume_id
+    assert [c.status for c in harness.proxy.calls.matching("POST", "/auth/tokens$")] == [503, 201]
+    assert harness.metric(ERRORS, "volume_get") == 1
 
 
 def test_added_latency_shows_in_the_duration_metric(harness: Harness) -> None:

@@ -41,6 +41,24 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     return fields
 
 
+class _DeferredService:
+    """Attribute access yields callables that look the service proxy up only when called."""
+
+    __slots__ = ("_connection", "_name")
+
+    def __init__(self, connection: object, name: str) -> None:
+        self._connection = connection
+        self._name = name
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            proxy = getattr(self._connection, self._name)
+            return getattr(proxy, method)(*args, **kwargs)
+
+        invoke.__name__ = f"{self._name}.{method}"
+        return invoke
+
+
 class OpenStackClient(Generic[C]):
     """Wraps an openstacksdk ``Connection`` (or any object, in tests) for instrumented calls.
 
@@ -72,6 +90,18 @@ class OpenStackClient(Generic[C]):
     @property
     def connection(self) -> C:
         return self._connection
+
+    def service(self, name: str) -> Any:
+        """A deferred handle on the connection's service proxy ``name`` (``block_storage``,
+        ``network``, ``load_balancer`` ...) for use as ``fn`` in ``call``.
+
+        Touching ``connection.block_storage`` authenticates and runs version discovery, so
+        ``call("volume_get", conn.block_storage.get_volume, ...)`` would do that work before the
+        call layer runs: a Keystone or discovery failure would escape unretried and unmapped.
+        ``call("volume_get", client.service("block_storage").get_volume, ...)`` resolves the
+        proxy inside the call instead.
+        """
+        return _DeferredService(self._connection, name)
 
     def call(
         self,
