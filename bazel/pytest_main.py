@@ -45,7 +45,7 @@ def make_bin(directory: Path, scripts: dict[str, str]) -> Path:
 
 
 def run_pytest(argv: list[str]) -> int:
-    import pytest  # imported late: the first pass only prepares bin/ and re-execs
+    import pytest  # noqa: PLC0415 - late: the first pass only prepares bin/ and re-execs
 
     args = ["-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider", "-q"]
     xml = os.environ.get("XML_OUTPUT_FILE")

@@ -15,7 +15,11 @@ def main(argv: list[str]) -> int:
     for launcher in argv:
         prog = Path(launcher).name
         result = subprocess.run(
-            [sys.executable, launcher, "--version"], capture_output=True, text=True, timeout=60
+            [sys.executable, launcher, "--version"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         ok = result.returncode == 0 and result.stdout.startswith(f"{prog} (osk8s) ")
         print(f"{'PASS' if ok else 'FAIL'} {prog}: {result.stdout.strip()} {result.stderr[-500:]}")

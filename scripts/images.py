@@ -127,10 +127,9 @@ def validate(image: Image, work: Path) -> list[str]:
     launchers = [p for p in sorted((rootfs / "app").iterdir()) if p.is_file()]
     for launcher in launchers:
         cmd = [*entrypoint[:-1], f"/app/{launcher.name}", "--version"]
-        started = _run(
-            ["unshare", "--net", "--pid", "--fork", "--mount", "chroot", "--userspec", NON_ROOT]
-            + [str(rootfs), *cmd]
-        )
+        # New net/pid/mount namespaces: no network, no host processes; uid 65532 in the rootfs.
+        isolate = ["unshare", "--net", "--pid", "--fork", "--mount"]
+        started = _run([*isolate, "chroot", "--userspec", NON_ROOT, str(rootfs), *cmd])
         if started.returncode != 0 or not started.stdout.startswith(f"{launcher.name} (osk8s)"):
             problems.append(f"{launcher.name} --version: {started.stdout}{started.stderr[-800:]}")
         else:

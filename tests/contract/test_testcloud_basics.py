@@ -55,7 +55,8 @@ def test_volume_create_extend_delete(demo_conn: Connection, name: str) -> None:
     finally:
         bs.delete_volume(volume, ignore_missing=True)
     bs.wait_for_delete(volume, wait=60)
-    assert bs.find_volume(name) is None
+    with pytest.raises(exceptions.NotFoundException):
+        bs.get_volume(volume.id)
 
 
 def test_loadbalancer_active_then_cascade_delete(

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+
 from osk8s_core import errors
 from osk8s_core.openstack.filters import (
     TagFilter,
@@ -110,6 +111,21 @@ def test_rule_spec_matches_modulo_neutron_normalisation() -> None:
         Rule(direction="egress", protocol="tcp", port_range_min=80, port_range_max=80)
     )
     assert RuleSpec(protocol="any").matches(Rule())
+    assert not RuleSpec(ethertype="IPv6").matches(Rule())
+
+
+@dataclass
+class SdkRule:
+    """openstacksdk names the field ``ether_type``."""
+
+    direction: str = "ingress"
+    ether_type: str = "IPv6"
+    protocol: str | None = "tcp"
+
+
+def test_rule_spec_reads_sdk_ether_type() -> None:
+    assert RuleSpec(ethertype="IPv6", protocol="tcp").matches(SdkRule())
+    assert not RuleSpec(ethertype="IPv4", protocol="tcp").matches(SdkRule())
 
 
 def test_rule_spec_attributes_omit_unset() -> None:

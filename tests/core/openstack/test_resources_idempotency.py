@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from osk8s_core import errors
 from osk8s_core.openstack.idempotency import (
     create_once,

@@ -12,14 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
+from scripted_cloud import Reply, ScriptedCloud, make_connection
+
 from osk8s_core import errors
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.openstack.volumes import Volumes, VolumeSpec
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import RetryPolicy, WaitPolicy
-from prometheus_client import CollectorRegistry
-from scripted_cloud import Reply, ScriptedCloud, make_connection
 
 LIST = "/v3/volumes/detail"
 

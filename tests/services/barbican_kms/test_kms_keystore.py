@@ -13,9 +13,7 @@ from osk8s_core.errors import ConfigError, Forbidden, NotFound, ServiceUnavailab
 from .kms_fakes import KEY_A, KEY_B, KEY_C, FakeBarbican, MutableKeyIds, RecordingLogger
 
 
-def make_store(
-    barbican: FakeBarbican, ids: MutableKeyIds
-) -> tuple[KeyStore, RecordingLogger]:
+def make_store(barbican: FakeBarbican, ids: MutableKeyIds) -> tuple[KeyStore, RecordingLogger]:
     log = RecordingLogger()
     return KeyStore(reader=barbican, key_ids=ids, logger=log, clock=lambda: 1000.0), log
 

@@ -49,7 +49,12 @@ V1_CASES = [
     ("verb *", v1({"verbs": ["*"]}, ROLE_MEMBER), attrs(verb="delete"), True),
     ("other namespace", v1(match=ROLE_MEMBER), attrs(namespace="kube-system"), False),
     ("namespace *", v1({"namespace": "*"}, ROLE_MEMBER), attrs(namespace="x"), True),
-    ("namespace * covers cluster scope", v1({"namespace": "*"}, ROLE_MEMBER), attrs(namespace=""), True),
+    (
+        "namespace * covers cluster scope",
+        v1({"namespace": "*"}, ROLE_MEMBER),
+        attrs(namespace=""),
+        True,
+    ),
     ("api group must match", v1({"version": "apps"}, ROLE_MEMBER), attrs(api_group=""), False),
     ("api group exact", v1({"version": "apps"}, ROLE_MEMBER), attrs(api_group="apps"), True),
     ("core group is ''", v1({"version": ""}, ROLE_MEMBER), attrs(api_group=""), True),
@@ -57,8 +62,18 @@ V1_CASES = [
     ("subresource needs res/sub", v1(match=ROLE_MEMBER), attrs(subresource="log"), False),
     ("res/*", v1({"resources": ["pods/*"]}, ROLE_MEMBER), attrs(subresource="log"), True),
     ("res/sub", v1({"resources": ["pods/log"]}, ROLE_MEMBER), attrs(subresource="log"), True),
-    ("res/sub other", v1({"resources": ["pods/exec"]}, ROLE_MEMBER), attrs(subresource="log"), False),
-    ("res/* alone does not grant the resource", v1({"resources": ["pods/*"]}, ROLE_MEMBER), attrs(), False),
+    (
+        "res/sub other",
+        v1({"resources": ["pods/exec"]}, ROLE_MEMBER),
+        attrs(subresource="log"),
+        False,
+    ),
+    (
+        "res/* alone does not grant the resource",
+        v1({"resources": ["pods/*"]}, ROLE_MEMBER),
+        attrs(),
+        False,
+    ),
     ("empty match allows anyone", v1(match=[]), attrs(), True),
     ("role not held", v1(match=[{"type": "role", "values": ["admin"]}]), attrs(), False),
     ("user by name", v1(match=[{"type": "user", "values": ["alice"]}]), attrs(), True),
@@ -82,32 +97,99 @@ V1_CASES = [
         True,
     ),
     ("unknown match type denies", v1(match=[{"type": "domain", "values": ["*"]}]), attrs(), False),
-    ("resource policy ignores non-resource requests", v1(match=[]), attrs(resource_request=False, path="/healthz"), False),
+    (
+        "resource policy ignores non-resource requests",
+        v1(match=[]),
+        attrs(resource_request=False, path="/healthz"),
+        False,
+    ),
 ]
 
 NONRES = [{"type": "role", "values": ["member"]}]
 V1_NONRESOURCE_CASES = [
-    ("exact path", {"nonresource": {"verbs": ["get"], "path": "/healthz"}, "match": NONRES}, "/healthz", "get", True),
-    ("other path", {"nonresource": {"verbs": ["get"], "path": "/healthz"}, "match": NONRES}, "/version", "get", False),
-    ("path *", {"nonresource": {"verbs": ["get"], "path": "*"}, "match": NONRES}, "/anything", "get", True),
-    ("prefix *", {"nonresource": {"verbs": ["get"], "path": "/logs/*"}, "match": NONRES}, "/logs/kubelet", "get", True),
-    ("prefix * other", {"nonresource": {"verbs": ["get"], "path": "/logs/*"}, "match": NONRES}, "/metrics", "get", False),
-    ("verb *", {"nonresource": {"verbs": ["*"], "path": "/healthz"}, "match": NONRES}, "/healthz", "post", True),
-    ("other verb", {"nonresource": {"verbs": ["get"], "path": "/healthz"}, "match": NONRES}, "/healthz", "post", False),
-    ("empty verb skips policy", {"nonresource": {"verbs": ["", "get"], "path": "/healthz"}, "match": NONRES}, "/healthz", "get", False),
-    ("missing path skips policy", {"nonresource": {"verbs": ["get"]}, "match": NONRES}, "/healthz", "get", False),
+    (
+        "exact path",
+        {"nonresource": {"verbs": ["get"], "path": "/healthz"}, "match": NONRES},
+        "/healthz",
+        "get",
+        True,
+    ),
+    (
+        "other path",
+        {"nonresource": {"verbs": ["get"], "path": "/healthz"}, "match": NONRES},
+        "/version",
+        "get",
+        False,
+    ),
+    (
+        "path *",
+        {"nonresource": {"verbs": ["get"], "path": "*"}, "match": NONRES},
+        "/anything",
+        "get",
+        True,
+    ),
+    (
+        "prefix *",
+        {"nonresource": {"verbs": ["get"], "path": "/logs/*"}, "match": NONRES},
+        "/logs/kubelet",
+        "get",
+        True,
+    ),
+    (
+        "prefix * other",
+        {"nonresource": {"verbs": ["get"], "path": "/logs/*"}, "match": NONRES},
+        "/metrics",
+        "get",
+        False,
+    ),
+    (
+        "verb *",
+        {"nonresource": {"verbs": ["*"], "path": "/healthz"}, "match": NONRES},
+        "/healthz",
+        "post",
+        True,
+    ),
+    (
+        "other verb",
+        {"nonresource": {"verbs": ["get"], "path": "/healthz"}, "match": NONRES},
+        "/healthz",
+        "post",
+        False,
+    ),
+    (
+        "empty verb skips policy",
+        {"nonresource": {"verbs": ["", "get"], "path": "/healthz"}, "match": NONRES},
+        "/healthz",
+        "get",
+        False,
+    ),
+    (
+        "missing path skips policy",
+        {"nonresource": {"verbs": ["get"]}, "match": NONRES},
+        "/healthz",
+        "get",
+        False,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "policy", "request_attrs", "expected"), V1_CASES, ids=[c[0] for c in V1_CASES])
-def test_keystone_policy_v1_resource(case: str, policy: dict[str, Any], request_attrs: Attributes, expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("case", "policy", "request_attrs", "expected"), V1_CASES, ids=[c[0] for c in V1_CASES]
+)
+def test_keystone_policy_v1_resource(
+    case: str, policy: dict[str, Any], request_attrs: Attributes, expected: bool
+) -> None:
     assert allowed(policy, request_attrs) is expected, case
 
 
 @pytest.mark.parametrize(
-    ("case", "policy", "path", "verb", "expected"), V1_NONRESOURCE_CASES, ids=[c[0] for c in V1_NONRESOURCE_CASES]
+    ("case", "policy", "path", "verb", "expected"),
+    V1_NONRESOURCE_CASES,
+    ids=[c[0] for c in V1_NONRESOURCE_CASES],
 )
-def test_keystone_policy_v1_nonresource(case: str, policy: dict[str, Any], path: str, verb: str, expected: bool) -> None:
+def test_keystone_policy_v1_nonresource(
+    case: str, policy: dict[str, Any], path: str, verb: str, expected: bool
+) -> None:
     assert allowed(policy, attrs(resource_request=False, path=path, verb=verb)) is expected, case
 
 
@@ -129,21 +211,71 @@ V2_CASES = [
     ("!ns excludes it", v2({"!kube-system/pods": ["get"]}), attrs(namespace="kube-system"), False),
     ("!ns admits others", v2({"!kube-system/pods": ["get"]}), attrs(), True),
     ("list of ns", v2({"['default','team']/pods": ["get"]}), attrs(namespace="team"), True),
-    ("list of ns, not listed", v2({"['default','team']/pods": ["get"]}), attrs(namespace="x"), False),
+    (
+        "list of ns, not listed",
+        v2({"['default','team']/pods": ["get"]}),
+        attrs(namespace="x"),
+        False,
+    ),
     ("list with *", v2({"['*']/pods": ["get"]}), attrs(namespace="x"), True),
-    ("negated list excludes", v2({"!['kube-system','kube-public']/pods": ["get"]}), attrs(namespace="kube-public"), False),
+    (
+        "negated list excludes",
+        v2({"!['kube-system','kube-public']/pods": ["get"]}),
+        attrs(namespace="kube-public"),
+        False,
+    ),
     ("negated list admits", v2({"!['kube-system','kube-public']/pods": ["get"]}), attrs(), True),
-    ("negated resource list", v2({"default/!['secrets']": ["*"]}), attrs(resource="secrets"), False),
+    (
+        "negated resource list",
+        v2({"default/!['secrets']": ["*"]}),
+        attrs(resource="secrets"),
+        False,
+    ),
     ("malformed list skipped", v2({"['default'/pods": ["get"]}), attrs(), False),
     ("key without / ignored", v2({"pods": ["get"]}), attrs(), False),
     # CPO #1308: a cluster-scoped request is not a member of every namespace.
-    ("cluster-scoped needs ns *", v2({"default/namespaces": ["list"]}), attrs(namespace="", resource="namespaces", verb="list"), False),
-    ("cluster-scoped with ns *", v2({"*/namespaces": ["list"]}), attrs(namespace="", resource="namespaces", verb="list"), True),
-    ("cluster-scoped and !ns", v2({"!kube-system/namespaces": ["list"]}), attrs(namespace="", resource="namespaces", verb="list"), False),
-    ("users: role and project held", v2({"*/*": ["*"]}, {"roles": ["member"], "projects": ["demo"]}), attrs(), True),
-    ("users: project by id", v2({"*/*": ["*"]}, {"roles": ["member"], "projects": ["p-1"]}), attrs(), True),
-    ("users: all roles required", v2({"*/*": ["*"]}, {"roles": ["member", "admin"], "projects": ["demo"]}), attrs(), False),
-    ("users: other project", v2({"*/*": ["*"]}, {"roles": ["member"], "projects": ["prod"]}), attrs(), False),
+    (
+        "cluster-scoped needs ns *",
+        v2({"default/namespaces": ["list"]}),
+        attrs(namespace="", resource="namespaces", verb="list"),
+        False,
+    ),
+    (
+        "cluster-scoped with ns *",
+        v2({"*/namespaces": ["list"]}),
+        attrs(namespace="", resource="namespaces", verb="list"),
+        True,
+    ),
+    (
+        "cluster-scoped and !ns",
+        v2({"!kube-system/namespaces": ["list"]}),
+        attrs(namespace="", resource="namespaces", verb="list"),
+        False,
+    ),
+    (
+        "users: role and project held",
+        v2({"*/*": ["*"]}, {"roles": ["member"], "projects": ["demo"]}),
+        attrs(),
+        True,
+    ),
+    (
+        "users: project by id",
+        v2({"*/*": ["*"]}, {"roles": ["member"], "projects": ["p-1"]}),
+        attrs(),
+        True,
+    ),
+    (
+        "users: all roles required",
+        v2({"*/*": ["*"]}, {"roles": ["member", "admin"], "projects": ["demo"]}),
+        attrs(),
+        False,
+    ),
+    (
+        "users: other project",
+        v2({"*/*": ["*"]}, {"roles": ["member"], "projects": ["prod"]}),
+        attrs(),
+        False,
+    ),
     ("users: no projects admits nobody", v2({"*/*": ["*"]}, {"roles": ["member"]}), attrs(), False),
     (
         "v2 takes precedence over v1 resource",
@@ -154,8 +286,12 @@ V2_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "policy", "request_attrs", "expected"), V2_CASES, ids=[c[0] for c in V2_CASES])
-def test_keystone_policy_v2_resource(case: str, policy: dict[str, Any], request_attrs: Attributes, expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("case", "policy", "request_attrs", "expected"), V2_CASES, ids=[c[0] for c in V2_CASES]
+)
+def test_keystone_policy_v2_resource(
+    case: str, policy: dict[str, Any], request_attrs: Attributes, expected: bool
+) -> None:
     assert allowed(policy, request_attrs) is expected, case
 
 
@@ -186,7 +322,10 @@ def test_keystone_policy_no_policy_or_no_extras_denies() -> None:
         ("{not json", "not valid JSON"),
         ('{"a": 1}', "must be a JSON list"),
         ("[1]", "policy[0]"),
-        ('[{"resource": {"verbs": ["get"], "resources": ["pods"], "namespace": "*"}}]', "policy[0].resource.version"),
+        (
+            '[{"resource": {"verbs": ["get"], "resources": ["pods"], "namespace": "*"}}]',
+            "policy[0].resource.version",
+        ),
         ('[{"match": [{"values": ["x"]}]}]', "policy[0].match[0]"),
         ('[{"resource_permissions": {"default/pods": "get"}}]', "resource_permissions"),
         ('[{"users": {"roles": "admin"}}]', "policy[0].users.roles"),
@@ -203,11 +342,26 @@ def test_keystone_policy_cpo_example_files_parse() -> None:
     # The shapes of CPO's documented examples (v1 list with match; v2 with users).
     doc = [
         {
-            "resource": {"verbs": ["get", "list", "watch"], "resources": ["pods"], "version": "*", "namespace": "default"},
-            "match": [{"type": "role", "values": ["k8s-viewer"]}, {"type": "project", "values": ["c1f7910086964990847dc6c8b128f63c"]}],
+            "resource": {
+                "verbs": ["get", "list", "watch"],
+                "resources": ["pods"],
+                "version": "*",
+                "namespace": "default",
+            },
+            "match": [
+                {"type": "role", "values": ["k8s-viewer"]},
+                {"type": "project", "values": ["c1f7910086964990847dc6c8b128f63c"]},
+            ],
         },
-        {"nonresource": {"verbs": ["get"], "path": "/version"}, "match": [{"type": "role", "values": ["*"]}]},
-        {"users": {"roles": ["member"], "projects": ["demo"]}, "resource_permissions": {"*/pods": ["get", "list"]}, "nonresource_permissions": {"/healthz": ["get"]}},
+        {
+            "nonresource": {"verbs": ["get"], "path": "/version"},
+            "match": [{"type": "role", "values": ["*"]}],
+        },
+        {
+            "users": {"roles": ["member"], "projects": ["demo"]},
+            "resource_permissions": {"*/pods": ["get", "list"]},
+            "nonresource_permissions": {"/healthz": ["get"]},
+        },
     ]
     policies = parse_policies(json.dumps(doc))
     assert len(policies) == 3
@@ -216,7 +370,14 @@ def test_keystone_policy_cpo_example_files_parse() -> None:
 
 @pytest.mark.parametrize(
     ("definition", "value", "expected"),
-    [("*", "", True), ("x", "", False), ("x", "x", True), ("!x", "y", True), ("!*", "y", False), ("!['*']", "y", False)],
+    [
+        ("*", "", True),
+        ("x", "", False),
+        ("x", "x", True),
+        ("!x", "y", True),
+        ("!*", "y", False),
+        ("!['*']", "y", False),
+    ],
 )
 def test_keystone_permission_definitions(definition: str, value: str, expected: bool) -> None:
     assert definition_allows(definition, value) is expected

@@ -61,7 +61,9 @@ class Log:
         self.lines.append((event, kw))
 
 
-def make(ttl: float = 60.0, size: int = 100) -> tuple[Authenticator, Validator, Clock, Log, TokenCache]:
+def make(
+    ttl: float = 60.0, size: int = 100
+) -> tuple[Authenticator, Validator, Clock, Log, TokenCache]:
     clock = Clock()
     validator = Validator(clock)
     cache = TokenCache(settings=TokenCacheSettings(ttl=ttl, max_entries=size), clock=clock)
@@ -131,7 +133,7 @@ def test_keystone_rejected_token_is_not_cached() -> None:
 
 
 def test_keystone_cache_is_bounded_lru() -> None:
-    auth, validator, clock, _, cache = make(size=3)
+    auth, validator, _, _, cache = make(size=3)
     for i in range(5):
         validator.valid[f"t{i}"] = 3600
         auth.authenticate(SecretStr(f"t{i}"))

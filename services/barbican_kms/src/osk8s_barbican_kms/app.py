@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from prometheus_client import CollectorRegistry
 
@@ -25,7 +25,13 @@ from osk8s_barbican_kms.options import KmsOptions
 from osk8s_barbican_kms.refresher import Refresher
 from osk8s_core import __version__
 from osk8s_core.config import load_cloud_config
-from osk8s_core.credentials import ClientSettings, ConnectionFactory
+from osk8s_core.credentials import (
+    ClientSettings,
+    ConnectionCache,
+    ConnectionFactory,
+    build_session,
+)
+from osk8s_core.credentials.factory import ConnectionBuilder
 from osk8s_core.errors import ConfigError
 from osk8s_core.grpc.endpoint import Endpoint
 from osk8s_core.grpc.interceptors import (
@@ -55,12 +61,14 @@ def run(options: KmsOptions) -> int:
     bind_component(COMPONENT)
     log = get_logger("osk8s.barbican_kms")
     registry = CollectorRegistry()
+    settings = ClientSettings(
+        component=COMPONENT, version=__version__, timeout=options.openstack_timeout
+    )
+    # The factory hands out keystoneauth sessions, not SDK connections (see barbican.py): it
+    # still follows credential rotation in the cloud.conf and caches per credential set.
+    sessions = ConnectionCache(settings=settings, builder=cast(ConnectionBuilder, build_session))
     connections = ConnectionFactory(
-        [options.cloud_config],
-        settings=ClientSettings(
-            component=COMPONENT, version=__version__, timeout=options.openstack_timeout
-        ),
-        logger=log,
+        [options.cloud_config], settings=settings, cache=sessions, logger=log
     )
     try:
         return _serve(options, registry=registry, connections=connections, log=log)
@@ -80,7 +88,7 @@ def _serve(
         connections, metrics=ApiMetrics(registry), retry_policy=_FETCH_POLICY, logger=log
     )
     store = KeyStore(
-        reader=BarbicanSecretReader(client=client, connection=connections.get),
+        reader=BarbicanSecretReader(client=client, sessions=connections),
         key_ids=key_ids,
         logger=log,
         observer=KeyMetrics(registry).observe,

@@ -18,7 +18,15 @@ from typing import Any, Protocol
 from osk8s_barbican_kms.errors import KeyMaterialError
 from osk8s_barbican_kms.keyring import KeyIds, KeyRing
 from osk8s_barbican_kms.keys import LoadedKey
-from osk8s_core.errors import ConfigError, CredentialsError, Forbidden, NotFound, Osk8sError
+from osk8s_core.errors import (
+    ConfigError,
+    CredentialsError,
+    EndpointNotFound,
+    Forbidden,
+    NotFound,
+    Osk8sError,
+    Unauthorized,
+)
 
 
 class SecretReader(Protocol):
@@ -41,6 +49,8 @@ PERMANENT: tuple[type[Osk8sError], ...] = (
     KeyMaterialError,
     NotFound,
     Forbidden,
+    Unauthorized,
+    EndpointNotFound,
     CredentialsError,
     ConfigError,
 )

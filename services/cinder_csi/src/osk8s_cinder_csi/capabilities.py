@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from osk8s_core.proto.csi import csi_pb2
-
 from osk8s_cinder_csi.options import GIB, TOPOLOGY_KEY
 from osk8s_cinder_csi.status import InvalidArgument, OutOfRange
+from osk8s_core.proto.csi import csi_pb2
 
 AccessMode = csi_pb2.VolumeCapability.AccessMode
 CONFIRMED_MODES = frozenset({AccessMode.SINGLE_NODE_WRITER})
@@ -42,7 +41,7 @@ def unconfirmed(caps: Iterable[csi_pb2.VolumeCapability]) -> str:
 
 
 def is_block(cap: csi_pb2.VolumeCapability) -> bool:
-    return cap.WhichOneof("access_type") == "block"
+    return bool(cap.WhichOneof("access_type") == "block")
 
 
 def size_gib(capacity: csi_pb2.CapacityRange | None, *, default_gib: int = 1) -> int:

@@ -1,11 +1,14 @@
-"""Entry point of ``cinder-csi-plugin``: parses upstream-compatible flags.
+"""Entry point of ``cinder-csi-plugin``: CPO-compatible flags, then ``run.run``.
 
-Service logic (identity/controller/node) has not landed yet: running it exits clearly.
+Flags are CPO's (§2.6 of the anchor); deprecated ones are accepted and warned about. This
+module stays import-light (``--help`` must not load grpc or openstacksdk): the wiring lives
+in ``run``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from osk8s_core import cli
@@ -17,21 +20,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.build_parser(PROG, "Cinder CSI driver cinder.csi.openstack.org (osk8s).")
     parser.add_argument("--endpoint", default="unix://csi/csi.sock", help="CSI endpoint")
     cli.add_cloud_config_flags(parser, repeatable=True)
-    parser.add_argument("--cloud-name", action="append", default=[], help='[Global "name"]')
+    parser.add_argument(
+        "--cloud-name",
+        action="append",
+        default=[],
+        help='[Global "name"] section to load as a cloud (repeatable; default: [Global])',
+    )
     parser.add_argument("--cluster", default="", help="cluster id written to volume metadata")
-    parser.add_argument("--with-topology", default="true", help="true/false")
-    parser.add_argument("--additional-topology", action="append", default=[], help="key=value")
+    parser.add_argument("--with-topology", default="true", help="true/false: topology awareness")
+    parser.add_argument(
+        "--additional-topology",
+        action="append",
+        default=[],
+        help="extra key=value topology reported by the node (repeatable, comma lists allowed)",
+    )
     parser.add_argument("--provide-controller-service", default="true", help="true/false")
     parser.add_argument("--provide-node-service", default="true", help="true/false")
-    parser.add_argument("--http-endpoint", default="", help="serve /metrics here")
-    parser.add_argument("--pvc-annotations", action="store_true", help="PVC annotation hints")
+    parser.add_argument("--http-endpoint", default="", help="serve /metrics on host:port")
+    parser.add_argument(
+        "--pvc-annotations",
+        nargs="?",
+        const="true",
+        default="false",
+        help="PVC annotation scheduler hints (needs --extra-create-metadata)",
+    )
     parser.add_argument("--user-agent", action="append", default=[], help="extra User-Agent")
     parser.add_argument("--nodeid", default="", help="deprecated, ignored")
     parser.add_argument("--node-service-no-os-client", default="", help="deprecated, no-op")
+    parser.add_argument("--min-resync-period", default="12h", help="PVC informer resync")
     cli.add_kubernetes_flags(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return cli.not_implemented(PROG)
+    args = build_parser().parse_args(argv)
+    # Deferred: keeps --help free of grpc/openstacksdk imports.
+    from osk8s_cinder_csi import run  # noqa: PLC0415
+    from osk8s_core.errors import ConfigError, CredentialsError  # noqa: PLC0415
+
+    try:
+        settings = run.settings_from_args(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 2
+    try:
+        return run.run(settings)
+    except (ConfigError, CredentialsError) as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 1

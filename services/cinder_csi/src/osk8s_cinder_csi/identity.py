@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from osk8s_cinder_csi.options import DRIVER_NAME, DRIVER_VERSION
 from osk8s_core import __version__
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
-
-from osk8s_cinder_csi.options import DRIVER_NAME, DRIVER_VERSION
 
 _Service = csi_pb2.PluginCapability.Service
 _Expansion = csi_pb2.PluginCapability.VolumeExpansion
@@ -23,14 +22,14 @@ class IdentityService(csi_pb2_grpc.IdentityServicer):
         self._controller = controller
         self._with_topology = with_topology
 
-    def GetPluginInfo(
+    def GetPluginInfo(  # noqa: N802 - gRPC method name
         self, request: csi_pb2.GetPluginInfoRequest, context: Any
     ) -> csi_pb2.GetPluginInfoResponse:
         return csi_pb2.GetPluginInfoResponse(
             name=DRIVER_NAME, vendor_version=f"{DRIVER_VERSION}@{__version__}"
         )
 
-    def GetPluginCapabilities(
+    def GetPluginCapabilities(  # noqa: N802 - gRPC method name
         self, request: csi_pb2.GetPluginCapabilitiesRequest, context: Any
     ) -> csi_pb2.GetPluginCapabilitiesResponse:
         caps = []
@@ -39,12 +38,10 @@ class IdentityService(csi_pb2_grpc.IdentityServicer):
         if self._with_topology:
             caps.append(_service(_Service.VOLUME_ACCESSIBILITY_CONSTRAINTS))
         for kind in (_Expansion.ONLINE, _Expansion.OFFLINE):
-            caps.append(
-                csi_pb2.PluginCapability(volume_expansion=_Expansion(type=kind))
-            )
+            caps.append(csi_pb2.PluginCapability(volume_expansion=_Expansion(type=kind)))
         return csi_pb2.GetPluginCapabilitiesResponse(capabilities=caps)
 
-    def Probe(self, request: csi_pb2.ProbeRequest, context: Any) -> csi_pb2.ProbeResponse:
+    def Probe(self, request: csi_pb2.ProbeRequest, context: Any) -> csi_pb2.ProbeResponse:  # noqa: N802
         # Matches CPO: always ready (an empty response; `ready` unset means ready).
         return csi_pb2.ProbeResponse()
 

@@ -13,17 +13,17 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
+from osk8s_cinder_csi.status import InvalidToken
 from osk8s_core import errors
 from osk8s_core.openstack.backups import Backups
 from osk8s_core.openstack.client import Logger, OpenStackClient
+from osk8s_core.openstack.idempotency import create_once, require_match, single
 from osk8s_core.openstack.servers import Servers
 from osk8s_core.openstack.snapshots import Snapshots
 from osk8s_core.openstack.volumes import Volumes, VolumeSpec
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import WaitPolicy
-
-from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
-from osk8s_cinder_csi.status import InvalidToken
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -70,9 +70,7 @@ def volume_info(volume: Any) -> VolumeInfo:
     attachments = [a for a in (volume.attachments or []) if isinstance(a, dict)]
     servers = tuple(str(a.get("server_id", "")) for a in attachments if a.get("server_id"))
     devices = {
-        str(a["server_id"]): str(a.get("device") or "")
-        for a in attachments
-        if a.get("server_id")
+        str(a["server_id"]): str(a.get("device") or "") for a in attachments if a.get("server_id")
     }
     return VolumeInfo(
         id=volume.id,
@@ -111,6 +109,29 @@ def backup_info(backup: Any) -> BackupInfo:
     )
 
 
+class NameFilter:
+    """Lists resources named exactly ``name``. Cinder filters by name server-side unless the
+    operator's resource_filters.json omits ``name`` (HTTP 400 "Invalid filters"): then all are
+    listed and filtered here, and that is remembered, so idempotency does not depend on the
+    cloud's filter policy and the rejected query is not repeated on every lookup."""
+
+    def __init__(self) -> None:
+        self.server_side = True
+
+    def __call__(
+        self, client: OpenStackClient[Connection], label: str, lister: Any, name: str
+    ) -> list[Any]:
+        if self.server_side:
+            try:
+                found = client.call(label, lambda: list(lister(name=name)))
+            except errors.BadRequest:
+                self.server_side = False
+                found = client.call(label, lambda: list(lister()))
+        else:
+            found = client.call(label, lambda: list(lister()))
+        return [item for item in found if item.name == name]
+
+
 class OpenStackCinderCloud:
     """One cloud (one ``[Global "name"]`` section) behind ``CinderCloud``."""
 
@@ -126,6 +147,7 @@ class OpenStackCinderCloud:
         self._metrics = metrics
         self._log = logger
         self._waits = waits if waits is not None else CloudWaits()
+        self._by_name = NameFilter()
 
     def _client(self) -> OpenStackClient[Connection]:
         return OpenStackClient(self._connect(), metrics=self._metrics, logger=self._log)
@@ -139,8 +161,9 @@ class OpenStackCinderCloud:
     # volumes -------------------------------------------------------------------------------
 
     def find_volumes(self, name: str) -> list[VolumeInfo]:
-        found = self._volumes().query(name=name)
-        return [volume_info(v) for v in found if v.name == name]
+        client = self._client()
+        found = self._by_name(client, "volume_list", client.connection.block_storage.volumes, name)
+        return [volume_info(v) for v in found]
 
     def get_volume(self, volume_id: str) -> VolumeInfo:
         return volume_info(self._volumes().get(volume_id))
@@ -157,7 +180,20 @@ class OpenStackCinderCloud:
             source_volume_id=spec.source_volume_id or None,
             backup_id=spec.backup_id or None,
         )
-        return volume_info(self._volumes().create(core_spec, wait=True))
+        client = self._client()
+        api = client.connection.block_storage
+        what = f"volume {spec.name!r}"
+        volume = create_once(
+            find=lambda: single(
+                self._by_name(client, "volume_list", api.volumes, spec.name), what=what
+            ),
+            create=lambda: client.call(
+                "volume_create", api.create_volume, idempotent=False, **core_spec.attributes()
+            ),
+            check=lambda found: require_match(found, core_spec.identity(), what=what),
+        )
+        volumes = Volumes(client, waiter=self._waits.volume)
+        return volume_info(volumes.wait_available(volume.id))
 
     def delete_volume(self, volume_id: str) -> None:
         self._volumes().delete(volume_id)
@@ -178,7 +214,8 @@ class OpenStackCinderCloud:
 
         try:
             found = client.call("volume_list", fetch)
-        except errors.BadRequest as exc:
+        except (errors.BadRequest, errors.NotFound) as exc:
+            # Cinder answers an unknown marker with 404 (or 400 for a malformed one).
             if marker:
                 raise InvalidToken(f"invalid starting token {marker!r}") from exc
             raise
@@ -239,8 +276,11 @@ class OpenStackCinderCloud:
     # snapshots -----------------------------------------------------------------------------
 
     def find_snapshots(self, name: str) -> list[SnapshotInfo]:
-        found = self._snapshots().query(name=name)
-        return [snapshot_info(s) for s in found if s.name == name]
+        client = self._client()
+        found = self._by_name(
+            client, "snapshot_list", client.connection.block_storage.snapshots, name
+        )
+        return [snapshot_info(s) for s in found]
 
     def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:
         return snapshot_info(self._snapshots().get(snapshot_id))
@@ -248,10 +288,25 @@ class OpenStackCinderCloud:
     def create_snapshot(
         self, name: str, volume_id: str, *, metadata: Mapping[str, str], force: bool
     ) -> SnapshotInfo:
-        snapshot = self._snapshots().create(
-            name, volume_id, metadata=metadata, force=force, wait=True
+        # The controller looked the name up already (find_snapshots); a lost answer is
+        # resolved the same way here, so a retry never makes a second snapshot.
+        client = self._client()
+        api = client.connection.block_storage
+        attrs: dict[str, Any] = {"name": name, "volume_id": volume_id, "force": force}
+        if metadata:
+            attrs["metadata"] = dict(metadata)
+        what = f"snapshot {name!r}"
+        snapshot = create_once(
+            find=lambda: single(
+                self._by_name(client, "snapshot_list", api.snapshots, name), what=what
+            ),
+            create=lambda: client.call(
+                "snapshot_create", api.create_snapshot, idempotent=False, **attrs
+            ),
+            check=lambda found: require_match(found, {"volume_id": volume_id}, what=what),
         )
-        return snapshot_info(snapshot)
+        snapshots = Snapshots(client, waiter=self._waits.snapshot)
+        return snapshot_info(snapshots.wait_available(snapshot.id))
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         self._snapshots().delete(snapshot_id)
@@ -275,7 +330,8 @@ class OpenStackCinderCloud:
 
         try:
             found = [snapshot_info(s) for s in client.call("snapshot_list", fetch)]
-        except errors.BadRequest as exc:
+        except (errors.BadRequest, errors.NotFound) as exc:
+            # Cinder answers an unknown marker with 404 (or 400 for a malformed one).
             if marker:
                 raise InvalidToken(f"invalid starting token {marker!r}") from exc
             raise
@@ -285,8 +341,9 @@ class OpenStackCinderCloud:
     # backups -------------------------------------------------------------------------------
 
     def find_backups(self, name: str) -> list[BackupInfo]:
-        found = Backups(self._client()).query(name=name)
-        return [backup_info(b) for b in found if b.name == name]
+        client = self._client()
+        found = self._by_name(client, "backup_list", client.connection.block_storage.backups, name)
+        return [backup_info(b) for b in found]
 
     def get_backup(self, backup_id: str) -> BackupInfo:
         return backup_info(Backups(self._client()).get(backup_id))

@@ -69,7 +69,7 @@ class ControllerOptions:
     """What the controller service needs besides the clouds."""
 
     cluster: str = ""
-    """``--cluster``: written to volume/snapshot metadata as ``cinder.csi.openstack.org/cluster``."""
+    """``--cluster``: volume/snapshot metadata ``cinder.csi.openstack.org/cluster``."""
     with_topology: bool = True
     """``--with-topology``: AZ from topology, accessible topology in responses."""
     ignore_volume_az: bool = False

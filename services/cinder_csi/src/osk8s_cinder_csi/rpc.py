@@ -2,7 +2,8 @@
 
 ``@rpc(required=("volume_id", "node_id"), lock="volume_id")`` rejects a request whose required
 fields are empty (INVALID_ARGUMENT, before anything else) and then holds the per-id in-flight
-lock of the servicer (ABORTED for a concurrent call on the same id). Nothing else happens here.
+lock of the servicer (ABORTED for a concurrent call on the same id), with that id bound into
+the call's log context. Nothing else happens here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf.message import Message
+from structlog.contextvars import bound_contextvars
 
 from osk8s_cinder_csi.locks import InFlight
 from osk8s_cinder_csi.status import InvalidArgument
@@ -52,7 +54,9 @@ def rpc(
                 )
             if lock is None:
                 return handler(self, request, context)
-            with self.in_flight.hold(str(getattr(request, lock))):
+            key = str(getattr(request, lock))
+            # The id goes into every log line of this call (unit of work), then the lock.
+            with bound_contextvars(**{lock: key}), self.in_flight.hold(key):
                 return handler(self, request, context)
 
         return wrapper

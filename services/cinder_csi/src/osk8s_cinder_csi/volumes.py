@@ -9,9 +9,7 @@ locks or gRPC details.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from osk8s_core import errors
-from osk8s_core.proto.csi import csi_pb2
+from dataclasses import replace
 
 from osk8s_cinder_csi.capabilities import size_gib, zone_from_topology
 from osk8s_cinder_csi.cloud import CinderCloud, NewVolume, VolumeInfo
@@ -24,6 +22,8 @@ from osk8s_cinder_csi.options import (
     ControllerOptions,
 )
 from osk8s_cinder_csi.status import ObjectNotFound, Unavailable
+from osk8s_core import errors
+from osk8s_core.proto.csi import csi_pb2
 
 # csi-provisioner --extra-create-metadata parameters copied into volume metadata (as CPO).
 PVC_METADATA_KEYS = (
@@ -75,7 +75,7 @@ def with_source(cloud: CinderCloud, spec: NewVolume, req: csi_pb2.CreateVolumeRe
             cloud.get_volume(volume_id)
         except errors.NotFound as exc:
             raise ObjectNotFound(f"source volume {volume_id} not found") from exc
-        return _replace(spec, source_volume_id=volume_id)
+        return replace(spec, source_volume_id=volume_id)
     return spec
 
 
@@ -90,16 +90,10 @@ def _from_snapshot(cloud: CinderCloud, spec: NewVolume, snapshot_id: str) -> New
             raise ObjectNotFound(f"snapshot or backup {snapshot_id} not found") from exc
         if backup.status != "available":
             raise Unavailable(f"backup {snapshot_id} is {backup.status}, not available") from None
-        return _replace(spec, backup_id=snapshot_id)
+        return replace(spec, backup_id=snapshot_id)
     if snapshot.status != "available":
         raise Unavailable(f"snapshot {snapshot_id} is {snapshot.status}, not available")
-    return _replace(spec, snapshot_id=snapshot_id)
-
-
-def _replace(spec: NewVolume, **changes: str) -> NewVolume:
-    from dataclasses import replace  # noqa: PLC0415 - local: only used here
-
-    return replace(spec, **changes)
+    return replace(spec, snapshot_id=snapshot_id)
 
 
 def response(

@@ -76,9 +76,11 @@ def _prompt(
         return stdin.readline().strip()
 
     app = options.uses_application_credential
+    # An application credential id names its user: CPO still asked for user and domain.
+    by_id = bool(options.application_credential_id)
     url = options.keystone_url or ask("Keystone Auth URL")
-    domain = options.domain_name or ask("domain name")
-    user = options.user_name or ask("user name")
+    domain = options.domain_name or ("" if by_id else ask("domain name"))
+    user = options.user_name or ("" if by_id else ask("user name"))
     project = options.project_name or ("" if app else ask("project name"))
     password = options.password
     if not password and not app:

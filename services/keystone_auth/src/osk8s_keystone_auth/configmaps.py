@@ -41,8 +41,8 @@ class ConfigMapReloader:
         self._live = live
         self._log = logger
         self._lock = threading.Lock()
-        # First version seen per ConfigMap name: skipped when a file wins at start.
-        self._first_seen: dict[str, str] = {}
+        # Last resourceVersion handled per ConfigMap name ("" after a deletion).
+        self._seen: dict[str, str] = {}
         self.rejected = 0
         """Documents refused because they did not parse (tests, metrics)."""
 
@@ -58,8 +58,16 @@ class ConfigMapReloader:
         name = self._ours(obj)
         if not name:
             return
-        if self._file_wins(name, resource_version(obj)):
-            self._log.info("configmap ignored: the file given at start wins", configmap=name)
+        version = resource_version(obj)
+        with self._lock:
+            # Resyncs and the informer's first list repeat versions already handled: skip them,
+            # so a rejected document is logged once, not every resync.
+            if self._seen.get(name) == version:
+                return
+            first = name not in self._seen
+            self._seen[name] = version
+        if first and self._file_given(name):
+            self._log.info("configmap ignored until it changes: the file wins", configmap=name)
             return
         data = obj.get("data") or {}
         source = f"configmap {NAMESPACE}/{name}"
@@ -82,6 +90,9 @@ class ConfigMapReloader:
 
     def deleted(self, obj: KubeObject) -> None:
         name = self._ours(obj)
+        if name:
+            with self._lock:
+                self._seen[name] = ""
         if name == self._names.policy:
             self._live.set_policies((), source=f"configmap {NAMESPACE}/{name} (deleted)")
             self._log.warning("policy configmap deleted; every request is now denied")
@@ -96,10 +107,7 @@ class ConfigMapReloader:
             return ""
         return name
 
-    def _file_wins(self, name: str, version: str) -> bool:
-        file_given = (name == self._names.policy and self._names.policy_file_given) or (
+    def _file_given(self, name: str) -> bool:
+        return (name == self._names.policy and self._names.policy_file_given) or (
             name == self._names.sync and self._names.sync_file_given
         )
-        with self._lock:
-            first = self._first_seen.setdefault(name, version)
-        return file_given and version == first

@@ -42,6 +42,8 @@ class WebhookServer:
             numthreads=options.threads,
             server_name="k8s-keystone-auth",
         )
+        # How often the accept loop looks at its stop flag: bounds stop() latency, costs nothing.
+        self._server.expiration_interval = 0.05
         if options.cert_file:
             self._server.ssl_adapter = BuiltinSSLAdapter(options.cert_file, options.key_file)
         self._thread: threading.Thread | None = None

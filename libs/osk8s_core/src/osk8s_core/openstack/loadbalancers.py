@@ -144,7 +144,9 @@ class LoadBalancers:
 
     def delete(self, lb_id: str, *, cascade: bool = False, wait: bool = False) -> None:
         """Delete the LB; ``cascade`` removes listeners, pools, members and monitors with it
-        in one call (Octavia >= 2.0). An LB already gone is success."""
+        in one call (Octavia >= 2.0). An LB already gone is success. Octavia refuses (409
+        Conflict) while a change is pending: callers wait for ACTIVE (or ERROR) first, as CPO
+        does."""
         self._client.call(
             "loadbalancer_delete",
             lambda: self.api.delete_load_balancer(lb_id, ignore_missing=True, cascade=cascade),

@@ -81,7 +81,8 @@ def _rule_key(rule: object) -> tuple[object, ...]:
 
     return (
         str(get("direction") or "").lower(),
-        str(get("ethertype") or "").lower(),
+        # openstacksdk calls it ether_type; plain objects (and the API) say ethertype.
+        str(get("ether_type") or get("ethertype") or "").lower(),
         _protocol(get("protocol")),
         get("port_range_min"),
         get("port_range_max"),

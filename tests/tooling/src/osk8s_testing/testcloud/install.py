@@ -115,15 +115,8 @@ def sync_plugins(layout: Layout) -> None:
         text = source.read_text()
         if not dest.exists() or dest.read_text() != text:
             dest.write_text(text)
-    # Service processes get OSK8S_SQLITE_IMMEDIATE=1 (Layout.child_env); other uses of the
-    # venv's python do not pay for importing SQLAlchemy at start-up.
-    pth = site / f"{PLUGIN_PACKAGE}.pth"
-    pth_text = (
-        "import os; os.environ.get('OSK8S_SQLITE_IMMEDIATE') == '1' and "
-        f"__import__('{PLUGIN_PACKAGE}.sqlite_immediate')\n"
-    )
-    if not pth.exists() or pth.read_text() != pth_text:
-        pth.write_text(pth_text)
+    # An earlier version installed a start-up hook here; remove it if present.
+    (site / f"{PLUGIN_PACKAGE}.pth").unlink(missing_ok=True)
     dist = site / f"{PLUGIN_PACKAGE}-0.0.0.dist-info"
     dist.mkdir(exist_ok=True)
     files = {

@@ -93,5 +93,4 @@ class Layout:
         env["PATH"] = f"{self.venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
         env["PYTHONUNBUFFERED"] = "1"
         env["OSK8S_TESTCLOUD_DIR"] = str(self.root)
-        env["OSK8S_SQLITE_IMMEDIATE"] = "1"
         return env

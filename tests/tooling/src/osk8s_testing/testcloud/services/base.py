@@ -98,9 +98,14 @@ class Ctx:
         port: int,
         argv: str = "",
         env: Mapping[str, str] | None = None,
-        threads: int = 4,
+        threads: int = 1,
     ) -> ProcessSpec:
-        """An API process: gunicorn on 127.0.0.1 loading ``app`` through our launcher shim."""
+        """An API process: gunicorn on 127.0.0.1 loading ``app`` through our launcher shim.
+
+        One thread by default: with several, two requests of one process interleave a read
+        and a write on the same SQLite file and one fails with "database is locked" (seen
+        in Keystone and Neutron); the test cloud's load does not need more.
+        """
         wsgi_env = {
             **self.layout.child_env(),
             "OSK8S_WSGI_APP": app,

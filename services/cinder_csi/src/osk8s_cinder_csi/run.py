@@ -1,0 +1,184 @@
+"""Production wiring: flags -> ``Settings`` -> clouds, metadata, host mounter -> gRPC server.
+
+The only place that reads cloud.conf (through the core loader), starts the metrics HTTP
+server and runs the driver until SIGTERM. Decisions about CSI live in the service modules;
+this module just builds the object graph (no module-level state).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, start_http_server
+
+from osk8s_cinder_csi.app import ControllerParts, build_driver
+from osk8s_cinder_csi.cli import PROG
+from osk8s_cinder_csi.cloud import CinderCloud, Clouds
+from osk8s_cinder_csi.devices import DeviceFinder, SystemRescanner
+from osk8s_cinder_csi.mounter import SystemMounter
+from osk8s_cinder_csi.node import NodeService
+from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
+from osk8s_cinder_csi.options import (
+    ControllerOptions,
+    NodeOptions,
+    attach_limit,
+    parse_bool,
+    parse_topology,
+)
+from osk8s_core import __version__
+from osk8s_core.config import CloudConfig, load_cloud_config
+from osk8s_core.credentials import ClientSettings, ConnectionCache, ConnectionFactory
+from osk8s_core.errors import ConfigError
+from osk8s_core.grpc.endpoint import parse_endpoint
+from osk8s_core.logging import bind_component, configure_logging
+from osk8s_core.metadata import build_provider
+from osk8s_core.metrics import ApiMetrics
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the flags say, validated."""
+
+    endpoint: str
+    cloud_config: tuple[str, ...]
+    cloud_names: tuple[str, ...]
+    cluster: str
+    with_topology: bool
+    additional_topology: dict[str, str]
+    controller: bool
+    node: bool
+    http_endpoint: str
+    pvc_annotations: bool
+    user_agent: tuple[str, ...]
+    verbosity: int
+    log_format: str
+    deprecated: tuple[str, ...]
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    parse_endpoint(args.endpoint)  # fail early, with the accepted forms in the message
+    deprecated = tuple(
+        flag
+        for flag, value in (
+            ("--nodeid", args.nodeid),
+            ("--node-service-no-os-client", args.node_service_no_os_client),
+        )
+        if value
+    )
+    settings = Settings(
+        endpoint=args.endpoint,
+        cloud_config=tuple(args.cloud_config),
+        cloud_names=tuple(args.cloud_name) or ("",),
+        cluster=args.cluster,
+        with_topology=parse_bool(args.with_topology, flag="with-topology"),
+        additional_topology=dict(parse_topology(args.additional_topology)),
+        controller=parse_bool(args.provide_controller_service, flag="provide-controller-service"),
+        node=parse_bool(args.provide_node_service, flag="provide-node-service"),
+        http_endpoint=args.http_endpoint,
+        pvc_annotations=parse_bool(args.pvc_annotations, flag="pvc-annotations"),
+        user_agent=tuple(args.user_agent),
+        verbosity=args.verbosity,
+        log_format=args.log_format,
+        deprecated=deprecated,
+    )
+    if settings.controller and not settings.cloud_config:
+        raise ConfigError(
+            "the controller service needs a cloud config", key="cloud-config", expected="a path"
+        )
+    return settings
+
+
+def _load(settings: Settings, log: Any) -> CloudConfig:
+    try:
+        result = load_cloud_config([Path(p) for p in settings.cloud_config])
+    except ConfigError:
+        if settings.controller:
+            raise
+        # Matches CPO: the node plugin tolerates a missing/unreadable cloud config.
+        log.warning("cloud config not readable; node uses defaults")
+        return CloudConfig()
+    for warning in result.warnings:
+        log.warning("cloud config", detail=str(warning))
+    return result.config
+
+
+def _clouds(settings: Settings, registry: CollectorRegistry, log: Any) -> Clouds:
+    client = ClientSettings(
+        component=PROG, version=__version__, user_agent_extras=settings.user_agent
+    )
+    cache = ConnectionCache(settings=client)
+    metrics = ApiMetrics(registry)
+    clouds: dict[str, CinderCloud] = {}
+    for name in settings.cloud_names:
+        factory = ConnectionFactory(
+            settings.cloud_config, settings=client, section=name, cache=cache, logger=log
+        )
+        factory.get()  # fail at start-up on a missing section or incomplete credentials
+        clouds[name] = OpenStackCinderCloud(connect=factory.get, metrics=metrics, logger=log)
+    return Clouds(clouds)
+
+
+def _node(settings: Settings, config: CloudConfig, log: Any) -> NodeService:
+    metadata = build_provider(config.metadata.search_order, logger=log)
+    storage = config.block_storage
+    finder = DeviceFinder(rescanner=SystemRescanner(), metadata_devices=metadata.devices)
+    return NodeService(
+        mounter=SystemMounter(),
+        finder=finder,
+        metadata=metadata,
+        options=NodeOptions(
+            with_topology=settings.with_topology,
+            additional_topology=settings.additional_topology,
+            max_volumes=attach_limit(storage.node_volume_attach_limit),
+            rescan_on_resize=storage.rescan_on_resize,
+        ),
+    )
+
+
+def run(settings: Settings) -> int:
+    configure_logging(
+        fmt="json" if settings.log_format == "json" else "console", verbosity=settings.verbosity
+    )
+    bind_component("cinder-csi")
+    log = structlog.get_logger("osk8s.cinder_csi")
+    for flag in settings.deprecated:
+        log.warning("deprecated flag ignored", flag=flag)
+    if settings.pvc_annotations:
+        log.warning("--pvc-annotations: affinity hints are not implemented yet; ignored")
+    config = _load(settings, log)
+    registry = CollectorRegistry()
+    controller = None
+    if settings.controller:
+        storage = config.block_storage
+        controller = ControllerParts(
+            clouds=_clouds(settings, registry, log),
+            options=ControllerOptions(
+                cluster=settings.cluster,
+                with_topology=settings.with_topology,
+                ignore_volume_az=storage.ignore_volume_az,
+                ignore_volume_microversion=storage.ignore_volume_microversion,
+                pvc_annotations=settings.pvc_annotations,
+            ),
+        )
+    node = _node(settings, config, log) if settings.node else None
+    if settings.http_endpoint:
+        host, _, port = settings.http_endpoint.rpartition(":")
+        start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    server = build_driver(
+        parse_endpoint(settings.endpoint),
+        controller=controller,
+        node=node,
+        with_topology=settings.with_topology,
+        logger=log,
+        registry=registry,
+        log_payloads=settings.verbosity >= 5,
+    )
+    log.info(
+        "serving", endpoint=settings.endpoint, controller=settings.controller, node=settings.node
+    )
+    server.serve()
+    return 0

@@ -1,0 +1,241 @@
+"""Benchmark: TokenReview throughput and p99 with a warm token cache, vs a Flask hello-world.
+
+Both apps run on the same stack (cheroot + TLS, same thread count) on 127.0.0.1; a fake
+Keystone on 127.0.0.1 counts the calls the webhook makes. Load comes from client threads with
+keep-alive HTTPS sessions in this process, so absolute numbers include the client's own cost;
+the ratio (webhook / hello-world) is the figure to compare. Usage:
+
+    .venv/bin/python services/keystone_auth/bench.py [--seconds 5] [--clients 4] [--tokens 20]
+
+Prints one JSON document. Target (issue 7): ratio >= 0.5 and 0 Keystone calls within the TTL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from flask import Flask
+
+from osk8s_core.logging import configure_logging, get_logger
+from osk8s_keystone_auth.options import ServerOptions
+from osk8s_keystone_auth.server import ServeOptions, WebhookServer
+from osk8s_keystone_auth.service import build
+
+
+def self_signed(directory: Path) -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@dataclass
+class FakeKeystone:
+    """Answers token validation for any token ``tok-<n>``; counts requests."""
+
+    calls: int = 0
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        keystone = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                keystone.calls += 1
+                expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+                if self.path.endswith("/groups"):
+                    body: dict[str, Any] = {"groups": [{"id": "g1", "name": "devs"}]}
+                else:
+                    body = {
+                        "token": {
+                            "user": {
+                                "id": "u1",
+                                "name": "alice",
+                                "domain": {"id": "default", "name": "Default"},
+                            },
+                            "project": {"id": "p1", "name": "demo"},
+                            "roles": [{"id": "r1", "name": "member"}],
+                            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+                        }
+                    }
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        return Handler
+
+
+def load(
+    url: str, *, cert: str, seconds: float, clients: int, body: Callable[[int], dict[str, Any]]
+) -> dict[str, float]:
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    deadline = time.perf_counter() + seconds
+
+    def worker(index: int) -> None:
+        session = requests.Session()
+        i = index
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            # verify per request: a session-level verify loses to REQUESTS_CA_BUNDLE in requests.
+            response = session.post(url, json=body(i), verify=cert, timeout=30)
+            latencies[index].append(time.perf_counter() - start)
+            if response.status_code != 200:
+                errors[index] += 1
+            i += clients
+        session.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    flat = sorted(x for part in latencies for x in part)
+    return {
+        "requests": len(flat),
+        "errors": sum(errors),
+        "per_second": round(len(flat) / elapsed, 1),
+        "p50_ms": round(statistics.median(flat) * 1000, 2),
+        "p99_ms": round(flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=16, help="server worker threads")
+    parser.add_argument("--tokens", type=int, default=20, help="distinct tokens reviewed")
+    args = parser.parse_args()
+    configure_logging(fmt="console", verbosity=0)
+
+    keystone = FakeKeystone()
+    ks_server = ThreadingHTTPServer(("127.0.0.1", 0), keystone.handler())
+    ks_server.daemon_threads = True
+    threading.Thread(target=ks_server.serve_forever, args=(0.05,), daemon=True).start()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = self_signed(Path(tmp))
+        options = ServerOptions(
+            listen="127.0.0.1:0",
+            tls_cert_file=cert,
+            tls_private_key_file=key,
+            keystone_url=f"http://127.0.0.1:{ks_server.server_address[1]}/v3",
+            keystone_ca_file="",
+            keystone_policy_file="",
+            policy_configmap_name="",
+            sync_config_file="",
+            sync_configmap_name="",
+            kubeconfig="",
+            user_agent=("bench",),
+            token_cache_ttl=600.0,
+            token_cache_size=10000,
+            threads=args.threads,
+            verbosity=0,
+            log_format="console",
+        )
+        hook = build(options, logger=get_logger("bench"), environ={}).start()
+        host, port = hook.server.address
+        review_url = f"https://{host}:{port}/webhook"
+
+        def review(i: int) -> dict[str, Any]:
+            token = f"tok-{i % args.tokens}"
+            return {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "spec": {"token": token},
+            }
+
+        # Warm the cache: one review per token.
+        session = requests.Session()
+        for i in range(args.tokens):
+            session.post(review_url, json=review(i), verify=cert, timeout=30).raise_for_status()
+        warm_calls = keystone.calls
+        webhook = load(
+            review_url, cert=cert, seconds=args.seconds, clients=args.clients, body=review
+        )
+        calls_within_ttl = keystone.calls - warm_calls
+        hook.stop()
+
+        hello = Flask("hello")
+        hello.add_url_rule("/", "hello", lambda: "hello", methods=["POST"])
+        server = WebhookServer(
+            hello,
+            options=ServeOptions(
+                host="127.0.0.1", port=0, cert_file=cert, key_file=key, threads=args.threads
+            ),
+        ).start()
+        h_host, h_port = server.address
+        baseline = load(
+            f"https://{h_host}:{h_port}/",
+            cert=cert,
+            seconds=args.seconds,
+            clients=args.clients,
+            body=review,
+        )
+        server.stop()
+    ks_server.shutdown()
+
+    result = {
+        "stack": f"cheroot+TLS, {args.threads} server threads, {args.clients} client threads",
+        "token_review_warm_cache": webhook,
+        "hello_world": baseline,
+        "ratio": round(webhook["per_second"] / baseline["per_second"], 2),
+        "keystone_calls_warmup": warm_calls,
+        "keystone_calls_within_ttl": calls_within_ttl,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""Charts render with Helm's engine, validate against Kubernetes schemas and match manifests/."""
+
+from __future__ import annotations
+
+import base64
+import configparser
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+# The oldest Kubernetes the charts declare (kubeVersion) and the newest schemas shipped.
+K8S_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
+# Prometheus Operator objects (optional, off by default) have no upstream schema.
+CRD_GROUPS = ("monitoring.coreos.com/",)
+
+EXPECTED_CHARTS = {
+    "openstack-cloud-controller-manager": "openstack-cloud-controller-manager",
+    "openstack-cinder-csi": "cinder-csi-plugin",
+    "openstack-manila-csi": "manila-csi-plugin",
+    "octavia-ingress-controller": "octavia-ingress-controller",
+    "k8s-keystone-auth": "k8s-keystone-auth",
+    "barbican-kms-plugin": "barbican-kms-plugin",
+    "capo-controller-manager": "capo-controller-manager",
+}
+
+# Pods allowed to run as root (as upstream), and whether privileged: the cinder node plugin
+# mounts and formats volumes; manila's node plugin and the KMS plugin create their sockets in
+# root-owned host directories.
+ROOT_ALLOWED = {
+    ("openstack-cinder-csi", "openstack-cinder-csi-nodeplugin"): True,
+    ("openstack-manila-csi", "openstack-manila-csi-nodeplugin"): False,
+    ("barbican-kms-plugin", "barbican-kms-plugin"): False,
+}
+
+# Every optional part switched on, per chart, so schema validation covers it too.
+FULL_VALUES: dict[str, dict[str, Any]] = {
+    "openstack-cloud-controller-manager": {
+        "serviceMonitor": {"enabled": True},
+        "controllerExtraArgs": "--user-agent=a\n--cluster-cidr=10.0.0.0/16",
+        "cloudConfig": {"global": {"auth-url": "https://k:5000/v3"}, "route": {"router-id": "r"}},
+    },
+    "openstack-cinder-csi": {
+        "podMonitor": {"enabled": True},
+        "pvcAnnotations": True,
+        "secret": {"create": True, "data": {"cloud.conf": "[Global]\n"}},
+        "csi": {
+            "plugin": {"httpEndpoint": {"enabled": True}, "extraArgs": {"with-topology": "false"}}
+        },
+        "storageClass": {"delete": {"isDefault": True}},
+    },
+    "openstack-manila-csi": {
+        "csimanila": {
+            "topologyAwarenessEnabled": True,
+            "runtimeConfig": {"enabled": True, "jsonData": "{}"},
+            "clusterID": "c1",
+            "pvcAnnotations": True,
+        },
+        "shareProtocols": [
+            {
+                "protocolSelector": "NFS",
+                "fsGroupPolicy": "None",
+                "fwdNodePluginEndpoint": {"dir": "/var/lib/kubelet/plugins/nfs", "sockFile": "s"},
+            },
+            {
+                "protocolSelector": "CEPHFS",
+                "fsGroupPolicy": "None",
+                "fwdNodePluginEndpoint": {"dir": "/var/lib/kubelet/plugins/ceph", "sockFile": "s"},
+            },
+        ],
+    },
+    "octavia-ingress-controller": {"debug": True},
+    "k8s-keystone-auth": {
+        "sync": {"enabled": True, "syncConfig": {"role-mappings": []}},
+        "keystoneCAFile": "/etc/ca/ca.crt",
+    },
+    "barbican-kms-plugin": {"secret": {"create": False}},
+    "capo-controller-manager": {"watchNamespace": "ns", "watchFilter": "f", "leaderElect": False},
+}
+
+
+@pytest.fixture(scope="module")
+def charts(load_script: Callable[[str], ModuleType]) -> ModuleType:
+    return load_script("scripts/charts.py")
+
+
+def _pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "DaemonSet", "StatefulSet"):
+            yield obj["metadata"]["name"], obj["spec"]["template"]["spec"]
+
+
+def _args(pod: dict[str, Any], container: str) -> list[str]:
+    for c in pod["containers"]:
+        if c["name"] == container:
+            return list(c.get("args", []))
+    raise KeyError(container)
+
+
+def test_every_service_has_a_chart(charts: ModuleType) -> None:
+    assert charts.chart_names() == sorted(EXPECTED_CHARTS)
+
+
+@pytest.mark.parametrize("chart", sorted(EXPECTED_CHARTS))
+@pytest.mark.parametrize("variant", ["defaults", "full"])
+def test_renders_and_validates_against_kubernetes_schemas(
+    charts: ModuleType, chart: str, variant: str
+) -> None:
+    values = FULL_VALUES[chart] if variant == "full" else {}
+    rendered = charts.render(chart, values)
+    assert rendered.objects, "chart renders nothing"
+    for obj in rendered.objects:
+        if obj["apiVersion"].startswith(CRD_GROUPS):
+            continue
+        for version in K8S_VERSIONS:
+            # strict: unknown fields are errors too (typos in templates show up here).
+            kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("chart", sorted(EXPECTED_CHARTS))
+def test_lint_has_no_errors(charts: ModuleType, chart: str) -> None:
+    import helm_python as helm
+
+    assert helm.lint(str(charts.CHARTS / chart))["errors"] == []
+
+
+@pytest.mark.parametrize("chart", sorted(EXPECTED_CHARTS))
+def test_our_containers_use_our_image_and_run_as_non_root(charts: ModuleType, chart: str) -> None:
+    rendered = charts.render(chart)
+    ours = 0
+    for name, pod in _pod_specs(rendered.objects):
+        for container in pod["containers"]:
+            if not container["image"].startswith("osk8s/"):
+                continue  # CSI sidecars from registry.k8s.io
+            ours += 1
+            assert container["image"].endswith(":0.1.0"), "tag defaults to appVersion"
+            security = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
+            if security.get("runAsUser") == 0:
+                assert (chart, name) in ROOT_ALLOWED, f"{name} runs as root"
+                assert security.get("privileged", False) == ROOT_ALLOWED[(chart, name)]
+                continue
+            assert security.get("runAsNonRoot") is True
+            assert security.get("runAsUser") == 65532
+            assert security.get("allowPrivilegeEscalation") is False
+    images = {c["image"] for _, p in _pod_specs(rendered.objects) for c in p["containers"]}
+    assert f"osk8s/{EXPECTED_CHARTS[chart]}:0.1.0" in images
+    assert ours >= 1
+
+
+def test_image_names_match_the_bazel_image_tags(charts: ModuleType) -> None:
+    service_build = (charts.ROOT / "bazel" / "service.bzl").read_text()
+    assert 'tag = "osk8s/%s:%s" % (names[0], version)' in service_build
+    builds = " ".join(p.read_text() for p in charts.ROOT.glob("services/*/BUILD.bazel"))
+    for binary in EXPECTED_CHARTS.values():
+        assert f'("{binary}",' in builds
+
+
+def test_ccm_cloud_config_is_rendered_from_values(charts: ModuleType) -> None:
+    rendered = charts.render(
+        "openstack-cloud-controller-manager",
+        {
+            "cloudConfig": {
+                "global": {"auth-url": "https://keystone:5000/v3", "region": "RegionOne"},
+                "loadBalancer": {"floating-network-id": "net-1", "lb-provider": "ovn"},
+            },
+            "cluster": {"name": "prod"},
+            "enabledControllers": ["cloud-node", "service"],
+        },
+    )
+    secret = rendered.named("Secret", "cloud-config")
+    ini = configparser.ConfigParser()
+    ini.read_string(base64.b64decode(secret["data"]["cloud.conf"]).decode())
+    assert ini["Global"]["auth-url"] == "https://keystone:5000/v3"
+    assert ini["Global"]["region"] == "RegionOne"
+    assert ini["LoadBalancer"]["lb-provider"] == "ovn"
+    assert not ini.has_section("Route"), "empty sections are left out"
+    pod = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
+    assert "--controllers=cloud-node,service" in _args(pod, "openstack-cloud-controller-manager")
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["CLUSTER_NAME"] == "prod"
+    taints = {t["key"] for t in pod["tolerations"]}
+    assert "node.cloudprovider.kubernetes.io/uninitialized" in taints
+
+
+def test_ccm_existing_secret_is_not_created(charts: ModuleType) -> None:
+    rendered = charts.render(
+        "openstack-cloud-controller-manager", {"secret": {"create": False, "name": "mine"}}
+    )
+    assert rendered.of_kind("Secret") == []
+    pod = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
+    assert {"name": "cloud-config-volume", "secret": {"secretName": "mine"}} in pod["volumes"]
+
+
+def test_cinder_storage_classes_and_split_services(charts: ModuleType) -> None:
+    rendered = charts.render("openstack-cinder-csi", {"clusterID": "c9", "pvcAnnotations": True})
+    classes = {
+        sc["metadata"]["name"]: sc["reclaimPolicy"] for sc in rendered.of_kind("StorageClass")
+    }
+    assert classes == {"csi-cinder-sc-delete": "Delete", "csi-cinder-sc-retain": "Retain"}
+    driver = rendered.of_kind("CSIDriver")[0]
+    assert driver["metadata"]["name"] == "cinder.csi.openstack.org"
+    assert driver["spec"]["attachRequired"] is True
+    controller = rendered.of_kind("Deployment")[0]["spec"]["template"]["spec"]
+    plugin_args = _args(controller, "cinder-csi-plugin")
+    assert {"--cluster=c9", "--pvc-annotations", "--provide-node-service=false"} <= set(plugin_args)
+    sidecars = {c["name"] for c in controller["containers"]}
+    assert sidecars >= {"csi-attacher", "csi-provisioner", "csi-snapshotter", "csi-resizer"}
+    node = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
+    assert "--provide-controller-service=false" in _args(node, "cinder-csi-plugin")
+
+
+def test_cinder_host_mounted_cloud_config(charts: ModuleType) -> None:
+    rendered = charts.render("openstack-cinder-csi", {"secret": {"hostMount": True}})
+    pod = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "cloud-config")
+    assert volume == {"name": "cloud-config", "hostPath": {"path": "/etc/kubernetes"}}
+
+
+def test_manila_one_driver_per_share_protocol(charts: ModuleType) -> None:
+    rendered = charts.render("openstack-manila-csi", FULL_VALUES["openstack-manila-csi"])
+    drivers = sorted(d["metadata"]["name"] for d in rendered.of_kind("CSIDriver"))
+    assert drivers == ["cephfs.manila.csi.openstack.org", "nfs.manila.csi.openstack.org"]
+    controller = rendered.of_kind("StatefulSet")[0]["spec"]["template"]["spec"]
+    args = _args(controller, "cephfs-controllerplugin")
+    assert "--runtime-config-file=/runtimeconfig/runtimeconfig.json" in args
+    assert "--with-topology" in args and "--cluster-id=c1" in args
+    env = {e["name"]: e["value"] for e in controller["containers"][3]["env"]}
+    assert env["FWD_CSI_ENDPOINT"] == "unix:///var/lib/kubelet/plugins/nfs/s"
+
+
+def test_keystone_sync_adds_flags_and_rbac(charts: ModuleType) -> None:
+    plain = charts.render("k8s-keystone-auth")
+    synced = charts.render("k8s-keystone-auth", FULL_VALUES["k8s-keystone-auth"])
+    plain_rules = plain.of_kind("ClusterRole")[0]["rules"]
+    synced_rules = synced.of_kind("ClusterRole")[0]["rules"]
+    assert len(synced_rules) > len(plain_rules)
+    pod = synced.of_kind("Deployment")[0]["spec"]["template"]["spec"]
+    args = _args(pod, "k8s-keystone-auth")
+    assert "--sync-configmap-name=keystone-sync-policy" in args
+    assert "--keystone-ca-file=/etc/ca/ca.crt" in args
+
+
+def test_barbican_kms_socket_on_the_host(charts: ModuleType) -> None:
+    rendered = charts.render("barbican-kms-plugin", {"socketDir": "/run/kms"})
+    pod = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
+    assert "--socketpath=/run/kms/kms.sock" in _args(pod, "barbican-kms-plugin")
+    socket = next(v for v in pod["volumes"] if v["name"] == "socket-dir")
+    assert socket["hostPath"]["path"] == "/run/kms"
+
+
+def test_capo_flags_follow_values(charts: ModuleType) -> None:
+    pod = charts.render("capo-controller-manager", FULL_VALUES["capo-controller-manager"])
+    spec = pod.of_kind("Deployment")[0]["spec"]["template"]["spec"]
+    args = _args(spec, "manager")
+    assert "--leader-elect" not in args
+    assert {"--namespace=ns", "--watch-filter=f"} <= set(args)
+    assert pod.of_kind("Deployment")[0]["metadata"]["namespace"] == "capo-system"
+
+
+def test_manifests_match_the_charts(charts: ModuleType) -> None:
+    assert charts.drifted() == [], "run scripts/charts.py"
+
+
+def test_manifest_drift_is_detected(charts: ModuleType, tmp_path: Any) -> None:
+    charts.write(tmp_path)
+    assert charts.drifted(tmp_path) == []
+    target = tmp_path / "openstack-cinder-csi" / "csidriver.yaml"
+    target.write_text(target.read_text().replace("attachRequired: true", "attachRequired: false"))
+    (tmp_path / "openstack-cinder-csi" / "extra.yaml").write_text("---\n")
+    assert charts.drifted(tmp_path) == [
+        "openstack-cinder-csi/csidriver.yaml",
+        "openstack-cinder-csi/extra.yaml",
+    ]

@@ -1,0 +1,54 @@
+"""Nova through the core layer: server lookups, its ports, and volume attach/detach via
+``os-volume_attachments``. Skipped unless the test cloud runs Nova (``up all``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from osk8s_core.openstack.servers import Servers
+from osk8s_core.openstack.volumes import Volumes, VolumeSpec
+
+from ..conftest import TestCloud
+from .conftest import Cleanup, Core, require_service
+
+pytestmark = pytest.mark.contract
+
+
+def test_server_lookup_ports_and_volume_attachment(
+    core: Core, testcloud: TestCloud, cleanup: Cleanup, name: str
+) -> None:
+    require_service(core.conn, "compute")
+    compute = core.conn.compute
+    flavors = sorted(compute.flavors(), key=lambda f: (f.ram, f.vcpus))
+    images = [i for i in core.conn.image.images() if i.status == "active"]
+    if not flavors or not images:
+        pytest.skip("test cloud has no flavor or active image to boot from")
+    server = compute.create_server(
+        name=name,
+        flavor_id=flavors[0].id,
+        image_id=images[0].id,
+        networks=[{"uuid": testcloud.network["network_id"]}],
+    )
+    servers = Servers(core.client, waiter=core.waiter)
+    cleanup.add(lambda: compute.delete_server(server.id, ignore_missing=True))
+    assert servers.wait_active(server.id).status == "ACTIVE"
+    found = servers.find_by_name(name)
+    assert found is not None and found.id == server.id
+    assert servers.find_by_name(name[:-1]) is None  # Nova's regex filter is anchored
+    ports = servers.ports(server.id)
+    assert [p.network_id for p in ports] == [testcloud.network["network_id"]]
+
+    volumes = Volumes(core.client, waiter=core.waiter)
+    volume = volumes.create(VolumeSpec(name=name, size_gb=1))
+    cleanup.add(lambda: volumes.delete(volume.id, wait=True))
+    attachment = servers.attach_volume(server.id, volume.id)
+    assert servers.attach_volume(server.id, volume.id).id == attachment.id
+    assert core.requests("volume_attach") == 1
+    assert volumes.wait_available(volume.id).status == "in-use"
+
+    servers.detach_volume(server.id, volume.id)
+    core.waiter.until(
+        lambda: volumes.get(volume.id), target="available", describe=f"detach of {volume.id}"
+    )
+    servers.detach_volume(server.id, volume.id)  # not attached any more: success
+    assert servers.attachment_of(server.id, volume.id) is None

@@ -1,0 +1,145 @@
+"""The real binary end to end, with Keystone and Barbican faked at the HTTP wire.
+
+Fast enough for every CI run (the same scenarios against real Barbican are in
+``test_kms_contract.py``): start-up, zero Barbican calls per request, SIGHUP rotation,
+Barbican unreachable behind the fault proxy, start-up errors, graceful stop.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from osk8s_core.proto.kms.v1beta1 import api_pb2 as v1
+from osk8s_core.proto.kms.v2 import api_pb2 as v2
+from osk8s_testing.faultproxy import FaultProxy, Reset
+
+from .kms_fake_cloud import FakeCloud, running_fake_cloud
+from .kms_fakes import KEY_A, KEY_B
+from .kms_process import PluginProcess, free_port
+from .test_kms_legacy import cpo_encrypt
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeCloud]:
+    with running_fake_cloud() as fake:
+        fake.payloads[KEY_A] = os.urandom(32)
+        fake.payloads[KEY_B] = os.urandom(24)
+        yield fake
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def wait_until(predicate: object, timeout: float = 20) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_serves_v1_and_v2_with_one_barbican_call(cloud: FakeCloud, tmp_path: Path) -> None:
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(cloud.cloud_conf(KEY_A))
+    with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
+        assert cloud.payload_requests == 1
+        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"p" * 1024), timeout=5)
+        for _ in range(50):
+            req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A)
+            assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"p" * 1024
+        old = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"v1"), timeout=5)
+        cpo = cpo_encrypt(b"from CPO", cloud.payloads[KEY_A])
+        assert plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=cpo, key_id=KEY_A)).plaintext == (
+            b"from CPO"
+        )
+        assert cloud.payload_requests == 1  # no Barbican call per request
+        code, metrics = http_get(plugin.http_port, "/metrics")
+        assert code == 200
+        assert 'openstack_api_requests_total{request="secret_payload_get"} 1.0' in metrics
+        assert "grpc_server_handled_total" in metrics
+
+        # Rotation without restart: edit cloud.conf, SIGHUP.
+        conf.write_text(cloud.cloud_conf(KEY_B, KEY_A))
+        plugin.hup()
+        wait_until(lambda: plugin.status().key_id == KEY_B)
+        dec = plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=old.cipher))
+        assert dec.plain == b"v1"
+        assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"n"), timeout=5).key_id == KEY_B
+    assert plugin.stop() == 0
+    assert not plugin.socket.exists()
+
+
+def test_barbican_unreachable_keeps_serving_from_cache(cloud: FakeCloud, tmp_path: Path) -> None:
+    with FaultProxy(cloud.url) as proxy:
+        cloud.catalog_base = proxy.url  # Barbican reached through the proxy
+        conf = tmp_path / "cloud.conf"
+        conf.write_text(cloud.cloud_conf(KEY_A))
+        with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
+            enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"keep"), timeout=5)
+            proxy.inject(Reset())
+            plugin.hup()
+            wait_until(lambda: 'result="failed"' in http_get(plugin.http_port, "/metrics")[1])
+            req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A)
+            assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"keep"
+            status = plugin.status()
+            assert (status.healthz, status.key_id) == ("ok", KEY_A)
+            assert http_get(plugin.http_port, "/healthz")[0] == 200
+            code, body = http_get(plugin.http_port, "/readyz?verbose")
+            assert code == 500 and "[-]barbican failed" in body and "[+]key ok" in body
+            proxy.reset()  # Barbican back
+            plugin.hup()
+            wait_until(lambda: http_get(plugin.http_port, "/readyz")[0] == 200)
+
+
+def test_keystone_down_at_start_serves_not_ok_until_it_answers(tmp_path: Path) -> None:
+    port = free_port()
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(FakeCloud().cloud_conf(KEY_A, auth_url=f"http://127.0.0.1:{port}/identity/v3"))
+    plugin = PluginProcess(conf=conf, workdir=tmp_path)
+    try:
+        plugin.start(healthy=False)
+        status = plugin.status()
+        assert status.healthz != "ok" and KEY_A in status.healthz
+        with pytest.raises(grpc.RpcError) as info:
+            plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+        with running_fake_cloud(port) as cloud:  # Keystone and Barbican come up
+            cloud.payloads[KEY_A] = os.urandom(32)
+            wait_until(lambda: plugin.status().healthz == "ok", timeout=30)
+            assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5).key_id == KEY_A
+    finally:
+        assert plugin.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [(os.urandom(20), "holds 20 bytes"), (None, "404")],
+    ids=["wrong-size", "missing"],
+)
+def test_bad_key_is_a_clear_startup_error(
+    cloud: FakeCloud, tmp_path: Path, payload: bytes | None, message: str
+) -> None:
+    if payload is not None:
+        cloud.payloads["bad"] = payload
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(cloud.cloud_conf("bad"))
+    plugin = PluginProcess(conf=conf, workdir=tmp_path)
+    with pytest.raises(RuntimeError, match="plugin exited 1") as info:
+        plugin.start(timeout=30)
+    assert message in str(info.value)
+    assert not plugin.socket.exists()

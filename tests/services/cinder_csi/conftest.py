@@ -1,0 +1,87 @@
+"""Fixtures of the cinder CSI tests: the driver over gRPC on the fake cloud or the test cloud.
+
+``driver`` is parametrised: ``fake`` (in-memory cloud, always runs) and ``testcloud`` (the
+real Cinder of ``osk8s-testcloud``, marked contract, skipped with the reason when it is down).
+Attach needs Nova and a server; on the test cloud those tests skip unless both exist.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+
+from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
+from osk8s_core import __version__
+from osk8s_core.credentials import ClientSettings, ConnectionFactory
+from osk8s_core.metrics import ApiMetrics
+from osk8s_testing.testcloud.layout import Layout, resolve_dir
+
+from .cinder_harness import NODE_ID, Driver, start
+from .fake_cinder_cloud import FakeCinderCloud
+
+
+@dataclass
+class Target:
+    """What a conformance test runs against."""
+
+    driver: Driver
+    kind: str
+    """``fake`` or ``testcloud``."""
+    fake: FakeCinderCloud | None
+    can_attach: bool
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def testcloud_conf() -> Path:
+    """The running test cloud's cloud.conf, or pytest.skip with the reason."""
+    layout = Layout(resolve_dir(None, os.environ))
+    if not layout.cloud_conf.exists():
+        pytest.skip(f"OpenStack test cloud not set up: no {layout.cloud_conf}")
+    if not (_port_open(5000) and _port_open(8776)):
+        pytest.skip("OpenStack test cloud: Keystone (5000) or Cinder (8776) does not answer")
+    return layout.cloud_conf
+
+
+def testcloud_factory(conf: Path | None = None, *, timeout: float = 60.0) -> ConnectionFactory:
+    """A connection factory on ``conf`` (default: the test cloud's cloud.conf)."""
+    settings = ClientSettings(component="cinder-csi-plugin", version=__version__, timeout=timeout)
+    return ConnectionFactory([conf or testcloud_conf()], settings=settings)
+
+
+def real_cloud(factory: ConnectionFactory, registry: CollectorRegistry) -> OpenStackCinderCloud:
+    return OpenStackCinderCloud(
+        connect=factory.get,
+        metrics=ApiMetrics(registry),
+        logger=structlog.get_logger("test.openstack"),
+    )
+
+
+@pytest.fixture(params=["fake", pytest.param("testcloud", marks=pytest.mark.contract)])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    if request.param == "fake":
+        fake = FakeCinderCloud(servers={NODE_ID})
+        with start({"": fake}) as driver:
+            fake.on_attach = lambda server, volume: driver.plug(volume)
+            yield Target(driver=driver, kind="fake", fake=fake, can_attach=True)
+        return
+    factory = testcloud_factory()
+    registry = CollectorRegistry()
+    try:
+        with start({"": real_cloud(factory, registry)}) as driver:
+            yield Target(driver=driver, kind="testcloud", fake=None, can_attach=False)
+    finally:
+        factory.close()

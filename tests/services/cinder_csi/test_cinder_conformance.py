@@ -1,0 +1,404 @@
+"""CSI conformance of the cinder driver over its real gRPC socket, written from the spec.
+
+Each test runs against the in-memory cloud and, marked contract, the real test cloud
+(Cinder fake driver): required-field errors, idempotency, NotFound paths, capability-gated
+behaviour, snapshots, expansion, pagination. Attach needs Nova: fake cloud only for now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from osk8s_core.proto.csi import csi_pb2
+
+from .conftest import Target
+from .csi_helpers import GIB, cap, code_of, create_req
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+
+
+@pytest.fixture
+def cleanup(target: Target) -> Iterator[list[tuple[str, str]]]:
+    """Every volume/snapshot a test made is deleted afterwards (newest first)."""
+    items: list[tuple[str, str]] = []
+    yield items
+    ctrl = target.driver.controller
+    for kind, ident in reversed(items):
+        try:
+            if kind == "snapshot":
+                ctrl.DeleteSnapshot(csi_pb2.DeleteSnapshotRequest(snapshot_id=ident))
+            else:
+                ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=ident))
+        except grpc.RpcError:
+            pass
+
+
+def unique(prefix: str = "pvc") -> str:
+    return f"osk8s-csi-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_volume(target: Target, cleanup: list[tuple[str, str]], size: int = GIB) -> csi_pb2.Volume:
+    volume = target.driver.controller.CreateVolume(create_req(unique(), size)).volume
+    cleanup.append(("volume", volume.volume_id))
+    return volume
+
+
+# identity ----------------------------------------------------------------------------------
+
+
+def test_identity(target: Target) -> None:
+    ident = target.driver.identity
+    info = ident.GetPluginInfo(csi_pb2.GetPluginInfoRequest())
+    assert info.name == "cinder.csi.openstack.org"
+    assert info.vendor_version.startswith("2.0.0@")
+    caps = ident.GetPluginCapabilities(csi_pb2.GetPluginCapabilitiesRequest()).capabilities
+    services = {c.service.type for c in caps if c.HasField("service")}
+    expansions = {c.volume_expansion.type for c in caps if c.HasField("volume_expansion")}
+    svc = csi_pb2.PluginCapability.Service
+    assert services == {svc.CONTROLLER_SERVICE, svc.VOLUME_ACCESSIBILITY_CONSTRAINTS}
+    exp = csi_pb2.PluginCapability.VolumeExpansion
+    assert expansions == {exp.ONLINE, exp.OFFLINE}
+    ident.Probe(csi_pb2.ProbeRequest())
+
+
+def test_controller_capabilities(target: Target) -> None:
+    caps = target.driver.controller.ControllerGetCapabilities(
+        csi_pb2.ControllerGetCapabilitiesRequest()
+    ).capabilities
+    rpc = csi_pb2.ControllerServiceCapability.RPC
+    assert {c.rpc.type for c in caps} == {
+        rpc.LIST_VOLUMES,
+        rpc.CREATE_DELETE_VOLUME,
+        rpc.PUBLISH_UNPUBLISH_VOLUME,
+        rpc.CREATE_DELETE_SNAPSHOT,
+        rpc.LIST_SNAPSHOTS,
+        rpc.EXPAND_VOLUME,
+        rpc.CLONE_VOLUME,
+        rpc.LIST_VOLUMES_PUBLISHED_NODES,
+        rpc.GET_VOLUME,
+    }
+
+
+# required fields (no cloud call is made: these are answered before any lookup) --------------
+
+
+@pytest.mark.parametrize(
+    ("method", "request_"),
+    [
+        ("CreateVolume", csi_pb2.CreateVolumeRequest(volume_capabilities=[cap()])),
+        ("CreateVolume", csi_pb2.CreateVolumeRequest(name="x")),
+        (
+            "CreateVolume",
+            csi_pb2.CreateVolumeRequest(name="x", volume_capabilities=[csi_pb2.VolumeCapability()]),
+        ),
+        ("DeleteVolume", csi_pb2.DeleteVolumeRequest()),
+        (
+            "ControllerPublishVolume",
+            csi_pb2.ControllerPublishVolumeRequest(node_id="n", volume_capability=cap()),
+        ),
+        (
+            "ControllerPublishVolume",
+            csi_pb2.ControllerPublishVolumeRequest(volume_id="v", volume_capability=cap()),
+        ),
+        (
+            "ControllerPublishVolume",
+            csi_pb2.ControllerPublishVolumeRequest(volume_id="v", node_id="n"),
+        ),
+        ("ControllerUnpublishVolume", csi_pb2.ControllerUnpublishVolumeRequest(node_id="n")),
+        ("ValidateVolumeCapabilities", csi_pb2.ValidateVolumeCapabilitiesRequest(volume_id="v")),
+        (
+            "ValidateVolumeCapabilities",
+            csi_pb2.ValidateVolumeCapabilitiesRequest(volume_capabilities=[cap()]),
+        ),
+        ("ControllerGetVolume", csi_pb2.ControllerGetVolumeRequest()),
+        ("ControllerExpandVolume", csi_pb2.ControllerExpandVolumeRequest(volume_id="v")),
+        (
+            "ControllerExpandVolume",
+            csi_pb2.ControllerExpandVolumeRequest(
+                capacity_range=csi_pb2.CapacityRange(required_bytes=GIB)
+            ),
+        ),
+        ("CreateSnapshot", csi_pb2.CreateSnapshotRequest(name="s")),
+        ("CreateSnapshot", csi_pb2.CreateSnapshotRequest(source_volume_id="v")),
+        ("DeleteSnapshot", csi_pb2.DeleteSnapshotRequest()),
+        ("ListVolumes", csi_pb2.ListVolumesRequest(max_entries=-1)),
+        ("ListSnapshots", csi_pb2.ListSnapshotsRequest(max_entries=-1)),
+    ],
+)
+def test_controller_required_fields(target: Target, method: str, request_: object) -> None:
+    assert code_of(getattr(target.driver.controller, method), request_) == INVALID
+
+
+def test_unknown_cloud_in_secrets(target: Target) -> None:
+    request = create_req(unique(), secrets={"cloud": "no-such-cloud"})
+    assert code_of(target.driver.controller.CreateVolume, request) == INVALID
+
+
+# create / delete -----------------------------------------------------------------------------
+
+
+def test_create_rounds_up_and_is_idempotent_by_name(
+    target: Target, cleanup: list[tuple[str, str]]
+) -> None:
+    ctrl = target.driver.controller
+    name = unique()
+    first = ctrl.CreateVolume(create_req(name, GIB + 1)).volume
+    cleanup.append(("volume", first.volume_id))
+    assert first.capacity_bytes == 2 * GIB
+    again = ctrl.CreateVolume(create_req(name, 2 * GIB)).volume
+    assert again.volume_id == first.volume_id
+    assert code_of(ctrl.CreateVolume, create_req(name, 3 * GIB)) == grpc.StatusCode.ALREADY_EXISTS
+    topology = [dict(t.segments) for t in first.accessible_topology]
+    assert topology and "topology.cinder.csi.openstack.org/zone" in topology[0]
+
+
+def test_create_default_size_and_limit(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    ctrl = target.driver.controller
+    request = csi_pb2.CreateVolumeRequest(name=unique(), volume_capabilities=[cap()])
+    volume = ctrl.CreateVolume(request).volume
+    cleanup.append(("volume", volume.volume_id))
+    assert volume.capacity_bytes == GIB
+    too_small = csi_pb2.CreateVolumeRequest(
+        name=unique(),
+        volume_capabilities=[cap()],
+        capacity_range=csi_pb2.CapacityRange(required_bytes=GIB + 1, limit_bytes=GIB + 2),
+    )
+    assert code_of(ctrl.CreateVolume, too_small) == grpc.StatusCode.OUT_OF_RANGE
+
+
+def test_delete_is_idempotent(target: Target) -> None:
+    ctrl = target.driver.controller
+    volume = ctrl.CreateVolume(create_req(unique())).volume
+    request = csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id)
+    ctrl.DeleteVolume(request)
+    ctrl.DeleteVolume(request)
+    missing = csi_pb2.ControllerGetVolumeRequest(volume_id=volume.volume_id)
+    if target.kind == "fake":
+        assert code_of(ctrl.ControllerGetVolume, missing) == NOT_FOUND
+    ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=str(uuid.uuid4())))
+
+
+def test_get_and_validate(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    ctrl = target.driver.controller
+    volume = make_volume(target, cleanup)
+    got = ctrl.ControllerGetVolume(csi_pb2.ControllerGetVolumeRequest(volume_id=volume.volume_id))
+    assert got.volume.capacity_bytes == GIB
+    assert list(got.status.published_node_ids) == []
+    unknown = str(uuid.uuid4())
+    get_unknown = csi_pb2.ControllerGetVolumeRequest(volume_id=unknown)
+    assert code_of(ctrl.ControllerGetVolume, get_unknown) == NOT_FOUND
+    ok = ctrl.ValidateVolumeCapabilities(
+        csi_pb2.ValidateVolumeCapabilitiesRequest(
+            volume_id=volume.volume_id, volume_capabilities=[cap()]
+        )
+    )
+    assert ok.HasField("confirmed") and ok.confirmed.volume_capabilities[0] == cap()
+    rwx = csi_pb2.VolumeCapability.AccessMode.MULTI_NODE_MULTI_WRITER
+    no = ctrl.ValidateVolumeCapabilities(
+        csi_pb2.ValidateVolumeCapabilitiesRequest(
+            volume_id=volume.volume_id, volume_capabilities=[cap(rwx)]
+        )
+    )
+    assert not no.HasField("confirmed") and "MULTI_NODE_MULTI_WRITER" in no.message
+    validate_unknown = csi_pb2.ValidateVolumeCapabilitiesRequest(
+        volume_id=unknown, volume_capabilities=[cap()]
+    )
+    assert code_of(ctrl.ValidateVolumeCapabilities, validate_unknown) == NOT_FOUND
+
+
+def test_list_volumes_paginates(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    ctrl = target.driver.controller
+    ids = {make_volume(target, cleanup).volume_id for _ in range(3)}
+    seen: list[str] = []
+    token = ""
+    for _ in range(100):
+        page = ctrl.ListVolumes(csi_pb2.ListVolumesRequest(max_entries=2, starting_token=token))
+        assert len(page.entries) <= 2
+        seen.extend(e.volume.volume_id for e in page.entries)
+        token = page.next_token
+        if not token:
+            break
+    assert ids <= set(seen)
+    assert len(seen) == len(set(seen))
+    bad = csi_pb2.ListVolumesRequest(starting_token=f"{uuid.uuid4()}:")
+    assert code_of(ctrl.ListVolumes, bad) == grpc.StatusCode.ABORTED
+
+
+# expansion -----------------------------------------------------------------------------------
+
+
+def test_expand(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    ctrl = target.driver.controller
+    volume = make_volume(target, cleanup)
+    grow = csi_pb2.ControllerExpandVolumeRequest(
+        volume_id=volume.volume_id, capacity_range=csi_pb2.CapacityRange(required_bytes=2 * GIB)
+    )
+    out = ctrl.ControllerExpandVolume(grow)
+    assert out.capacity_bytes == 2 * GIB and out.node_expansion_required
+    again = ctrl.ControllerExpandVolume(grow)  # already that size: success, no change
+    assert again.capacity_bytes == 2 * GIB
+    got = ctrl.ControllerGetVolume(csi_pb2.ControllerGetVolumeRequest(volume_id=volume.volume_id))
+    assert got.volume.capacity_bytes == 2 * GIB
+    grow.volume_id = str(uuid.uuid4())
+    assert code_of(ctrl.ControllerExpandVolume, grow) == NOT_FOUND
+
+
+# snapshots -----------------------------------------------------------------------------------
+
+
+def test_snapshot_lifecycle(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    ctrl = target.driver.controller
+    volume = make_volume(target, cleanup)
+    other = make_volume(target, cleanup)
+    name = unique("snap")
+    request = csi_pb2.CreateSnapshotRequest(name=name, source_volume_id=volume.volume_id)
+    snap = ctrl.CreateSnapshot(request).snapshot
+    cleanup.append(("snapshot", snap.snapshot_id))
+    assert snap.ready_to_use and snap.source_volume_id == volume.volume_id
+    assert snap.size_bytes == GIB
+    assert ctrl.CreateSnapshot(request).snapshot.snapshot_id == snap.snapshot_id
+    clash = csi_pb2.CreateSnapshotRequest(name=name, source_volume_id=other.volume_id)
+    assert code_of(ctrl.CreateSnapshot, clash) == grpc.StatusCode.ALREADY_EXISTS
+    bad_type = csi_pb2.CreateSnapshotRequest(
+        name=unique("snap"), source_volume_id=volume.volume_id, parameters={"type": "nope"}
+    )
+    assert code_of(ctrl.CreateSnapshot, bad_type) == INVALID
+
+    by_id = ctrl.ListSnapshots(csi_pb2.ListSnapshotsRequest(snapshot_id=snap.snapshot_id))
+    assert [e.snapshot.snapshot_id for e in by_id.entries] == [snap.snapshot_id]
+    by_source = ctrl.ListSnapshots(csi_pb2.ListSnapshotsRequest(source_volume_id=volume.volume_id))
+    assert [e.snapshot.snapshot_id for e in by_source.entries] == [snap.snapshot_id]
+    none = ctrl.ListSnapshots(csi_pb2.ListSnapshotsRequest(snapshot_id=str(uuid.uuid4())))
+    assert list(none.entries) == []
+
+    restore = create_req(unique())
+    restore.volume_content_source.snapshot.snapshot_id = snap.snapshot_id
+    restored = ctrl.CreateVolume(restore).volume
+    cleanup.append(("volume", restored.volume_id))
+    assert restored.content_source.snapshot.snapshot_id == snap.snapshot_id
+    assert restored.volume_context["cinder.csi.openstack.org/resizeRequired"] == "true"
+
+    clone = create_req(unique())
+    clone.volume_content_source.volume.volume_id = volume.volume_id
+    cloned = ctrl.CreateVolume(clone).volume
+    cleanup.append(("volume", cloned.volume_id))
+    assert cloned.content_source.volume.volume_id == volume.volume_id
+
+    missing = create_req(unique())
+    missing.volume_content_source.snapshot.snapshot_id = str(uuid.uuid4())
+    assert code_of(ctrl.CreateVolume, missing) == NOT_FOUND
+
+    delete = csi_pb2.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id)
+    ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=restored.volume_id))
+    ctrl.DeleteSnapshot(delete)
+    ctrl.DeleteSnapshot(delete)
+
+
+# attach / detach (Nova) ----------------------------------------------------------------------
+
+
+def test_publish_unpublish(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    if not target.can_attach:
+        pytest.skip("attach needs Nova and a server: not in this test cloud")
+    ctrl = target.driver.controller
+    node = target.driver.node_id
+    volume = make_volume(target, cleanup)
+    publish = csi_pb2.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id=node, volume_capability=cap()
+    )
+    first = ctrl.ControllerPublishVolume(publish)
+    assert first.publish_context["DevicePath"]
+    assert ctrl.ControllerPublishVolume(publish).publish_context == first.publish_context
+    got = ctrl.ControllerGetVolume(csi_pb2.ControllerGetVolumeRequest(volume_id=volume.volume_id))
+    assert list(got.status.published_node_ids) == [node]
+    delete = csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id)
+    assert code_of(ctrl.DeleteVolume, delete) == grpc.StatusCode.FAILED_PRECONDITION
+    unpublish = csi_pb2.ControllerUnpublishVolumeRequest(volume_id=volume.volume_id, node_id=node)
+    ctrl.ControllerUnpublishVolume(unpublish)
+    ctrl.ControllerUnpublishVolume(unpublish)
+    ctrl.DeleteVolume(delete)
+    ctrl.ControllerUnpublishVolume(unpublish)  # volume gone: still success
+    if target.fake is not None:
+        assert target.fake.attach_calls == 1 and target.fake.detach_calls == 1
+
+
+def test_publish_not_found(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    ctrl = target.driver.controller
+    unknown_volume = csi_pb2.ControllerPublishVolumeRequest(
+        volume_id=str(uuid.uuid4()), node_id="n", volume_capability=cap()
+    )
+    assert code_of(ctrl.ControllerPublishVolume, unknown_volume) == NOT_FOUND
+    if not target.can_attach:
+        return
+    volume = make_volume(target, cleanup)
+    unknown_node = csi_pb2.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="no-such-node", volume_capability=cap()
+    )
+    assert code_of(ctrl.ControllerPublishVolume, unknown_node) == NOT_FOUND
+
+
+def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) -> None:
+    """create -> publish -> stage -> publish -> expand -> snapshot -> unpublish -> delete."""
+    if not target.can_attach:
+        pytest.skip("attach needs Nova and a server: not in this test cloud")
+    drv = target.driver
+    volume = make_volume(target, cleanup)
+    vid = volume.volume_id
+    drv.controller.ControllerPublishVolume(
+        csi_pb2.ControllerPublishVolumeRequest(
+            volume_id=vid, node_id=drv.node_id, volume_capability=cap()
+        )
+    )
+    staging = str(drv.work / "staging" / vid)
+    target_path = str(drv.work / "pods" / vid / "mount")
+    drv.node.NodeStageVolume(
+        csi_pb2.NodeStageVolumeRequest(
+            volume_id=vid, staging_target_path=staging, volume_capability=cap(fs="ext4")
+        )
+    )
+    drv.node.NodePublishVolume(
+        csi_pb2.NodePublishVolumeRequest(
+            volume_id=vid,
+            staging_target_path=staging,
+            target_path=target_path,
+            volume_capability=cap(),
+        )
+    )
+    assert drv.mounter.mounts[target_path] == staging
+    grown = drv.controller.ControllerExpandVolume(
+        csi_pb2.ControllerExpandVolumeRequest(
+            volume_id=vid, capacity_range=csi_pb2.CapacityRange(required_bytes=3 * GIB)
+        )
+    )
+    assert grown.node_expansion_required
+    drv.node.NodeExpandVolume(
+        csi_pb2.NodeExpandVolumeRequest(
+            volume_id=vid,
+            volume_path=target_path,
+            capacity_range=csi_pb2.CapacityRange(required_bytes=3 * GIB),
+        )
+    )
+    assert drv.mounter.calls[-1][0] == "resize_fs"
+    snap = drv.controller.CreateSnapshot(
+        csi_pb2.CreateSnapshotRequest(
+            name=unique("snap"), source_volume_id=vid, parameters={"force-create": "true"}
+        )
+    ).snapshot
+    cleanup.append(("snapshot", snap.snapshot_id))
+    drv.node.NodeUnpublishVolume(
+        csi_pb2.NodeUnpublishVolumeRequest(volume_id=vid, target_path=target_path)
+    )
+    drv.node.NodeUnstageVolume(
+        csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=staging)
+    )
+    assert drv.mounter.mounts == {}
+    drv.controller.ControllerUnpublishVolume(
+        csi_pb2.ControllerUnpublishVolumeRequest(volume_id=vid, node_id=drv.node_id)
+    )
+    drv.controller.DeleteSnapshot(csi_pb2.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id))
+    drv.controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=vid))

@@ -1,0 +1,159 @@
+"""Pure pieces of the cinder driver: options, flags, host commands, device names, status table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import pytest
+
+from osk8s_cinder_csi import cli, run
+from osk8s_cinder_csi.devices import candidates
+from osk8s_cinder_csi.locks import InFlight
+from osk8s_cinder_csi.mounter import SystemMounter
+from osk8s_cinder_csi.options import attach_limit, parse_bool, parse_topology
+from osk8s_cinder_csi.status import STATUS, InvalidArgument, OperationPending
+from osk8s_core import errors
+
+
+def test_attach_limit_defaults_to_256_and_clamps() -> None:
+    assert attach_limit(0) == 256  # unset: CPO's docs promise 256 (its code says 0)
+    assert attach_limit(-3) == 256
+    assert attach_limit(26) == 26
+    assert attach_limit(1000) == 256
+
+
+def test_parse_topology_and_bool() -> None:
+    assert dict(parse_topology(["a=1,b=2", "c=3"])) == {"a": "1", "b": "2", "c": "3"}
+    with pytest.raises(errors.ConfigError):
+        parse_topology(["novalue"])
+    assert parse_bool("T", flag="x") and not parse_bool("0", flag="x")
+    with pytest.raises(errors.ConfigError):
+        parse_bool("yes", flag="x")
+
+
+def test_settings_from_flags() -> None:
+    args = cli.build_parser().parse_args(
+        [
+            "--endpoint=unix:///csi/csi.sock",
+            "--cloud-config=/etc/a.conf",
+            "--cloud-config",
+            "/etc/b.conf",
+            "--cloud-name=east",
+            "--cloud-name=west",
+            "--cluster=c1",
+            "--with-topology=false",
+            "--additional-topology=rack=r1",
+            "--pvc-annotations",
+            "--nodeid=ignored",
+        ]
+    )
+    settings = run.settings_from_args(args)
+    assert settings.cloud_config == ("/etc/a.conf", "/etc/b.conf")
+    assert settings.cloud_names == ("east", "west")
+    assert not settings.with_topology and settings.pvc_annotations
+    assert settings.additional_topology == {"rack": "r1"}
+    assert settings.deprecated == ("--nodeid",)
+
+
+def test_controller_requires_cloud_config_but_node_does_not() -> None:
+    parser = cli.build_parser()
+    with pytest.raises(errors.ConfigError):
+        run.settings_from_args(parser.parse_args(["--endpoint=unix:///x.sock"]))
+    node_only = parser.parse_args(
+        ["--endpoint=unix:///x.sock", "--provide-controller-service=false"]
+    )
+    assert run.settings_from_args(node_only).node
+
+
+def test_main_reports_bad_flags() -> None:
+    assert cli.main(["--endpoint=ftp://nowhere", "--cloud-config=/x"]) == 2
+
+
+class RecordingRunner:
+    def __init__(self, outputs: dict[str, str] | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.outputs = outputs or {}
+
+    def __call__(self, argv: Sequence[str], *, check: bool = True) -> str:
+        self.calls.append(list(argv))
+        return self.outputs.get(argv[0], "")
+
+
+def test_system_mounter_formats_blank_ext4_and_mounts() -> None:
+    runner = RecordingRunner()
+    SystemMounter(runner=runner).format_and_mount("/dev/vdb", "/stage", "ext4", ["noatime"])
+    assert runner.calls == [
+        ["blkid", "-p", "-s", "TYPE", "-o", "value", "/dev/vdb"],
+        ["mkfs.ext4", "-F", "-m0", "/dev/vdb"],
+        ["mount", "-t", "ext4", "-o", "noatime", "/dev/vdb", "/stage"],
+    ]
+
+
+def test_system_mounter_keeps_existing_filesystem_and_grows_xfs() -> None:
+    runner = RecordingRunner({"blkid": "xfs\n"})
+    mounter = SystemMounter(runner=runner)
+    mounter.format_and_mount("/dev/vdb", "/stage", "xfs", ["nouuid"])
+    assert not any(c[0].startswith("mkfs") for c in runner.calls)
+    mounter.resize_fs("/dev/vdb", "/stage")
+    assert runner.calls[-1] == ["xfs_growfs", "-d", "/stage"]
+
+
+def test_system_mounter_read_only_bind_remounts(tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    SystemMounter(runner=runner).bind_mount("/stage", "/target", read_only=True)
+    assert runner.calls == [
+        ["mount", "--bind", "/stage", "/target"],
+        ["mount", "-o", "remount,bind,ro", "/target"],
+    ]
+
+
+def test_system_mounter_reads_mountinfo(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    target = tmp_path / "with space"
+    target.mkdir()
+    escaped = str(target).replace(" ", "\\040")
+    info.write_text(f"36 35 98:0 / {escaped} rw,noatime master:1 - ext4 /dev/vdb rw\n")
+    mounter = SystemMounter(runner=RecordingRunner(), mountinfo=str(info))
+    assert mounter.is_mounted(str(target))
+    assert not mounter.is_mounted(str(tmp_path))
+
+
+def test_device_candidates_match_cpo() -> None:
+    vid = "0b0e6f5c-6a4b-4d53-9f55-3a0d1f2b7c11"
+    assert candidates(vid) == [
+        "virtio-0b0e6f5c-6a4b-4d53-9",
+        f"virtio-{vid}",
+        "scsi-0QEMU_QEMU_HARDDISK_0b0e6f5c-6a4b-4d53-9",
+        f"scsi-0QEMU_QEMU_HARDDISK_{vid}",
+        "wwn-0x0b0e6f5c6a4b4d539f553a0d1f2b7c11",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InvalidArgument("x"), grpc.StatusCode.INVALID_ARGUMENT),
+        (OperationPending("x"), grpc.StatusCode.ABORTED),
+        (errors.OverLimit("quota"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (errors.AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS),
+        (errors.NotFound("x"), grpc.StatusCode.NOT_FOUND),
+        (errors.WaitTimeout("x"), grpc.StatusCode.DEADLINE_EXCEEDED),
+        (errors.RateLimited("x"), grpc.StatusCode.UNAVAILABLE),
+        (errors.ResourceError("x"), grpc.StatusCode.INTERNAL),
+    ],
+)
+def test_status_table(error: errors.Osk8sError, code: grpc.StatusCode) -> None:
+    assert STATUS(error) is code
+
+
+def test_in_flight_lock() -> None:
+    locks = InFlight()
+    with locks.hold("v1"):
+        assert "v1" in locks
+        with pytest.raises(OperationPending), locks.hold("v1"):
+            pass
+        with locks.hold("v2"):
+            pass
+    assert "v1" not in locks

@@ -1,0 +1,243 @@
+"""client-keystone-auth: ExecCredential versions, credential sources, prompts, token cache.
+
+The Keystone login is a narrow injected issuer here (one callable); the real login against
+Keystone is in test_keystone_contract.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from osk8s_core import errors
+from osk8s_core.secrets import SecretStr
+from osk8s_keystone_auth.client import run_client
+from osk8s_keystone_auth.client_options import ClientOptions, build_client_parser
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+ENV = {
+    "OS_AUTH_URL": "https://keystone.example:5000/v3",
+    "OS_USERNAME": "alice",
+    "OS_PROJECT_NAME": "demo",
+    "OS_DOMAIN_NAME": "Default",
+    "OS_PASSWORD": "s3cret-pw",
+}
+
+
+class Issuer:
+    def __init__(
+        self, *, error: Exception | None = None, lifetime: timedelta = timedelta(hours=1)
+    ) -> None:
+        self.seen: list[ClientOptions] = []
+        self.error = error
+        self.lifetime = lifetime
+
+    def __call__(self, options: ClientOptions) -> tuple[SecretStr, datetime]:
+        self.seen.append(options)
+        if self.error is not None:
+            raise self.error
+        return SecretStr(f"token-{len(self.seen)}"), NOW + self.lifetime
+
+
+class Stdin(io.StringIO):
+    def __init__(self, text: str = "", *, tty: bool = False) -> None:
+        super().__init__(text)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+def run(
+    argv: list[str], env: dict[str, str], issuer: Issuer, *, stdin: Stdin | None = None, **kw: Any
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_client(
+        build_client_parser().parse_args(argv),
+        environ=env,
+        stdin=stdin or Stdin(),
+        stdout=out,
+        stderr=err,
+        issuer=issuer,
+        now=lambda: NOW,
+        **kw,
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cache_args(tmp_path: Path) -> list[str]:
+    return ["--token-cache-dir", str(tmp_path / "cache")]
+
+
+def test_keystone_client_prints_v1beta1_by_default(cache_args: list[str]) -> None:
+    issuer = Issuer()
+    code, out, err = run(cache_args, ENV, issuer)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc == {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": "token-1", "expirationTimestamp": "2026-11-27T11:00:00Z"},
+    }
+    options = issuer.seen[0]
+    assert (options.keystone_url, options.user_name, options.project_name, options.domain_name) == (
+        "https://keystone.example:5000/v3",
+        "alice",
+        "demo",
+        "Default",
+    )
+    assert options.password is not None and options.password.reveal() == "s3cret-pw"
+
+
+def test_keystone_client_answers_in_the_version_kubectl_asks(cache_args: list[str]) -> None:
+    info = json.dumps(
+        {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "kind": "ExecCredential",
+            "spec": {"interactive": False},
+        }
+    )
+    code, out, _ = run(cache_args, {**ENV, "KUBERNETES_EXEC_INFO": info}, Issuer())
+    assert code == 0
+    assert json.loads(out)["apiVersion"] == "client.authentication.k8s.io/v1"
+
+
+def test_keystone_client_flags_beat_env(cache_args: list[str]) -> None:
+    issuer = Issuer()
+    run([*cache_args, "--user-name", "bob", "--project-name", "ops"], ENV, issuer)
+    assert (issuer.seen[0].user_name, issuer.seen[0].project_name) == ("bob", "ops")
+
+
+def test_keystone_client_application_credential_by_id(cache_args: list[str]) -> None:
+    issuer = Issuer()
+    env = {"OS_AUTH_URL": "https://k:5000/v3"}
+    argv = [
+        *cache_args,
+        "--application-credential-id",
+        "ac-1",
+        "--application-credential-secret",
+        "acs",
+    ]
+    code, _, _ = run(argv, env, issuer)
+    assert code == 0
+    opts = issuer.seen[0]
+    assert opts.uses_application_credential and opts.application_credential_id == "ac-1"
+    assert opts.complete()
+
+
+def test_keystone_client_env_fallback_fills_standard_os_vars(cache_args: list[str]) -> None:
+    issuer = Issuer()
+    env = {
+        "OS_AUTH_URL": "https://k:5000/v3",
+        "OS_USERNAME": "alice",
+        "OS_PASSWORD": "pw",
+        "OS_TENANT_NAME": "legacy-project",
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default",
+    }
+    run(cache_args, env, issuer)
+    opts = issuer.seen[0]
+    assert opts.project_name == "legacy-project" and opts.user_domain_name == "Default"
+
+
+def test_keystone_client_bad_credentials_print_empty_status_exit_0(cache_args: list[str]) -> None:
+    code, out, err = run(cache_args, ENV, Issuer(error=errors.Unauthorized("nope", status=401)))
+    assert code == 0
+    assert json.loads(out)["status"] == {}
+    assert "Invalid user credentials were provided" in err
+    assert "s3cret-pw" not in out + err
+
+
+def test_keystone_client_other_errors_exit_1(cache_args: list[str]) -> None:
+    code, out, err = run(cache_args, ENV, Issuer(error=errors.ServiceUnavailable("keystone down")))
+    assert code == 1 and out == ""
+    assert "keystone down" in err
+
+
+def test_keystone_client_caches_token_until_shortly_before_expiry(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    issuer = Issuer()
+    args = ["--token-cache-dir", str(cache_dir)]
+    run(args, ENV, issuer)
+    _, out, _ = run(args, ENV, issuer)
+    assert json.loads(out)["status"]["token"] == "token-1"
+    assert len(issuer.seen) == 1
+    files = list(cache_dir.iterdir())
+    assert len(files) == 1
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+    assert "s3cret-pw" not in files[0].read_text()
+    # Another identity gets its own token.
+    run([*args, "--project-name", "other"], ENV, issuer)
+    assert len(issuer.seen) == 2
+    # A token with less than a minute left is not reused.
+    short = Issuer(lifetime=timedelta(seconds=30))
+    run([*args, "--user-name", "carol"], ENV, short)
+    run([*args, "--user-name", "carol"], ENV, short)
+    assert len(short.seen) == 2
+    # --no-token-cache always asks.
+    run([*args, "--no-token-cache"], ENV, issuer)
+    assert len(issuer.seen) == 3
+
+
+def test_keystone_client_prompts_on_a_terminal(cache_args: list[str]) -> None:
+    issuer = Issuer()
+    asked: list[str] = []
+
+    def read_secret(prompt: str) -> str:
+        asked.append(prompt)
+        return "typed-pw"
+
+    stdin = Stdin("https://k:5000/v3\nDefault\nalice\ndemo\n", tty=True)
+    code, _, err = run(cache_args, {}, issuer, stdin=stdin, read_secret=read_secret)
+    assert code == 0
+    assert "Please enter Keystone Auth URL: " in err and "Please enter project name: " in err
+    assert asked == ["Please enter password: "]
+    assert issuer.seen[0].password is not None and issuer.seen[0].password.reveal() == "typed-pw"
+    assert "typed-pw" not in err
+
+
+def test_keystone_client_no_prompt_when_kubectl_says_not_interactive(cache_args: list[str]) -> None:
+    issuer = Issuer()
+    info = json.dumps(
+        {"apiVersion": "client.authentication.k8s.io/v1", "spec": {"interactive": False}}
+    )
+    stdin = Stdin("", tty=True)
+    code, _, err = run(cache_args, {**ENV, "KUBERNETES_EXEC_INFO": info}, issuer, stdin=stdin)
+    assert code == 0 and "Please enter" not in err
+
+
+def test_keystone_client_help_hides_env_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    os.environ["OS_PASSWORD"] = "do-not-print"
+    try:
+        with pytest.raises(SystemExit):
+            build_client_parser().parse_args(["--help"])
+    finally:
+        del os.environ["OS_PASSWORD"]
+    assert "do-not-print" not in capsys.readouterr().out
+
+
+def test_keystone_client_prompt_with_application_credential_id_asks_only_url(
+    cache_args: list[str],
+) -> None:
+    issuer = Issuer()
+    stdin = Stdin("https://k:5000/v3\n", tty=True)
+    argv = [
+        *cache_args,
+        "--application-credential-id",
+        "ac",
+        "--application-credential-secret",
+        "s",
+    ]
+    code, _, err = run(argv, {}, issuer, stdin=stdin, read_secret=lambda _: "unused")
+    assert code == 0
+    assert err == "Please enter Keystone Auth URL: "
+    assert issuer.seen[0].keystone_url == "https://k:5000/v3"

@@ -1,0 +1,287 @@
+"""Against the real Keystone of the test cloud: users, projects, roles, groups and application
+credentials created here; tokens from client-keystone-auth's real login; the webhook validates
+them and the in-memory kube-apiserver calls it. Skipped when the test cloud is not up."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from kubernetes import client
+
+from osk8s_core.logging import get_logger
+from osk8s_core.secrets import SecretStr
+from osk8s_keystone_auth.client import keystone_issuer
+from osk8s_keystone_auth.client_options import ClientOptions
+from osk8s_keystone_auth.identity import PROJECT_ID, PROJECT_NAME, ROLES
+from osk8s_keystone_auth.service import Webhook, build
+from osk8s_testing.kubeapi import WebhookConfig
+from osk8s_testing.kubeapi.fixtures import KubeApiFactory
+from osk8s_testing.testcloud.layout import Layout, resolve_dir
+
+from .conftest import FakeKeystone, TlsFiles
+from .test_keystone_webhook import options, token_review
+
+pytestmark = pytest.mark.contract
+KEYSTONE = "http://127.0.0.1:5000/v3"
+
+
+@pytest.fixture(scope="module")
+def admin() -> Iterator[Any]:
+    layout = Layout(resolve_dir(None, os.environ))
+    if not layout.clouds_yaml.exists():
+        pytest.skip(
+            f"OpenStack test cloud not set up: no {layout.clouds_yaml} (osk8s-testcloud up)"
+        )
+    try:
+        socket.create_connection(("127.0.0.1", 5000), timeout=2).close()
+    except OSError:
+        pytest.skip("OpenStack test cloud not running: Keystone does not answer on 127.0.0.1:5000")
+    import openstack
+    from openstack.config.loader import OpenStackConfig
+
+    config = OpenStackConfig(config_files=[str(layout.clouds_yaml)], load_envvars=False)
+    conn = openstack.connection.Connection(config=config.get_one(cloud="osk8s-admin"))
+    yield conn
+    conn.close()
+
+
+class World:
+    """A project, a user in a group with the member role on it, made for one test module."""
+
+    def __init__(self, admin: Any) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.admin = admin
+        self.password = f"pw-{uuid.uuid4().hex}"
+        identity = admin.identity
+        self.domain = identity.find_domain("default") or identity.find_domain("Default")
+        self.project = identity.create_project(name=f"osk8s-ka-{suffix}", domain_id=self.domain.id)
+        self.user = identity.create_user(
+            name=f"osk8s-ka-user-{suffix}", password=self.password, domain_id=self.domain.id
+        )
+        self.group = identity.create_group(
+            name=f"osk8s-ka-group-{suffix}", domain_id=self.domain.id
+        )
+        identity.add_user_to_group(self.user, self.group)
+        self.role = identity.find_role("member")
+        identity.assign_project_role_to_user(self.project, self.user, self.role)
+
+    def login(self) -> ClientOptions:
+        return ClientOptions(
+            keystone_url=KEYSTONE,
+            user_name=self.user.name,
+            project_name=self.project.name,
+            domain_name="Default",
+            password=SecretStr(self.password),
+        )
+
+    def close(self) -> None:
+        identity = self.admin.identity
+        identity.delete_user(self.user, ignore_missing=True)
+        identity.delete_group(self.group, ignore_missing=True)
+        identity.delete_project(self.project, ignore_missing=True)
+
+
+@pytest.fixture(scope="module")
+def world(admin: Any) -> Iterator[World]:
+    made = World(admin)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def webhook(tls_files: TlsFiles, tmp_path: Path, world: World) -> Iterator[Webhook]:
+    policy = tmp_path / "policy.json"
+    gate = {"roles": ["member"], "projects": [world.project.name]}
+    policy.write_text(json.dumps([{"users": gate, "resource_permissions": {"*/pods": ["get"]}}]))
+    hook = build(
+        replace(
+            options(tls_files, FakeKeystone(url=KEYSTONE)),
+            keystone_policy_file=str(policy),
+            token_cache_ttl=0.5,
+        ),
+        logger=get_logger("contract"),
+        environ={},
+    ).start()
+    yield hook
+    hook.stop()
+
+
+def post(hook: Webhook, tls: TlsFiles, body: dict[str, Any]) -> requests.Response:
+    host, port = hook.server.address
+    return requests.post(f"https://{host}:{port}/webhook", json=body, verify=tls.cert, timeout=30)
+
+
+def test_keystone_contract_password_login_and_token_review(
+    world: World, webhook: Webhook, tls_files: TlsFiles
+) -> None:
+    token, expires = keystone_issuer(world.login())
+    assert expires.timestamp() > time.time()
+    response = post(webhook, tls_files, token_review(token.reveal()))
+    assert response.status_code == 200, response.text
+    user = response.json()["status"]["user"]
+    assert user["username"] == world.user.name
+    assert user["uid"] == world.user.id
+    assert user["groups"] == [world.group.name, world.project.id]
+    assert "member" in user["extra"][ROLES]
+    assert user["extra"][PROJECT_ID] == [world.project.id]
+    assert user["extra"][PROJECT_NAME] == [world.project.name]
+    calls = webhook.keystone.calls
+    assert post(webhook, tls_files, token_review(token.reveal())).status_code == 200
+    assert webhook.keystone.calls == calls  # within the TTL: no Keystone call
+
+
+def test_keystone_contract_application_credential(
+    world: World, webhook: Webhook, tls_files: TlsFiles
+) -> None:
+    token, _ = keystone_issuer(world.login())
+    # The user creates its own application credential with its own token.
+    body = {"application_credential": {"name": f"ac-{uuid.uuid4().hex[:6]}"}}
+    created = requests.post(
+        f"{KEYSTONE}/users/{world.user.id}/application_credentials",
+        json=body,
+        headers={"X-Auth-Token": token.reveal()},
+        timeout=30,
+    )
+    if created.status_code == 409 and "Duplicate entry" in created.text:
+        # Seen on the test cloud's sqlite Keystone: every create fails on a UNIQUE constraint of
+        # application_credential_role (a Keystone/DB defect, not ours). Reported to the lead.
+        pytest.skip("test cloud Keystone cannot store application credentials (409 on create)")
+    assert created.status_code == 201, created.text
+    cred = created.json()["application_credential"]
+    app_token, _ = keystone_issuer(
+        ClientOptions(
+            keystone_url=KEYSTONE,
+            application_credential_id=cred["id"],
+            application_credential_secret=SecretStr(cred["secret"]),
+        )
+    )
+    response = post(webhook, tls_files, token_review(app_token.reveal()))
+    assert response.status_code == 200
+    assert response.json()["status"]["user"]["extra"][PROJECT_ID] == [world.project.id]
+
+
+def test_keystone_contract_revoked_token_denied_after_ttl(
+    world: World, webhook: Webhook, tls_files: TlsFiles, admin: Any
+) -> None:
+    token, _ = keystone_issuer(world.login())
+    assert post(webhook, tls_files, token_review(token.reveal())).status_code == 200
+    revoke = requests.delete(
+        f"{KEYSTONE}/auth/tokens",
+        headers={"X-Auth-Token": admin.session.get_token(), "X-Subject-Token": token.reveal()},
+        timeout=30,
+    )
+    assert revoke.status_code == 204
+    time.sleep(0.6)  # the webhook's TTL in this module
+    assert post(webhook, tls_files, token_review(token.reveal())).status_code == 401
+
+
+def test_keystone_contract_exec_plugin_binary(
+    world: World, webhook: Webhook, tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "OS_AUTH_URL": KEYSTONE,
+        "OS_USERNAME": world.user.name,
+        "OS_PROJECT_NAME": world.project.name,
+        "OS_DOMAIN_NAME": "Default",
+        "OS_PASSWORD": world.password,
+        "KUBERNETES_EXEC_INFO": json.dumps(
+            {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "kind": "ExecCredential",
+                "spec": {"interactive": False},
+            }
+        ),
+    }
+    binary = str(Path(sys.executable).parent / "client-keystone-auth")
+    result = subprocess.run(
+        [binary],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    credential = json.loads(result.stdout)
+    assert credential["apiVersion"] == "client.authentication.k8s.io/v1"
+    assert credential["status"]["expirationTimestamp"].endswith("Z")
+    assert world.password not in result.stderr
+    response = post(webhook, tls_files, token_review(credential["status"]["token"]))
+    assert response.json()["status"]["user"]["username"] == world.user.name
+    # Wrong password: an empty ExecCredential, exit 0 (as CPO).
+    bad = subprocess.run(
+        [binary, "--password", "wrong", "--no-token-cache"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert bad.returncode == 0, bad.stderr
+    assert json.loads(bad.stdout)["status"] == {}
+    assert "Invalid user credentials" in bad.stderr
+
+
+def test_keystone_contract_bad_password_gives_empty_credential(world: World) -> None:
+    from osk8s_core import errors
+
+    with pytest.raises(errors.Unauthorized):
+        keystone_issuer(replace(world.login(), password=SecretStr("wrong")))
+
+
+def test_keystone_contract_through_kube_apiserver(
+    world: World, webhook: Webhook, tls_files: TlsFiles, kube_api_factory: KubeApiFactory
+) -> None:
+    host, port = webhook.server.address
+    hook_url = f"https://{host}:{port}/webhook"
+    server = kube_api_factory(
+        webhooks=WebhookConfig(
+            token_review_url=hook_url, authorization_url=hook_url, verify=tls_files.cert
+        )
+    )
+    api = server.api_client()
+    token, _ = keystone_issuer(world.login())
+    review = client.AuthenticationV1Api(api).create_token_review(
+        {"spec": {"token": token.reveal()}}
+    )
+    assert review.status.authenticated is True
+    u = review.status.user
+    spec = {"user": u.username, "uid": u.uid, "groups": u.groups, "extra": u.extra}
+    sar = client.AuthorizationV1Api(api).create_subject_access_review(
+        {
+            "spec": {
+                **spec,
+                "resourceAttributes": {"namespace": "default", "verb": "get", "resource": "pods"},
+            }
+        }
+    )
+    assert sar.status.allowed is True
+    sar = client.AuthorizationV1Api(api).create_subject_access_review(
+        {
+            "spec": {
+                **spec,
+                "resourceAttributes": {
+                    "namespace": "default",
+                    "verb": "get",
+                    "resource": "secrets",
+                },
+            }
+        }
+    )
+    assert sar.status.allowed is False
