@@ -19,6 +19,9 @@ from pathlib import Path
 # imported (e.g. setuptools' "script (dev).tmpl"), so they are left out of the targets.
 _LABEL_SAFE = re.compile(r"^[A-Za-z0-9_./+=,@~-]+$")
 _REQ_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^ ;\\]+)")
+# The installer's own bookkeeping (which tool, which paths): left out so the shipped files,
+# and so the image layer, depend on the wheels only, not on the uv version that installed them.
+_INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json", "uv_cache.json")
 
 
 def normalise(name: str) -> str:
@@ -65,7 +68,12 @@ def dist_files(dist_info: Path) -> list[str]:
     files: list[str] = []
     for row in (dist_info / "RECORD").read_text().splitlines():
         rel = row.rsplit(",", 2)[0]
-        if not rel or rel.startswith("..") or "__pycache__" in rel or rel.endswith(".pyc"):
+        # bin/: console scripts with the install-time interpreter path; never imported.
+        if not rel or rel.startswith(("..", "bin/")) or rel.endswith(".pyc"):
+            continue
+        if "__pycache__" in rel:
+            continue
+        if ".dist-info/" in rel and rel.rsplit("/", 1)[1] in _INSTALLER_FILES:
             continue
         if _LABEL_SAFE.match(rel) and (dist_info.parent / rel).is_file():
             files.append(rel)

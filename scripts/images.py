@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,8 @@ def validate(image: Image, work: Path) -> list[str]:
 
 
 def cmd_validate(images: list[Image]) -> int:
+    if os.geteuid() != 0:
+        raise SystemExit("validate needs root (umoci unpack, unshare, chroot): run it with sudo")
     failed = 0
     with tempfile.TemporaryDirectory(prefix="osk8s-images-") as tmp:
         for image in images:

@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import grpc
 
+from osk8s_cinder_csi.cloud import Clouds, NewVolume
+from osk8s_cinder_csi.controller import ControllerService
 from osk8s_cinder_csi.options import ControllerOptions
 from osk8s_core.proto.csi import csi_pb2
 
@@ -186,3 +188,69 @@ def test_concurrent_call_on_same_volume_is_aborted() -> None:
         cloud.release.set()
         first.result(timeout=10)
         assert volume.volume_id not in cloud.volumes
+
+
+def test_unpublish_from_deleted_instance_succeeds_without_detach() -> None:
+    cloud = FakeCinderCloud(servers={NODE_ID})
+    with start({"": cloud}, with_node=False) as drv:
+        volume = drv.controller.CreateVolume(create_req("pvc-1")).volume
+        cloud.attach(NODE_ID, volume.volume_id)
+        cloud.servers.clear()  # the instance was deleted
+        drv.controller.ControllerUnpublishVolume(
+            csi_pb2.ControllerUnpublishVolumeRequest(volume_id=volume.volume_id, node_id=NODE_ID)
+        )
+        assert cloud.detach_calls == 0
+
+
+def test_unpublish_without_node_detaches_everywhere() -> None:
+    cloud = FakeCinderCloud(servers={NODE_ID, "other"})
+    with start({"": cloud}, with_node=False) as drv:
+        volume = drv.controller.CreateVolume(create_req("pvc-1")).volume
+        cloud.attach(NODE_ID, volume.volume_id)
+        cloud.attach("other", volume.volume_id)
+        drv.controller.ControllerUnpublishVolume(
+            csi_pb2.ControllerUnpublishVolumeRequest(volume_id=volume.volume_id)
+        )
+        assert cloud.volumes[volume.volume_id].attached_servers == ()
+        assert cloud.volumes[volume.volume_id].status == "available"
+
+
+class Pvcs:
+    def __init__(self, annotations: dict[str, str]) -> None:
+        self.value = annotations
+        self.reads: list[tuple[str, str]] = []
+
+    def annotations(self, namespace: str, name: str) -> dict[str, str]:
+        self.reads.append((namespace, name))
+        return self.value
+
+
+def test_pvc_annotations_become_scheduler_hints() -> None:
+    cloud = FakeCinderCloud()
+    neighbour = cloud.create_volume(NewVolume(name="db-0", size_gb=1))
+    far = "6a7d1f1e-2b3c-4d5e-8f90-123456789abc"
+    pvcs = Pvcs(
+        {
+            "cinder.csi.openstack.org/affinity": "db-0",
+            "cinder.csi.openstack.org/anti-affinity": far,
+        }
+    )
+    service = ControllerService(
+        clouds=Clouds({"": cloud}),
+        options=ControllerOptions(pvc_annotations=True),
+        pvc_reader=pvcs,
+    )
+    request = create_req(
+        "pvc-1",
+        parameters={
+            "csi.storage.k8s.io/pvc/name": "data",
+            "csi.storage.k8s.io/pvc/namespace": "ns",
+        },
+    )
+    volume = service.CreateVolume(request, None).volume
+    assert pvcs.reads == [("ns", "data")]
+    assert dict(cloud.created[-1].scheduler_hints) == {
+        "same_host": [neighbour.id],
+        "different_host": [far],
+    }
+    assert volume.volume_context["cinder.csi.openstack.org/affinity"] == "db-0"

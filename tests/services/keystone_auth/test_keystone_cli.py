@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from osk8s_core.errors import ConfigError
 from osk8s_keystone_auth.options import ServerOptions, build_server_parser
 from osk8s_keystone_auth.server import split_listen
+
+from .conftest import TlsFiles
 
 ENV = {
     "TLS_CERT_FILE": "/tls/crt",
@@ -111,3 +115,41 @@ def test_keystone_webhook_does_not_import_grpc() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_keystone_binary_serves_and_stops_on_sigterm(tls_files: TlsFiles) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "TLS_", "KEYSTONE_"))}
+    argv = [
+        str(Path(sys.executable).parent / "k8s-keystone-auth"),
+        "--listen=127.0.0.1:0",
+        f"--tls-cert-file={tls_files.cert}",
+        f"--tls-private-key-file={tls_files.key}",
+        "--keystone-url=http://127.0.0.1:9/v3",
+    ]
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        address = ""
+        for line in proc.stderr:
+            event = json.loads(line)
+            if event["event"] == "webhook serving":
+                address = event["address"]
+                break
+        assert address.startswith("127.0.0.1:")
+        health = requests.get(f"https://{address}/healthz", verify=tls_files.cert, timeout=10)
+        assert health.text == "ok\n"
+        review = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": "t"},
+        }
+        denied = requests.post(
+            f"https://{address}/webhook", json=review, verify=tls_files.cert, timeout=30
+        )
+        assert denied.status_code == 401  # Keystone unreachable: never allow
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 from prometheus_client import CollectorRegistry
 
+from osk8s_cinder_csi.affinity import PvcReader
 from osk8s_cinder_csi.cloud import Clouds
 from osk8s_cinder_csi.controller import ControllerService
 from osk8s_cinder_csi.identity import IdentityService
@@ -36,6 +37,7 @@ from osk8s_core.proto.csi import csi_pb2_grpc
 class ControllerParts:
     clouds: Clouds
     options: ControllerOptions
+    pvc_reader: PvcReader | None = None
 
 
 def build_driver(
@@ -54,7 +56,10 @@ def build_driver(
     services = [ServiceRegistration("csi.v1.Identity", _adder("Identity", identity))]
     if controller is not None:
         ctrl = ControllerService(
-            clouds=controller.clouds, options=controller.options, in_flight=InFlight()
+            clouds=controller.clouds,
+            options=controller.options,
+            in_flight=InFlight(),
+            pvc_reader=controller.pvc_reader,
         )
         services.append(ServiceRegistration("csi.v1.Controller", _adder("Controller", ctrl)))
     if node is not None:

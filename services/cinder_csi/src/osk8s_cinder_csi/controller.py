@@ -7,9 +7,11 @@ in ``volumes`` and ``snapshots``; errors are raised, never aborted here (see ``s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from osk8s_cinder_csi import snapshots, volumes
+from osk8s_cinder_csi import affinity, snapshots, volumes
+from osk8s_cinder_csi.affinity import PvcReader
 from osk8s_cinder_csi.capabilities import (
     check_capabilities,
     check_capability,
@@ -46,10 +48,16 @@ DEVICE_PATH_KEY = "DevicePath"
 
 class ControllerService(csi_pb2_grpc.ControllerServicer):
     def __init__(
-        self, *, clouds: Clouds, options: ControllerOptions, in_flight: InFlight | None = None
+        self,
+        *,
+        clouds: Clouds,
+        options: ControllerOptions,
+        in_flight: InFlight | None = None,
+        pvc_reader: PvcReader | None = None,
     ) -> None:
         self._clouds = clouds
         self._opts = options
+        self._pvcs = pvc_reader
         self.in_flight = in_flight if in_flight is not None else InFlight()
 
     # volumes -------------------------------------------------------------------------------
@@ -73,8 +81,14 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
                 )
             return volumes.response(found[0], request, self._opts)
         spec = volumes.with_source(cloud, spec, request)
+        extra: dict[str, str] = {}
+        if self._opts.pvc_annotations and self._pvcs is not None:
+            scheduler_hints, extra = affinity.hints(cloud, request.parameters, self._pvcs)
+            spec = replace(spec, scheduler_hints=scheduler_hints)
         volume = cloud.create_volume(spec)
-        return volumes.response(volume, request, self._opts)
+        response = volumes.response(volume, request, self._opts)
+        response.volume.volume_context.update(extra)
+        return response
 
     @rpc(required=("volume_id",), lock="volume_id")
     def DeleteVolume(  # noqa: N802 - gRPC method name
@@ -128,7 +142,9 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         # An empty node id means "from every node" (CSI spec).
         nodes = [request.node_id] if request.node_id else list(volume.attached_servers)
         for node in nodes:
-            if node in volume.attached_servers:
+            # Matches CPO: a deleted instance has nothing left to detach (Nova would 404 and
+            # Cinder may keep a stale attachment we would wait on forever).
+            if node in volume.attached_servers and cloud.server_exists(node):
                 cloud.detach(node, volume.id)
         return csi_pb2.ControllerUnpublishVolumeResponse()
 

@@ -132,6 +132,11 @@ class NameFilter:
         return [item for item in found if item.name == name]
 
 
+def _bad_marker(marker: str, exc: errors.OpenStackError) -> errors.Osk8sError:
+    # Cinder answers an unknown marker with 404 (or 400 for a malformed one).
+    return InvalidToken(f"invalid starting token {marker!r}") if marker else exc
+
+
 class OpenStackCinderCloud:
     """One cloud (one ``[Global "name"]`` section) behind ``CinderCloud``."""
 
@@ -148,6 +153,7 @@ class OpenStackCinderCloud:
         self._log = logger
         self._waits = waits if waits is not None else CloudWaits()
         self._by_name = NameFilter()
+        self._snapshot_filters = NameFilter()  # only its server_side flag is used
 
     def _client(self) -> OpenStackClient[Connection]:
         return OpenStackClient(self._connect(), metrics=self._metrics, logger=self._log)
@@ -180,6 +186,10 @@ class OpenStackCinderCloud:
             source_volume_id=spec.source_volume_id or None,
             backup_id=spec.backup_id or None,
         )
+        attrs = core_spec.attributes()
+        if spec.scheduler_hints:
+            # The sdk sends these beside the volume body (OS-SCH-HNT:scheduler_hints).
+            attrs["scheduler_hints"] = {k: list(v) for k, v in spec.scheduler_hints.items()}
         client = self._client()
         api = client.connection.block_storage
         what = f"volume {spec.name!r}"
@@ -188,7 +198,7 @@ class OpenStackCinderCloud:
                 self._by_name(client, "volume_list", api.volumes, spec.name), what=what
             ),
             create=lambda: client.call(
-                "volume_create", api.create_volume, idempotent=False, **core_spec.attributes()
+                "volume_create", api.create_volume, idempotent=False, **attrs
             ),
             check=lambda found: require_match(found, core_spec.identity(), what=what),
         )
@@ -316,9 +326,12 @@ class OpenStackCinderCloud:
     ) -> tuple[list[SnapshotInfo], str]:
         client = self._client()
         api = client.connection.block_storage
-        query: dict[str, Any] = {"status": "available"}
+        filters: dict[str, Any] = {"status": "available"}
         if volume_id:
-            query["volume_id"] = volume_id
+            filters["volume_id"] = volume_id
+        if not self._snapshot_filters.server_side:
+            return self._snapshots_client_side(client, filters, limit=limit, marker=marker)
+        query = dict(filters)
         if limit > 0:
             query["limit"] = limit
         if marker:
@@ -330,13 +343,41 @@ class OpenStackCinderCloud:
 
         try:
             found = [snapshot_info(s) for s in client.call("snapshot_list", fetch)]
-        except (errors.BadRequest, errors.NotFound) as exc:
-            # Cinder answers an unknown marker with 404 (or 400 for a malformed one).
-            if marker:
-                raise InvalidToken(f"invalid starting token {marker!r}") from exc
-            raise
+        except errors.BadRequest as exc:
+            if "filter" not in str(exc).lower():
+                raise _bad_marker(marker, exc) from exc
+            # The cloud's resource_filters.json refuses status/volume_id (see NameFilter).
+            self._snapshot_filters.server_side = False
+            return self._snapshots_client_side(client, filters, limit=limit, marker=marker)
+        except errors.NotFound as exc:
+            raise _bad_marker(marker, exc) from exc
         next_marker = found[-1].id if limit > 0 and len(found) == limit else ""
         return found, next_marker
+
+    def _snapshots_client_side(
+        self,
+        client: OpenStackClient[Connection],
+        filters: dict[str, Any],
+        *,
+        limit: int,
+        marker: str,
+    ) -> tuple[list[SnapshotInfo], str]:
+        api = client.connection.block_storage
+        every = client.call("snapshot_list", lambda: list(api.snapshots(details=True)))
+        found = [
+            snapshot_info(s)
+            for s in every
+            if all(getattr(s, key, None) == value for key, value in filters.items())
+        ]
+        start = 0
+        if marker:
+            ids = [s.id for s in found]
+            if marker not in ids:
+                raise InvalidToken(f"invalid starting token {marker!r}")
+            start = ids.index(marker) + 1
+        page = found[start : start + limit] if limit > 0 else found[start:]
+        more = limit > 0 and start + limit < len(found)
+        return page, page[-1].id if more and page else ""
 
     # backups -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
+from osk8s_cinder_csi.affinity import KubePvcReader
 from osk8s_cinder_csi.app import ControllerParts, build_driver
 from osk8s_cinder_csi.cli import PROG
 from osk8s_cinder_csi.cloud import CinderCloud, Clouds
@@ -34,6 +35,7 @@ from osk8s_core.config import CloudConfig, load_cloud_config
 from osk8s_core.credentials import ClientSettings, ConnectionCache, ConnectionFactory
 from osk8s_core.errors import ConfigError
 from osk8s_core.grpc.endpoint import parse_endpoint
+from osk8s_core.k8s.client import KubeClientOptions, build_api_client
 from osk8s_core.logging import bind_component, configure_logging
 from osk8s_core.metadata import build_provider
 from osk8s_core.metrics import ApiMetrics
@@ -57,6 +59,10 @@ class Settings:
     verbosity: int
     log_format: str
     deprecated: tuple[str, ...]
+    kubeconfig: str = ""
+    master: str = ""
+    kube_api_qps: float = 5.0
+    kube_api_burst: int = 10
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -84,6 +90,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         verbosity=args.verbosity,
         log_format=args.log_format,
         deprecated=deprecated,
+        kubeconfig=args.kubeconfig,
+        master=args.master,
+        kube_api_qps=args.kube_api_qps,
+        kube_api_burst=args.kube_api_burst,
     )
     if settings.controller and not settings.cloud_config:
         raise ConfigError(
@@ -139,6 +149,17 @@ def _node(settings: Settings, config: CloudConfig, log: Any) -> NodeService:
     )
 
 
+def _pvc_reader(settings: Settings) -> KubePvcReader:
+    options = KubeClientOptions(
+        kubeconfig=settings.kubeconfig,
+        master=settings.master,
+        qps=settings.kube_api_qps,
+        burst=settings.kube_api_burst,
+        user_agent=f"{PROG}/{__version__}",
+    )
+    return KubePvcReader(build_api_client(options))
+
+
 def run(settings: Settings) -> int:
     configure_logging(
         fmt="json" if settings.log_format == "json" else "console", verbosity=settings.verbosity
@@ -147,8 +168,6 @@ def run(settings: Settings) -> int:
     log = structlog.get_logger("osk8s.cinder_csi")
     for flag in settings.deprecated:
         log.warning("deprecated flag ignored", flag=flag)
-    if settings.pvc_annotations:
-        log.warning("--pvc-annotations: affinity hints are not implemented yet; ignored")
     config = _load(settings, log)
     registry = CollectorRegistry()
     controller = None
@@ -163,6 +182,7 @@ def run(settings: Settings) -> int:
                 ignore_volume_microversion=storage.ignore_volume_microversion,
                 pvc_annotations=settings.pvc_annotations,
             ),
+            pvc_reader=_pvc_reader(settings) if settings.pvc_annotations else None,
         )
     node = _node(settings, config, log) if settings.node else None
     if settings.http_endpoint:

@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from osk8s_cinder_csi.cloud import BackupInfo, CinderCloud, SnapshotInfo
 from osk8s_cinder_csi.options import CLUSTER_KEY, GIB, parse_bool
-from osk8s_cinder_csi.status import InvalidArgument
+from osk8s_cinder_csi.status import FailedPrecondition, InvalidArgument
 from osk8s_core import errors
 from osk8s_core.proto.csi import csi_pb2
 
@@ -136,9 +136,24 @@ def delete(cloud: CinderCloud, snapshot_id: str) -> None:
     try:
         cloud.get_backup(snapshot_id)
     except errors.NotFound:
-        cloud.delete_snapshot(snapshot_id)
+        _delete_snapshot(cloud, snapshot_id)
         return
     cloud.delete_backup(snapshot_id)
+
+
+def _delete_snapshot(cloud: CinderCloud, snapshot_id: str) -> None:
+    try:
+        cloud.delete_snapshot(snapshot_id)
+    except errors.BadRequest as exc:
+        # Cinder refuses a delete while the snapshot is not available/error: an earlier
+        # call's delete under way is success; anything else (e.g. in use) is a precondition.
+        try:
+            snapshot = cloud.get_snapshot(snapshot_id)
+        except errors.NotFound:
+            return
+        if snapshot.status == "deleting":
+            return
+        raise FailedPrecondition(f"snapshot {snapshot_id} cannot be deleted: {exc}") from exc
 
 
 def list_page(

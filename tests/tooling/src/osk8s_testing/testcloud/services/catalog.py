@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from osk8s_testing.testcloud.services import barbican, cinder, infra, keystone, neutron, octavia
+from osk8s_testing.testcloud.services import (
+    barbican,
+    cinder,
+    infra,
+    keystone,
+    mariadb,
+    neutron,
+    octavia,
+)
 from osk8s_testing.testcloud.services.base import Service
 
 ORDER: tuple[Service, ...] = (
     infra.EPMD,
     infra.RABBITMQ,
+    mariadb.SERVICE,
     keystone.SERVICE,
     barbican.SERVICE,
     neutron.SERVICE,

@@ -1,20 +1,20 @@
-"""Cinder: API + scheduler + volume on SQLite with the in-tree fake driver (plus extend).
+"""Cinder: API + scheduler + volume on MariaDB with the in-tree fake driver (plus extend).
 
 Backend ``fake`` on host ``osk8s``; volumes, attachments, snapshots and extend succeed without
-storage. The v3 attachments API asks Nova about instances, so that path needs ``nova`` too.
+storage. Its three processes share one database, which SQLite cannot take. The v3 attachments API asks Nova about instances, so that path needs ``nova`` too.
 """
 
 from __future__ import annotations
 
 from osk8s_testing.testcloud.procs import ProcessSpec
 from osk8s_testing.testcloud.render import render_to
+from osk8s_testing.testcloud.services import mariadb
 from osk8s_testing.testcloud.services.base import (
     PORTS,
     REGION,
     CatalogEntry,
     Ctx,
     Service,
-    sqlite_wal,
 )
 
 
@@ -28,6 +28,7 @@ def _configure(ctx: Ctx) -> None:
     values = {
         "transport_url": ctx.transport_url,
         "data": data,
+        "database": mariadb.url(ctx, "cinder"),
         "region": REGION,
         "paste": ctx.layout.venv / "etc" / "cinder" / "api-paste.ini",
         "authtoken": ctx.authtoken("cinder"),
@@ -37,7 +38,7 @@ def _configure(ctx: Ctx) -> None:
 
 
 def _setup(ctx: Ctx) -> None:
-    sqlite_wal(ctx.layout.data("cinder") / "cinder.sqlite")
+    mariadb.create_database(ctx, "cinder", "cinder")
     ctx.run("cinder", ctx.venv_bin("cinder-manage"), "--config-file", _conf(ctx), "db", "sync")
 
 
@@ -66,5 +67,5 @@ SERVICE = Service(
         CatalogEntry("cinder", "volumev3", "/v3/$(project_id)s"),
     ),
     service_user="cinder",
-    requires=("keystone", "rabbitmq"),
+    requires=("keystone", "rabbitmq", "mariadb"),
 )

@@ -1,15 +1,16 @@
 """Octavia: API + worker, amphora provider with noop amphorae, VIPs as real Neutron ports.
 
 Network driver is Octavia's allowed_address_pairs against the local Neutron, compute driver
-is our ``osk8s_compute`` (noop amphorae that plug real ports). Tables come from the models with
-the lookup tables filled (``plugins.dbinit``); an openssl CA backs the amphora cert flow.
+is our ``osk8s_compute`` (noop amphorae that plug real ports). The API and the worker share a
+MariaDB database (on SQLite they collide); an openssl CA backs the amphora cert flow.
 """
 
 from __future__ import annotations
 
 from osk8s_testing.testcloud.procs import ProcessSpec
 from osk8s_testing.testcloud.render import render_to
-from osk8s_testing.testcloud.services.base import PORTS, CatalogEntry, Ctx, Service, sqlite_wal
+from osk8s_testing.testcloud.services import mariadb
+from osk8s_testing.testcloud.services.base import PORTS, CatalogEntry, Ctx, Service
 
 
 def _conf(ctx: Ctx) -> str:
@@ -23,6 +24,7 @@ def _configure(ctx: Ctx) -> None:
         "transport_url": ctx.transport_url,
         "port": PORTS["octavia"],
         "data": data,
+        "database": mariadb.url(ctx, "octavia"),
         "etc": etc,
         "region": "RegionOne",
         "ca_pass": ctx.passwords.octavia_ca.reveal(),
@@ -54,12 +56,9 @@ def _make_ca(ctx: Ctx) -> None:
 
 def _setup(ctx: Ctx) -> None:
     _make_ca(ctx)
-    db = ctx.layout.data("octavia") / "octavia.sqlite"
-    sqlite_wal(db)
-    py = ctx.venv_bin("python")
-    ctx.run("octavia", py, "-m", "osk8s_testcloud_plugins.dbinit", "octavia", f"sqlite:///{db}")
+    mariadb.create_database(ctx, "octavia", "octavia")
     manage = ctx.venv_bin("octavia-db-manage")
-    ctx.run("octavia", manage, "--config-file", _conf(ctx), "stamp", "head")
+    ctx.run("octavia", manage, "--config-file", _conf(ctx), "upgrade", "head")
 
 
 def _processes(ctx: Ctx) -> list[ProcessSpec]:
@@ -83,5 +82,5 @@ SERVICE = Service(
     probe="http://127.0.0.1:9876/",
     catalog=(CatalogEntry("octavia", "load-balancer"),),
     service_user="octavia",
-    requires=("keystone", "rabbitmq", "neutron"),
+    requires=("keystone", "rabbitmq", "mariadb", "neutron"),
 )
