@@ -17,10 +17,12 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
+from osk8s_cinder_csi.openstack_cloud import CloudWaits, OpenStackCinderCloud
 from osk8s_core import __version__
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.metrics import ApiMetrics
+from osk8s_core.openstack.waiting import Waiter
+from osk8s_core.retry import WaitPolicy
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 from .cinder_harness import NODE_ID, Driver, start
@@ -62,11 +64,20 @@ def testcloud_factory(conf: Path | None = None, *, timeout: float = 60.0) -> Con
     return ConnectionFactory([conf or testcloud_conf()], settings=settings)
 
 
-def real_cloud(factory: ConnectionFactory, registry: CollectorRegistry) -> OpenStackCinderCloud:
+def fast_waits() -> CloudWaits:
+    """Poll the test cloud every 0.2 s (its fake backends act within a second or two)."""
+    waiter = Waiter(policy=WaitPolicy(timeout=60, interval=0.2, factor=1.2, max_interval=1.0))
+    return CloudWaits(volume=waiter, attach=waiter, detach=waiter, snapshot=waiter, backup_poll=1)
+
+
+def real_cloud(
+    factory: ConnectionFactory, registry: CollectorRegistry, log_name: str = "test.openstack"
+) -> OpenStackCinderCloud:
     return OpenStackCinderCloud(
         connect=factory.get,
         metrics=ApiMetrics(registry),
-        logger=structlog.get_logger("test.openstack"),
+        logger=structlog.get_logger(log_name),
+        waits=fast_waits(),
     )
 
 

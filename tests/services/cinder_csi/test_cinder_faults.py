@@ -14,19 +14,17 @@ from pathlib import Path
 
 import grpc
 import pytest
-import structlog
 from prometheus_client import CollectorRegistry
 
 from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_core import __version__
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
-from osk8s_core.metrics import ApiMetrics
 from osk8s_core.proto.csi import csi_pb2
 from osk8s_testing.faultproxy.rules import Hang, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
 
 from .cinder_harness import Driver, start
-from .conftest import testcloud_conf, testcloud_factory
+from .conftest import real_cloud, testcloud_conf, testcloud_factory
 from .csi_helpers import create_req
 
 pytestmark = pytest.mark.contract
@@ -53,12 +51,8 @@ def faulty(fault_proxy: object, tmp_path: Path) -> Iterator[Faulty]:
     conf.write_text(conf_text.replace("http://127.0.0.1:5000", fleet["keystone"].url))
     settings = ClientSettings(component="cinder-csi-plugin", version=__version__, timeout=3.0)
     proxied = ConnectionFactory([conf], settings=settings)
-    log = structlog.get_logger("test.faults")
-    registry = CollectorRegistry()
-    cloud = OpenStackCinderCloud(connect=proxied.get, metrics=ApiMetrics(registry), logger=log)
-    view = OpenStackCinderCloud(
-        connect=direct.get, metrics=ApiMetrics(CollectorRegistry()), logger=log
-    )
+    cloud = real_cloud(proxied, CollectorRegistry(), "test.faults")
+    view = real_cloud(direct, CollectorRegistry(), "test.faults.direct")
     try:
         with start({"": cloud}, with_node=False) as driver:
             yield Faulty(driver, fleet["cinder"], fleet["keystone"], view)

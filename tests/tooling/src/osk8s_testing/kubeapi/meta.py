@@ -44,6 +44,11 @@ def valid_name(name: str) -> bool:
     return 0 < len(name) <= 253 and bool(_DNS_SUBDOMAIN.match(name))
 
 
+def valid_path_segment_name(name: str) -> bool:
+    """apimachinery's ValidatePathSegmentName, used for RBAC object names."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "%" not in name
+
+
 def finalizers(obj: dict[str, Any]) -> list[str]:
     return list(metadata(obj).get("finalizers") or [])
 

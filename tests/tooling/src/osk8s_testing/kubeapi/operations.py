@@ -28,6 +28,7 @@ from osk8s_testing.kubeapi.meta import (
     timestamp,
     utc_now,
     valid_name,
+    valid_path_segment_name,
 )
 from osk8s_testing.kubeapi.patch import apply_patch
 from osk8s_testing.kubeapi.resources import Registry, ResourceType
@@ -163,7 +164,17 @@ class Operations:
             meta["name"] = generated_name(meta["generateName"])
         name = str(meta["name"])
         # Event names are free-form upstream (involved object name + hex suffix)
-        if not valid_name(name) and rt.kind != "Event":
+        if rt.path_segment_names:
+            if not valid_path_segment_name(name):
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    "metadata.name",
+                    f'Invalid value: "{name}": may not be "." or ".." '
+                    'and may not contain "/" or "%"',
+                )
+        elif not valid_name(name) and rt.kind != "Event":
             raise errors.invalid(
                 rt.kind, rt.group, name, "metadata.name", f'Invalid value: "{name}": {_BAD_NAME}'
             )

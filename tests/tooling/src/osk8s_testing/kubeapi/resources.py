@@ -48,6 +48,9 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     extra_subresources: tuple[str, ...] = ()
     """Subresources listed in discovery only (e.g. namespaces/finalize)."""
+    path_segment_names: bool = False
+    """Names are validated as path segments, not DNS subdomains (RBAC types upstream: any
+    name without '/' or '%' other than '.' and '..', so e.g. ``<userID>_<role>`` is valid)."""
 
     @property
     def api_version(self) -> str:
@@ -174,6 +177,24 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         status_subresource=True,
     ),
     _t("coordination.k8s.io", "v1", "leases", "Lease", create_on_update=True),
+    _t("rbac.authorization.k8s.io", "v1", "roles", "Role", path_segment_names=True),
+    _t("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", path_segment_names=True),
+    _t(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        namespaced=False,
+        path_segment_names=True,
+    ),
+    _t(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+        path_segment_names=True,
+    ),
     _t(
         "events.k8s.io",
         "v1",
