@@ -49,6 +49,14 @@ class PluginProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(self._argv, stdout=log, stderr=log)
         log.close()
+        try:
+            return self._wait_ready(start, timeout, healthy=healthy)
+        except BaseException:
+            self.stop()  # never leak the process when it did not come up
+            raise
+
+    def _wait_ready(self, start: float, timeout: float, *, healthy: bool) -> float:
+        assert self.proc is not None
         deadline = start + timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:

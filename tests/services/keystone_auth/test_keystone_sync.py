@@ -1,9 +1,8 @@
 """Keystone → Kubernetes sync (namespaces, RoleBindings).
 
-The RoleBinding logic runs against a narrow in-memory ``RbacApi`` fake: the in-memory
-kube-apiserver has no RBAC types (and a CRD stand-in would refuse CPO's ``<uid>_<role>``
-names, which real RBAC accepts). Namespace creation and the TokenReview → sync path run
-against the in-memory kube-apiserver through the real ``KubeRbacApi``.
+The RoleBinding decision logic is table-tested on a narrow in-memory ``RbacApi`` fake; the same
+Syncer then writes real RoleBindings (CPO's ``<uid>_<role>`` names) and namespaces through
+``KubeRbacApi`` into the in-memory kube-apiserver, and the TokenReview → sync path runs there.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from kubernetes import client
 from osk8s_core.errors import KubernetesConflict
 from osk8s_core.logging import get_logger
 from osk8s_keystone_auth.identity import DOMAIN_ID, PROJECT_ID, PROJECT_NAME, ROLES, UserInfo
+from osk8s_keystone_auth.kube_rbac import KubeRbacApi
 from osk8s_keystone_auth.service import build
 from osk8s_keystone_auth.sync import Syncer
 from osk8s_keystone_auth.sync_config import parse_sync_config
@@ -134,3 +134,22 @@ def test_keystone_token_review_triggers_sync(
         assert client.CoreV1Api(api).read_namespace("kp-p9").metadata.name == "kp-p9"
     finally:
         hook.stop()
+
+
+def test_keystone_sync_writes_real_role_bindings(kube_api: KubeApiServer) -> None:
+    # The same Syncer over the real client and the in-memory API server (RBAC types served).
+    api = kube_api.api_client()
+    syncer = Syncer(api=KubeRbacApi(api), logger=get_logger("test"))
+    config = parse_sync_config(
+        "data-types-to-sync: [projects, role_assignments]\nnamespace-format: '%n-%i'"
+    )
+    assert syncer.sync(user(("member", "viewer")), config) == "demo-p1"
+    rbac = client.RbacAuthorizationV1Api(api)
+    bindings = {
+        b.metadata.name: (b.subjects[0].name, b.role_ref.name)
+        for b in rbac.list_namespaced_role_binding("demo-p1").items
+    }
+    assert bindings == {"u1_member": ("alice", "member"), "u1_viewer": ("alice", "viewer")}
+    syncer.sync(user(("member",)), config)  # the viewer role was taken away in Keystone
+    names = [b.metadata.name for b in rbac.list_namespaced_role_binding("demo-p1").items]
+    assert names == ["u1_member"]

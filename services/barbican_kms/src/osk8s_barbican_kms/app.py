@@ -41,7 +41,7 @@ from osk8s_core.grpc.interceptors import (
 )
 from osk8s_core.grpc.server import GrpcServer, ServerOptions, build_server
 from osk8s_core.health import HealthServer
-from osk8s_core.logging import bind_component, configure_logging, get_logger
+from osk8s_core.logging import DEBUG_VERBOSITY, bind_component, configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.retry import RetryPolicy
@@ -122,6 +122,24 @@ def _serve(
     return 0
 
 
+class CallLogger:
+    """The logger handed to the gRPC interceptors, which log every successful call at debug.
+
+    That is on the path of every Encrypt/Decrypt: below ``-v4`` the debug call is dropped here,
+    before structlog does any work, and the logger is bound once instead of per call.
+    """
+
+    def __init__(self, logger: Any, *, debug: bool) -> None:
+        bound = logger.bind()
+        self.debug: Any = bound.debug if debug else _drop
+        self.warning: Any = bound.warning
+        self.error: Any = bound.error
+
+
+def _drop(event: str, **kw: Any) -> None:
+    return None
+
+
 def _on_hup(refresher: Refresher) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
         refresher.trigger()
@@ -133,6 +151,7 @@ def build_grpc_server(
     options: KmsOptions, *, store: KeyStore, registry: CollectorRegistry, log: Any
 ) -> GrpcServer:
     cipher = KmsCipher(keys=store)
+    call_log = CallLogger(log, debug=options.verbosity >= DEBUG_VERBOSITY)
     v2 = service_v2.KmsV2Servicer(cipher=cipher, keys=store)
     v1 = service_v1.KmsV1Servicer(cipher=cipher)
     return build_server(
@@ -147,10 +166,10 @@ def build_grpc_server(
         services=[service_v2.registration(v2), service_v1.registration(v1)],
         interceptors=[
             LoggingInterceptor(
-                logger=log, log_payloads=options.verbosity >= 5, secret_fields=_PAYLOAD_FIELDS
+                logger=call_log, log_payloads=options.verbosity >= 5, secret_fields=_PAYLOAD_FIELDS
             ),
             MetricsInterceptor(registry=registry),
-            ErrorMappingInterceptor(mapper=STATUS_MAPPER, logger=log),
+            ErrorMappingInterceptor(mapper=STATUS_MAPPER, logger=call_log),
         ],
     )
 
