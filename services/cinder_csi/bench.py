@@ -83,7 +83,7 @@ class Bench:
                 retry()
                 with_retry = self.cinder.calls.count()
             except grpc.RpcError as exc:
-                with_retry = f"{self.cinder.calls.count()} ({exc.code().name})"  # type: ignore[attr-defined]
+                with_retry = f"{self.cinder.calls.count()} ({exc.code().name})"
             self.cinder.reset()
         self.rows.append((label, happy, with_retry))
         return result
@@ -233,7 +233,8 @@ def main() -> int:
         )
         server.start()
         channel = grpc.insecure_channel(server.address)
-        bench = Bench(csi_pb2_grpc.ControllerStub(channel), fleet["cinder"])
+        stub = csi_pb2_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
+        bench = Bench(stub, fleet["cinder"])
         try:
             bench.run()
         finally:

@@ -87,13 +87,14 @@ def main() -> int:
     )
     server.start()
     channel = grpc.insecure_channel(server.address)
-    ctrl, nodes = csi_pb2_grpc.ControllerStub(channel), csi_pb2_grpc.NodeStub(channel)
+    ctrl = csi_pb2_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
+    nodes = csi_pb2_grpc.NodeStub(channel)  # type: ignore[no-untyped-call]
     try:
         scenario(ctrl, nodes, mounter, base, args.server)
         step("done")
         return 0
     except grpc.RpcError as exc:
-        print(f"failed: {exc.code().name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+        print(f"failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     finally:
         channel.close()

@@ -136,6 +136,9 @@ def test_404_is_not_found_and_not_retried(h: Harness) -> None:
     assert isinstance(info.value.__cause__, sdk_exc.ResourceNotFound)
     assert h.cloud.calls("GET", VOL_PATH) == 1
     assert h.time.sleeps == []
+    # An answer the caller expects (deletes, waits-until-gone): counted, but not logged.
+    assert h.metric("openstack_api_request_errors_total", "volume_get") == 1
+    assert [e for e in h.logs if e["event"] == "openstack call failed"] == []
 
 
 def test_connection_reset_retried_for_idempotent_calls(h: Harness) -> None:

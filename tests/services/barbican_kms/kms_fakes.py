@@ -53,6 +53,9 @@ class RecordingLogger:
             return self._record(level)
         raise AttributeError(level)
 
+    def bind(self, **kw: Any) -> RecordingLogger:
+        return self
+
     def names(self) -> list[str]:
         return [event for _, event, _ in self.events]
 

@@ -14,7 +14,7 @@ from types import TracebackType
 import grpc
 
 from osk8s_core.proto.kms.v1beta1 import api_pb2_grpc as v1_grpc
-from osk8s_core.proto.kms.v2 import api_pb2 as v2
+from osk8s_core.proto.kms.v2 import api_pb2 as kms_v2
 from osk8s_core.proto.kms.v2 import api_pb2_grpc as v2_grpc
 
 BIN = Path(sys.executable).parent / "barbican-kms-plugin"
@@ -77,14 +77,15 @@ class PluginProcess:
 
     @property
     def v2(self) -> v2_grpc.KeyManagementServiceStub:
-        return v2_grpc.KeyManagementServiceStub(self._channel())
+        return v2_grpc.KeyManagementServiceStub(self._channel())  # type: ignore[no-untyped-call]
 
     @property
     def v1(self) -> v1_grpc.KeyManagementServiceStub:
-        return v1_grpc.KeyManagementServiceStub(self._channel())
+        return v1_grpc.KeyManagementServiceStub(self._channel())  # type: ignore[no-untyped-call]
 
-    def status(self, timeout: float = 5) -> v2.StatusResponse:
-        response: v2.StatusResponse = self.v2.Status(v2.StatusRequest(), timeout=timeout)
+    def status(self, timeout: float = 5) -> kms_v2.StatusResponse:
+        request = kms_v2.StatusRequest()
+        response: kms_v2.StatusResponse = self.v2.Status(request, timeout=timeout)
         return response
 
     def hup(self) -> None:
@@ -129,3 +130,16 @@ class PluginProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def rpc_code(error: BaseException) -> grpc.StatusCode:
+    """The status code of a failed call (``grpc.RpcError`` is typed loosely by the stubs)."""
+    code = getattr(error, "code", None)
+    value = code() if callable(code) else None
+    assert isinstance(value, grpc.StatusCode), f"not a finished call error: {error!r}"
+    return value
+
+
+def rpc_details(error: BaseException) -> str:
+    details = getattr(error, "details", None)
+    return str(details() if callable(details) else "")

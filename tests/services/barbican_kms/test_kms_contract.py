@@ -29,7 +29,7 @@ from osk8s_testing.faultproxy import FaultProxy, Reset, start_fleet
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 from osk8s_testing.testcloud.outputs import DEMO_CLOUD
 
-from .kms_process import PluginProcess
+from .kms_process import PluginProcess, rpc_code
 from .test_kms_legacy import cpo_encrypt
 
 pytestmark = pytest.mark.contract
@@ -258,8 +258,8 @@ def test_decrypt_errors_from_the_real_binary(
         data = encrypt_v2(plugin, b"payload")
         with pytest.raises(grpc.RpcError) as info:
             decrypt_v2(plugin, data.ciphertext[:-3], key_id)
-        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+        assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
         with pytest.raises(grpc.RpcError) as info:
             decrypt_v2(plugin, cpo_encrypt(b"p", os.urandom(16)), str(uuid.uuid4()))
-        code = info.value.code()  # type: ignore[attr-defined]
+        code = rpc_code(info.value)
         assert code == grpc.StatusCode.FAILED_PRECONDITION

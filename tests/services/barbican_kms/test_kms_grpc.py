@@ -28,6 +28,7 @@ from osk8s_core.proto.kms.v2 import api_pb2 as v2
 from osk8s_core.proto.kms.v2 import api_pb2_grpc as v2_grpc
 
 from .kms_fakes import KEY_A, KEY_B, KEY_C, FakeBarbican, MutableKeyIds, RecordingLogger
+from .kms_process import rpc_code, rpc_details
 from .test_kms_legacy import cpo_encrypt
 
 
@@ -51,8 +52,8 @@ class Plugin:
         )
         self.server.start()
         self.channel = grpc.insecure_channel(f"unix://{self.socket}")
-        self.v2 = v2_grpc.KeyManagementServiceStub(self.channel)
-        self.v1 = v1_grpc.KeyManagementServiceStub(self.channel)
+        self.v2 = v2_grpc.KeyManagementServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.v1 = v1_grpc.KeyManagementServiceStub(self.channel)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         self.channel.close()
@@ -66,12 +67,6 @@ def plugin(tmp_path: Path) -> Iterator[Plugin]:
         yield p
     finally:
         p.close()
-
-
-def code_of(call: object) -> grpc.StatusCode:
-    assert isinstance(call, grpc.RpcError)
-    code: grpc.StatusCode = call.code()  # type: ignore[attr-defined]
-    return code
 
 
 def test_socket_is_private(plugin: Plugin) -> None:
@@ -137,35 +132,35 @@ def test_bad_ciphertext_is_a_clear_error(plugin: Plugin, mutate: object, code: o
     bad = mutate(enc.ciphertext)  # type: ignore[operator]
     with pytest.raises(grpc.RpcError) as info:
         plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=bad, key_id=KEY_A), timeout=5)
-    assert code_of(info.value) == code
-    assert info.value.details()  # type: ignore[attr-defined]
+    assert rpc_code(info.value) == code
+    assert rpc_details(info.value)
 
 
 def test_wrong_and_unknown_key_ids(plugin: Plugin) -> None:
     enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
     with pytest.raises(grpc.RpcError) as info:
         plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_B), timeout=5)
-    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     legacy = cpo_encrypt(b"x", os.urandom(32))
     with pytest.raises(grpc.RpcError) as info:
         plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=legacy, key_id=KEY_C), timeout=5)
-    assert code_of(info.value) == grpc.StatusCode.FAILED_PRECONDITION
-    assert "not configured" in info.value.details()  # type: ignore[attr-defined]
+    assert rpc_code(info.value) == grpc.StatusCode.FAILED_PRECONDITION
+    assert "not configured" in rpc_details(info.value)
 
 
 def test_empty_plaintext_and_bad_version(plugin: Plugin) -> None:
     with pytest.raises(grpc.RpcError) as info:
         plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=5)
-    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as info:
         plugin.v1.Encrypt(v1.EncryptRequest(version="v9", plain=b"x"), timeout=5)
-    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_oversized_plaintext_is_invalid_argument(plugin: Plugin) -> None:
     with pytest.raises(grpc.RpcError) as info:
         plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * ((4 << 20) + 1)), timeout=10)
-    assert code_of(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     ok = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * (1 << 20)), timeout=10)
     assert ok.key_id == KEY_A
 
@@ -186,7 +181,7 @@ def test_key_not_loaded_status_and_unavailable(tmp_path: Path) -> None:
         assert status.key_id == KEY_A
         with pytest.raises(grpc.RpcError) as info:
             fresh.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5)
-        assert code_of(info.value) == grpc.StatusCode.UNAVAILABLE
+        assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
     finally:
         fresh.close()
 

@@ -7,7 +7,7 @@ import pytest
 from osk8s_barbican_kms.errors import KeyMaterialError, KeyUnavailable, UnknownKey
 from osk8s_barbican_kms.keyring import KeyIds
 from osk8s_barbican_kms.keys import LoadedKey
-from osk8s_barbican_kms.keystore import KeyStore
+from osk8s_barbican_kms.keystore import KeyStore, RefreshResult
 from osk8s_core.errors import ConfigError, Forbidden, NotFound, ServiceUnavailable
 
 from .kms_fakes import KEY_A, KEY_B, KEY_C, FakeBarbican, MutableKeyIds, RecordingLogger
@@ -176,7 +176,7 @@ def test_key_material_never_appears_in_repr_or_logs() -> None:
 def test_observer_sees_each_refresh() -> None:
     barbican = FakeBarbican()
     barbican.add(KEY_A)
-    seen = []
+    seen: list[RefreshResult] = []
     store = KeyStore(
         reader=barbican,
         key_ids=MutableKeyIds(KeyIds(KEY_A)),

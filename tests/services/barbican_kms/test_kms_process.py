@@ -22,7 +22,7 @@ from osk8s_testing.faultproxy import FaultProxy, Reset
 
 from .kms_fake_cloud import FakeCloud, running_fake_cloud
 from .kms_fakes import KEY_A, KEY_B
-from .kms_process import PluginProcess, free_port
+from .kms_process import PluginProcess, free_port, rpc_code
 from .test_kms_legacy import cpo_encrypt
 
 
@@ -117,7 +117,7 @@ def test_keystone_down_at_start_serves_not_ok_until_it_answers(tmp_path: Path) -
         assert status.healthz != "ok" and KEY_A in status.healthz
         with pytest.raises(grpc.RpcError) as info:
             plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5)
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+        assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
         with running_fake_cloud(port) as cloud:  # Keystone and Barbican come up
             cloud.payloads[KEY_A] = os.urandom(32)
             wait_until(lambda: plugin.status().healthz == "ok", timeout=30)

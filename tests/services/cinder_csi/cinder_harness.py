@@ -113,9 +113,9 @@ def start(
     channel = grpc.insecure_channel(server.address)
     try:
         yield Driver(
-            identity=csi_pb2_grpc.IdentityStub(channel),
-            controller=csi_pb2_grpc.ControllerStub(channel),
-            node=csi_pb2_grpc.NodeStub(channel),
+            identity=csi_pb2_grpc.IdentityStub(channel),  # type: ignore[no-untyped-call]
+            controller=csi_pb2_grpc.ControllerStub(channel),  # type: ignore[no-untyped-call]
+            node=csi_pb2_grpc.NodeStub(channel),  # type: ignore[no-untyped-call]
             mounter=mounter,
             dev_root=base / "dev",
             work=base / "work",

@@ -86,7 +86,11 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if request.param == "fake":
         fake = FakeCinderCloud(servers={NODE_ID})
         with start({"": fake}) as driver:
-            fake.on_attach = lambda server, volume: driver.plug(volume)
+
+            def plug(server: str, volume: str) -> None:
+                driver.plug(volume)
+
+            fake.on_attach = plug
             yield Target(driver=driver, kind="fake", fake=fake, can_attach=True)
         return
     factory = testcloud_factory()

@@ -43,7 +43,9 @@ def unique(prefix: str = "pvc") -> str:
 
 
 def make_volume(target: Target, cleanup: list[tuple[str, str]], size: int = GIB) -> csi_pb2.Volume:
-    volume = target.driver.controller.CreateVolume(create_req(unique(), size)).volume
+    volume: csi_pb2.Volume = target.driver.controller.CreateVolume(
+        create_req(unique(), size)
+    ).volume
     cleanup.append(("volume", volume.volume_id))
     return volume
 

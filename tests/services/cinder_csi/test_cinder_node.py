@@ -26,7 +26,7 @@ def drv() -> Iterator[Driver]:
 
 
 def stage_req(
-    drv: Driver, capability: object = None, **kw: object
+    drv: Driver, capability: csi_pb2.VolumeCapability | None = None, **kw: object
 ) -> csi_pb2.NodeStageVolumeRequest:
     return csi_pb2.NodeStageVolumeRequest(
         volume_id=VOL,
@@ -37,7 +37,7 @@ def stage_req(
 
 
 def publish_req(
-    drv: Driver, capability: object = None, **kw: object
+    drv: Driver, capability: csi_pb2.VolumeCapability | None = None, **kw: object
 ) -> csi_pb2.NodePublishVolumeRequest:
     return csi_pb2.NodePublishVolumeRequest(
         volume_id=VOL,

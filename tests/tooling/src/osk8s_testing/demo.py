@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import secrets as pysecrets
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -174,6 +178,111 @@ def scenario_kubernetes(demo: Demo) -> None:
         server.stop()
 
 
+def _start_binary(
+    argv: list[str], ready_event: str
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Start an osk8s binary (JSON logs on stderr) and wait for its ``ready_event`` line."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == ready_event:
+            return proc, event
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise AssertionError(f"{Path(argv[0]).name} did not report {ready_event!r}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def scenario_keystone_webhook(demo: Demo) -> None:
+    from kubernetes import client as k8s
+
+    from osk8s_testing.kubeapi import KubeApiServer, ServerConfig, WebhookConfig
+    from osk8s_testing.tls import self_signed_localhost
+
+    auth_url = demo.config.global_.auth_url
+    project = demo.client.connection.session.get_project_id()
+    with tempfile.TemporaryDirectory(prefix="osk8s-demo-") as tmp:
+        tls = self_signed_localhost(Path(tmp))
+        policy = Path(tmp) / "policy.json"
+        gate = {"roles": ["member"], "projects": ["demo"]}
+        policy.write_text(
+            json.dumps([{"users": gate, "resource_permissions": {"*/pods": ["get"]}}])
+        )
+        argv = [
+            str(Path(sys.executable).parent / "k8s-keystone-auth"),
+            "--listen=127.0.0.1:0",
+            f"--tls-cert-file={tls.cert}",
+            f"--tls-private-key-file={tls.key}",
+            f"--keystone-url={auth_url}",
+            f"--keystone-policy-file={policy}",
+        ]
+        proc, ready = _start_binary(argv, "webhook serving")
+        url = f"https://{ready['address']}/webhook"
+        server = KubeApiServer(
+            ServerConfig(
+                webhooks=WebhookConfig(token_review_url=url, authorization_url=url, verify=tls.cert)
+            )
+        ).start()
+        try:
+            demo.say(f"k8s-keystone-auth serving TLS at {ready['address']} (pid {proc.pid})")
+            api = server.api_client()
+            token = demo.client.connection.session.get_token()
+            review = k8s.AuthenticationV1Api(api).create_token_review(
+                k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=token))
+            )
+            status = review.status
+            if status is None or not status.authenticated or status.user is None:
+                raise AssertionError("the demo user's Keystone token was not authenticated")
+            user = status.user
+            demo.say(
+                f"kube-apiserver TokenReview -> authenticated=True "
+                f"user={user.username} groups={user.groups}"
+            )
+            if project not in (user.groups or []):
+                raise AssertionError("the project id is missing from the user's groups")
+            for verb in ("get", "delete"):
+                sar = k8s.AuthorizationV1Api(api).create_subject_access_review(
+                    k8s.V1SubjectAccessReview(
+                        spec=k8s.V1SubjectAccessReviewSpec(
+                            user=user.username,
+                            groups=user.groups,
+                            extra=user.extra,
+                            uid=user.uid,
+                            resource_attributes=k8s.V1ResourceAttributes(
+                                namespace="default", verb=verb, resource="pods"
+                            ),
+                        )
+                    )
+                )
+                allowed = bool(sar.status and sar.status.allowed)
+                demo.say(f"SubjectAccessReview {verb} pods -> allowed={allowed}")
+                if allowed != (verb == "get"):
+                    raise AssertionError(f"policy decision for {verb} is wrong")
+            bad = k8s.AuthenticationV1Api(api).create_token_review(
+                k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token="not-a-keystone-token"))
+            )
+            demo.say(
+                f"a bad token -> authenticated={bool(bad.status and bad.status.authenticated)}"
+            )
+        finally:
+            server.stop()
+            demo.say(f"stopped (exit status {_stop(proc)})")
+
+
 SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
     ("Keystone: authenticate with cloud.conf [Global] through the core", scenario_auth),
     ("Cinder: idempotent volume create, extend, delete", scenario_volume),
@@ -183,6 +292,10 @@ SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
     ),
     ("Barbican: store and read back a key", scenario_secret),
     ("Kubernetes: leader election on a Lease (in-memory API server)", scenario_kubernetes),
+    (
+        "k8s-keystone-auth: kube-apiserver webhook authn/authz with real Keystone tokens",
+        scenario_keystone_webhook,
+    ),
 )
 
 

@@ -152,6 +152,10 @@ class OpenStackClient(Generic[C]):
                 before_sleep=before_sleep,
             )
         except Exception as exc:
+            # NotFound is an answer, not a fault: deletes, waits-until-gone and find-or-create
+            # expect it, so it is left to the caller (it is still counted in the metrics).
+            if isinstance(exc, errors.NotFound):
+                raise
             self._log.warning(
                 "openstack call failed",
                 request=request,
