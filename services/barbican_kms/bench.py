@@ -188,13 +188,14 @@ def testcloud_conf(tmp: Path) -> tuple[Path, Any, str]:
         payload_content_encoding="base64",
         secret_type="symmetric",
     )
+    secret_id = str(secret.id).rsplit("/", 1)[-1]  # the SDK returns the href
     text = (root / "cloud.conf").read_text()
     glob = re.search(r"^\[Global\]\n(?:(?!\[).*\n?)*", text, re.M)
     assert glob is not None
     conf = tmp / "cloud.conf"
-    conf.write_text(f"{glob.group(0)}\n[KeyManager]\nkey-id = {secret.id}\n")
+    conf.write_text(f"{glob.group(0)}\n[KeyManager]\nkey-id = {secret_id}\n")
     os.chmod(conf, 0o600)
-    return conf, conn, str(secret.id)
+    return conf, conn, secret_id
 
 
 def main() -> int:

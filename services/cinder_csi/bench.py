@@ -70,11 +70,16 @@ class Bench:
         self.ctrl = ctrl
         self.cinder = cinder
         self.rows: list[tuple[str, int, int | str]] = []
+        self.paths: dict[str, list[str]] = {}
 
     def measure(self, label: str, call: Callable[[], Any], retry: Callable[[], Any] | None) -> Any:
         self.cinder.calls.clear()
         result = call()
         happy = self.cinder.calls.count()
+        self.paths[label] = [
+            f"{c.method} {c.path.split('/', 3)[-1]}?{c.query} -> {c.status}"
+            for c in self.cinder.calls.all()
+        ]
         with_retry: int | str = "-"
         if retry is not None:
             self.cinder.reset()
@@ -158,11 +163,14 @@ class Bench:
         self.measure("DeleteVolume", lambda: del_vol(vid), lambda: del_vol(other_id))
         self.measure("DeleteVolume (repeat)", lambda: del_vol(vid), lambda: del_vol(other_id))
 
-    def print(self) -> None:
+    def print(self, *, verbose: bool) -> None:
         print(f"{'RPC':30} {'happy':>6} {'1x503':>12} {'min':>4}  minimum means")
         for label, happy, retry in self.rows:
             minimum, why = MINIMUM[label]
             print(f"{label:30} {happy:>6} {retry!s:>12} {minimum:>4}  {why}")
+            if verbose:
+                for line in self.paths[label]:
+                    print(f"{'':34}{line}")
 
 
 def wait_gone(ctrl: csi_pb2_grpc.ControllerStub, *snapshot_ids: str) -> None:
@@ -204,6 +212,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cloud-config", default=str(REPO / ".testcloud" / "cloud.conf"))
     parser.add_argument("--no-suite", action="store_true", help="skip the suite timing")
+    parser.add_argument("--verbose", action="store_true", help="print each request's path")
     args = parser.parse_args()
     conf_path = Path(args.cloud_config)
     if not conf_path.exists():
@@ -241,7 +250,7 @@ def main() -> int:
             channel.close()
             server.stop(0)
             factory.close()
-        bench.print()
+        bench.print(verbose=args.verbose)
     finally:
         for proxy in fleet.values():
             proxy.stop()

@@ -48,6 +48,8 @@ def test_volume_create_extend_delete(demo_conn: Connection, name: str) -> None:
     try:
         volume = bs.wait_for_status(volume, status="available", failures=["error"], wait=120)
         assert volume.size == 1
+        # Lookup by name (a list filter): CPO's CSI CreateVolume is idempotent through it.
+        assert bs.find_volume(name).id == volume.id
         bs.extend_volume(volume, 2)
         # The status goes extending -> available asynchronously: wait for the new size.
         volume = _wait_for(lambda: bs.get_volume(volume), lambda v: v.size == 2, wait=60)
@@ -79,7 +81,10 @@ def test_loadbalancer_active_then_cascade_delete(
         )
         lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
         lb_api.create_member(
-            pool, address="192.0.2.200", protocol_port=8080, subnet_id=testcloud.network["subnet_id"]
+            pool,
+            address="192.0.2.200",
+            protocol_port=8080,
+            subnet_id=testcloud.network["subnet_id"],
         )
         lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
         assert len(list(lb_api.members(pool))) == 1

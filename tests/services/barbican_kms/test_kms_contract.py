@@ -86,8 +86,9 @@ class Secrets:
             algorithm="aes",
             bit_length=len(payload) * 8,
         )
-        self.created.append(secret.id)
-        return str(secret.id)
+        secret_id = str(secret.id).rsplit("/", 1)[-1]  # the SDK returns the href
+        self.created.append(secret_id)
+        return secret_id
 
     def delete_all(self) -> None:
         for secret_id in self.created:

@@ -40,9 +40,12 @@ class BarbicanSecretReader:
         self._sessions = sessions
 
     def read_secret_payload(self, secret_id: str) -> bytes:
+        # `openstack secret store` prints the secret's href; accept it as well as the UUID.
+        uuid = secret_id.rstrip("/").rsplit("/", 1)[-1]
+
         def fetch() -> bytes:
             session: Session = self._sessions.get()
-            url = f"{self._base_url(session)}/secrets/{quote(secret_id, safe='')}/payload"
+            url = f"{self._base_url(session)}/secrets/{quote(uuid, safe='')}/payload"
             response = session.get(url, headers=_ACCEPT, raise_exc=True, log=False)
             return bytes(response.content)
 

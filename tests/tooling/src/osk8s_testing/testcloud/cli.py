@@ -28,9 +28,10 @@ def _parser() -> argparse.ArgumentParser:
         "services",
         nargs="*",
         default=["fast"],
-        help=f"services or sets: fast = {' '.join(FAST)}; all = fast + {' '.join(ALL[len(FAST):])}",
+        help=f"services or sets: fast = {' '.join(FAST)}; all = {' '.join(ALL)}",
     )
     down = sub.add_parser("down", help="stop every process of the test cloud (by pid)")
+    down.add_argument("services", nargs="*", help="stop only these services' processes")
     down.add_argument("--wipe", action="store_true", help="also delete all data except the venv")
     sub.add_parser("status", help="show each process, its pid and address")
     return parser
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cloud.up(layout=layout, names=args.services, progress=progress)
             print("timings:\n" + progress.summary())
         elif args.command == "down":
-            cloud.down(layout=layout, progress=progress, wipe=args.wipe)
+            cloud.down(layout=layout, progress=progress, services=args.services, wipe=args.wipe)
         else:
             rows = cloud.status(layout=layout)
             if not rows:

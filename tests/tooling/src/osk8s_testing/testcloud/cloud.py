@@ -166,19 +166,30 @@ def up(*, layout: Layout, names: Sequence[str], progress: Progress) -> None:
         with progress.step("cinder: volume service up"):
             _bootstrap(ctx, "cinder", spec)
     with progress.step("write clouds.yaml, cloud.conf, env"):
-        outputs.write_all(layout=layout, passwords=ctx.passwords, state=state, selected=ctx.selected)
+        outputs.write_all(
+            layout=layout, passwords=ctx.passwords, state=state, selected=ctx.selected
+        )
     progress.line(f"clouds.yaml: {layout.clouds_yaml}")
     progress.line(f"cloud.conf:  {layout.cloud_conf}")
     progress.line(f"env:         {layout.env_file}  (source it; OS_CLOUD=osk8s-demo)")
 
 
-def down(*, layout: Layout, progress: Progress, wipe: bool = False) -> None:
+def _belongs(process: str, services: Sequence[str]) -> bool:
+    return not services or any(process == s or process.startswith(f"{s}-") for s in services)
+
+
+def down(
+    *, layout: Layout, progress: Progress, services: Sequence[str] = (), wipe: bool = False
+) -> None:
+    """Stop the recorded processes (of ``services`` only, if given) in reverse start order."""
     sup = Supervisor(layout=layout)
     if layout.run.exists():
         for name in reversed(sup.recorded()):
+            if not _belongs(name, services):
+                continue
             stopped = sup.stop(name)
             progress.line(f"{name}: {'stopped' if stopped else 'was not running'}")
-    if wipe and layout.root.exists():
+    if wipe and not services and layout.root.exists():
         # Keep the venv: rebuilding it is the one slow step that does not depend on state.
         for child in layout.root.iterdir():
             if child != layout.venv:

@@ -7,6 +7,7 @@ for ours. It never signals anything it did not start and record itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -132,10 +133,8 @@ class Supervisor:
 
     @staticmethod
     def _signal(pgid: int, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, sig)
-        except ProcessLookupError:
-            pass
 
     def tail(self, name: str, lines: int = 25) -> str:
         try:

@@ -84,9 +84,7 @@ def run(
             stderr=subprocess.STDOUT,
         )
     if check and code != 0:
-        raise TestcloudError(
-            f"{argv[0]} exited {code}; last lines of {log}:\n{log_tail(log)}"
-        )
+        raise TestcloudError(f"{argv[0]} exited {code}; last lines of {log}:\n{log_tail(log)}")
     return code
 
 
@@ -120,14 +118,21 @@ def wait_until_answers(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Poll ``url`` (http:// or tcp://host:port) until it answers, the process dies or time runs out."""
+    """Poll ``url`` (http:// or tcp://host:port) until it answers.
+
+    Gives up when ``alive()`` turns false or ``timeout`` passes, with the log's tail.
+    """
     probe = _tcp_answers if url.startswith("tcp://") else _http_answers
     deadline = clock() + timeout
     while True:
         if probe(url):
             return
         if not alive():
-            raise TestcloudError(f"{what} exited before answering on {url}; log {log}:\n{log_tail(log)}")
+            raise TestcloudError(
+                f"{what} exited before answering on {url}; log {log}:\n{log_tail(log)}"
+            )
         if clock() > deadline:
-            raise TestcloudError(f"{what} did not answer on {url} within {timeout:.0f}s; log {log}:\n{log_tail(log)}")
+            raise TestcloudError(
+                f"{what} did not answer on {url} within {timeout:.0f}s; log {log}:\n{log_tail(log)}"
+            )
         sleep(0.5)

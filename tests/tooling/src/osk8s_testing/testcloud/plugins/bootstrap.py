@@ -146,9 +146,7 @@ def cinder(spec: dict[str, Any]) -> dict[str, Any]:
     admin = _connect(spec, "admin", spec["admin_password"], "admin")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        volume = [
-            s for s in admin.block_storage.services() if s.binary == "cinder-volume"
-        ]
+        volume = [s for s in admin.block_storage.services() if s.binary == "cinder-volume"]
         if volume and all(s.state == "up" and s.status == "enabled" for s in volume):
             return {"volume_hosts": sorted(s.host for s in volume)}
         time.sleep(1)

@@ -158,7 +158,7 @@ class Service:
     processes: Callable[[Ctx], list[ProcessSpec]]
     probe: str | None
     """URL (http://... or tcp://host:port) that answers once the service is up."""
-    configure: Callable[[Ctx], None] = lambda ctx: None  # noqa: E731
+    configure: Callable[[Ctx], None] = lambda ctx: None
     """Render config files; runs on every ``up`` (cheap, keeps configs in step with code)."""
     catalog: tuple[CatalogEntry, ...] = ()
     service_user: str | None = None

@@ -1,7 +1,8 @@
 """Cinder: API + scheduler + volume on MariaDB with the in-tree fake driver (plus extend).
 
 Backend ``fake`` on host ``osk8s``; volumes, attachments, snapshots and extend succeed without
-storage. Its three processes share one database, which SQLite cannot take. The v3 attachments API asks Nova about instances, so that path needs ``nova`` too.
+storage. Its three processes share one database, which SQLite cannot take. The v3 attachments
+API asks Nova about instances, so that path needs ``nova`` too.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def _configure(ctx: Ctx) -> None:
         "database": mariadb.url(ctx, "cinder"),
         "region": REGION,
         "paste": ctx.layout.venv / "etc" / "cinder" / "api-paste.ini",
+        # Without it the API refuses every list filter, e.g. the by-name lookup CPO's CSI does.
+        "filters": ctx.layout.venv / "etc" / "cinder" / "resource_filters.json",
         "authtoken": ctx.authtoken("cinder"),
         "service_auth": ctx.service_auth("cinder"),
     }

@@ -35,7 +35,9 @@ def _setup(ctx: Ctx) -> None:
     sqlite_wal(db)
     py = ctx.venv_bin("python")
     ctx.run("neutron", py, "-m", "osk8s_testcloud_plugins.dbinit", "neutron", f"sqlite:///{db}")
-    ctx.run("neutron", ctx.venv_bin("neutron-db-manage"), "--config-file", _conf(ctx), "stamp", "heads")
+    ctx.run(
+        "neutron", ctx.venv_bin("neutron-db-manage"), "--config-file", _conf(ctx), "stamp", "heads"
+    )
 
 
 def _processes(ctx: Ctx) -> list[ProcessSpec]:
