@@ -28,8 +28,12 @@ def console_scripts(root: Path) -> dict[str, str]:
     return scripts
 
 
-def make_bin(directory: Path, scripts: dict[str, str]) -> Path:
-    """A bin/ like a venv's: python3 (symlink to this interpreter) and the console scripts."""
+def make_bin(directory: Path, scripts: dict[str, str], path: list[str]) -> Path:
+    """A bin/ like a venv's: python3 (symlink to this interpreter) and the console scripts.
+
+    `path` (the launcher's PYTHONPATH) is baked into each script, as a venv's scripts find
+    their packages without any environment: tests may run them with a cleared env.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     python = directory / "python3"
     python.symlink_to(sys.executable)
@@ -38,7 +42,8 @@ def make_bin(directory: Path, scripts: dict[str, str]) -> Path:
         module, function = ref.split(":")
         script = directory / name
         script.write_text(
-            f"#!{python}\nimport sys\nfrom {module} import {function}\nsys.exit({function}())\n"
+            f"#!{python}\nimport sys\nsys.path[:0] = {path!r}\n"
+            f"from {module} import {function}\nsys.exit({function}())\n"
         )
         script.chmod(0o755)
     return python
@@ -58,7 +63,8 @@ def main(argv: list[str]) -> int:
     if os.environ.get(_REEXEC):
         return run_pytest(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bin-", dir=os.environ.get("TEST_TMPDIR")))
-    python = make_bin(tmp / "bin", console_scripts(Path.cwd()))
+    path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    python = make_bin(tmp / "bin", console_scripts(Path.cwd()), path)
     os.environ[_REEXEC] = str(python.parent)
     os.environ["PATH"] = f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *argv])

@@ -24,6 +24,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NON_ROOT = "65532:65532"
+# Imported inside each image to prove the wheels load against the Debian base (C extensions:
+# grpc needs libstdc++, cryptography OpenSSL bindings, PyYAML/_ssl/_sqlite3 from the base).
+IMPORT_CHECK = (
+    "import sys; "
+    "sys.path[:0] = ['/app/runfiles/pypi/site', '/app/runfiles/osk8s/libs/osk8s_core/src']; "
+    "import grpc, openstack, kubernetes, yaml, google.protobuf, cryptography.fernet, structlog, "
+    "prometheus_client, tenacity, requests, ssl, sqlite3, ctypes, osk8s_core; print('imports ok')"
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,10 @@ def validate(image: Image, work: Path) -> list[str]:
             problems.append(f"{launcher.name} --version: {started.stdout}{started.stderr[-800:]}")
         else:
             print(f"  {image.service}: {started.stdout.strip()} (uid 65532, no network)")
+    in_image = [*isolate, "chroot", "--userspec", NON_ROOT, str(rootfs)]
+    imports = _run([*in_image, entrypoint[0], "-c", IMPORT_CHECK])
+    if imports.returncode != 0 or imports.stdout.strip() != "imports ok":
+        problems.append(f"third-party imports: {imports.stdout}{imports.stderr[-800:]}")
     return problems
 
 

@@ -65,6 +65,13 @@ def test_mismatches_skips_none_as_no_opinion() -> None:
     assert mismatches(thing, {"size": 3, "source": "s"}) == ["size", "source"]
 
 
+def test_mismatches_none_as_must_be_unset() -> None:
+    sourced = Thing(id="a", size=1, source="snap")
+    assert mismatches(sourced, {"source": None}) == []
+    assert mismatches(sourced, {"source": None}, none_is_wildcard=False) == ["source"]
+    assert mismatches(Thing(id="b"), {"source": None}, none_is_wildcard=False) == []
+
+
 def test_require_match_names_differences() -> None:
     thing = Thing(id="a", size=2)
     assert require_match(thing, {"size": 2}, what="volume 'pv'") is thing

@@ -8,9 +8,11 @@ volume. Only sleeping is faked.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
+import openstack.connection
 import pytest
 from prometheus_client import CollectorRegistry
 from scripted_cloud import Reply, ScriptedCloud, make_connection
@@ -20,7 +22,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.openstack.volumes import Volumes, VolumeSpec
 from osk8s_core.openstack.waiting import Waiter
-from osk8s_core.retry import RetryPolicy, WaitPolicy
+from osk8s_core.retry import NO_RETRY, RetryPolicy, WaitPolicy
 
 LIST = "/v3/volumes/detail"
 
@@ -149,3 +151,49 @@ def test_wait_reports_error_status(cloud: ScriptedCloud, volumes: Any) -> None:
     cloud.script("GET", "/v3/volumes/v1", Reply(body={"volume": vol("error")}))
     with pytest.raises(errors.ResourceError, match="volume v1 went into status error"):
         api.wait_available("v1")
+
+
+def test_same_name_from_another_source_is_already_exists(
+    cloud: ScriptedCloud, volumes: Any
+) -> None:
+    api, _, _ = volumes
+    restored = {**vol(), "snapshot_id": "snap-1"}
+    cloud.script("GET", LIST, Reply(body={"volumes": [restored]}))
+    spec = VolumeSpec(name="pv-1", size_gb=1, snapshot_id="snap-1")
+    assert api.create(spec, wait=False).id == "v1"
+    with pytest.raises(errors.AlreadyExists, match="snapshot_id"):
+        api.create(VolumeSpec(name="pv-1", size_gb=1), wait=False)
+
+
+def test_auth_failure_is_mapped_inside_the_call_layer() -> None:
+    # Keystone unreachable: resolving the block-storage proxy must happen inside ``call``,
+    # so the failure comes out as our error and is counted under the request's label.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conn = openstack.connection.Connection(
+        auth_type="password",
+        auth={
+            "auth_url": f"http://127.0.0.1:{port}/v3",
+            "username": "u",
+            "password": "not-a-real-password",
+            "project_name": "p",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        connect_retries=0,
+        api_timeout=2,
+    )
+    registry = CollectorRegistry()
+    client = OpenStackClient(
+        conn, metrics=ApiMetrics(registry), retry_policy=NO_RETRY, logger=NullLogger()
+    )
+    try:
+        with pytest.raises(errors.ServiceUnavailable):
+            Volumes(client).get("v1")
+    finally:
+        conn.close()
+    failed = registry.get_sample_value(
+        "openstack_api_request_errors_total", {"request": "volume_get"}
+    )
+    assert failed == 1

@@ -8,6 +8,7 @@ Barbican unreachable behind the fault proxy, start-up errors, graceful stop.
 from __future__ import annotations
 
 import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -142,4 +143,20 @@ def test_bad_key_is_a_clear_startup_error(
     with pytest.raises(RuntimeError, match="plugin exited 1") as info:
         plugin.start(timeout=30)
     assert message in str(info.value)
+    assert not plugin.socket.exists()
+
+
+def test_http_endpoint_in_use_is_a_clear_startup_error(cloud: FakeCloud, tmp_path: Path) -> None:
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(cloud.cloud_conf(KEY_A))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        plugin = PluginProcess(
+            conf=conf, workdir=tmp_path, extra=(f"--http-endpoint=127.0.0.1:{port}",)
+        )
+        with pytest.raises(RuntimeError, match="plugin exited 1") as info:
+            plugin.start(timeout=30)
+    assert "cannot listen on 127.0.0.1" in str(info.value)
     assert not plugin.socket.exists()

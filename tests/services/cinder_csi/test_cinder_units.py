@@ -8,7 +8,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from osk8s_cinder_csi import cli, run
+from osk8s_cinder_csi import cli
+from osk8s_cinder_csi import settings as flags
 from osk8s_cinder_csi.devices import candidates
 from osk8s_cinder_csi.locks import InFlight
 from osk8s_cinder_csi.mounter import SystemMounter
@@ -49,7 +50,7 @@ def test_settings_from_flags() -> None:
             "--nodeid=ignored",
         ]
     )
-    settings = run.settings_from_args(args)
+    settings = flags.settings_from_args(args)
     assert settings.cloud_config == ("/etc/a.conf", "/etc/b.conf")
     assert settings.cloud_names == ("east", "west")
     assert not settings.with_topology and settings.pvc_annotations
@@ -60,11 +61,11 @@ def test_settings_from_flags() -> None:
 def test_controller_requires_cloud_config_but_node_does_not() -> None:
     parser = cli.build_parser()
     with pytest.raises(errors.ConfigError):
-        run.settings_from_args(parser.parse_args(["--endpoint=unix:///x.sock"]))
+        flags.settings_from_args(parser.parse_args(["--endpoint=unix:///x.sock"]))
     node_only = parser.parse_args(
         ["--endpoint=unix:///x.sock", "--provide-controller-service=false"]
     )
-    assert run.settings_from_args(node_only).node
+    assert flags.settings_from_args(node_only).node
 
 
 def test_main_reports_bad_flags() -> None:

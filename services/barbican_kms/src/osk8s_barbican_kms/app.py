@@ -8,6 +8,8 @@ endpoint, the refresher and SIGHUP. No module state: everything is built here an
 
 from __future__ import annotations
 
+import gc
+import os
 import signal
 from types import FrameType
 from typing import Any, Final, cast
@@ -82,6 +84,17 @@ def run(options: KmsOptions) -> int:
 def _serve(
     options: KmsOptions, *, registry: CollectorRegistry, connections: ConnectionFactory, log: Any
 ) -> int:
+    # SIGHUP's default action kills the process: ignore it until the refresher can take it.
+    previous_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        return _start_and_serve(options, registry=registry, connections=connections, log=log)
+    finally:
+        signal.signal(signal.SIGHUP, previous_hup)
+
+
+def _start_and_serve(
+    options: KmsOptions, *, registry: CollectorRegistry, connections: ConnectionFactory, log: Any
+) -> int:
     key_ids = KeyIdsFromConfig([options.cloud_config], loader=load_cloud_config)
     key_ids()  # a config without [KeyManager] key-id fails here, before any network call
     client = OpenStackClient(
@@ -98,12 +111,15 @@ def _serve(
     if fatal is not None:
         log.error("key_load_failed", key_id=first.ring.current_id, error=str(fatal))
         return 1
+    http = _start_http(options, store=store, registry=registry)  # fails before the socket
     server = build_grpc_server(options, store=store, registry=registry, log=log)
-    http = _start_http(options, store=store, registry=registry)
     refresher = Refresher(store=store, interval=options.key_refresh_interval, logger=log)
     loaded = first.ring.current_problem() is None
     refresher.start(loaded=loaded)
-    previous_hup = signal.signal(signal.SIGHUP, _on_hup(refresher))
+    signal.signal(signal.SIGHUP, _on_hup(refresher))
+    # Everything built so far lives for the whole process: keep it out of the cyclic GC's
+    # full collections, which otherwise rescan ~60 MiB of start-up objects while RPCs wait.
+    gc.freeze()
     log.info(
         "serving",
         socket=options.socket_path,
@@ -114,7 +130,6 @@ def _serve(
     try:
         server.serve()
     finally:
-        signal.signal(signal.SIGHUP, previous_hup)
         refresher.stop()
         if http is not None:
             http.stop()
@@ -138,6 +153,11 @@ class CallLogger:
 
 def _drop(event: str, **kw: Any) -> None:
     return None
+
+
+def _request_id() -> str:
+    # Same shape as the core's default (16 hex chars) at a fifth of uuid4's cost per RPC.
+    return os.urandom(8).hex()
 
 
 def _on_hup(refresher: Refresher) -> Any:
@@ -166,7 +186,10 @@ def build_grpc_server(
         services=[service_v2.registration(v2), service_v1.registration(v1)],
         interceptors=[
             LoggingInterceptor(
-                logger=call_log, log_payloads=options.verbosity >= 5, secret_fields=_PAYLOAD_FIELDS
+                logger=call_log,
+                log_payloads=options.verbosity >= 5,
+                secret_fields=_PAYLOAD_FIELDS,
+                request_id_factory=_request_id,
             ),
             MetricsInterceptor(registry=registry),
             ErrorMappingInterceptor(mapper=STATUS_MAPPER, logger=call_log),
@@ -180,7 +203,13 @@ def _start_http(
     endpoint = options.http_endpoint
     if endpoint is None:
         return None
-    http = HealthServer(registry=registry, host=endpoint.host or "0.0.0.0", port=endpoint.port)
+    try:
+        http = HealthServer(registry=registry, host=endpoint.host or "0.0.0.0", port=endpoint.port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {endpoint.host}:{endpoint.port}: {exc.strerror}",
+            key="http-endpoint",
+        ) from exc
 
     # Liveness: the key that encrypts is usable (cached counts). Readiness additionally
     # says whether the last refresh reached Barbican, for dashboards and alerts.

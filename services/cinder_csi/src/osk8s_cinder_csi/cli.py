@@ -55,14 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Deferred: keeps --help free of grpc/openstacksdk imports.
-    from osk8s_cinder_csi import run  # noqa: PLC0415
+    from osk8s_cinder_csi.settings import settings_from_args  # noqa: PLC0415
     from osk8s_core.errors import ConfigError, CredentialsError  # noqa: PLC0415
 
     try:
-        settings = run.settings_from_args(args)
+        settings = settings_from_args(args)
     except ConfigError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         return 2
+    from osk8s_cinder_csi import run  # noqa: PLC0415 - heavy: grpc, openstacksdk
+
     try:
         return run.run(settings)
     except (ConfigError, CredentialsError) as exc:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from openstack.block_storage.v3.snapshot import Snapshot
+from openstack.block_storage.v3.volume import Volume
+
 from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
+from osk8s_cinder_csi.lookups import NameFilter, create_looked_up
+from osk8s_cinder_csi.sdk_values import backup_info, snapshot_info, volume_info
 from osk8s_cinder_csi.status import InvalidToken
 from osk8s_core import errors
 from osk8s_core.openstack.backups import Backups
 from osk8s_core.openstack.client import Logger, OpenStackClient
-from osk8s_core.openstack.idempotency import create_once, require_match, single
+from osk8s_core.openstack.idempotency import require_match, single
 from osk8s_core.openstack.servers import Servers
 from osk8s_core.openstack.snapshots import Snapshots
 from osk8s_core.openstack.volumes import Volumes, VolumeSpec
@@ -54,82 +57,6 @@ class CloudWaits:
     """Snapshot until available (CPO: 1 s x1.2, 10 steps)."""
     backup_poll: float = 7.0
     """Backup poll interval in seconds (CPO: 7 s); the budget comes per call."""
-
-
-def _epoch(value: object) -> float:
-    if not isinstance(value, str) or not value:
-        return 0.0
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return 0.0
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def volume_info(volume: Any) -> VolumeInfo:
-    attachments = [a for a in (volume.attachments or []) if isinstance(a, dict)]
-    servers = tuple(str(a.get("server_id", "")) for a in attachments if a.get("server_id"))
-    devices = {
-        str(a["server_id"]): str(a.get("device") or "") for a in attachments if a.get("server_id")
-    }
-    return VolumeInfo(
-        id=volume.id,
-        name=volume.name or "",
-        size_gb=int(volume.size or 0),
-        status=volume.status or "",
-        availability_zone=volume.availability_zone or "",
-        attached_servers=servers,
-        attachment_devices=devices,
-        snapshot_id=volume.snapshot_id or "",
-        source_volume_id=volume.source_volume_id or "",
-        backup_id=getattr(volume, "backup_id", None) or "",
-        multiattach=bool(volume.is_multiattach),
-    )
-
-
-def snapshot_info(snapshot: Any) -> SnapshotInfo:
-    return SnapshotInfo(
-        id=snapshot.id,
-        name=snapshot.name or "",
-        volume_id=snapshot.volume_id or "",
-        size_gb=int(snapshot.size or 0),
-        status=snapshot.status or "",
-        created_at=_epoch(snapshot.created_at),
-    )
-
-
-def backup_info(backup: Any) -> BackupInfo:
-    return BackupInfo(
-        id=backup.id,
-        name=backup.name or "",
-        volume_id=backup.volume_id or "",
-        size_gb=int(backup.size or 0),
-        status=backup.status or "",
-        created_at=_epoch(backup.created_at),
-    )
-
-
-class NameFilter:
-    """Lists resources named exactly ``name``. Cinder filters by name server-side unless the
-    operator's resource_filters.json omits ``name`` (HTTP 400 "Invalid filters"): then all are
-    listed and filtered here, and that is remembered, so idempotency does not depend on the
-    cloud's filter policy and the rejected query is not repeated on every lookup."""
-
-    def __init__(self) -> None:
-        self.server_side = True
-
-    def __call__(
-        self, client: OpenStackClient[Connection], label: str, lister: Any, name: str
-    ) -> list[Any]:
-        if self.server_side:
-            try:
-                found = client.call(label, lambda: list(lister(name=name)))
-            except errors.BadRequest:
-                self.server_side = False
-                found = client.call(label, lambda: list(lister()))
-        else:
-            found = client.call(label, lambda: list(lister()))
-        return [item for item in found if item.name == name]
 
 
 def _bad_marker(marker: str, exc: errors.OpenStackError) -> errors.Osk8sError:
@@ -168,7 +95,7 @@ class OpenStackCinderCloud:
 
     def find_volumes(self, name: str) -> list[VolumeInfo]:
         client = self._client()
-        found = self._by_name(client, "volume_list", client.connection.block_storage.volumes, name)
+        found = self._by_name(client, "volume_list", client.service("block_storage").volumes, name)
         return [volume_info(v) for v in found]
 
     def get_volume(self, volume_id: str) -> VolumeInfo:
@@ -191,9 +118,9 @@ class OpenStackCinderCloud:
             # The sdk sends these beside the volume body (OS-SCH-HNT:scheduler_hints).
             attrs["scheduler_hints"] = {k: list(v) for k, v in spec.scheduler_hints.items()}
         client = self._client()
-        api = client.connection.block_storage
+        api = client.service("block_storage")
         what = f"volume {spec.name!r}"
-        volume = create_once(
+        volume = create_looked_up(
             find=lambda: single(
                 self._by_name(client, "volume_list", api.volumes, spec.name), what=what
             ),
@@ -210,7 +137,7 @@ class OpenStackCinderCloud:
 
     def list_volumes(self, *, limit: int, marker: str) -> Page:
         client = self._client()
-        api = client.connection.block_storage
+        api = client.service("block_storage")
         query: dict[str, Any] = {}
         if limit > 0:
             query["limit"] = limit
@@ -218,9 +145,17 @@ class OpenStackCinderCloud:
             query["marker"] = marker
 
         def fetch() -> list[Any]:
-            # islice: one page when a limit is set (the sdk would follow every next link).
-            pages = api.volumes(details=True, **query)
-            return list(islice(pages, limit) if limit > 0 else pages)
+            if limit > 0:
+                # One request: the sdk's paginated list would fetch the next page too.
+                return list(
+                    Volume.list(
+                        client.connection.block_storage,
+                        paginated=False,
+                        base_path="/volumes/detail",
+                        **query,
+                    )
+                )
+            return list(api.volumes(details=True, **query))
 
         try:
             found = client.call("volume_list", fetch)
@@ -235,7 +170,7 @@ class OpenStackCinderCloud:
 
     def expand_volume(self, volume_id: str, size_gb: int, *, in_use: bool) -> VolumeInfo:
         client = self._client()
-        api = client.connection.block_storage
+        api = client.service("block_storage")
         client.call("volume_extend", api.extend_volume, volume_id, size_gb, idempotent=False)
         volumes = Volumes(client, waiter=self._waits.volume)
         return volume_info(volumes.wait_available(volume_id))
@@ -288,7 +223,7 @@ class OpenStackCinderCloud:
     def find_snapshots(self, name: str) -> list[SnapshotInfo]:
         client = self._client()
         found = self._by_name(
-            client, "snapshot_list", client.connection.block_storage.snapshots, name
+            client, "snapshot_list", client.service("block_storage").snapshots, name
         )
         return [snapshot_info(s) for s in found]
 
@@ -301,12 +236,12 @@ class OpenStackCinderCloud:
         # The controller looked the name up already (find_snapshots); a lost answer is
         # resolved the same way here, so a retry never makes a second snapshot.
         client = self._client()
-        api = client.connection.block_storage
+        api = client.service("block_storage")
         attrs: dict[str, Any] = {"name": name, "volume_id": volume_id, "force": force}
         if metadata:
             attrs["metadata"] = dict(metadata)
         what = f"snapshot {name!r}"
-        snapshot = create_once(
+        snapshot = create_looked_up(
             find=lambda: single(
                 self._by_name(client, "snapshot_list", api.snapshots, name), what=what
             ),
@@ -325,7 +260,7 @@ class OpenStackCinderCloud:
         self, *, volume_id: str = "", limit: int = 0, marker: str = ""
     ) -> tuple[list[SnapshotInfo], str]:
         client = self._client()
-        api = client.connection.block_storage
+        api = client.service("block_storage")
         filters: dict[str, Any] = {"status": "available"}
         if volume_id:
             filters["volume_id"] = volume_id
@@ -338,8 +273,16 @@ class OpenStackCinderCloud:
             query["marker"] = marker
 
         def fetch() -> list[Any]:
-            pages = api.snapshots(details=True, **query)
-            return list(islice(pages, limit) if limit > 0 else pages)
+            if limit > 0:
+                return list(
+                    Snapshot.list(
+                        client.connection.block_storage,
+                        paginated=False,
+                        base_path="/snapshots/detail",
+                        **query,
+                    )
+                )
+            return list(api.snapshots(details=True, **query))
 
         try:
             found = [snapshot_info(s) for s in client.call("snapshot_list", fetch)]
@@ -362,7 +305,7 @@ class OpenStackCinderCloud:
         limit: int,
         marker: str,
     ) -> tuple[list[SnapshotInfo], str]:
-        api = client.connection.block_storage
+        api = client.service("block_storage")
         every = client.call("snapshot_list", lambda: list(api.snapshots(details=True)))
         found = [
             snapshot_info(s)
@@ -383,7 +326,7 @@ class OpenStackCinderCloud:
 
     def find_backups(self, name: str) -> list[BackupInfo]:
         client = self._client()
-        found = self._by_name(client, "backup_list", client.connection.block_storage.backups, name)
+        found = self._by_name(client, "backup_list", client.service("block_storage").backups, name)
         return [backup_info(b) for b in found]
 
     def get_backup(self, backup_id: str) -> BackupInfo:

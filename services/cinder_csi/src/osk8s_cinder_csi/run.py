@@ -7,8 +7,6 @@ this module just builds the object graph (no module-level state).
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +21,8 @@ from osk8s_cinder_csi.devices import DeviceFinder, SystemRescanner
 from osk8s_cinder_csi.mounter import SystemMounter
 from osk8s_cinder_csi.node import NodeService
 from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
-from osk8s_cinder_csi.options import (
-    ControllerOptions,
-    NodeOptions,
-    attach_limit,
-    parse_bool,
-    parse_topology,
-)
+from osk8s_cinder_csi.options import ControllerOptions, NodeOptions, attach_limit
+from osk8s_cinder_csi.settings import Settings
 from osk8s_core import __version__
 from osk8s_core.config import CloudConfig, load_cloud_config
 from osk8s_core.credentials import ClientSettings, ConnectionCache, ConnectionFactory
@@ -39,67 +32,6 @@ from osk8s_core.k8s.client import KubeClientOptions, build_api_client
 from osk8s_core.logging import bind_component, configure_logging
 from osk8s_core.metadata import build_provider
 from osk8s_core.metrics import ApiMetrics
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the flags say, validated."""
-
-    endpoint: str
-    cloud_config: tuple[str, ...]
-    cloud_names: tuple[str, ...]
-    cluster: str
-    with_topology: bool
-    additional_topology: dict[str, str]
-    controller: bool
-    node: bool
-    http_endpoint: str
-    pvc_annotations: bool
-    user_agent: tuple[str, ...]
-    verbosity: int
-    log_format: str
-    deprecated: tuple[str, ...]
-    kubeconfig: str = ""
-    master: str = ""
-    kube_api_qps: float = 5.0
-    kube_api_burst: int = 10
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    parse_endpoint(args.endpoint)  # fail early, with the accepted forms in the message
-    deprecated = tuple(
-        flag
-        for flag, value in (
-            ("--nodeid", args.nodeid),
-            ("--node-service-no-os-client", args.node_service_no_os_client),
-        )
-        if value
-    )
-    settings = Settings(
-        endpoint=args.endpoint,
-        cloud_config=tuple(args.cloud_config),
-        cloud_names=tuple(args.cloud_name) or ("",),
-        cluster=args.cluster,
-        with_topology=parse_bool(args.with_topology, flag="with-topology"),
-        additional_topology=dict(parse_topology(args.additional_topology)),
-        controller=parse_bool(args.provide_controller_service, flag="provide-controller-service"),
-        node=parse_bool(args.provide_node_service, flag="provide-node-service"),
-        http_endpoint=args.http_endpoint,
-        pvc_annotations=parse_bool(args.pvc_annotations, flag="pvc-annotations"),
-        user_agent=tuple(args.user_agent),
-        verbosity=args.verbosity,
-        log_format=args.log_format,
-        deprecated=deprecated,
-        kubeconfig=args.kubeconfig,
-        master=args.master,
-        kube_api_qps=args.kube_api_qps,
-        kube_api_burst=args.kube_api_burst,
-    )
-    if settings.controller and not settings.cloud_config:
-        raise ConfigError(
-            "the controller service needs a cloud config", key="cloud-config", expected="a path"
-        )
-    return settings
 
 
 def _load(settings: Settings, log: Any) -> CloudConfig:

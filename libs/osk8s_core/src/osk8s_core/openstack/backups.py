@@ -32,7 +32,7 @@ class Backups:
 
     @property
     def _api(self) -> BlockStorage:
-        return cast("BlockStorage", self._client.connection.block_storage)
+        return cast("BlockStorage", self._client.service("block_storage"))
 
     def get(self, backup_id: str) -> Backup:
         return self._client.call("backup_get", self._api.get_backup, backup_id)

@@ -8,7 +8,7 @@ Kubernetes external service ...``): that text is the idempotency key here too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from osk8s_core.openstack.idempotency import create_once, single
 
@@ -28,7 +28,7 @@ class FloatingIps:
 
     @property
     def _api(self) -> NetworkApi:
-        return self._client.connection.network
+        return cast("NetworkApi", self._client.service("network"))
 
     def get(self, fip_id: str) -> FloatingIP:
         return self._client.call("floating_ip_get", self._api.get_ip, fip_id)

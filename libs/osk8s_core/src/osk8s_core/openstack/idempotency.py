@@ -28,23 +28,28 @@ def single(items: Iterable[T], *, what: str) -> T | None:
     return found[0]
 
 
-def mismatches(resource: object, wanted: Mapping[str, object]) -> list[str]:
+def mismatches(
+    resource: object, wanted: Mapping[str, object], *, none_is_wildcard: bool = True
+) -> list[str]:
     """Names of attributes of ``resource`` that differ from ``wanted``.
 
-    A ``None`` in ``wanted`` means "no opinion" and is skipped, so callers can pass the
-    optional parts of a request as they are.
+    By default a ``None`` in ``wanted`` means "no opinion" and is skipped, so callers can
+    pass the optional parts of a request as they are; with ``none_is_wildcard=False`` it
+    means "must be unset" (a volume asked for without a source must not have one).
     """
     return sorted(
         key
         for key, value in wanted.items()
-        if value is not None and getattr(resource, key, None) != value
+        if (value is not None or not none_is_wildcard) and getattr(resource, key, None) != value
     )
 
 
-def require_match(resource: T, wanted: Mapping[str, object], *, what: str) -> T:
+def require_match(
+    resource: T, wanted: Mapping[str, object], *, what: str, none_is_wildcard: bool = True
+) -> T:
     """``resource`` when it has every attribute in ``wanted``; AlreadyExists otherwise
     (matches CPO cinder: same name with another size is ALREADY_EXISTS, not a new volume)."""
-    differing = mismatches(resource, wanted)
+    differing = mismatches(resource, wanted, none_is_wildcard=none_is_wildcard)
     if differing:
         detail = ", ".join(
             f"{key}={getattr(resource, key, None)!r} (wanted {wanted[key]!r})" for key in differing

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from osk8s_core.openstack.filters import named
 from osk8s_core.openstack.idempotency import create_once, single
@@ -82,7 +82,7 @@ class LoadBalancers:
 
     @property
     def api(self) -> LoadBalancerApi:
-        return self._client.connection.load_balancer
+        return cast("LoadBalancerApi", self._client.service("load_balancer"))
 
     def get(self, lb_id: str) -> LoadBalancer:
         """The load balancer; NotFound when it does not exist."""

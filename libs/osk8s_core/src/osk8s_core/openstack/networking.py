@@ -10,7 +10,7 @@ is on that subnet yet. Thin layer: which network a cluster uses is the caller's 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from osk8s_core import errors
 from osk8s_core.openstack.filters import TagFilter, named
@@ -43,7 +43,7 @@ class Networking:
 
     @property
     def _api(self) -> NetworkApi:
-        return self._client.connection.network
+        return cast("NetworkApi", self._client.service("network"))
 
     def extensions(self) -> set[str]:
         """Aliases of the enabled Neutron extensions (``extraroute-atomic``, ``tag``...)."""

@@ -8,7 +8,7 @@ addresses from and what CAPO makes for machines; this module holds no such polic
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from osk8s_core.openstack.filters import TagFilter, named
 from osk8s_core.openstack.idempotency import create_once, single
@@ -29,7 +29,7 @@ class Ports:
 
     @property
     def _api(self) -> NetworkApi:
-        return self._client.connection.network
+        return cast("NetworkApi", self._client.service("network"))
 
     def get(self, port_id: str) -> Port:
         return self._client.call("port_get", self._api.get_port, port_id)

@@ -10,7 +10,7 @@ binary payloads as text, and the catalog URL is unversioned, so only the proxy f
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from osk8s_core.openstack.filters import named
 from osk8s_core.openstack.idempotency import create_once, single
@@ -39,7 +39,7 @@ class Secrets:
 
     @property
     def _api(self) -> KeyManagerApi:
-        return self._client.connection.key_manager
+        return cast("KeyManagerApi", self._client.service("key_manager"))
 
     def query(self, **filters: Any) -> list[Secret]:
         """Secrets' metadata (never payloads) by Barbican filters (``name``, ``limit``...)."""

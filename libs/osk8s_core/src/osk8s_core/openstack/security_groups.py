@@ -9,7 +9,7 @@ refuses an identical rule with 409 anyway. Which rules a Service needs is the ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from osk8s_core import errors
 from osk8s_core.openstack.filters import named
@@ -99,7 +99,7 @@ class SecurityGroups:
 
     @property
     def _api(self) -> NetworkApi:
-        return self._client.connection.network
+        return cast("NetworkApi", self._client.service("network"))
 
     def get(self, group_id: str) -> SecurityGroup:
         return self._client.call("security_group_get", self._api.get_security_group, group_id)

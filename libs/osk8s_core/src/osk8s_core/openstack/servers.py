@@ -8,7 +8,7 @@ directly. Thin layer; waits for the Cinder side belong to ``volumes``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from osk8s_core import errors
 from osk8s_core.openstack.filters import named, nova_name_regex
@@ -16,9 +16,11 @@ from osk8s_core.openstack.idempotency import single
 from osk8s_core.openstack.waiting import Waiter
 
 if TYPE_CHECKING:
+    from openstack.compute.v2._proxy import Proxy as ComputeApi
     from openstack.compute.v2.server import Server
     from openstack.compute.v2.volume_attachment import VolumeAttachment
     from openstack.connection import Connection
+    from openstack.network.v2._proxy import Proxy as NetworkApi
     from openstack.network.v2.port import Port
 
     from osk8s_core.openstack.client import OpenStackClient
@@ -33,15 +35,18 @@ class Servers:
         self._client = client
         self._waiter = waiter if waiter is not None else Waiter()
 
+    @property
+    def _compute(self) -> ComputeApi:
+        # Deferred: the proxy (auth, discovery) is resolved inside the call layer.
+        return cast("ComputeApi", self._client.service("compute"))
+
     def get(self, server_id: str) -> Server:
         """The server; NotFound when it does not exist."""
-        return self._client.call(
-            "server_get", self._client.connection.compute.get_server, server_id
-        )
+        return self._client.call("server_get", self._compute.get_server, server_id)
 
     def query(self, **filters: Any) -> list[Server]:
         """Servers (with details) matching Nova's list filters."""
-        compute = self._client.connection.compute
+        compute = self._compute
         return self._client.call("server_list", lambda: list(compute.servers(**filters)))
 
     def find_by_name(self, name: str) -> Server | None:
@@ -57,13 +62,13 @@ class Servers:
 
     def ports(self, server_id: str, **filters: Any) -> list[Port]:
         """The Neutron ports bound to the server (``device_id``), e.g. for node addresses."""
-        network = self._client.connection.network
+        network = cast("NetworkApi", self._client.service("network"))
         return self._client.call(
             "port_list", lambda: list(network.ports(device_id=server_id, **filters))
         )
 
     def volume_attachments(self, server_id: str) -> list[VolumeAttachment]:
-        compute = self._client.connection.compute
+        compute = self._compute
         return self._client.call(
             "volume_attachment_list", lambda: list(compute.volume_attachments(server_id))
         )
@@ -83,7 +88,7 @@ class Servers:
         existing = self.attachment_of(server_id, volume_id)
         if existing is not None:
             return existing
-        compute = self._client.connection.compute
+        compute = self._compute
         try:
             return self._client.call(
                 "volume_attach",
@@ -99,13 +104,21 @@ class Servers:
             return landed
 
     def detach_volume(self, server_id: str, volume_id: str) -> None:
-        """Detach through Nova; a volume that is not attached (any more) is success.
-        Nova detaches asynchronously: wait on the volume's status for ``available``."""
-        compute = self._client.connection.compute
-        self._client.call(
-            "volume_detach",
-            compute.delete_volume_attachment,
-            server_id,
-            volume_id,
-            ignore_missing=True,
-        )
+        """Detach through Nova; a volume not attached (any more), or a server that is gone,
+        is success (matches CPO's ControllerUnpublish). Nova detaches asynchronously: wait
+        on the volume's status for ``available``."""
+        # A typed server, because given two plain ids openstacksdk first looks the server up
+        # and swaps the arguments when it is not found (a shim for its 1.0 order change).
+        from openstack.compute.v2.server import Server  # noqa: PLC0415 - sdk is loaded
+
+        compute = self._compute
+        try:
+            self._client.call(
+                "volume_detach",
+                compute.delete_volume_attachment,
+                Server.new(id=server_id),
+                volume_id,
+                ignore_missing=True,
+            )
+        except errors.NotFound:
+            return

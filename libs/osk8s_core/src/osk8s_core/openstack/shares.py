@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from osk8s_core.openstack.filters import named
 from osk8s_core.openstack.idempotency import create_once, require_match, single
@@ -91,7 +91,7 @@ class Shares:
 
     @property
     def _api(self) -> SharesApi:
-        return self._client.connection.shared_file_system
+        return cast("SharesApi", self._client.service("shared_file_system"))
 
     def get(self, share_id: str) -> Share:
         return self._client.call("share_get", self._api.get_share, share_id)

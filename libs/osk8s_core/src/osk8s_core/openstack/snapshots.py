@@ -33,7 +33,7 @@ class Snapshots:
 
     @property
     def _api(self) -> BlockStorage:
-        return cast("BlockStorage", self._client.connection.block_storage)
+        return cast("BlockStorage", self._client.service("block_storage"))
 
     def get(self, snapshot_id: str) -> Snapshot:
         return self._client.call("snapshot_get", self._api.get_snapshot, snapshot_id)

@@ -57,7 +57,8 @@ class VolumeSpec:
 
     def identity(self) -> dict[str, object]:
         """What a volume found by this name must also have to count as "the same" volume
-        (matches CPO: same name and size is a repeat, another size is ALREADY_EXISTS)."""
+        (CPO: same name and size is a repeat, another size is ALREADY_EXISTS; CSI: another
+        content source is ALREADY_EXISTS too). ``None`` here means "must have none"."""
         return {
             "size": self.size_gb,
             "snapshot_id": self.snapshot_id,
@@ -76,7 +77,7 @@ class Volumes:
 
     @property
     def _api(self) -> BlockStorage:
-        return cast("BlockStorage", self._client.connection.block_storage)
+        return cast("BlockStorage", self._client.service("block_storage"))
 
     def get(self, volume_id: str) -> Volume:
         """The volume; NotFound when it does not exist."""
@@ -103,7 +104,9 @@ class Volumes:
             create=lambda: self._client.call(
                 "volume_create", self._api.create_volume, idempotent=False, **spec.attributes()
             ),
-            check=lambda found: require_match(found, spec.identity(), what=what),
+            check=lambda found: require_match(
+                found, spec.identity(), what=what, none_is_wildcard=False
+            ),
         )
         return self.wait_available(volume.id) if wait else volume
 

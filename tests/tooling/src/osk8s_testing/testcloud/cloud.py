@@ -151,12 +151,12 @@ def up(*, layout: Layout, names: Sequence[str], progress: Progress) -> None:
                 mark.touch()
         _start(ctx, sup, svc, progress)
         if svc.name == "keystone":
-            want = sorted(ctx.selected)
-            if state.get("registered") != want:
+            # Registered services accumulate: `up manila` after `up fast` keeps the others.
+            have = set(state.get("registered", []))
+            if not ctx.selected <= have:
                 with progress.step("keystone: users, projects, catalog"):
                     state["identity"] = _bootstrap(ctx, "identity", spec)
-                    state["registered"] = want
-                    state.pop("network", None)
+                    state["registered"] = sorted(have | ctx.selected)
                     _save_state(layout, state)
     if "neutron" in ctx.selected and "network" not in state:
         with progress.step("neutron: demo network, subnet, router, external network"):
@@ -165,10 +165,13 @@ def up(*, layout: Layout, names: Sequence[str], progress: Progress) -> None:
     if "cinder" in ctx.selected:
         with progress.step("cinder: volume service up"):
             _bootstrap(ctx, "cinder", spec)
+    if "manila" in ctx.selected:
+        with progress.step("manila: share service up, default share type"):
+            state["manila"] = _bootstrap(ctx, "manila", spec)
+            _save_state(layout, state)
     with progress.step("write clouds.yaml, cloud.conf, env"):
-        outputs.write_all(
-            layout=layout, passwords=ctx.passwords, state=state, selected=ctx.selected
-        )
+        registered = frozenset(state.get("registered", ctx.selected))
+        outputs.write_all(layout=layout, passwords=ctx.passwords, state=state, selected=registered)
     progress.line(f"clouds.yaml: {layout.clouds_yaml}")
     progress.line(f"cloud.conf:  {layout.cloud_conf}")
     progress.line(f"env:         {layout.env_file}  (source it; OS_CLOUD=osk8s-demo)")
@@ -200,7 +203,7 @@ def down(
 def status(*, layout: Layout) -> list[tuple[str, str, str]]:
     """(process, pid or 'stopped', listening address) for every recorded process."""
     sup = Supervisor(layout=layout)
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     if not layout.run.exists():
         return rows
     for name in sup.recorded():

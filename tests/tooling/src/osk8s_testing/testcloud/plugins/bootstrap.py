@@ -8,6 +8,7 @@ Every step finds before it creates, so a second run changes nothing. It never pr
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import openstack
@@ -29,44 +30,54 @@ def _connect(spec: dict[str, Any], user: str, password: str, project: str) -> Co
     )
 
 
+def _identity(conn: Connection) -> Any:
+    # The sdk types identity as v2|v3; this cloud is v3 only.
+    return conn.identity
+
+
+def _network_proxy(conn: Connection) -> Any:
+    return conn.network
+
+
 def _project(conn: Connection, name: str) -> Any:
-    found = conn.identity.find_project(name, domain_id="default")
-    return found or conn.identity.create_project(name=name, domain_id="default")
+    found = _identity(conn).find_project(name, domain_id="default")
+    return found or _identity(conn).create_project(name=name, domain_id="default")
 
 
 def _role(conn: Connection, name: str) -> Any:
-    return conn.identity.find_role(name) or conn.identity.create_role(name=name)
+    return _identity(conn).find_role(name) or _identity(conn).create_role(name=name)
 
 
 def _user(conn: Connection, name: str, password: str, project: Any) -> Any:
-    user = conn.identity.find_user(name, domain_id="default")
+    user = _identity(conn).find_user(name, domain_id="default")
     if user is None:
-        return conn.identity.create_user(
+        return _identity(conn).create_user(
             name=name, password=password, domain_id="default", default_project_id=project.id
         )
     # Keep the stored password authoritative if the data dir was kept but users drifted.
-    return conn.identity.update_user(user, password=password)
+    return _identity(conn).update_user(user, password=password)
 
 
 def _grant(conn: Connection, user: Any, project: Any, roles: list[str]) -> None:
     for name in roles:
         role = _role(conn, name)
-        conn.identity.assign_project_role_to_user(project, user, role)
+        _identity(conn).assign_project_role_to_user(project, user, role)
 
 
 def _service(conn: Connection, svc: dict[str, str], region: str) -> None:
-    service = conn.identity.find_service(svc["name"]) or conn.identity.create_service(
+    service = _identity(conn).find_service(svc["name"]) or _identity(conn).create_service(
         name=svc["name"], type=svc["type"]
     )
     have = {
-        ep.interface: ep for ep in conn.identity.endpoints(service_id=service.id, region_id=region)
+        ep.interface: ep
+        for ep in _identity(conn).endpoints(service_id=service.id, region_id=region)
     }
     for interface in ("public", "internal", "admin"):
         if interface in have:
             if have[interface].url != svc["url"]:
-                conn.identity.update_endpoint(have[interface], url=svc["url"])
+                _identity(conn).update_endpoint(have[interface], url=svc["url"])
             continue
-        conn.identity.create_endpoint(
+        _identity(conn).create_endpoint(
             service_id=service.id, interface=interface, url=svc["url"], region_id=region
         )
 
@@ -131,7 +142,7 @@ def network(spec: dict[str, Any]) -> dict[str, Any]:
         for ip in port.fixed_ips or []
     }
     if tenant_subnet.id not in attached:
-        conn.network.add_interface_to_router(router, subnet_id=tenant_subnet.id)
+        _network_proxy(conn).add_interface_to_router(router, subnet_id=tenant_subnet.id)
     return {
         "network_id": tenant.id,
         "subnet_id": tenant_subnet.id,
@@ -141,23 +152,64 @@ def network(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _wait_services(list_services: Callable[[], list[dict[str, Any]]], binary: str) -> list[str]:
+    """Wait until every ``binary`` service reports up and enabled; their hosts."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        found = [s for s in list_services() if s["binary"] == binary]
+        if found and all(s["state"] == "up" and s["status"] == "enabled" for s in found):
+            return sorted(s["host"] for s in found)
+        time.sleep(1)
+    raise SystemExit(f"{binary} did not report up within 180s")
+
+
 def cinder(spec: dict[str, Any]) -> dict[str, Any]:
     """Wait until cinder-volume reports up: before that, creates fail with "no valid backend"."""
     admin = _connect(spec, "admin", spec["admin_password"], "admin")
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        volume = [s for s in admin.block_storage.services() if s.binary == "cinder-volume"]
-        if volume and all(s.state == "up" and s.status == "enabled" for s in volume):
-            return {"volume_hosts": sorted(s.host for s in volume)}
-        time.sleep(1)
-    raise SystemExit("cinder-volume did not report up within 180s")
+    block: Any = admin.block_storage
+
+    def services() -> list[dict[str, Any]]:
+        return [s.to_dict() for s in block.services()]
+
+    return {"volume_hosts": _wait_services(services, "cinder-volume")}
+
+
+def manila(spec: dict[str, Any]) -> dict[str, Any]:
+    """Wait for manila-share, then make the ``default`` share type (DHSS=False) if missing."""
+    admin = _connect(spec, "admin", spec["admin_password"], "admin")
+    sfs: Any = admin.shared_file_system
+    # The sdk has no share services or share type creation: plain REST through its proxy.
+    headers = {"X-OpenStack-Manila-API-Version": "2.50"}
+
+    def services() -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = sfs.get("/services", headers=headers).json()["services"]
+        return listed
+
+    hosts = _wait_services(services, "manila-share")
+    types = sfs.get("/types", headers=headers).json()["share_types"]
+    found = [t for t in types if t["name"] == "default"]
+    if found:
+        type_id = found[0]["id"]
+    else:
+        body = {
+            "share_type": {
+                "name": "default",
+                "share_type_access:is_public": True,
+                "extra_specs": {"driver_handles_share_servers": False},
+            }
+        }
+        resp = sfs.post("/types", json=body, headers=headers)
+        resp.raise_for_status()
+        type_id = resp.json()["share_type"]["id"]
+    return {"share_hosts": hosts, "default_share_type_id": type_id}
 
 
 def main() -> None:
     phase, spec_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
-    result = {"identity": identity, "network": network, "cinder": cinder}[phase](spec)
+    phases = {"identity": identity, "network": network, "cinder": cinder, "manila": manila}
+    result = phases[phase](spec)
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
 

@@ -9,7 +9,7 @@ from typing import Any
 from cinder.tests import fake_driver
 
 
-class ExtendableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
+class ExtendableFakeDriver(fake_driver.FakeLoggingVolumeDriver):  # type: ignore[misc]
     """FakeLoggingVolumeDriver whose extend_volume succeeds without doing anything."""
 
     def extend_volume(self, volume: Any, new_size: int) -> None:

@@ -10,7 +10,7 @@ from neutron_lib.api.definitions import portbindings
 from neutron_lib.plugins.ml2 import api
 
 
-class BindAllMechanismDriver(api.MechanismDriver):
+class BindAllMechanismDriver(api.MechanismDriver):  # type: ignore[misc]
     """Bind the first segment offered, for any host, with VIF type ovs."""
 
     def initialize(self) -> None:
@@ -18,7 +18,7 @@ class BindAllMechanismDriver(api.MechanismDriver):
 
     @property
     def connectivity(self) -> str:
-        return portbindings.CONNECTIVITY_L2
+        return str(portbindings.CONNECTIVITY_L2)
 
     def bind_port(self, context: api.PortContext) -> None:
         for segment in context.segments_to_bind:

@@ -12,7 +12,7 @@ from octavia.common import clients
 from octavia.compute.drivers.noop_driver.driver import NoopComputeDriver
 
 
-class NeutronPortsNoopComputeDriver(NoopComputeDriver):
+class NeutronPortsNoopComputeDriver(NoopComputeDriver):  # type: ignore[misc]
     """Noop amphorae; attach/detach set and clear the Neutron port's device_id."""
 
     def attach_network_or_port(

@@ -129,6 +129,8 @@ class Ctx:
                 "5",
                 "--name",
                 name,
+                # Else every master shares one socket in root's home, outside the data dir.
+                "--no-control-socket",
                 "osk8s_testcloud_plugins.wsgi_app:application",
             ),
             env=wsgi_env,

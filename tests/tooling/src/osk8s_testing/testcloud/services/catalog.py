@@ -11,11 +11,14 @@ from collections.abc import Iterable
 from osk8s_testing.testcloud.services import (
     barbican,
     cinder,
+    glance,
     infra,
     keystone,
+    manila,
     mariadb,
     neutron,
     octavia,
+    placement,
 )
 from osk8s_testing.testcloud.services.base import Service
 
@@ -25,14 +28,17 @@ ORDER: tuple[Service, ...] = (
     mariadb.SERVICE,
     keystone.SERVICE,
     barbican.SERVICE,
+    placement.SERVICE,
+    glance.SERVICE,
     neutron.SERVICE,
     octavia.SERVICE,
     cinder.SERVICE,
+    manila.SERVICE,
 )
 BY_NAME = {s.name: s for s in ORDER}
 FAST = ("keystone", "barbican", "neutron", "octavia", "cinder")
-PLANNED = ("placement", "glance", "nova", "manila")
-ALL = FAST + PLANNED
+PLANNED = ("nova",)
+ALL = (*FAST, "placement", "glance", "manila", *PLANNED)
 SETS = {"fast": FAST, "all": ALL}
 
 
@@ -43,7 +49,7 @@ class UnknownService(ValueError):
 def expand(names: Iterable[str]) -> list[Service]:
     """Selected services plus everything they require, in start order."""
     wanted: set[str] = set()
-    todo = []
+    todo: list[str] = []
     for name in names:
         todo.extend(SETS.get(name, (name,)))
     while todo:
