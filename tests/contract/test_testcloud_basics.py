@@ -173,3 +173,36 @@ def test_manila_share_access_rule_extend_delete(demo_conn: Connection, name: str
     finally:
         sfs.delete_share(share, ignore_missing=True)
     sfs.wait_for_delete(share, wait=120)
+
+
+def test_nova_boot_with_neutron_port_and_volume_attach(
+    demo_conn: Connection, testcloud: TestCloud, name: str
+) -> None:
+    if "nova" not in testcloud.state:
+        pytest.skip("test cloud runs no Nova (`osk8s-testcloud up all` or `up nova`)")
+    compute: Any = demo_conn.compute
+    bs: Any = demo_conn.block_storage
+    server = compute.create_server(
+        name=name,
+        flavor_id=testcloud.state["nova"]["flavor_id"],
+        image_id=testcloud.state["nova"]["image_id"],
+        networks=[{"uuid": testcloud.network["network_id"]}],
+    )
+    volume = bs.create_volume(name=name, size=1)
+    try:
+        server = compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=180)
+        (port,) = demo_conn.network.ports(device_id=server.id)
+        assert port.status == "ACTIVE"  # bound by the test cloud's ML2 driver
+        assert port.fixed_ips[0]["subnet_id"] == testcloud.network["subnet_id"]
+        addresses = [a["addr"] for nets in server.addresses.values() for a in nets]
+        assert port.fixed_ips[0]["ip_address"] in addresses
+        volume = bs.wait_for_status(volume, status="available", failures=["error"], wait=120)
+        compute.create_volume_attachment(server, volume_id=volume.id)
+        volume = bs.wait_for_status(volume, status="in-use", failures=["error"], wait=120)
+        assert volume.attachments[0]["server_id"] == server.id
+        compute.delete_volume_attachment(server, volume.id)
+        bs.wait_for_status(volume, status="available", failures=["error"], wait=120)
+    finally:
+        compute.delete_server(server, ignore_missing=True)
+        compute.wait_for_delete(server, wait=120)
+        bs.delete_volume(volume, ignore_missing=True)

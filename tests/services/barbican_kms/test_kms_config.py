@@ -40,6 +40,12 @@ def test_missing_key_id_is_a_config_error(tmp_path: Path) -> None:
         KeyIdsFromConfig([conf], loader=load_cloud_config)()
 
 
+def test_overlong_key_id_is_a_config_error(tmp_path: Path) -> None:
+    conf = write(tmp_path / "cloud.conf", f"{GLOBAL}[KeyManager]\nkey-id = {'k' * 256}\n")
+    with pytest.raises(ConfigError, match="too long"):
+        KeyIdsFromConfig([conf], loader=load_cloud_config)()
+
+
 def test_config_is_reparsed_only_when_the_file_changes(tmp_path: Path) -> None:
     conf = write(tmp_path / "cloud.conf", f"{GLOBAL}[KeyManager]\nkey-id = {KEY_A}\n")
     loads: list[int] = []

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from osk8s_barbican_kms.envelope import MAX_KEY_ID_BYTES
 from osk8s_barbican_kms.keyring import KeyIds
 from osk8s_core.config import KeyManagerOptions, LoadResult
 from osk8s_core.errors import ConfigError
@@ -28,6 +29,15 @@ def key_ids_from(options: KeyManagerOptions, *, file: str) -> KeyIds:
             key="key-id",
             expected="the UUID of a Barbican secret holding a 16/24/32-byte AES key",
         )
+    for key_id in (options.key_id, *options.old_key_ids):
+        # The id travels in every ciphertext header (one length byte).
+        if len(key_id.encode()) > MAX_KEY_ID_BYTES:
+            raise ConfigError(
+                f"key id of {len(key_id.encode())} bytes is too long",
+                file=file,
+                section="KeyManager",
+                expected=f"a Barbican secret UUID (at most {MAX_KEY_ID_BYTES} bytes)",
+            )
     return KeyIds(current=options.key_id, old=tuple(options.old_key_ids))
 
 

@@ -17,6 +17,7 @@ from osk8s_testing.testcloud import install, outputs
 from osk8s_testing.testcloud.layout import Layout
 from osk8s_testing.testcloud.passwords import load_or_create
 from osk8s_testing.testcloud.procs import Supervisor
+from osk8s_testing.testcloud.services import nova
 from osk8s_testing.testcloud.services.base import HOST, PORTS, REGION, SETUP_MARK, Ctx, Service
 from osk8s_testing.testcloud.services.catalog import expand
 from osk8s_testing.testcloud.steps import Progress, TestcloudError, run, wait_until_answers
@@ -117,8 +118,63 @@ def _spec(ctx: Ctx, services: Sequence[Service]) -> dict[str, Any]:
             "roles": DEMO_ROLES,
         },
         "network": NETWORK,
-        "wait_cinder": "cinder" in ctx.selected,
+        "flavor": "osk8s.small",
+        "image": "osk8s-fake-image",
     }
+
+
+def _install(layout: Layout, services: Sequence[Service], progress: Progress) -> None:
+    apt = sorted({p for s in services for p in s.apt})
+    with progress.step("debian packages"):
+        added = install.ensure_packages(apt, log=layout.logs / "setup-apt.log")
+        progress.line(f"installed {' '.join(added)}" if added else f"present: {' '.join(apt)}")
+    with progress.step("openstack venv"):
+        built = install.ensure_venv(layout, log=layout.logs / "setup-venv.log")
+        install.sync_plugins(layout)
+        progress.line("built from pinned requirements" if built else "up to date")
+
+
+def _setup_once(ctx: Ctx, svc: Service, progress: Progress) -> None:
+    svc.configure(ctx)
+    mark = ctx.layout.data(svc.name) / SETUP_MARK
+    if mark.exists():
+        return
+    with progress.step(f"{svc.name}: setup"):
+        svc.setup(ctx)
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+
+
+def _register(ctx: Ctx, spec: dict[str, Any], state: dict[str, Any], progress: Progress) -> None:
+    # Registered services accumulate: `up manila` after `up fast` keeps the others.
+    have = set(state.get("registered", []))
+    if ctx.selected <= have:
+        return
+    with progress.step("keystone: users, projects, catalog"):
+        state["identity"] = _bootstrap(ctx, "identity", spec)
+        state["registered"] = sorted(have | ctx.selected)
+        _save_state(ctx.layout, state)
+
+
+def _finish(ctx: Ctx, spec: dict[str, Any], state: dict[str, Any], progress: Progress) -> None:
+    """Steps that need several services running: topology, readiness, flavors, share type."""
+    if "neutron" in ctx.selected and "network" not in state:
+        with progress.step("neutron: demo network, subnet, router, external network"):
+            state["network"] = _bootstrap(ctx, "network", spec)
+            _save_state(ctx.layout, state)
+    if "cinder" in ctx.selected:
+        with progress.step("cinder: volume service up"):
+            _bootstrap(ctx, "cinder", spec)
+    if "nova" in ctx.selected and "nova" not in state:
+        with progress.step("nova: compute up, discover hosts, flavor, image"):
+            _bootstrap(ctx, "nova-compute", spec)
+            nova.discover_hosts(ctx)
+            state["nova"] = _bootstrap(ctx, "nova", spec)
+            _save_state(ctx.layout, state)
+    if "manila" in ctx.selected:
+        with progress.step("manila: share service up, default share type"):
+            state["manila"] = _bootstrap(ctx, "manila", spec)
+            _save_state(ctx.layout, state)
 
 
 def up(*, layout: Layout, names: Sequence[str], progress: Progress) -> None:
@@ -132,43 +188,14 @@ def up(*, layout: Layout, names: Sequence[str], progress: Progress) -> None:
     progress.line(f"test cloud in {layout.root}: {', '.join(s.name for s in services)}")
     sup = Supervisor(layout=layout)
     state = _load_state(layout)
-    apt = sorted({p for s in services for p in s.apt})
-    with progress.step("debian packages"):
-        added = install.ensure_packages(apt, log=layout.logs / "setup-apt.log")
-        progress.line(f"installed {' '.join(added)}" if added else f"present: {' '.join(apt)}")
-    with progress.step("openstack venv"):
-        built = install.ensure_venv(layout, log=layout.logs / "setup-venv.log")
-        install.sync_plugins(layout)
-        progress.line("built from pinned requirements" if built else "up to date")
+    _install(layout, services, progress)
     spec = _spec(ctx, services)
     for svc in services:
-        svc.configure(ctx)
-        mark = layout.data(svc.name) / SETUP_MARK
-        if not mark.exists():
-            with progress.step(f"{svc.name}: setup"):
-                svc.setup(ctx)
-                mark.parent.mkdir(parents=True, exist_ok=True)
-                mark.touch()
+        _setup_once(ctx, svc, progress)
         _start(ctx, sup, svc, progress)
         if svc.name == "keystone":
-            # Registered services accumulate: `up manila` after `up fast` keeps the others.
-            have = set(state.get("registered", []))
-            if not ctx.selected <= have:
-                with progress.step("keystone: users, projects, catalog"):
-                    state["identity"] = _bootstrap(ctx, "identity", spec)
-                    state["registered"] = sorted(have | ctx.selected)
-                    _save_state(layout, state)
-    if "neutron" in ctx.selected and "network" not in state:
-        with progress.step("neutron: demo network, subnet, router, external network"):
-            state["network"] = _bootstrap(ctx, "network", spec)
-            _save_state(layout, state)
-    if "cinder" in ctx.selected:
-        with progress.step("cinder: volume service up"):
-            _bootstrap(ctx, "cinder", spec)
-    if "manila" in ctx.selected:
-        with progress.step("manila: share service up, default share type"):
-            state["manila"] = _bootstrap(ctx, "manila", spec)
-            _save_state(layout, state)
+            _register(ctx, spec, state, progress)
+    _finish(ctx, spec, state, progress)
     with progress.step("write clouds.yaml, cloud.conf, env"):
         registered = frozenset(state.get("registered", ctx.selected))
         outputs.write_all(layout=layout, passwords=ctx.passwords, state=state, selected=registered)

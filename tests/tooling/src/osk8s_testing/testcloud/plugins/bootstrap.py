@@ -5,6 +5,7 @@ OpenStack venv: one process per phase, because the ``openstack`` CLI costs secon
 Every step finds before it creates, so a second run changes nothing. It never prints secrets.
 """
 
+import io
 import json
 import sys
 import time
@@ -204,11 +205,55 @@ def manila(spec: dict[str, Any]) -> dict[str, Any]:
     return {"share_hosts": hosts, "default_share_type_id": type_id}
 
 
+def nova_compute(spec: dict[str, Any]) -> dict[str, Any]:
+    """Wait until nova-compute reports up (its host can then be discovered into cell1)."""
+    admin = _connect(spec, "admin", spec["admin_password"], "admin")
+    compute: Any = admin.compute
+
+    def services() -> list[dict[str, Any]]:
+        return [s.to_dict() for s in compute.services()]
+
+    return {"compute_hosts": _wait_services(services, "nova-compute")}
+
+
+def nova(spec: dict[str, Any]) -> dict[str, Any]:
+    """After host discovery: wait for the hypervisor, make a flavor and a tiny public image."""
+    admin = _connect(spec, "admin", spec["admin_password"], "admin")
+    compute: Any = admin.compute
+    deadline = time.monotonic() + 120
+    while not list(compute.hypervisors()):
+        if time.monotonic() > deadline:
+            raise SystemExit("no hypervisor showed up within 120s")
+        time.sleep(1)
+    flavor = compute.find_flavor(spec["flavor"]) or compute.create_flavor(
+        name=spec["flavor"], vcpus=1, ram=512, disk=1, is_public=True
+    )
+    image: Any = admin.image.find_image(spec["image"])
+    if image is None:
+        # FakeDriver never reads it: a few bytes are a valid raw image for the API.
+        image = admin.create_image(
+            spec["image"],
+            data=io.BytesIO(b"\0" * 4096),
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+            wait=True,
+        )
+    return {"flavor_id": flavor.id, "image_id": image.id}
+
+
 def main() -> None:
     phase, spec_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
-    phases = {"identity": identity, "network": network, "cinder": cinder, "manila": manila}
+    phases = {
+        "identity": identity,
+        "network": network,
+        "cinder": cinder,
+        "manila": manila,
+        "nova-compute": nova_compute,
+        "nova": nova,
+    }
     result = phases[phase](spec)
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)

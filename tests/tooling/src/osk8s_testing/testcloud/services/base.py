@@ -61,6 +61,12 @@ class Ctx:
         full_env = {**self.layout.child_env(), **(env or {})}
         steps.run(argv, log=self.setup_log(service), env=full_env)
 
+    def run_status(self, service: str, *argv: str) -> int:
+        """Like ``run`` but returns the exit code instead of raising."""
+        return steps.run(
+            argv, log=self.setup_log(service), env=self.layout.child_env(), check=False
+        )
+
     def venv_bin(self, name: str) -> str:
         return str(self.layout.bin(name))
 
