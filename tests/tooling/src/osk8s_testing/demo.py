@@ -283,6 +283,30 @@ def scenario_keystone_webhook(demo: Demo) -> None:
             demo.say(f"stopped (exit status {_stop(proc)})")
 
 
+REPO = Path(__file__).resolve().parents[4]
+
+
+def _service_demo(script: str) -> Callable[[Demo], None]:
+    """A service's own demo script (services/<name>/demo.py), run as the operator would."""
+
+    def run(demo: Demo) -> None:
+        result = subprocess.run(
+            [sys.executable, str(REPO / script)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        for line in result.stdout.splitlines():
+            demo.say(line.strip())
+        if result.returncode != 0:
+            for line in result.stderr.splitlines()[-10:]:
+                demo.say(f"! {line}")
+            raise AssertionError(f"{script} exited with {result.returncode}")
+
+    return run
+
+
 SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
     ("Keystone: authenticate with cloud.conf [Global] through the core", scenario_auth),
     ("Cinder: idempotent volume create, extend, delete", scenario_volume),
@@ -295,6 +319,14 @@ SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
     (
         "k8s-keystone-auth: kube-apiserver webhook authn/authz with real Keystone tokens",
         scenario_keystone_webhook,
+    ),
+    (
+        "barbican-kms-plugin: KMS v2/v1 over gRPC with the key in Barbican, rotation",
+        _service_demo("services/barbican_kms/demo.py"),
+    ),
+    (
+        "cinder-csi-plugin: CSI volume lifecycle over gRPC against real Cinder",
+        _service_demo("services/cinder_csi/demo.py"),
     ),
 )
 
