@@ -61,8 +61,24 @@ oci_layer = rule(
     },
 )
 
+def _check_third_party(ctx, binaries):
+    """Fails if a binary needs a wheel the shared third-party layer does not ship."""
+    shipped = {}
+    for target in ctx.attr.third_party_srcs:
+        for f in target[DefaultInfo].default_runfiles.files.to_list():
+            shipped[f.short_path] = True
+    for binary in binaries:
+        for f in binary[DefaultInfo].default_runfiles.files.to_list():
+            path = _runfiles_path(ctx, f.short_path)
+            if _is_third_party(path) and f.short_path not in shipped:
+                fail("%s needs %s, which is not in the runtime lock (requirements.lock)" % (
+                    binary.label,
+                    path,
+                ))
+
 def _oci_image_impl(ctx):
     binaries = [ctx.attr.entrypoint] + ctx.attr.binaries
+    _check_third_party(ctx, binaries)
     lines, files = _manifest_lines(ctx, binaries, want_third_party = False)
     for binary in binaries:
         exe = binary[DefaultInfo].files_to_run.executable
@@ -112,6 +128,10 @@ oci_image = rule(
         "binaries": attr.label_list(doc = "more py_binary launchers shipped in /app"),
         "base": attr.label(default = "@debian_base//:base.tar.gz", allow_single_file = True),
         "third_party": attr.label(default = "//bazel:pypi_layer", allow_single_file = True),
+        "third_party_srcs": attr.label_list(
+            default = ["@pypi//:runtime"],
+            doc = "what the third_party layer was made from (checked to cover the binaries)",
+        ),
         "env": attr.string_list(),
         "labels": attr.string_dict(),
         "tag": attr.string(mandatory = True),

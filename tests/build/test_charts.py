@@ -273,3 +273,42 @@ def test_manifest_drift_is_detected(charts: ModuleType, tmp_path: Any) -> None:
         "openstack-cinder-csi/csidriver.yaml",
         "openstack-cinder-csi/extra.yaml",
     ]
+
+
+@pytest.mark.parametrize("chart", sorted(EXPECTED_CHARTS))
+def test_misspelt_top_level_value_fails_the_render(charts: ModuleType, chart: str) -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmValuesError, match="logVerbosityLevle"):
+        charts.render(chart, {"logVerbosityLevle": 4})
+
+
+@pytest.mark.parametrize(
+    ("chart", "values", "where"),
+    [
+        (
+            "openstack-cloud-controller-manager",
+            {"enabledControllers": "service"},
+            "/enabledControllers",
+        ),
+        (
+            "openstack-cloud-controller-manager",
+            {"image": {"pullPolicy": "Sometimes"}},
+            "pullPolicy",
+        ),
+        ("openstack-cinder-csi", {"logVerbosityLevel": "high"}, "/logVerbosityLevel"),
+        (
+            "openstack-manila-csi",
+            {"shareProtocols": [{"protocolSelector": "SMB"}]},
+            "shareProtocols",
+        ),
+        ("capo-controller-manager", {"replicas": -1}, "/replicas"),
+    ],
+)
+def test_values_of_the_wrong_shape_fail_the_render(
+    charts: ModuleType, chart: str, values: dict[str, Any], where: str
+) -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmValuesError, match=where):
+        charts.render(chart, values)

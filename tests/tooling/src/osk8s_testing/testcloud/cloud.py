@@ -165,9 +165,11 @@ def _finish(ctx: Ctx, spec: dict[str, Any], state: dict[str, Any], progress: Pro
     if "cinder" in ctx.selected:
         with progress.step("cinder: volume service up"):
             _bootstrap(ctx, "cinder", spec)
-    if "nova" in ctx.selected and "nova" not in state:
-        with progress.step("nova: compute up, discover hosts, flavor, image"):
+    if "nova" in ctx.selected:
+        with progress.step("nova: compute service up"):
             _bootstrap(ctx, "nova-compute", spec)
+    if "nova" in ctx.selected and "nova" not in state:
+        with progress.step("nova: discover hosts, flavor, image"):
             nova.discover_hosts(ctx)
             state["nova"] = _bootstrap(ctx, "nova", spec)
             _save_state(ctx.layout, state)
