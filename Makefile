@@ -8,7 +8,7 @@ TOOLS := $(CURDIR)/.tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 TESTCLOUD_SET ?= fast
 
-.PHONY: help bootstrap sync lint test test-unit demo testcloud-up testcloud-down bench
+.PHONY: help bootstrap sync lint test test-unit demo testcloud-up testcloud-down bench bazel-deps images bazel-test
 
 help:
 	@echo "make demo   - bring up the local test cloud and show osk8s working against it"
@@ -39,9 +39,26 @@ testcloud-up: sync
 testcloud-down:
 	$(UV) run --frozen osk8s-testcloud down
 
-# The README's test command: lint, then the whole suite, contract tests included.
+# Bazel 4.2 (Debian), skopeo and umoci: the offline image toolchain (bazel/README.md).
+bazel-deps:
+	@command -v bazel >/dev/null && command -v skopeo >/dev/null && command -v umoci >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq bazel-bootstrap python3 skopeo umoci >/dev/null; }
+
+# The seven OCI images: build, validate (skopeo, umoci, --version as non-root in a chroot),
+# and rebuild from clean to prove byte-identical digests. Bazel needs uv on PATH for wheels.
+images: bootstrap bazel-deps
+	PATH="$(dir $(UV)):$$PATH" python3 scripts/images.py build
+	python3 scripts/images.py validate
+	PATH="$(dir $(UV)):$$PATH" python3 scripts/images.py reproducible --quick
+
+bazel-test: bootstrap bazel-deps
+	PATH="$(dir $(UV)):$$PATH" bazel test --config=ci //...
+
+# The README's test command: lint, images, then the whole suite, contract tests included
+# (pytest's summary is the last thing printed).
 test: sync testcloud-up
 	$(UV) run --frozen scripts/lint
+	$(MAKE) images
 	$(UV) run --frozen pytest
 
 demo: sync testcloud-up

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import structlog
 from keystoneauth1 import session as ks_session
+from prometheus_client import CollectorRegistry
+
 from osk8s_core.health import HealthServer
 from osk8s_core.logging import (
     bind_component,
@@ -21,7 +23,6 @@ from osk8s_core.logging import (
 )
 from osk8s_core.redaction import is_secret_key, redact, scrub_text
 from osk8s_core.secrets import SecretStr
-from prometheus_client import CollectorRegistry
 
 PASSWORD = "hunter2-Pa55word"
 APP_SECRET = "appcred-s3cr3t-value"

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from osk8s_core.health import HealthChecks, HealthServer
-from osk8s_core.metrics import RECONCILE_BUCKETS, ApiMetrics, ReconcileMetrics
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
+
+from osk8s_core.health import HealthChecks, HealthServer
+from osk8s_core.metrics import RECONCILE_BUCKETS, ApiMetrics, ReconcileMetrics
 
 
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

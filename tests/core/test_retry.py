@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+
 from osk8s_core import errors
 from osk8s_core.retry import (
     NO_RETRY,

@@ -16,13 +16,14 @@ import pytest
 import structlog
 from keystoneauth1 import session as ks_session
 from openstack import exceptions as sdk_exc
+from prometheus_client import CollectorRegistry
+from scripted_cloud import Reply, ScriptedCloud, make_connection
+
 from osk8s_core import errors
 from osk8s_core.logging import configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.retry import NO_RETRY, RetryPolicy
-from prometheus_client import CollectorRegistry
-from scripted_cloud import Reply, ScriptedCloud, make_connection
 
 VOLUME = {"volume": {"id": "v1", "status": "available", "size": 1, "name": "pv-1"}}
 VOL_PATH = "/v3/volumes/v1"

@@ -14,6 +14,7 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from openstack import exceptions as sdk_exc
+
 from osk8s_core import errors
 from osk8s_core.openstack.errors import (
     BODY_LIMIT,
