@@ -59,11 +59,17 @@ def test_keystone_alone_needs_no_database_server() -> None:
     assert [s.name for s in expand(["keystone"])] == ["keystone"]
 
 
-def test_unknown_and_planned_services_are_refused() -> None:
+def test_unknown_services_are_refused() -> None:
     with pytest.raises(UnknownService, match="known:"):
         expand(["nosuch"])
-    with pytest.raises(UnknownService, match="not implemented yet"):
-        expand(["nova"])
+
+
+def test_all_set_adds_nova_and_manila_after_their_dependencies() -> None:
+    names = [s.name for s in expand(["all"])]
+    assert names[:3] == ["epmd", "rabbitmq", "mariadb"]
+    assert set(names) >= {"placement", "glance", "nova", "manila", "octavia", "cinder"}
+    for before, after in [("placement", "nova"), ("glance", "nova"), ("neutron", "nova")]:
+        assert names.index(before) < names.index(after)
 
 
 def test_dir_resolution_prefers_flag_then_env(tmp_path: Path) -> None:

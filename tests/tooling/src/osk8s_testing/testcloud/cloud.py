@@ -216,11 +216,10 @@ def down(
     """Stop the recorded processes (of ``services`` only, if given) in reverse start order."""
     sup = Supervisor(layout=layout)
     if layout.run.exists():
-        for name in reversed(sup.recorded()):
-            if not _belongs(name, services):
-                continue
-            stopped = sup.stop(name)
-            progress.line(f"{name}: {'stopped' if stopped else 'was not running'}")
+        names = [n for n in sup.recorded() if _belongs(n, services)]
+        stopped = sup.stop_many(names)
+        for name in names:
+            progress.line(f"{name}: {'stopped' if name in stopped else 'was not running'}")
     if wipe and not services and layout.root.exists():
         # Keep the venv: rebuilding it is the one slow step that does not depend on state.
         for child in layout.root.iterdir():

@@ -1,7 +1,7 @@
 """The known services in start order, the named sets (``fast``, ``all``) and their expansion.
 
 ``expand`` adds what a selection requires (RabbitMQ, Keystone, Neutron for Octavia...) and
-returns services in start order. Services not written yet are listed in ``PLANNED``.
+returns services in start order.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ ORDER: tuple[Service, ...] = (
 )
 BY_NAME = {s.name: s for s in ORDER}
 FAST = ("keystone", "barbican", "neutron", "octavia", "cinder")
-PLANNED: tuple[str, ...] = ()
 ALL = (*FAST, "placement", "glance", "nova", "manila")
 SETS = {"fast": FAST, "all": ALL}
 
@@ -59,8 +58,7 @@ def expand(names: Iterable[str]) -> list[Service]:
         if name in wanted:
             continue
         if name not in BY_NAME:
-            hint = " (not implemented yet)" if name in PLANNED else ""
-            raise UnknownService(f"unknown service {name!r}{hint}; known: {', '.join(BY_NAME)}")
+            raise UnknownService(f"unknown service {name!r}; known: {', '.join(BY_NAME)}")
         wanted.add(name)
         todo.extend(BY_NAME[name].requires)
     return [s for s in ORDER if s.name in wanted]

@@ -1,4 +1,4 @@
-"""Nova: API + conductor + scheduler + compute (FakeDriver), cells v2 on MariaDB.
+"""Nova: API + conductor + scheduler + compute (fake driver), cells v2 on MariaDB.
 
 Four processes share the API and cell databases, so they live on the MariaDB server. Setup
 maps cell0 and creates cell1; the bring-up discovers the compute host once it reports up (the
@@ -9,7 +9,6 @@ paste first, as nova expects.
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 from osk8s_testing.testcloud.procs import ProcessSpec
 from osk8s_testing.testcloud.render import render_to
@@ -17,7 +16,6 @@ from osk8s_testing.testcloud.services import mariadb
 from osk8s_testing.testcloud.services.base import (
     PORTS,
     REGION,
-    SETUP_MARK,
     CatalogEntry,
     Ctx,
     Service,
@@ -68,28 +66,7 @@ def discover_hosts(ctx: Ctx) -> None:
             "discover_hosts")  # fmt: skip
 
 
-def _restore_node_identity(ctx: Ctx) -> None:
-    """Write ``compute_id`` from the DB if missing, so nova-compute can restart.
-
-    FakeDriver's compute never writes the node identity file, and a compute that has started
-    once refuses to start again without it ("No local node identity found").
-    """
-    id_file = ctx.layout.data("nova") / "compute_id"
-    if id_file.exists() or not (ctx.layout.data("nova") / SETUP_MARK).exists():
-        return
-    sql = "SELECT uuid FROM nova.compute_nodes WHERE host='osk8s' AND deleted=0"
-    out = subprocess.run(
-        [mariadb.CLIENT, "--no-defaults", "-S", str(mariadb.socket_path(ctx)), "-u", "root",
-         "-N", "-B", "-e", sql],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    uuids = out.stdout.split()
-    if len(uuids) == 1:
-        id_file.write_text(uuids[0] + "\n")
-
-
 def _processes(ctx: Ctx) -> list[ProcessSpec]:
-    _restore_node_identity(ctx)
     conf = _conf(ctx)
     env = {"OS_NOVA_CONFIG_DIR": str(ctx.layout.etc("nova"))}
     return [
