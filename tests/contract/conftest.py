@@ -21,6 +21,7 @@ import pytest
 from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
+from osk8s_testing.cloudgate import cloud_unavailable
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 from osk8s_testing.testcloud.outputs import ADMIN_CLOUD, DEMO_CLOUD
 
@@ -53,12 +54,14 @@ def _keystone_answers(clouds_yaml: Path) -> bool:
 def testcloud() -> TestCloud:
     layout = Layout(resolve_dir(None, os.environ))
     if not layout.clouds_yaml.exists():
-        pytest.skip(
+        cloud_unavailable(
             f"OpenStack test cloud not set up: no {layout.clouds_yaml} "
             "(run `osk8s-testcloud up`, or set OSK8S_TESTCLOUD_DIR)"
         )
     if not _keystone_answers(layout.clouds_yaml):
-        pytest.skip("OpenStack test cloud not running: Keystone does not answer on 127.0.0.1:5000")
+        cloud_unavailable(
+            "OpenStack test cloud not running: Keystone does not answer on 127.0.0.1:5000"
+        )
     state = json.loads(layout.state_file.read_text()) if layout.state_file.exists() else {}
     return TestCloud(layout=layout, state=state)
 

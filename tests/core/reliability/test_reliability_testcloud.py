@@ -25,6 +25,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.retry import RetryPolicy
 from osk8s_core.secrets import SecretStr
+from osk8s_testing.cloudgate import cloud_unavailable
 from osk8s_testing.faultproxy import FaultProxy, Reset, error
 from osk8s_testing.faultproxy.catalog import base_of, upstream_bases
 from osk8s_testing.faultproxy.fixtures import FaultProxyFactory
@@ -37,7 +38,7 @@ CLOUD = "osk8s-demo"
 def _auth_entry() -> dict[str, Any]:
     path = Layout(resolve_dir(None, os.environ)).clouds_yaml
     if not path.is_file():
-        pytest.skip(f"test cloud not up ({path} missing)")
+        cloud_unavailable(f"test cloud not up ({path} missing)")
     entry = yaml.safe_load(path.read_text())["clouds"][CLOUD]
     return {**entry["auth"], "region": entry.get("region_name")}
 
@@ -55,7 +56,7 @@ def _catalog_urls(auth: dict[str, Any]) -> list[str]:
     except ks_exc.ConnectionError as e:
         # Not listening: the cloud is not up. An HTTP error from a listening Keystone is a
         # real failure and is not hidden.
-        pytest.skip(f"test cloud Keystone not answering: {type(e).__name__}")
+        cloud_unavailable(f"test cloud Keystone not answering: {type(e).__name__}")
     return [e["url"] for svc in access.service_catalog.catalog for e in svc["endpoints"]]
 
 

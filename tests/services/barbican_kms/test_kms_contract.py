@@ -25,6 +25,7 @@ import pytest
 
 from osk8s_core.proto.kms.v1beta1 import api_pb2 as v1
 from osk8s_core.proto.kms.v2 import api_pb2 as v2
+from osk8s_testing.cloudgate import cloud_unavailable
 from osk8s_testing.faultproxy import FaultProxy, Reset, start_fleet
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 from osk8s_testing.testcloud.outputs import DEMO_CLOUD
@@ -50,9 +51,13 @@ def _answers(port: int) -> bool:
 def layout() -> Layout:
     found = Layout(resolve_dir(None, os.environ))
     if not found.clouds_yaml.exists() or not found.cloud_conf.exists():
-        pytest.skip(f"OpenStack test cloud not set up: no {found.cloud_conf} (osk8s-testcloud up)")
+        cloud_unavailable(
+            f"OpenStack test cloud not set up: no {found.cloud_conf} (osk8s-testcloud up)"
+        )
     if not (_answers(5000) and _answers(9311)):
-        pytest.skip("OpenStack test cloud not running: Keystone :5000 or Barbican :9311 is down")
+        cloud_unavailable(
+            "OpenStack test cloud not running: Keystone :5000 or Barbican :9311 is down"
+        )
     return found
 
 
@@ -66,7 +71,7 @@ def conn(layout: Layout) -> Iterator[Any]:
     try:
         connection.authorize()
     except Exception as exc:  # the cloud is there but not healthy: say so, do not fail
-        pytest.skip(f"OpenStack test cloud not usable: {type(exc).__name__}: {exc}")
+        cloud_unavailable(f"OpenStack test cloud not usable: {type(exc).__name__}: {exc}")
     yield connection
     connection.close()
 

@@ -23,6 +23,7 @@ from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import WaitPolicy
+from osk8s_testing.cloudgate import cloud_unavailable
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 from .cinder_harness import NODE_ID, Driver, start
@@ -52,9 +53,9 @@ def testcloud_conf() -> Path:
     """The running test cloud's cloud.conf, or pytest.skip with the reason."""
     layout = Layout(resolve_dir(None, os.environ))
     if not layout.cloud_conf.exists():
-        pytest.skip(f"OpenStack test cloud not set up: no {layout.cloud_conf}")
+        cloud_unavailable(f"OpenStack test cloud not set up: no {layout.cloud_conf}")
     if not (_port_open(5000) and _port_open(8776)):
-        pytest.skip("OpenStack test cloud: Keystone (5000) or Cinder (8776) does not answer")
+        cloud_unavailable("OpenStack test cloud: Keystone (5000) or Cinder (8776) does not answer")
     return layout.cloud_conf
 
 

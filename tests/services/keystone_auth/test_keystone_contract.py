@@ -26,6 +26,7 @@ from osk8s_keystone_auth.client import keystone_issuer
 from osk8s_keystone_auth.client_options import ClientOptions
 from osk8s_keystone_auth.identity import PROJECT_ID, PROJECT_NAME, ROLES
 from osk8s_keystone_auth.service import Webhook, build
+from osk8s_testing.cloudgate import cloud_unavailable
 from osk8s_testing.kubeapi import WebhookConfig
 from osk8s_testing.kubeapi.fixtures import KubeApiFactory
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
@@ -41,13 +42,15 @@ KEYSTONE = "http://127.0.0.1:5000/v3"
 def admin() -> Iterator[Any]:
     layout = Layout(resolve_dir(None, os.environ))
     if not layout.clouds_yaml.exists():
-        pytest.skip(
+        cloud_unavailable(
             f"OpenStack test cloud not set up: no {layout.clouds_yaml} (osk8s-testcloud up)"
         )
     try:
         socket.create_connection(("127.0.0.1", 5000), timeout=2).close()
     except OSError:
-        pytest.skip("OpenStack test cloud not running: Keystone does not answer on 127.0.0.1:5000")
+        cloud_unavailable(
+            "OpenStack test cloud not running: Keystone does not answer on 127.0.0.1:5000"
+        )
     import openstack
     from openstack.config.loader import OpenStackConfig
 
