@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from osk8s_testing.testcloud.layout import Layout
+from osk8s_testing.testcloud.layout import Layout, repo_root
 from osk8s_testing.testcloud.steps import TestcloudError, run
 
 PLUGIN_PACKAGE = "osk8s_testcloud_plugins"
@@ -80,15 +80,22 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _find_uv() -> str:
+    """uv from PATH, else the one running us (``uv run`` sets $UV), else the Makefile's copy."""
+    candidates = [shutil.which("uv"), os.environ.get("UV"), str(repo_root() / ".tools/bin/uv")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise TestcloudError("uv not found (PATH, $UV or .tools/bin/uv); it builds the OpenStack venv")
+
+
 def ensure_venv(layout: Layout, *, requirements: Path = REQUIREMENTS, log: Path) -> bool:
     """Build the OpenStack venv from the pinned requirements; False if it was already current."""
     stamp = layout.venv / ".osk8s-requirements.sha256"
     want = _digest(requirements)
     if layout.bin("python").exists() and stamp.exists() and stamp.read_text().strip() == want:
         return False
-    uv = shutil.which("uv")
-    if uv is None:
-        raise TestcloudError("uv is not on PATH (it builds the OpenStack venv)")
+    uv = _find_uv()
     run([uv, "venv", "--allow-existing", "--python", PYTHON_VERSION, str(layout.venv)], log=log)
     run(
         [uv, "pip", "install", "--python", str(layout.bin("python")), "-r", str(requirements)],

@@ -1,7 +1,7 @@
 """RabbitMQ (with its own epmd) from Debian, run as our own node on 127.0.0.1.
 
 Not the Debian system service: our node keeps its data and logs under the data dir, listens on
-loopback only and is stopped by pid with everything else. MariaDB (Manila only) is not here yet.
+loopback only and is stopped by pid with everything else. MariaDB is in ``mariadb.py``.
 """
 
 from __future__ import annotations
