@@ -49,7 +49,7 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def testcloud_conf() -> Path:
+def cloud_conf_or_skip() -> Path:
     """The running test cloud's cloud.conf, or pytest.skip with the reason."""
     layout = Layout(resolve_dir(None, os.environ))
     if not layout.cloud_conf.exists():
@@ -59,10 +59,10 @@ def testcloud_conf() -> Path:
     return layout.cloud_conf
 
 
-def testcloud_factory(conf: Path | None = None, *, timeout: float = 60.0) -> ConnectionFactory:
+def connection_factory_for(conf: Path | None = None, *, timeout: float = 60.0) -> ConnectionFactory:
     """A connection factory on ``conf`` (default: the test cloud's cloud.conf)."""
     settings = ClientSettings(component="cinder-csi-plugin", version=__version__, timeout=timeout)
-    return ConnectionFactory([conf or testcloud_conf()], settings=settings)
+    return ConnectionFactory([conf or cloud_conf_or_skip()], settings=settings)
 
 
 def fast_waits() -> CloudWaits:
@@ -94,7 +94,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             fake.on_attach = plug
             yield Target(driver=driver, kind="fake", fake=fake, can_attach=True)
         return
-    factory = testcloud_factory()
+    factory = connection_factory_for()
     registry = CollectorRegistry()
     try:
         with start({"": real_cloud(factory, registry)}) as driver:

@@ -24,7 +24,7 @@ from osk8s_testing.faultproxy.rules import Hang, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
 
 from .cinder_harness import Driver, start
-from .conftest import real_cloud, testcloud_conf, testcloud_factory
+from .conftest import cloud_conf_or_skip, connection_factory_for, real_cloud
 from .csi_helpers import create_req
 
 pytestmark = pytest.mark.contract
@@ -41,8 +41,8 @@ class Faulty:
 
 @pytest.fixture
 def faulty(fault_proxy: object, tmp_path: Path) -> Iterator[Faulty]:
-    original = testcloud_conf()  # skips when the test cloud is down
-    direct = testcloud_factory(original)
+    original = cloud_conf_or_skip()  # skips when the test cloud is down
+    direct = connection_factory_for(original)
     fleet = fault_proxy.fleet(  # type: ignore[attr-defined]
         {"keystone": "http://127.0.0.1:5000", "cinder": "http://127.0.0.1:8776"}
     )
