@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from osk8s_core.openstack.servers import Servers
@@ -44,11 +46,20 @@ def test_server_lookup_ports_and_volume_attachment(
     attachment = servers.attach_volume(server.id, volume.id)
     assert servers.attach_volume(server.id, volume.id).id == attachment.id
     assert core.requests("volume_attach") == 1
-    assert volumes.wait_available(volume.id).status == "in-use"
+    # Nova attaches asynchronously and the volume may still read "available" right after the
+    # request: wait for "in-use" itself (wait_available would accept "available" at once).
+    attached = core.waiter.until(
+        lambda: volumes.get(volume.id), target="in-use", describe=f"attach of {volume.id}"
+    )
+    assert attached.status == "in-use"
 
     servers.detach_volume(server.id, volume.id)
     core.waiter.until(
         lambda: volumes.get(volume.id), target="available", describe=f"detach of {volume.id}"
     )
     servers.detach_volume(server.id, volume.id)  # not attached any more: success
-    assert servers.attachment_of(server.id, volume.id) is None
+    # Nova drops its own attachment record a moment after Cinder reports the detach.
+    deadline = time.monotonic() + 60
+    while servers.attachment_of(server.id, volume.id) is not None:
+        assert time.monotonic() < deadline, "Nova still lists the attachment after 60 s"
+        time.sleep(0.5)

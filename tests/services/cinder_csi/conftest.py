@@ -2,7 +2,8 @@
 
 ``driver`` is parametrised: ``fake`` (in-memory cloud, always runs) and ``testcloud`` (the
 real Cinder of ``osk8s-testcloud``, marked contract, skipped with the reason when it is down).
-Attach needs Nova and a server; on the test cloud those tests skip unless both exist.
+Attach needs Nova: when the test cloud runs it (``osk8s-testcloud up all``) a session-wide server
+is booted and used as the node; otherwise the attach tests skip on the test cloud.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from osk8s_core.retry import WaitPolicy
 from osk8s_testing.cloudgate import cloud_unavailable
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
-from .cinder_harness import NODE_ID, Driver, start
+from .cinder_harness import NODE_ID, Driver, FakeMetadata, start
 from .fake_cinder_cloud import FakeCinderCloud
 
 
@@ -96,8 +97,47 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         return
     factory = connection_factory_for()
     registry = CollectorRegistry()
+    server_id = request.getfixturevalue("nova_server_id")
+    metadata = FakeMetadata(uuid=server_id) if server_id else None
     try:
-        with start({"": real_cloud(factory, registry)}) as driver:
-            yield Target(driver=driver, kind="testcloud", fake=None, can_attach=False)
+        with start({"": real_cloud(factory, registry)}, metadata=metadata) as driver:
+            yield Target(driver=driver, kind="testcloud", fake=None, can_attach=bool(server_id))
+    finally:
+        factory.close()
+
+
+@pytest.fixture(scope="session")
+def nova_server_id() -> Iterator[str | None]:
+    """A server booted on the test cloud's demo network, the "node" that volumes attach to;
+    None when the test cloud runs no Nova (the fast set)."""
+    from osk8s_core.config import load_cloud_config
+    from osk8s_core.logging import get_logger
+    from osk8s_core.openstack.client import OpenStackClient
+    from osk8s_core.openstack.servers import Servers
+
+    conf = cloud_conf_or_skip()
+    factory = connection_factory_for(conf)
+    conn = factory.get()
+    try:
+        if "compute" not in {entry["type"] for entry in conn.service_catalog}:
+            yield None
+            return
+        network_id = load_cloud_config([conf]).config.load_balancer.network_id
+        flavor = min(conn.compute.flavors(), key=lambda f: (f.ram, f.vcpus))
+        image = next(i for i in conn.image.images() if i.status == "active")
+        server = conn.compute.create_server(
+            name=f"csi-node-{os.getpid()}",
+            flavor_id=flavor.id,
+            image_id=image.id,
+            networks=[{"uuid": network_id}],
+        )
+        client = OpenStackClient(
+            conn, metrics=ApiMetrics(CollectorRegistry()), logger=get_logger("test.nova")
+        )
+        try:
+            Servers(client).wait_active(server.id)
+            yield str(server.id)
+        finally:
+            conn.compute.delete_server(server.id, ignore_missing=True)
     finally:
         factory.close()

@@ -122,3 +122,18 @@ class Servers:
             )
         except errors.NotFound:
             return
+        except errors.BadRequest:
+            # Nova removes its attachment record a moment after Cinder shows the volume
+            # detached; a repeated detach in that window is refused with 400 ("status must be
+            # in-use"). Cinder is the truth: not attached to this server means done.
+            if self._cinder_attached(server_id, volume_id):
+                raise
+
+    def _cinder_attached(self, server_id: str, volume_id: str) -> bool:
+        block_storage = self._client.service("block_storage")
+        try:
+            volume = self._client.call("volume_get", block_storage.get_volume, volume_id)
+        except errors.NotFound:
+            return False
+        attachments = getattr(volume, "attachments", None) or []
+        return any(a.get("server_id") == server_id for a in attachments)
