@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 TOOLS := $(CURDIR)/.tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
-TESTCLOUD_SET ?= fast
+TESTCLOUD_SET ?= all
 
 .PHONY: help bootstrap sync lint test test-unit demo testcloud-up testcloud-down bench bazel-deps images bazel-test
 
