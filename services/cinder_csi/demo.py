@@ -1,9 +1,10 @@
 """Demo: one volume's life through the driver against the local test cloud (a script).
 
-create -> attach (ControllerPublish, needs Nova and ``--server``) -> stage -> publish ->
-expand -> snapshot -> unpublish/unstage -> detach -> delete, over the driver's real gRPC
-socket. The node side uses the fake mounter and a fake ``/dev`` (no root needed); without
-Nova the attach/stage/publish steps are skipped and said so.
+create -> attach (ControllerPublish, needs Nova) -> stage -> publish -> expand -> snapshot ->
+unpublish/unstage -> detach (ControllerUnpublish) -> delete, over the driver's real gRPC
+socket. Without ``--server`` the demo boots a small server itself when the catalog has compute
+(and deletes it at the end, whatever happens). The node side uses the fake mounter and a fake
+``/dev`` (no root needed); without Nova the attach/stage/publish steps are skipped and said so.
 
     .venv/bin/python services/cinder_csi/demo.py [--server <nova server id>]
 """
@@ -16,6 +17,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -30,9 +33,12 @@ from osk8s_cinder_csi.node import NodeService
 from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_cinder_csi.options import ControllerOptions, NodeOptions
 from osk8s_core import __version__
+from osk8s_core.config import load_cloud_config
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.grpc.endpoint import parse_endpoint
 from osk8s_core.metrics import ApiMetrics
+from osk8s_core.openstack.client import OpenStackClient
+from osk8s_core.openstack.servers import Servers
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,15 +60,58 @@ def step(text: str) -> None:
     print(f"--> {text}")
 
 
+@contextmanager
+def demo_server(factory: ConnectionFactory, cloud_config: str, given: str) -> Iterator[str]:
+    """The server to attach to: ``given``; else one booted here when the catalog has compute
+    (smallest flavor, first active image, the [LoadBalancer] network), deleted on the way out
+    whatever happened; else "" (no Nova)."""
+    if given:
+        yield given
+        return
+    conn = factory.get()
+    if "compute" not in {entry["type"] for entry in conn.service_catalog}:
+        yield ""
+        return
+    network_id = load_cloud_config([Path(cloud_config)]).config.load_balancer.network_id
+    flavor = min(conn.compute.flavors(), key=lambda f: (f.ram, f.vcpus, f.disk))
+    image = next(i for i in conn.image.images() if i.status == "active")
+    step(f"boot server (flavor {flavor.name}, image {image.name})")
+    server = conn.compute.create_server(
+        name=f"osk8s-demo-node-{uuid.uuid4().hex[:8]}",
+        flavor_id=flavor.id,
+        image_id=image.id,
+        networks=[{"uuid": network_id}],
+    )
+    try:
+        client = OpenStackClient(
+            conn, metrics=ApiMetrics(CollectorRegistry()), logger=structlog.get_logger("demo")
+        )
+        Servers(client).wait_active(server.id)
+        print(f"    server {server.id} ACTIVE")
+        yield str(server.id)
+    finally:
+        step(f"delete server {server.id}")
+        conn.compute.delete_server(server.id, ignore_missing=True)
+        conn.compute.wait_for_delete(server, wait=120)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cloud-config", default=str(REPO / ".testcloud" / "cloud.conf"))
     parser.add_argument("--server", default="", help="Nova server to attach to (needs Nova)")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-    base = Path(tempfile.mkdtemp(prefix="cinder-demo-", dir="/tmp"))
     settings = ClientSettings(component="cinder-csi-plugin", version=__version__)
     factory = ConnectionFactory([args.cloud_config], settings=settings)
+    try:
+        with demo_server(factory, args.cloud_config, args.server) as server_id:
+            return run(factory, server_id)
+    finally:
+        factory.close()
+
+
+def run(factory: ConnectionFactory, server_id: str) -> int:
+    base = Path(tempfile.mkdtemp(prefix="cinder-demo-", dir="/tmp"))
     log = structlog.get_logger("demo")
     cloud = OpenStackCinderCloud(
         connect=factory.get, metrics=ApiMetrics(CollectorRegistry()), logger=log
@@ -75,7 +124,7 @@ def main() -> int:
         attempts=1,
     )
     node = NodeService(
-        mounter=mounter, finder=finder, metadata=Meta(args.server), options=NodeOptions()
+        mounter=mounter, finder=finder, metadata=Meta(server_id), options=NodeOptions()
     )
     server = build_driver(
         parse_endpoint(f"unix://{base}/csi.sock"),
@@ -90,7 +139,7 @@ def main() -> int:
     ctrl = csi_pb2_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
     nodes = csi_pb2_grpc.NodeStub(channel)  # type: ignore[no-untyped-call]
     try:
-        scenario(ctrl, nodes, mounter, base, args.server)
+        scenario(ctrl, nodes, mounter, base, server_id)
         step("done")
         return 0
     except grpc.RpcError as exc:
@@ -99,7 +148,6 @@ def main() -> int:
     finally:
         channel.close()
         server.stop(0)
-        factory.close()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -155,7 +203,7 @@ def scenario(
         for call in mounter.calls:
             print(f"    host: {call}")
     else:
-        step("attach/stage/publish skipped: no --server (Nova) given")
+        step("attach/stage/publish skipped: the cloud has no compute (Nova)")
     step("ControllerExpandVolume to 2 GiB")
     grown = ctrl.ControllerExpandVolume(
         csi_pb2.ControllerExpandVolumeRequest(

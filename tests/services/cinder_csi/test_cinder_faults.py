@@ -1,14 +1,17 @@
 """Fault-proxy tests against the test cloud: 5xx, 429 and timeouts during create and delete
-converge without duplicate volumes. (Attach/detach faults need Nova: not in this set yet.)
+converge without duplicate volumes; during attach (publish) and detach (unpublish) through
+Nova's ``os-volume_attachments`` they converge to exactly one attachment, or none left.
 
-Keystone and Cinder are fronted by a fleet of fault proxies with catalog rewriting, so the
+Keystone, Cinder and Nova are fronted by a fleet of fault proxies with catalog rewriting, so the
 driver follows the catalog through the proxies; the driver runs over its real gRPC socket.
+The attach tests use the session's Nova server as the node and skip when Nova is absent.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +23,12 @@ from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_core import __version__
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.proto.csi import csi_pb2
-from osk8s_testing.faultproxy.rules import Hang, error, rate_limited
+from osk8s_testing.faultproxy.rules import Fault, Hang, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
 
 from .cinder_harness import Driver, start
 from .conftest import cloud_conf_or_skip, connection_factory_for, real_cloud
-from .csi_helpers import create_req
+from .csi_helpers import cap, create_req
 
 pytestmark = pytest.mark.contract
 
@@ -35,8 +38,11 @@ class Faulty:
     driver: Driver
     cinder: FaultProxy
     keystone: FaultProxy
+    nova: FaultProxy
     admin_view: OpenStackCinderCloud
     """A direct (unproxied) view of the same project, to count what really exists."""
+    direct: ConnectionFactory
+    """Unproxied connections, to list Nova's own attachment records."""
 
 
 @pytest.fixture
@@ -44,7 +50,11 @@ def faulty(fault_proxy: object, tmp_path: Path) -> Iterator[Faulty]:
     original = cloud_conf_or_skip()  # skips when the test cloud is down
     direct = connection_factory_for(original)
     fleet = fault_proxy.fleet(  # type: ignore[attr-defined]
-        {"keystone": "http://127.0.0.1:5000", "cinder": "http://127.0.0.1:8776"}
+        {
+            "keystone": "http://127.0.0.1:5000",
+            "cinder": "http://127.0.0.1:8776",
+            "nova": "http://127.0.0.1:8774",  # unused (no traffic) when Nova is not running
+        }
     )
     conf_text = Path(direct._paths[0]).read_text()
     conf = tmp_path / "cloud.conf"
@@ -55,7 +65,7 @@ def faulty(fault_proxy: object, tmp_path: Path) -> Iterator[Faulty]:
     view = real_cloud(direct, CollectorRegistry(), "test.faults.direct")
     try:
         with start({"": cloud}, with_node=False) as driver:
-            yield Faulty(driver, fleet["cinder"], fleet["keystone"], view)
+            yield Faulty(driver, fleet["cinder"], fleet["keystone"], fleet["nova"], view, direct)
     finally:
         proxied.close()
         direct.close()
@@ -117,3 +127,117 @@ def test_delete_retries_5xx_and_is_idempotent(faulty: Faulty) -> None:
     assert faulty.cinder.calls.count("DELETE", r"/volumes/") == 2  # one fault, one real
     remaining = faulty.admin_view.find_volumes(name)
     assert all(v.status == "deleting" for v in remaining)
+
+
+# attach / detach (Nova) ----------------------------------------------------------------------
+
+_ATTACHMENTS = r"/servers/[0-9a-f-]{36}/os-volume_attachments"
+
+
+@pytest.fixture
+def node(nova_server_id: str | None) -> str:
+    if nova_server_id is None:
+        pytest.skip("attach faults need Nova and a server: the test cloud runs no Nova")
+    return nova_server_id
+
+
+def _nova_attachments(f: Faulty, server_id: str, volume_id: str) -> list[str]:
+    """Nova's attachment records of the volume on the server (ids), read around the proxy."""
+    compute = f.direct.get().compute
+    return [str(a.id) for a in compute.volume_attachments(server_id) if a.volume_id == volume_id]
+
+
+def _eventually_no_nova_attachment(f: Faulty, server_id: str, volume_id: str) -> list[str]:
+    # Nova drops its record a moment after Cinder shows the volume detached (what the driver
+    # waits on), so poll briefly rather than read once.
+    deadline = time.monotonic() + 10
+    while (left := _nova_attachments(f, server_id, volume_id)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def _converge(rpc: Callable[[], object]) -> int:
+    """Call the RPC as the external-attacher does: again after a failure. Returns how many
+    calls failed before one succeeded (at most one is allowed)."""
+    try:
+        rpc()
+    except grpc.RpcError:
+        rpc()
+        return 1
+    return 0
+
+
+def _attached_volume(f: Faulty, node: str) -> tuple[str, Callable[[], None]]:
+    """A new volume and the cleanup that detaches (directly) and deletes it."""
+    volume_id = f.driver.controller.CreateVolume(create_req(_name())).volume.volume_id
+
+    def cleanup() -> None:
+        if node in f.admin_view.get_volume(volume_id).attached_servers:
+            f.admin_view.detach(node, volume_id)
+        f.admin_view.delete_volume(volume_id)
+
+    return volume_id, cleanup
+
+
+def _publish(f: Faulty, volume_id: str, node: str) -> Callable[[], object]:
+    request = csi_pb2.ControllerPublishVolumeRequest(
+        volume_id=volume_id, node_id=node, volume_capability=cap()
+    )
+    return lambda: f.driver.controller.ControllerPublishVolume(request)
+
+
+def _unpublish(f: Faulty, volume_id: str, node: str) -> Callable[[], object]:
+    request = csi_pb2.ControllerUnpublishVolumeRequest(volume_id=volume_id, node_id=node)
+    return lambda: f.driver.controller.ControllerUnpublishVolume(request)
+
+
+def _assert_attached_once(f: Faulty, volume_id: str, node: str) -> None:
+    assert f.admin_view.get_volume(volume_id).attached_servers == (node,)
+    assert len(_nova_attachments(f, node, volume_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "failures"),
+    [
+        pytest.param(error(503), 1, id="503"),  # outcome unknown: attach is not repeated inline
+        pytest.param(rate_limited(1), 0, id="429"),  # refused before acting: retried inline
+        pytest.param(Hang(4.0), 1, id="timeout"),  # client timeout is 3 s
+    ],
+)
+def test_publish_converges_to_one_attachment(
+    faulty: Faulty, node: str, fault: Fault, failures: int
+) -> None:
+    volume_id, cleanup = _attached_volume(faulty, node)
+    faulty.nova.inject(fault, method="POST", path=_ATTACHMENTS + "$", first=1)
+    try:
+        assert _converge(_publish(faulty, volume_id, node)) == failures
+        _assert_attached_once(faulty, volume_id, node)
+        assert faulty.nova.calls.count("POST", _ATTACHMENTS) == 2  # one fault, one real
+        _publish(faulty, volume_id, node)()  # and once more: still one attachment
+        _assert_attached_once(faulty, volume_id, node)
+        assert faulty.nova.calls.count("POST", _ATTACHMENTS) == 2
+    finally:
+        cleanup()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(error(503), id="503"),
+        pytest.param(rate_limited(1), id="429"),
+        pytest.param(Hang(4.0), id="timeout"),
+    ],
+)
+def test_unpublish_leaves_no_attachment(faulty: Faulty, node: str, fault: Fault) -> None:
+    volume_id, cleanup = _attached_volume(faulty, node)
+    try:
+        _publish(faulty, volume_id, node)()
+        faulty.nova.inject(fault, method="DELETE", path=_ATTACHMENTS + "/", first=1)
+        # A detach is idempotent, so the client repeats it inline: the RPC itself succeeds.
+        assert _converge(_unpublish(faulty, volume_id, node)) == 0
+        assert faulty.nova.calls.count("DELETE", _ATTACHMENTS) == 2  # one fault, one real
+        assert faulty.admin_view.get_volume(volume_id).attached_servers == ()
+        assert _eventually_no_nova_attachment(faulty, node, volume_id) == []
+        _unpublish(faulty, volume_id, node)()  # and once more: nothing to do, success
+    finally:
+        cleanup()
