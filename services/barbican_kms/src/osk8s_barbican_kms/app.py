@@ -53,7 +53,6 @@ COMPONENT: Final = "barbican-kms-plugin"
 _FETCH_POLICY: Final = RetryPolicy(max_attempts=3, max_elapsed=15.0, backoff_cap=5.0)
 # Room for the largest plaintext we accept plus protobuf framing.
 _MAX_MESSAGE: Final = MAX_PLAINTEXT + (1 << 20)
-_PAYLOAD_FIELDS: Final = frozenset({"plaintext", "plain", "secrets"})
 
 
 def run(options: KmsOptions) -> int:
@@ -188,7 +187,6 @@ def build_grpc_server(
             LoggingInterceptor(
                 logger=call_log,
                 log_payloads=options.verbosity >= 5,
-                secret_fields=_PAYLOAD_FIELDS,
                 request_id_factory=_request_id,
             ),
             MetricsInterceptor(registry=registry),

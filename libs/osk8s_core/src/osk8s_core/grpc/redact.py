@@ -14,8 +14,9 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 REDACTED = "***"
-DEFAULT_SECRET_FIELDS = frozenset({"secrets", "plaintext"})
-"""Field names stripped by default: CSI ``secrets`` maps and KMS ``plaintext`` (a DEK)."""
+DEFAULT_SECRET_FIELDS = frozenset({"secrets", "plaintext", "plain"})
+"""Field names stripped by default: CSI ``secrets`` maps, KMS v2 ``plaintext`` and KMS v1beta1
+``plain`` (the DEK / the Secret's bytes)."""
 
 
 def redact_message(
