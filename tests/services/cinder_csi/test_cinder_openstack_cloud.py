@@ -10,11 +10,12 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from osk8s_cinder_csi.lookups import NameFilter, create_looked_up
+from osk8s_cinder_csi.lookups import NameFilter
 from osk8s_cinder_csi.sdk_values import volume_info
 from osk8s_core import errors
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
+from osk8s_core.openstack.idempotency import create_after_lookup
 from osk8s_core.retry import RetryPolicy
 
 
@@ -64,14 +65,14 @@ def test_create_after_lookup_resolves_a_lost_answer() -> None:
         lookups.append(1)
         return made
 
-    assert create_looked_up(find=find, create=lost, check=lambda v: v) is made
+    assert create_after_lookup(find=find, create=lost, check=lambda v: v) is made
     assert lookups == [1]
 
     def refused() -> Any:
         raise errors.OverLimit("quota")
 
     with pytest.raises(errors.OverLimit):  # the server surely did nothing: no lookup
-        create_looked_up(find=find, create=refused, check=lambda v: v)
+        create_after_lookup(find=find, create=refused, check=lambda v: v)
     assert lookups == [1]
 
 

@@ -15,13 +15,13 @@ from openstack.block_storage.v3.snapshot import Snapshot
 from openstack.block_storage.v3.volume import Volume
 
 from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
-from osk8s_cinder_csi.lookups import NameFilter, create_looked_up
+from osk8s_cinder_csi.lookups import NameFilter
 from osk8s_cinder_csi.sdk_values import backup_info, snapshot_info, volume_info
 from osk8s_cinder_csi.status import InvalidToken
 from osk8s_core import errors
 from osk8s_core.openstack.backups import Backups
 from osk8s_core.openstack.client import Logger, OpenStackClient
-from osk8s_core.openstack.idempotency import require_match, single
+from osk8s_core.openstack.idempotency import create_after_lookup, require_match, single
 from osk8s_core.openstack.servers import Servers
 from osk8s_core.openstack.snapshots import Snapshots
 from osk8s_core.openstack.volumes import Volumes, VolumeSpec
@@ -120,7 +120,7 @@ class OpenStackCinderCloud:
         client = self._client()
         api = client.service("block_storage")
         what = f"volume {spec.name!r}"
-        volume = create_looked_up(
+        volume = create_after_lookup(
             find=lambda: single(
                 self._by_name(client, "volume_list", api.volumes, spec.name), what=what
             ),
@@ -241,7 +241,7 @@ class OpenStackCinderCloud:
         if metadata:
             attrs["metadata"] = dict(metadata)
         what = f"snapshot {name!r}"
-        snapshot = create_looked_up(
+        snapshot = create_after_lookup(
             find=lambda: single(
                 self._by_name(client, "snapshot_list", api.snapshots, name), what=what
             ),

@@ -84,6 +84,15 @@ def create_once(
     existing = find()
     if existing is not None:
         return validate(existing)
+    return create_after_lookup(find=find, create=create, check=validate)
+
+
+def create_after_lookup(
+    *, find: Callable[[], T | None], create: Callable[[], T], check: Callable[[T], T]
+) -> T:
+    """The create half of ``create_once``, for callers that already looked the resource up
+    (e.g. under an in-flight lock): look again only when the create's outcome is unknown, so a
+    lost answer never makes a duplicate and the happy path makes no second lookup."""
     try:
         return create()
     except errors.OpenStackError as exc:
@@ -92,7 +101,7 @@ def create_once(
         landed = find()
         if landed is None:
             raise
-        return validate(landed)
+        return check(landed)
 
 
 def _same(resource: T) -> T:
