@@ -2,8 +2,8 @@
 
 Sits between a client under test and an upstream (the OpenStack test cloud, the in-memory
 Kubernetes API server, a tiny test server) and returns 5xx / 429, adds latency, resets or holds
-connections, on every call, the Nth, the first N, or with a seeded probability. It records every
-call so tests can count retries. Test tooling only: the core and services never import it.
+connections, or lets a request through and loses its answer, on every call, the Nth, the first
+N, or with a seeded probability. It records every call so tests can count retries. Test tooling only: the core and services never import it.
 """
 
 from osk8s_testing.faultproxy.calls import Call, CallLog
@@ -13,6 +13,7 @@ from osk8s_testing.faultproxy.rules import (
     Delay,
     FirstN,
     Hang,
+    LoseAnswer,
     Match,
     Nth,
     Probability,
@@ -33,6 +34,7 @@ __all__ = [
     "FaultProxy",
     "FirstN",
     "Hang",
+    "LoseAnswer",
     "Match",
     "Nth",
     "Probability",

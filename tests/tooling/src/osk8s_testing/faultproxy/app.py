@@ -19,7 +19,7 @@ from aiohttp import web
 from osk8s_testing.faultproxy import control
 from osk8s_testing.faultproxy.calls import Call, CallLog
 from osk8s_testing.faultproxy.forward import Rewrite, relay, request_headers, upstream_url
-from osk8s_testing.faultproxy.rules import Hang, Reset, Respond, RuleSet
+from osk8s_testing.faultproxy.rules import Hang, LoseAnswer, Reset, Respond, RuleSet
 
 CONTROL_PREFIX = "/__faults__"
 
@@ -75,7 +75,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     if decision.delay > 0:
         await asyncio.sleep(decision.delay)
 
-    def record(status: int | None, fault: str | None) -> None:
+    def record(status: int | None, fault: str | None, upstream_status: int | None = None) -> None:
         state.record(
             Call(
                 method=request.method,
@@ -84,6 +84,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
                 status=status,
                 fault=fault,
                 delayed=decision.delay,
+                upstream_status=upstream_status,
             )
         )
 
@@ -105,6 +106,8 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         if request.transport is not None:
             request.transport.close()
         return web.Response()  # never written: the transport is closed
+    if isinstance(fault, LoseAnswer):
+        return await _forward_and_lose(request, state, fault, record)
     return await _forward(request, state, record)
 
 
@@ -119,27 +122,55 @@ def _reset(request: web.Request) -> web.StreamResponse:
     return web.Response()  # never written: the transport is gone
 
 
-async def _forward(
-    request: web.Request,
-    state: ProxyState,
-    record: Callable[[int | None, str | None], None],
-) -> web.StreamResponse:
-    rewrites = tuple(state.rewrites)
+Record = Callable[..., None]
+
+
+async def _send_upstream(
+    request: web.Request, state: ProxyState, *, rewriting: bool
+) -> aiohttp.ClientResponse | web.Response:
+    """The upstream's response, or the 502 to send when the upstream cannot be reached."""
     body = await request.read()
     try:
-        upstream = await request.app[SESSION].request(
+        return await request.app[SESSION].request(
             request.method,
             upstream_url(state.upstream, request.raw_path),
-            headers=request_headers(request.headers, rewriting=bool(rewrites)),
+            headers=request_headers(request.headers, rewriting=rewriting),
             data=body if body else None,
             allow_redirects=False,
         )
     except (aiohttp.ClientError, OSError) as e:
-        record(502, None)
         return web.json_response(
             {"error": {"code": 502, "message": f"fault proxy: upstream unreachable: {e}"}},
             status=502,
         )
+
+
+async def _forward_and_lose(
+    request: web.Request, state: ProxyState, fault: LoseAnswer, record: Record
+) -> web.StreamResponse:
+    """The upstream acts on the request and answers in full; the client never gets it."""
+    upstream = await _send_upstream(request, state, rewriting=False)
+    if isinstance(upstream, web.Response):
+        record(upstream.status, None)
+        return upstream  # nothing reached the upstream: no answer to lose
+    async with upstream:
+        await upstream.read()  # the whole answer: the upstream has finished its work
+        record(None, fault.kind, upstream.status)
+    if fault.after == "hang":
+        await asyncio.sleep(fault.seconds)
+    if fault.after == "reset":
+        return _reset(request)
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response()  # never written: the transport is closed
+
+
+async def _forward(request: web.Request, state: ProxyState, record: Record) -> web.StreamResponse:
+    rewrites = tuple(state.rewrites)
+    upstream = await _send_upstream(request, state, rewriting=bool(rewrites))
+    if isinstance(upstream, web.Response):
+        record(upstream.status, None)
+        return upstream
     async with upstream:
         record(upstream.status, None)
         try:

@@ -20,14 +20,17 @@ class Call:
     status: int | None
     """Status sent to the client; None when the connection was reset or dropped unanswered."""
     fault: str | None
-    """Kind of the terminal fault applied ("respond", "reset", "hang"), None if forwarded."""
+    """Kind of the terminal fault applied ("respond", "reset", "hang", "lose_answer"), None if
+    forwarded and answered."""
     delayed: float = 0.0
     """Latency added before the call went on, in seconds."""
+    upstream_status: int | None = None
+    """For "lose_answer": the status the upstream answered and the client never received."""
 
     @property
     def forwarded(self) -> bool:
-        """Whether the call reached the upstream."""
-        return self.fault is None
+        """Whether the call reached the upstream (a lost answer did: only the reply was lost)."""
+        return self.fault is None or self.fault == "lose_answer"
 
 
 class CallLog:

@@ -2,7 +2,8 @@
 
 For the standalone command, where the test is another process. A rule is one flat JSON object:
 ``{"method": "GET", "path": "^/v2.0/ports", "fault": "status", "status": 503, "first": 2}``;
-fault is one of status | rate_limit | latency | reset | hang; schedule is at most one of
+fault is one of status | rate_limit | latency | reset | hang | lose_answer (forward, then drop
+the answer; ``"after"``: reset | close | hang, with ``seconds`` for hang); schedule is at most one of
 ``nth``, ``first``, ``probability`` (+ ``seed``). Parsing errors answer 400, never crash the proxy.
 """
 
@@ -23,6 +24,7 @@ from osk8s_testing.faultproxy.rules import (
     Fault,
     FirstN,
     Hang,
+    LoseAnswer,
     Match,
     Nth,
     Probability,
@@ -65,8 +67,10 @@ def _fault(data: Mapping[str, Any]) -> Fault:
         return Reset()
     if kind == "hang":
         return Hang(float(data["seconds"]))
+    if kind == "lose_answer":
+        return LoseAnswer(after=data.get("after", "reset"), seconds=float(data.get("seconds", 0)))
     raise RuleSyntaxError(
-        f"fault must be one of status, rate_limit, latency, reset, hang; got {kind!r}"
+        f"fault must be one of status, rate_limit, latency, reset, hang, lose_answer; got {kind!r}"
     )
 
 
@@ -98,6 +102,8 @@ def rule_to_json(armed: ArmedRule) -> dict[str, Any]:
         out["status"] = fault.status
     elif isinstance(fault, Delay | Hang):
         out["seconds"] = fault.seconds
+    elif isinstance(fault, LoseAnswer):
+        out["after"], out["seconds"] = fault.after, fault.seconds
     when = rule.when
     if isinstance(when, Nth):
         out["nth"] = when.n
@@ -116,6 +122,7 @@ def call_to_json(call: Call) -> dict[str, Any]:
         "status": call.status,
         "fault": call.fault,
         "delayed": call.delayed,
+        "upstream_status": call.upstream_status,
     }
 
 

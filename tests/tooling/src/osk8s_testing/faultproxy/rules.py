@@ -71,8 +71,26 @@ class Hang:
     kind: Literal["hang"] = "hang"
 
 
-Fault = Respond | Delay | Reset | Hang
-Terminal = Respond | Reset | Hang
+@dataclass(frozen=True)
+class LoseAnswer:
+    """Forward the request, let the upstream answer in full, then never deliver that answer:
+    "the create happened but the caller never heard". ``after`` says how the client learns
+    nothing: ``reset`` (TCP RST, a connection error at once), ``close`` (the connection closes
+    with no response), or ``hang`` (hold ``seconds``, then close: a read timeout)."""
+
+    after: Literal["reset", "close", "hang"] = "reset"
+    seconds: float = 0.0
+    kind: Literal["lose_answer"] = "lose_answer"
+
+    def __post_init__(self) -> None:
+        if self.after not in ("reset", "close", "hang"):
+            raise ValueError(f"after must be reset, close or hang; got {self.after!r}")
+        if self.after == "hang" and self.seconds <= 0:
+            raise ValueError("after='hang' needs seconds > 0")
+
+
+Fault = Respond | Delay | Reset | Hang | LoseAnswer
+Terminal = Respond | Reset | Hang | LoseAnswer
 
 
 def error(status: int = 503, body: str | bytes | None = None) -> Respond:
