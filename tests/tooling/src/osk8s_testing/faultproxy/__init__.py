@@ -3,7 +3,8 @@
 Sits between a client under test and an upstream (the OpenStack test cloud, the in-memory
 Kubernetes API server, a tiny test server) and returns 5xx / 429, adds latency, resets or holds
 connections, or lets a request through and loses its answer, on every call, the Nth, the first
-N, or with a seeded probability. It records every call so tests can count retries. Test tooling only: the core and services never import it.
+N, or with a seeded probability. It records every call so tests can count retries. Test
+tooling only: the core and services never import it.
 """
 
 from osk8s_testing.faultproxy.calls import Call, CallLog

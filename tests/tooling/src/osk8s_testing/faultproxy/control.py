@@ -2,9 +2,10 @@
 
 For the standalone command, where the test is another process. A rule is one flat JSON object:
 ``{"method": "GET", "path": "^/v2.0/ports", "fault": "status", "status": 503, "first": 2}``;
-fault is one of status | rate_limit | latency | reset | hang | lose_answer (forward, then drop
-the answer; ``"after"``: reset | close | hang, with ``seconds`` for hang); schedule is at most one of
-``nth``, ``first``, ``probability`` (+ ``seed``). Parsing errors answer 400, never crash the proxy.
+fault is one of status | rate_limit | latency | reset | hang | lose_answer (forward, then
+drop the answer; ``"after"``: reset | close | hang, with ``seconds`` for hang); schedule is at
+most one of ``nth``, ``first``, ``probability`` (+ ``seed``). Parsing errors answer 400, never
+crash the proxy.
 """
 
 from __future__ import annotations
