@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from osk8s_core import errors
+from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.errors import translate_errors
 from osk8s_core.retry import DEFAULT_POLICY, Clock, Random, RetryPolicy, Sleep, call_with_retry
@@ -77,6 +78,7 @@ class OpenStackClient(Generic[C]):
         clock: Clock = time.monotonic,
         timer: Clock = time.perf_counter,
         rand: Random = random.random,
+        crash_points: CrashPoints = NO_CRASH_POINTS,
     ) -> None:
         self._connection = connection
         self._metrics = metrics
@@ -86,6 +88,7 @@ class OpenStackClient(Generic[C]):
         self._clock = clock
         self._timer = timer
         self._rand = rand
+        self._crash_points = crash_points
 
     @property
     def connection(self) -> C:
@@ -116,8 +119,27 @@ class OpenStackClient(Generic[C]):
         ``loadbalancer_get``). Raises only ``osk8s_core.errors`` for OpenStack failures.
 
         ``idempotent=False`` for creates and other calls that must not run twice; ``policy``
-        overrides the client's retry policy for this call (e.g. one that retries 409).
+        overrides the client's retry policy for this call (e.g. one that retries 409). Those
+        calls are crash points ``<request>.before`` and ``<request>.after`` (the cloud acted,
+        the caller has not yet recorded it): see ``osk8s_core.crashpoints``.
         """
+        if idempotent:
+            return self._call(request, fn, args, kwargs, idempotent=True, policy=policy)
+        self._crash_points.reach(f"{request}.before")
+        result = self._call(request, fn, args, kwargs, idempotent=False, policy=policy)
+        self._crash_points.reach(f"{request}.after")
+        return result
+
+    def _call(
+        self,
+        request: str,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        idempotent: bool,
+        policy: RetryPolicy | None,
+    ) -> T:
         attempt_number = [0]
 
         def attempt() -> T:
