@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from osk8s_core.errors import ConfigError
+from osk8s_core.grpc.decoding import DecodeGuardInterceptor
 from osk8s_core.grpc.endpoint import (
     Endpoint,
     apply_socket_mode,
@@ -145,11 +146,15 @@ def build_server(
     services: Sequence[ServiceRegistration],
     interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> GrpcServer:
-    """Create the server, register ``services`` + health (+ reflection) and bind the endpoint."""
+    """Create the server, register ``services`` + health (+ reflection) and bind the endpoint.
+
+    ``interceptors`` run outermost first; a ``DecodeGuardInterceptor`` is always added
+    innermost, so bytes that are no valid request answer INVALID_ARGUMENT (see ``decoding``).
+    """
     pool = futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc")
     server = grpc.server(
         pool,
-        interceptors=list(interceptors),
+        interceptors=[*interceptors, DecodeGuardInterceptor()],
         # grpcio enables SO_REUSEPORT by default: two plugins could then share a TCP port
         # silently. A second listener must fail instead.
         options=[("grpc.so_reuseport", 0), *options.channel_options],
