@@ -33,16 +33,18 @@ BAD_BYTES = [
 
 
 def _code(error: grpc.RpcError) -> grpc.StatusCode:
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
     return code
 
 
 def _details(error: grpc.RpcError) -> str:
-    return str(error.details())  # type: ignore[attr-defined]
+    return str(error.details())
 
 
 def _raw_call(channel: grpc.Channel, method: str, payload: bytes) -> bytes:
-    call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        method, request_serializer=None, response_deserializer=None
+    )
     reply: bytes = call(payload, timeout=5)
     return reply
 
@@ -126,7 +128,7 @@ def test_server_without_interceptors_and_streaming_method(sock_dir: Path) -> Non
             with pytest.raises(grpc.RpcError) as info:
                 _raw_call(channel, "/v2.KeyManagementService/Decrypt", b"\xff\xff")
             assert _code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
-            watch = channel.unary_stream(
+            watch: grpc.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(
                 "/grpc.health.v1.Health/Watch",
                 request_serializer=None,
                 response_deserializer=None,
