@@ -26,6 +26,9 @@ ENTRY_POINTS = f"""\
 [neutron.ml2.mechanism_drivers]
 osk8s_bind = {PLUGIN_PACKAGE}.ml2_bind:BindAllMechanismDriver
 
+[neutron.service_plugins]
+osk8s_fip_status = {PLUGIN_PACKAGE}.neutron_l3_status:FloatingIPStatusPlugin
+
 [octavia.compute.drivers]
 osk8s_compute = {PLUGIN_PACKAGE}.octavia_compute:NeutronPortsNoopComputeDriver
 """

@@ -2,19 +2,22 @@
 
 The test cloud has no agents and no data plane, so without a binding driver every port with a
 host stays unbound and Nova boots fail with PortBindingFailed. This driver must never touch
-anything but the binding of the port it is asked about.
+anything but the binding of the port it is asked about. Like OVS and OVN it brings its trunk
+driver along (created at initialize, before the trunk service plugin looks for one).
 """
 
 from neutron_lib import constants
 from neutron_lib.api.definitions import portbindings
 from neutron_lib.plugins.ml2 import api
 
+from osk8s_testcloud_plugins import neutron_trunk
+
 
 class BindAllMechanismDriver(api.MechanismDriver):  # type: ignore[misc]
     """Bind the first segment offered, for any host, with VIF type ovs."""
 
     def initialize(self) -> None:
-        return None
+        self._trunk_driver = neutron_trunk.AgentlessTrunkDriver.create()
 
     @property
     def connectivity(self) -> str:
