@@ -28,7 +28,6 @@ from prometheus_client import CollectorRegistry
 from osk8s_cinder_csi.app import ControllerParts, build_driver
 from osk8s_cinder_csi.cloud import Clouds
 from osk8s_cinder_csi.devices import DeviceFinder
-from osk8s_cinder_csi.fakes import CountingRescanner, FakeMounter
 from osk8s_cinder_csi.node import NodeService
 from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_cinder_csi.options import ControllerOptions, NodeOptions
@@ -40,6 +39,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.openstack.servers import Servers
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
+from osk8s_testing.cinder_host import CountingRescanner, FakeMounter
 
 REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30

@@ -373,7 +373,7 @@ def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) 
             volume_capability=cap(),
         )
     )
-    assert drv.mounter.mounts[target_path] == staging
+    assert drv.fake_mounter.mounts[target_path] == staging
     grown = drv.controller.ControllerExpandVolume(
         csi_pb2.ControllerExpandVolumeRequest(
             volume_id=vid, capacity_range=csi_pb2.CapacityRange(required_bytes=3 * GIB)
@@ -387,7 +387,7 @@ def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) 
             capacity_range=csi_pb2.CapacityRange(required_bytes=3 * GIB),
         )
     )
-    assert drv.mounter.calls[-1][0] == "resize_fs"
+    assert drv.fake_mounter.calls[-1][0] == "resize_fs"
     snap = drv.controller.CreateSnapshot(
         csi_pb2.CreateSnapshotRequest(
             name=unique("snap"), source_volume_id=vid, parameters={"force-create": "true"}
@@ -400,7 +400,7 @@ def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) 
     drv.node.NodeUnstageVolume(
         csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=staging)
     )
-    assert drv.mounter.mounts == {}
+    assert drv.fake_mounter.mounts == {}
     drv.controller.ControllerUnpublishVolume(
         csi_pb2.ControllerUnpublishVolumeRequest(volume_id=vid, node_id=drv.node_id)
     )

@@ -122,14 +122,14 @@ def test_stage_formats_once_and_unstage(drv: Driver) -> None:
     drv.node.NodeStageVolume(stage_req(drv))
     drv.node.NodeStageVolume(stage_req(drv))
     staging = str(drv.work / "staging")
-    assert drv.mounter.calls == [("format_and_mount", str(device), staging, "ext4", "")]
+    assert drv.fake_mounter.calls == [("format_and_mount", str(device), staging, "ext4", "")]
     drv.node.NodeUnstageVolume(
         csi_pb2.NodeUnstageVolumeRequest(volume_id=VOL, staging_target_path=staging)
     )
     drv.node.NodeUnstageVolume(
         csi_pb2.NodeUnstageVolumeRequest(volume_id=VOL, staging_target_path=staging)
     )
-    assert drv.mounter.calls[1:] == [("unmount", staging)]
+    assert drv.fake_mounter.calls[1:] == [("unmount", staging)]
 
 
 def test_stage_xfs_gets_nouuid_and_resize_when_required(drv: Driver) -> None:
@@ -141,7 +141,7 @@ def test_stage_xfs_gets_nouuid_and_resize_when_required(drv: Driver) -> None:
     )
     drv.node.NodeStageVolume(request)
     staging = str(drv.work / "staging")
-    assert drv.mounter.calls == [
+    assert drv.fake_mounter.calls == [
         ("format_and_mount", str(device), staging, "xfs", "noatime,nouuid"),
         ("resize_fs", str(device), staging),
     ]
@@ -149,7 +149,7 @@ def test_stage_xfs_gets_nouuid_and_resize_when_required(drv: Driver) -> None:
 
 def test_stage_block_does_nothing(drv: Driver) -> None:
     drv.node.NodeStageVolume(stage_req(drv, cap(block=True)))
-    assert drv.mounter.calls == []
+    assert drv.fake_mounter.calls == []
 
 
 def test_device_found_through_metadata_fallback() -> None:
@@ -162,7 +162,7 @@ def test_device_found_through_metadata_fallback() -> None:
         disk = by_path / "pci-0000:00:07.0-pci-0000:00:07.0"
         disk.touch()
         drv.node.NodeStageVolume(stage_req(drv))
-        assert drv.mounter.calls[0][1] == str(disk)
+        assert drv.fake_mounter.calls[0][1] == str(disk)
 
 
 def test_publish_bind_mounts_read_only_and_unpublish(drv: Driver) -> None:
@@ -171,12 +171,12 @@ def test_publish_bind_mounts_read_only_and_unpublish(drv: Driver) -> None:
     drv.node.NodePublishVolume(publish_req(drv, readonly=True))
     drv.node.NodePublishVolume(publish_req(drv, readonly=True))
     target = str(drv.work / "target")
-    assert drv.mounter.calls[1:] == [("bind_mount", str(drv.work / "staging"), target, "ro")]
+    assert drv.fake_mounter.calls[1:] == [("bind_mount", str(drv.work / "staging"), target, "ro")]
     unpublish = csi_pb2.NodeUnpublishVolumeRequest(volume_id=VOL, target_path=target)
     drv.node.NodeUnpublishVolume(unpublish)
     drv.node.NodeUnpublishVolume(unpublish)
     assert not Path(target).exists()
-    assert drv.mounter.calls[-1] == ("unmount", target)
+    assert drv.fake_mounter.calls[-1] == ("unmount", target)
 
 
 def test_publish_block_binds_device_onto_a_file(drv: Driver) -> None:
@@ -184,7 +184,7 @@ def test_publish_block_binds_device_onto_a_file(drv: Driver) -> None:
     drv.node.NodePublishVolume(publish_req(drv, cap(block=True)))
     target = drv.work / "target"
     assert target.is_file()
-    assert drv.mounter.calls == [("bind_mount", str(device), str(target), "rw")]
+    assert drv.fake_mounter.calls == [("bind_mount", str(device), str(target), "rw")]
 
 
 def test_inline_ephemeral_is_unimplemented(drv: Driver) -> None:
@@ -223,7 +223,7 @@ def test_node_expand(drv: Driver) -> None:
         )
     )
     assert out.capacity_bytes == 2 * GIB
-    assert drv.mounter.calls[-1] == ("resize_fs", str(device), staging)
+    assert drv.fake_mounter.calls[-1] == ("resize_fs", str(device), staging)
 
 
 def test_node_expand_rescan_checks_size() -> None:
@@ -237,5 +237,5 @@ def test_node_expand_rescan_checks_size() -> None:
             capacity_range=csi_pb2.CapacityRange(required_bytes=20 * GIB),
         )
         assert code_of(drv.node.NodeExpandVolume, too_big) == grpc.StatusCode.FAILED_PRECONDITION
-        assert ("rescan", str(device)) in drv.mounter.calls
-        assert not any(c[0] == "resize_fs" for c in drv.mounter.calls)
+        assert ("rescan", str(device)) in drv.fake_mounter.calls
+        assert not any(c[0] == "resize_fs" for c in drv.fake_mounter.calls)

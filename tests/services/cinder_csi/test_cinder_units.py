@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from osk8s_cinder_csi import cli
 from osk8s_cinder_csi import settings as flags
 from osk8s_cinder_csi.devices import candidates
 from osk8s_cinder_csi.locks import InFlight
-from osk8s_cinder_csi.mounter import SystemMounter
+from osk8s_cinder_csi.mounter import DiskNotBlank, SystemMounter
 from osk8s_cinder_csi.options import attach_limit, parse_bool, parse_topology
 from osk8s_cinder_csi.status import STATUS, InvalidArgument, OperationPending
 from osk8s_core import errors
@@ -73,32 +74,70 @@ def test_main_reports_bad_flags() -> None:
 
 
 class RecordingRunner:
-    def __init__(self, outputs: dict[str, str] | None = None) -> None:
+    """Records argv; answers from ``outputs`` by tool name; ``exits`` makes a tool fail with
+    that exit status (as ``mounter.run`` does with check=True)."""
+
+    def __init__(
+        self, outputs: dict[str, str] | None = None, exits: dict[str, int] | None = None
+    ) -> None:
         self.calls: list[list[str]] = []
         self.outputs = outputs or {}
+        self.exits = exits or {}
 
     def __call__(self, argv: Sequence[str], *, check: bool = True) -> str:
         self.calls.append(list(argv))
+        code = self.exits.get(argv[0], 0)
+        if code and check:
+            raise subprocess.CalledProcessError(code, list(argv), "", "blkid: error")
         return self.outputs.get(argv[0], "")
 
 
-def test_system_mounter_formats_blank_ext4_and_mounts() -> None:
-    runner = RecordingRunner()
+PROBE = ["blkid", "-p", "-s", "TYPE", "-s", "PTTYPE", "-o", "export", "/dev/vdb"]
+
+
+def test_system_mounter_formats_only_when_blkid_finds_nothing() -> None:
+    runner = RecordingRunner(exits={"blkid": 2})  # exit 2: no signature at all
     SystemMounter(runner=runner).format_and_mount("/dev/vdb", "/stage", "ext4", ["noatime"])
     assert runner.calls == [
-        ["blkid", "-p", "-s", "TYPE", "-o", "value", "/dev/vdb"],
+        PROBE,
         ["mkfs.ext4", "-F", "-m0", "/dev/vdb"],
         ["mount", "-t", "ext4", "-o", "noatime", "/dev/vdb", "/stage"],
     ]
 
 
+@pytest.mark.parametrize(
+    ("outputs", "exits", "fs", "message"),
+    [
+        ({"blkid": "DEVNAME=/dev/vdb\nPTTYPE=gpt\n"}, {}, "ext4", "gpt partition table"),
+        ({"blkid": "DEVNAME=/dev/vdb\nTYPE=ext4\n"}, {}, "xfs", "already holds a ext4"),
+        ({"blkid": "DEVNAME=/dev/vdb\nTYPE=crypto_LUKS\n"}, {}, "ext4", "crypto_LUKS"),
+        ({}, {"blkid": 4}, "ext4", "blkid exit 4"),  # a probe error is never "blank"
+        ({"blkid": "DEVNAME=/dev/vdb\n"}, {}, "ext4", "unrecognised content"),
+    ],
+)
+def test_system_mounter_never_formats_a_disk_that_may_hold_data(
+    outputs: dict[str, str], exits: dict[str, int], fs: str, message: str
+) -> None:
+    runner = RecordingRunner(outputs, exits)
+    with pytest.raises(DiskNotBlank, match=message):
+        SystemMounter(runner=runner).format_and_mount("/dev/vdb", "/stage", fs, [])
+    assert runner.calls == [PROBE]  # no mkfs, no mount
+
+
 def test_system_mounter_keeps_existing_filesystem_and_grows_xfs() -> None:
-    runner = RecordingRunner({"blkid": "xfs\n"})
+    runner = RecordingRunner({"blkid": "DEVNAME=/dev/vdb\nTYPE=xfs\n"})
     mounter = SystemMounter(runner=runner)
     mounter.format_and_mount("/dev/vdb", "/stage", "xfs", ["nouuid"])
     assert not any(c[0].startswith("mkfs") for c in runner.calls)
+    assert runner.calls[-1] == ["mount", "-t", "xfs", "-o", "nouuid", "/dev/vdb", "/stage"]
     mounter.resize_fs("/dev/vdb", "/stage")
     assert runner.calls[-1] == ["xfs_growfs", "-d", "/stage"]
+
+
+def test_system_mounter_mounts_ext3_as_ext4_without_formatting() -> None:
+    runner = RecordingRunner({"blkid": "TYPE=ext3\n"})
+    SystemMounter(runner=runner).format_and_mount("/dev/vdb", "/stage", "ext4", [])
+    assert runner.calls == [PROBE, ["mount", "-t", "ext4", "/dev/vdb", "/stage"]]
 
 
 def test_system_mounter_read_only_bind_remounts(tmp_path: Path) -> None:

@@ -17,37 +17,34 @@ PROG = "cinder-csi-plugin"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """CPO's flags with pflag's types (StringSlice, StringToString, StringArray, Bool,
+    Duration), so every form upstream's manifests and charts use parses the same."""
     parser = cli.build_parser(PROG, "Cinder CSI driver cinder.csi.openstack.org (osk8s).")
     parser.add_argument("--endpoint", default="unix://csi/csi.sock", help="CSI endpoint")
     cli.add_cloud_config_flags(parser, repeatable=True)
-    parser.add_argument(
+    cli.add_string_slice(
+        parser,
         "--cloud-name",
-        action="append",
-        default=[],
-        help='[Global "name"] section to load as a cloud (repeatable; default: [Global])',
+        help='[Global "name"] sections to load as clouds (comma list, repeatable; '
+        "default: [Global])",
     )
     parser.add_argument("--cluster", default="", help="cluster id written to volume metadata")
-    parser.add_argument("--with-topology", default="true", help="true/false: topology awareness")
-    parser.add_argument(
-        "--additional-topology",
-        action="append",
-        default=[],
-        help="extra key=value topology reported by the node (repeatable, comma lists allowed)",
+    cli.add_bool(parser, "--with-topology", default=True, help="topology awareness")
+    cli.add_string_to_string(
+        parser, "--additional-topology", help="extra topology segments reported by the node"
     )
-    parser.add_argument("--provide-controller-service", default="true", help="true/false")
-    parser.add_argument("--provide-node-service", default="true", help="true/false")
+    cli.add_bool(parser, "--provide-controller-service", default=True, help="controller service")
+    cli.add_bool(parser, "--provide-node-service", default=True, help="node service")
     parser.add_argument("--http-endpoint", default="", help="serve /metrics on host:port")
-    parser.add_argument(
+    cli.add_bool(
+        parser,
         "--pvc-annotations",
-        nargs="?",
-        const="true",
-        default="false",
         help="PVC annotation scheduler hints (needs --extra-create-metadata)",
     )
-    parser.add_argument("--user-agent", action="append", default=[], help="extra User-Agent")
+    cli.add_string_array(parser, "--user-agent", help="extra User-Agent (repeatable)")
     parser.add_argument("--nodeid", default="", help="deprecated, ignored")
     parser.add_argument("--node-service-no-os-client", default="", help="deprecated, no-op")
-    parser.add_argument("--min-resync-period", default="12h", help="PVC informer resync")
+    cli.add_duration(parser, "--min-resync-period", default="12h", help="PVC informer resync")
     cli.add_kubernetes_flags(parser)
     return parser
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from osk8s_cinder_csi.capabilities import AccessMode, check_capability, is_block
 from osk8s_cinder_csi.devices import DeviceFinder
 from osk8s_cinder_csi.locks import InFlight
-from osk8s_cinder_csi.mounter import Mounter
+from osk8s_cinder_csi.mounter import DiskNotBlank, Mounter
 from osk8s_cinder_csi.options import RESIZE_REQUIRED_KEY, TOPOLOGY_KEY, NodeOptions
 from osk8s_cinder_csi.rpc import rpc
 from osk8s_cinder_csi.status import (
@@ -72,14 +72,22 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             # Matches CPO: clones/restores share the XFS UUID; mount them anyway.
             options.append("nouuid")
         try:
+            self._stage(device, staging, fs_type, options)
+        except DiskNotBlank as exc:
+            raise FailedPrecondition(str(exc)) from exc
+        if request.volume_context.get(RESIZE_REQUIRED_KEY) == "true":
+            self._mounter.resize_fs(device, staging)
+        return csi_pb2.NodeStageVolumeResponse()
+
+    def _stage(self, device: str, staging: str, fs_type: str, options: list[str]) -> None:
+        try:
             self._mounter.format_and_mount(device, staging, fs_type, options)
+        except DiskNotBlank:
+            raise  # a refusal: rescanning does not change what is on the disk
         except Exception:
             # Matches CPO: a freshly attached disk may not show its size yet; rescan, retry once.
             self._mounter.rescan(device)
             self._mounter.format_and_mount(device, staging, fs_type, options)
-        if request.volume_context.get(RESIZE_REQUIRED_KEY) == "true":
-            self._mounter.resize_fs(device, staging)
-        return csi_pb2.NodeStageVolumeResponse()
 
     @rpc(required=("volume_id", "staging_target_path"), lock="volume_id")
     def NodeUnstageVolume(  # noqa: N802 - gRPC method name

@@ -8,30 +8,32 @@ this module just builds the object graph (no module-level state).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
-from osk8s_cinder_csi.affinity import KubePvcReader
 from osk8s_cinder_csi.app import ControllerParts, build_driver
 from osk8s_cinder_csi.cli import PROG
 from osk8s_cinder_csi.cloud import CinderCloud, Clouds
 from osk8s_cinder_csi.devices import DeviceFinder, SystemRescanner
 from osk8s_cinder_csi.mounter import SystemMounter
 from osk8s_cinder_csi.node import NodeService
-from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_cinder_csi.options import ControllerOptions, NodeOptions, attach_limit
 from osk8s_cinder_csi.settings import Settings
 from osk8s_core import __version__
 from osk8s_core.config import CloudConfig, load_cloud_config
-from osk8s_core.credentials import ClientSettings, ConnectionCache, ConnectionFactory
 from osk8s_core.errors import ConfigError
 from osk8s_core.grpc.endpoint import parse_endpoint
-from osk8s_core.k8s.client import KubeClientOptions, build_api_client
 from osk8s_core.logging import bind_component, configure_logging
 from osk8s_core.metadata import build_provider
-from osk8s_core.metrics import ApiMetrics
+
+if TYPE_CHECKING:
+    from osk8s_cinder_csi.affinity import KubePvcReader
+
+# openstacksdk (~1 s) and the kubernetes client (~0.8 s) are imported inside the functions
+# that use them: the node plugin (controller off, no --pvc-annotations) needs neither, and
+# its start-up time is what a DaemonSet rollout waits for on every node.
 
 
 def _load(settings: Settings, log: Any) -> CloudConfig:
@@ -49,6 +51,14 @@ def _load(settings: Settings, log: Any) -> CloudConfig:
 
 
 def _clouds(settings: Settings, registry: CollectorRegistry, log: Any) -> Clouds:
+    from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud  # noqa: PLC0415 - heavy
+    from osk8s_core.credentials import (  # noqa: PLC0415 - with openstacksdk
+        ClientSettings,
+        ConnectionCache,
+        ConnectionFactory,
+    )
+    from osk8s_core.metrics import ApiMetrics  # noqa: PLC0415
+
     client = ClientSettings(
         component=PROG, version=__version__, user_agent_extras=settings.user_agent
     )
@@ -82,6 +92,9 @@ def _node(settings: Settings, config: CloudConfig, log: Any) -> NodeService:
 
 
 def _pvc_reader(settings: Settings) -> KubePvcReader:
+    from osk8s_cinder_csi.affinity import KubePvcReader  # noqa: PLC0415 - kubernetes client
+    from osk8s_core.k8s.client import KubeClientOptions, build_api_client  # noqa: PLC0415
+
     options = KubeClientOptions(
         kubeconfig=settings.kubeconfig,
         master=settings.master,

@@ -7,6 +7,7 @@ Kept import-light so a bad flag is reported before grpc/openstacksdk load; it ch
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from osk8s_cinder_csi.options import parse_bool, parse_topology
@@ -54,7 +55,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         cloud_names=tuple(args.cloud_name) or ("",),
         cluster=args.cluster,
         with_topology=parse_bool(args.with_topology, flag="with-topology"),
-        additional_topology=dict(parse_topology(args.additional_topology)),
+        additional_topology=(
+            dict(args.additional_topology)  # pflag StringToString, already parsed by the CLI
+            if isinstance(args.additional_topology, Mapping)
+            else dict(parse_topology(args.additional_topology))
+        ),
         controller=parse_bool(args.provide_controller_service, flag="provide-controller-service"),
         node=parse_bool(args.provide_node_service, flag="provide-node-service"),
         http_endpoint=args.http_endpoint,

@@ -1,8 +1,11 @@
-"""In-memory stand-ins for the host: a ``Mounter`` that records calls and a device rescanner.
+"""In-memory stand-ins for a cinder CSI node's host: a ``Mounter`` that records calls and a
+device rescanner that counts.
 
-Used by the node tests and the conformance suite (as CPO's sanity tests use a fake mounter).
-The fake keeps a mount table and formatted devices so repeated calls behave as on a host;
-it never touches the real system beyond creating the directories/files the node makes.
+Test tooling, never shipped: used by the node tests, the conformance suite when not root (as
+CPO's sanity tests use a fake mounter) and the demo. The fake keeps a mount table and
+formatted devices so repeated calls behave as on a host; it never touches the real system
+beyond the directories/files the node service itself makes. The real host path is tested
+with ``SystemMounter`` on loop devices (tests/services/cinder_csi/test_cinder_node_host.py).
 """
 
 from __future__ import annotations
