@@ -2,7 +2,8 @@
 
 Network driver is Octavia's allowed_address_pairs against the local Neutron, compute driver
 is our ``osk8s_compute`` (noop amphorae that plug real ports). The API and the worker share a
-MariaDB database (on SQLite they collide); an openssl CA backs the amphora cert flow.
+MariaDB database (on SQLite they collide); an openssl CA backs the amphora cert flow. TLS
+listener certificates are read from Barbican (``barbican_cert_manager``), not faked.
 """
 
 from __future__ import annotations
@@ -82,5 +83,6 @@ SERVICE = Service(
     probe="http://127.0.0.1:9876/",
     catalog=(CatalogEntry("octavia", "load-balancer"),),
     service_user="octavia",
-    requires=("keystone", "rabbitmq", "mariadb", "neutron"),
+    # Barbican holds the certificates of TLS (TERMINATED_HTTPS) listeners.
+    requires=("keystone", "rabbitmq", "mariadb", "neutron", "barbican"),
 )
