@@ -175,8 +175,19 @@ def cinder(spec: dict[str, Any]) -> dict[str, Any]:
     return {"volume_hosts": _wait_services(services, "cinder-volume")}
 
 
+# What DevStack gives its default share type so snapshot, clone (create from snapshot), revert
+# and mountable-snapshot paths can be tested; the dummy back end reports all four capabilities.
+SHARE_TYPE_SPECS = {
+    "snapshot_support": "True",
+    "create_share_from_snapshot_support": "True",
+    "revert_to_snapshot_support": "True",
+    "mount_snapshot_support": "True",
+}
+
+
 def manila(spec: dict[str, Any]) -> dict[str, Any]:
-    """Wait for manila-share, then make the ``default`` share type (DHSS=False) if missing."""
+    """Wait for manila-share, then make the ``default`` share type (DHSS=False, snapshot
+    capabilities) if missing, or add the capabilities to one an older bring-up made."""
     admin = _connect(spec, "admin", spec["admin_password"], "admin")
     sfs: Any = admin.shared_file_system
     # The sdk has no share services or share type creation: plain REST through its proxy.
@@ -202,6 +213,11 @@ def manila(spec: dict[str, Any]) -> dict[str, Any]:
         resp = sfs.post("/types", json=body, headers=headers)
         resp.raise_for_status()
         type_id = resp.json()["share_type"]["id"]
+    specs_url = f"/types/{type_id}/extra_specs"
+    have = sfs.get(specs_url, headers=headers).json()["extra_specs"]
+    if any(have.get(k) != v for k, v in SHARE_TYPE_SPECS.items()):
+        resp = sfs.post(specs_url, json={"extra_specs": SHARE_TYPE_SPECS}, headers=headers)
+        resp.raise_for_status()
     return {"share_hosts": hosts, "default_share_type_id": type_id}
 
 
