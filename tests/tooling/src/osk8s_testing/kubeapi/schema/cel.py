@@ -1,0 +1,213 @@
+"""``x-kubernetes-validations`` CEL rules, evaluated with cel-python (``celpy``).
+
+A rule sees ``self`` (the node's value) and, for transition rules, ``oldSelf`` (the correlated
+old value; such rules are only evaluated on updates where the old value exists, unless
+``optionalOldSelf``). A false result becomes the upstream field error: ``reason``
+(Invalid/Forbidden/Required/Duplicate), ``message`` or ``messageExpression`` or ``failed
+rule: <rule>``, at the node's path plus ``fieldPath``. An evaluation error is reported as
+upstream does (``<error> evaluating rule: <rule>``).
+
+Kubernetes' CEL libraries are only partly available: the string functions ``lowerAscii``,
+``upperAscii``, ``trim``, ``split``, ``join``, ``replace``, ``indexOf``, ``lastIndexOf``, the
+list functions ``isSorted``, ``sum``, ``min``, ``max`` and ``isURL`` are provided here; any other
+function (``quantity``, ``ip``, ``cidr``, ``format``...) makes the rule fail with an explicit
+``unsupported CEL function`` error rather than pass unchecked, so a gap is never silent.
+Compiled programs are cached per rule text (parsing is the costly part).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import celpy
+from celpy import celtypes
+from celpy.adapter import json_to_cel
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
+
+from osk8s_testing.kubeapi.schema import fielderrors
+from osk8s_testing.kubeapi.schema.fielderrors import FieldError
+
+_OLD_SELF = re.compile(r"\boldSelf\b")
+_UNDECLARED = re.compile(r"undeclared reference to '([^']+)'")
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule: str
+    message: str = ""
+    message_expression: str = ""
+    field_path: str = ""
+    reason: str = ""
+    optional_old_self: bool = False
+
+    @property
+    def transition(self) -> bool:
+        """A rule using ``oldSelf`` (evaluated on update only, when the old value exists)."""
+        return bool(_OLD_SELF.search(self.rule))
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Rule:
+        return cls(
+            rule=str(raw.get("rule") or ""),
+            message=str(raw.get("message") or ""),
+            message_expression=str(raw.get("messageExpression") or ""),
+            field_path=str(raw.get("fieldPath") or ""),
+            reason=str(raw.get("reason") or ""),
+            optional_old_self=bool(raw.get("optionalOldSelf")),
+        )
+
+
+class _CompileError(Exception):
+    pass
+
+
+def _string(value: Any) -> str:
+    return str(value)
+
+
+def _join(items: Any, sep: Any = "") -> celtypes.StringType:
+    return celtypes.StringType(str(sep).join(str(i) for i in items))
+
+
+def _index_of(target: Any, needle: Any) -> celtypes.IntType:
+    if isinstance(target, str):
+        return celtypes.IntType(str(target).find(str(needle)))
+    for i, item in enumerate(target):
+        if item == needle:
+            return celtypes.IntType(i)
+    return celtypes.IntType(-1)
+
+
+def _last_index_of(target: Any, needle: Any) -> celtypes.IntType:
+    if isinstance(target, str):
+        return celtypes.IntType(str(target).rfind(str(needle)))
+    found = -1
+    for i, item in enumerate(target):
+        if item == needle:
+            found = i
+    return celtypes.IntType(found)
+
+
+def _is_url(value: Any) -> celtypes.BoolType:
+    parsed = urllib.parse.urlsplit(str(value))
+    return celtypes.BoolType(bool(parsed.scheme) and bool(parsed.netloc or parsed.path))
+
+
+def _sum(items: Any) -> Any:
+    total: Any = celtypes.IntType(0)
+    for i, item in enumerate(items):
+        total = item if i == 0 else total + item
+    return total
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lowerAscii": lambda s: celtypes.StringType(_string(s).lower()),
+    "upperAscii": lambda s: celtypes.StringType(_string(s).upper()),
+    "trim": lambda s: celtypes.StringType(_string(s).strip()),
+    "split": lambda s, sep: celtypes.ListType(
+        [celtypes.StringType(p) for p in _string(s).split(_string(sep))]
+    ),
+    "join": _join,
+    "replace": lambda s, old, new: celtypes.StringType(_string(s).replace(str(old), str(new))),
+    "indexOf": _index_of,
+    "lastIndexOf": _last_index_of,
+    "isSorted": lambda items: celtypes.BoolType(list(items) == sorted(items)),
+    "sum": _sum,
+    "min": min,
+    "max": max,
+    "isURL": _is_url,
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _program(expression: str) -> Any:
+    """Compile once per expression text (memoised pure function, shared by all servers)."""
+    env = celpy.Environment()
+    try:
+        return env.program(env.compile(expression), functions=FUNCTIONS)
+    except CELParseError as exc:
+        raise _CompileError(str(exc).strip()) from exc
+
+
+def _evaluate(expression: str, activation: dict[str, Any]) -> Any:
+    program = _program(expression)
+    result = program.evaluate(activation)
+    if isinstance(result, CELEvalError):
+        raise result
+    return result
+
+
+def _error_text(exc: Exception) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    missing = _UNDECLARED.search(text)
+    if missing:
+        return (
+            f"unsupported CEL function or variable '{missing.group(1)}' "
+            "(not provided by the osk8s fake kube-apiserver)"
+        )
+    if "no such member" in text or "KeyError" in text:
+        key = re.search(r"'([^']+)'", text)
+        return f"no such key: {key.group(1) if key else text}"
+    return text
+
+
+def check(
+    rule: Rule, path: str, type_name: str, value: Any, old: Any, *, has_old: bool
+) -> FieldError | None:
+    """Evaluate one rule at ``path``; None when it holds (or does not apply)."""
+    if rule.transition and not has_old and not rule.optional_old_self:
+        return None
+    activation: dict[str, Any] = {"self": json_to_cel(value)}
+    if rule.transition:
+        activation["oldSelf"] = json_to_cel(old) if has_old else None
+    where = path
+    if rule.field_path:
+        where = path + rule.field_path  # a JSON path like ".spec.x" or "['x']" below the node
+    shown = rule.rule.strip()
+    try:
+        result = _evaluate(rule.rule, activation)
+    except _CompileError as exc:
+        return FieldError(
+            fielderrors.INVALID, path, type_name, f"compilation failed: {exc}: rule: {shown}"
+        )
+    except Exception as exc:
+        return FieldError(
+            fielderrors.INVALID, path, type_name, f"{_error_text(exc)} evaluating rule: {shown}"
+        )
+    if not isinstance(result, bool | celtypes.BoolType):
+        return FieldError(
+            fielderrors.INVALID,
+            path,
+            type_name,
+            f"rule result must be a bool, got {type(result).__name__}: rule: {shown}",
+        )
+    if result:
+        return None
+    return _failure(rule, where, type_name, _message(rule, activation))
+
+
+def _message(rule: Rule, activation: dict[str, Any]) -> str:
+    if rule.message_expression:
+        try:
+            text = _evaluate(rule.message_expression, activation)
+        except Exception:  # upstream falls back to message when messageExpression fails
+            text = None
+        if isinstance(text, str) and text.strip() and "\n" not in text:
+            return str(text)
+    return rule.message or f"failed rule: {rule.rule.strip()}"
+
+
+def _failure(rule: Rule, path: str, type_name: str, message: str) -> FieldError:
+    if rule.reason == fielderrors.FORBIDDEN:
+        return FieldError(fielderrors.FORBIDDEN, path, fielderrors.OMIT, message)
+    if rule.reason == fielderrors.REQUIRED:
+        return FieldError(fielderrors.REQUIRED, path, fielderrors.OMIT, message)
+    if rule.reason == fielderrors.DUPLICATE:
+        return FieldError(fielderrors.DUPLICATE, path, type_name)
+    return FieldError(fielderrors.INVALID, path, type_name, message)
