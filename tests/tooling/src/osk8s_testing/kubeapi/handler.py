@@ -138,6 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         rt = ops.registry.get(target.group, target.version, target.plural)
         if rt is None:
             raise errors.path_not_found(path)
+        ops.schemas.check_conversion(rt)  # versions needing a conversion webhook: 500
         if rt.virtual:
             return self._review(method, rt, target, body)
         if not rt.namespaced and target.namespace is not None:

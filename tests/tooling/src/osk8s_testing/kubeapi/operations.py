@@ -32,6 +32,7 @@ from osk8s_testing.kubeapi.meta import (
 )
 from osk8s_testing.kubeapi.patch import apply_patch
 from osk8s_testing.kubeapi.resources import Registry, ResourceType
+from osk8s_testing.kubeapi.schema import CustomResourceSchemas
 from osk8s_testing.kubeapi.store import Key, Store
 
 NAMESPACES = ("", "namespaces")
@@ -59,6 +60,7 @@ class Operations:
         self._allocator = defaults.Allocator()
         self.gc = Collector(store=store, writer=self)
         self.crds = CrdController(registry=registry, store=store, writer=self, clock=clock)
+        self.schemas = CustomResourceSchemas(store)
 
     # -- wire form <-> storage form --------------------------------------------------------
 
@@ -68,6 +70,8 @@ class Operations:
         out = dict(obj)
         out["apiVersion"] = rt.api_version
         out["kind"] = rt.kind
+        if rt.custom:  # CRD schema defaults on read from storage (not written back)
+            out = self.schemas.on_read(rt, out)
         return out
 
     def _from_wire(self, rt: ResourceType, body: Any) -> dict[str, Any]:
@@ -88,6 +92,8 @@ class Operations:
             return conversion.events_to_core(obj)
         storage = self._storage_type(rt)
         obj["apiVersion"], obj["kind"] = storage.api_version, storage.kind
+        if rt.custom:  # decode: prune unknown fields, apply defaults (again after mutation)
+            self.schemas.decode(rt, obj)
         return obj
 
     def _storage_type(self, rt: ResourceType) -> ResourceType:
@@ -145,6 +151,7 @@ class Operations:
                 obj.pop("status", None)
             defaults.on_create(rt.kind, obj, self._allocator)
             self.crds.before_create(key, obj)
+            self.schemas.validate_create(rt, obj)  # CRD schema + CEL, before validating admission
             if dry_run:
                 return self.to_wire(rt, obj)
             stored = self.store.write(key, obj)
@@ -243,6 +250,7 @@ class Operations:
             result = updates.prepare_update(
                 rt, old, new, subresource=subresource, allocator=self._allocator
             )
+            self.schemas.validate_update(rt, old, result, subresource=subresource)
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
 
     def patch(
@@ -275,6 +283,7 @@ class Operations:
             result = updates.prepare_update(
                 rt, old, new, subresource=subresource, allocator=self._allocator
             )
+            self.schemas.validate_update(rt, old, result, subresource=subresource)
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
 
     def _existing(self, rt: ResourceType, key: Key) -> dict[str, Any]:
