@@ -51,10 +51,12 @@ def test_strategic_merge_on_node_status_merges_by_type(core: client.CoreV1Api) -
             }
         },
     )
+    # apimachinery's normalizeElementOrder: an item the live list lacks goes before the
+    # server-only ones (strategicpatch/patch.go mergeSortedSlice(serverOnly, patch, ...))
     assert [(a.type, a.address) for a in patched.status.addresses] == [
+        ("ExternalIP", "192.0.2.1"),
         ("InternalIP", "10.0.0.1"),
         ("Hostname", "n1"),
-        ("ExternalIP", "192.0.2.1"),
     ]
     assert {c.type: c.status for c in patched.status.conditions} == {
         "Ready": "True",

@@ -18,6 +18,7 @@ from osk8s_testing.kubeapi.meta import deleting, finalizers, metadata, owner_uid
 from osk8s_testing.kubeapi.store import Key, Store
 
 FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
 NAMESPACE_FINALIZER = "kubernetes"
 
 
@@ -54,6 +55,12 @@ class Collector:
 
     def deletion_started(self, key: Key, obj: dict[str, Any]) -> None:
         uid = metadata(obj).get("uid", "")
+        if ORPHAN_FINALIZER in finalizers(obj):
+            # the collector's orphan step: drop the owner reference from every dependent,
+            # then the finalizer (the owner goes once no other finalizer holds it)
+            self.orphan_dependents(uid)
+            self._writer.mutate(key, _drop_finalizer(ORPHAN_FINALIZER))
+            return
         if FOREGROUND_FINALIZER in finalizers(obj):
             for dep_key, dep in self.dependents(uid):
                 if not deleting(dep):

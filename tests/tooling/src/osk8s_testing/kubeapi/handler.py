@@ -30,6 +30,7 @@ from osk8s_testing.kubeapi.resources import ResourceType
 from osk8s_testing.kubeapi.reviews import ReviewForwarder
 from osk8s_testing.kubeapi.selectors import Selector, parse_field_selector, parse_label_selector
 from osk8s_testing.kubeapi.watch import WatchRequest, watch
+from osk8s_testing.kubeapi.writectx import WriteContext
 
 _log = logging.getLogger(__name__)
 _TRUE = ("true", "1")
@@ -166,7 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if rt.namespaced and target.namespace is None:
                 raise errors.method_not_allowed(method)
-            created = ops.create(rt, target.namespace or "", body, dry_run=_dry_run(query))
+            created = ops.create(
+                rt, target.namespace or "", body, dry_run=_dry_run(query), ctx=self._ctx(query)
+            )
             return _Response(201, created)
         if method == "DELETE":
             listed = ops.list(rt, target.namespace, _list_options(rt, query))
@@ -174,7 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
             deleted = []
             for item in listed["items"]:
                 meta = item["metadata"]
-                obj, _ = ops.delete(rt, meta.get("namespace", ""), meta["name"], options)
+                obj, _ = ops.delete(
+                    rt, meta.get("namespace", ""), meta["name"], options, self._ctx(query)
+                )
                 deleted.append(obj)
             return _Response(200, {**listed, "items": deleted})
         raise errors.method_not_allowed(method)
@@ -202,19 +207,27 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET":
             return _Response(200, ops.get(rt, namespace, name))
         if method == "PUT":
-            obj, created = ops.put(rt, namespace, name, body, subresource=sub, dry_run=dry_run)
+            obj, created = ops.put(
+                rt, namespace, name, body, subresource=sub, dry_run=dry_run, ctx=self._ctx(query)
+            )
             return _Response(201 if created else 200, obj)
         if method == "PATCH" and sub != "finalize":
             content_type = self.headers.get("Content-Type") or ""
             return _Response(
                 200,
                 ops.patch(
-                    rt, namespace, name, (content_type, body), subresource=sub, dry_run=dry_run
+                    rt,
+                    namespace,
+                    name,
+                    (content_type, body),
+                    subresource=sub,
+                    dry_run=dry_run,
+                    ctx=self._ctx(query),
                 ),
             )
         if method == "DELETE" and not sub:
             options = _delete_options(query, body)
-            obj, removed = ops.delete(rt, namespace, name, options)
+            obj, removed = ops.delete(rt, namespace, name, options, self._ctx(query))
             if removed and not rt.return_deleted_object:
                 details = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid")}
                 if rt.group:
@@ -229,6 +242,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return _Response(200, status)
             return _Response(200, obj)
         raise errors.method_not_allowed(method)
+
+    def _ctx(self, query: dict[str, str]) -> WriteContext:
+        return WriteContext(
+            field_manager=query.get("fieldManager", ""),
+            force=query.get("force", "").lower() in _TRUE,
+            user_agent=self.headers.get("User-Agent") or "",
+        )
 
     def _review(
         self, method: str, rt: ResourceType, target: routing.ResourcePath, body: Any

@@ -66,7 +66,11 @@ def list_objects(
     if opts.limit and len(wire) > opts.limit:
         last = wire[opts.limit - 1][0]
         meta["continue"] = _encode_continue(list_rv, (last.namespace, last.name))
-        meta["remainingItemCount"] = len(wire) - opts.limit
+        if opts.selector.empty:
+            # upstream counts the remaining keys in storage, so it only sets the count when no
+            # selector filters them (etcd3 store GetList and the cacher: "only set
+            # remainingItemCount if the predicate is empty")
+            meta["remainingItemCount"] = len(wire) - opts.limit
         wire = wire[: opts.limit]
     # built-in list items carry no kind/apiVersion upstream; custom resources do
     out = [o if rt.custom else _strip_type(o) for _, o in wire]

@@ -12,10 +12,19 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from osk8s_testing.kubeapi import conversion, defaults, errors, listing, updates
+from osk8s_testing.kubeapi import (
+    admission,
+    conversion,
+    defaults,
+    errors,
+    immutable,
+    listing,
+    updates,
+)
+from osk8s_testing.kubeapi.admission import Admission, AdmissionConfig, Attributes
 from osk8s_testing.kubeapi.crds import CrdController
 from osk8s_testing.kubeapi.gc import Collector
 from osk8s_testing.kubeapi.meta import (
@@ -34,9 +43,11 @@ from osk8s_testing.kubeapi.patch import apply_patch
 from osk8s_testing.kubeapi.resources import Registry, ResourceType
 from osk8s_testing.kubeapi.schema import CustomResourceSchemas
 from osk8s_testing.kubeapi.store import Key, Store
+from osk8s_testing.kubeapi.writectx import NO_CONTEXT, WriteContext
 
 NAMESPACES = ("", "namespaces")
 BACKGROUND, FOREGROUND, ORPHAN = "Background", "Foreground", "Orphan"
+_GC_FINALIZERS = {FOREGROUND: "foregroundDeletion", ORPHAN: "orphan"}
 ListOptions = listing.ListOptions
 _BAD_NAME = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
@@ -53,10 +64,23 @@ class DeleteOptions:
 
 
 class Operations:
-    def __init__(self, *, registry: Registry, store: Store, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        store: Store,
+        clock: Clock = utc_now,
+        admission_config: AdmissionConfig | None = None,
+    ) -> None:
         self.registry = registry
         self.store = store
         self.clock = clock
+        self.admission = Admission(
+            registry=registry,
+            store=store,
+            to_wire=self.to_wire,
+            config=admission_config or AdmissionConfig(),
+        )
         self._allocator = defaults.Allocator()
         self.gc = Collector(store=store, writer=self)
         self.crds = CrdController(registry=registry, store=store, writer=self, clock=clock)
@@ -122,7 +146,14 @@ class Operations:
     # -- writes ----------------------------------------------------------------------------
 
     def create(
-        self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        ctx: WriteContext = NO_CONTEXT,
+        options_kind: str = "CreateOptions",
     ) -> dict[str, Any]:
         obj = self._from_wire(rt, body)
         meta = metadata(obj)
@@ -132,6 +163,10 @@ class Operations:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
+        attrs = self._attributes(rt, admission.CREATE, namespace, obj, None, dry_run, ctx,
+                                 options_kind)  # fmt: skip
+        obj = self._mutate(rt, attrs, obj)
+        meta = metadata(obj)
         name = self._name(rt, meta)
         key = self.key(rt, namespace, name)
         with self.store.lock:
@@ -150,8 +185,12 @@ class Operations:
             if rt.status_subresource and not rt.keep_status_on_create:
                 obj.pop("status", None)
             defaults.on_create(rt.kind, obj, self._allocator)
+            if rt.group == admission.GROUP:
+                admission.default_configuration(rt.kind, obj)
             self.crds.before_create(key, obj)
             self.schemas.validate_create(rt, obj)  # CRD schema + CEL, before validating admission
+            immutable.validate_create(rt, obj)
+            self._validate(rt, replace(attrs, name=name), obj)
             if dry_run:
                 return self.to_wire(rt, obj)
             stored = self.store.write(key, obj)
@@ -203,6 +242,7 @@ class Operations:
         *,
         subresource: str = "",
         dry_run: bool = False,
+        ctx: WriteContext = NO_CONTEXT,
     ) -> tuple[dict[str, Any], bool]:
         """PUT: an update, or a create for types that allow it; returns (object, created)."""
         with self.store.lock:
@@ -218,9 +258,9 @@ class Operations:
                             f"the name of the object ({meta['name']}) does not match the name "
                             f"on the URL ({name})"
                         )
-                return self.create(rt, namespace, fresh, dry_run=dry_run), True
+                return self.create(rt, namespace, fresh, dry_run=dry_run, ctx=ctx), True
             updated = self.update(
-                rt, namespace, name, body, subresource=subresource, dry_run=dry_run
+                rt, namespace, name, body, subresource=subresource, dry_run=dry_run, ctx=ctx
             )
             return updated, False
 
@@ -233,6 +273,7 @@ class Operations:
         *,
         subresource: str = "",
         dry_run: bool = False,
+        ctx: WriteContext = NO_CONTEXT,
     ) -> dict[str, Any]:
         new = self._from_wire(rt, body)
         meta = metadata(new)
@@ -247,10 +288,9 @@ class Operations:
         with self.store.lock:
             old = self._existing(rt, key)
             updates.check_preconditions(rt, old, new, require_rv=True)
-            result = updates.prepare_update(
-                rt, old, new, subresource=subresource, allocator=self._allocator
-            )
-            self.schemas.validate_update(rt, old, result, subresource=subresource)
+            attrs = self._attributes(rt, admission.UPDATE, namespace, new, old, dry_run, ctx,
+                                     "UpdateOptions", subresource)  # fmt: skip
+            result = self._admit_update(rt, attrs, old, new, subresource)
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
 
     def patch(
@@ -262,6 +302,7 @@ class Operations:
         *,
         subresource: str = "",
         dry_run: bool = False,
+        ctx: WriteContext = NO_CONTEXT,
     ) -> dict[str, Any]:
         """``patch`` is (content type, body)."""
         content_type, body = patch
@@ -280,11 +321,69 @@ class Operations:
                 raise errors.bad_request("metadata.name cannot be changed by a patch")
             # a patch without resourceVersion applies to the current object (no 409), as upstream
             updates.check_preconditions(rt, old, new, require_rv=False)
-            result = updates.prepare_update(
-                rt, old, new, subresource=subresource, allocator=self._allocator
-            )
-            self.schemas.validate_update(rt, old, result, subresource=subresource)
+            attrs = self._attributes(rt, admission.UPDATE, namespace, new, old, dry_run, ctx,
+                                     "PatchOptions", subresource)  # fmt: skip
+            result = self._admit_update(rt, attrs, old, new, subresource)
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
+
+    # -- admission and built-in validation (kube-apiserver's order) -------------------------
+
+    def _attributes(  # noqa: PLR0917 (the admission attributes, in upstream's order)
+        self,
+        rt: ResourceType,
+        operation: str,
+        namespace: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        dry_run: bool,
+        ctx: WriteContext,
+        options_kind: str,
+        subresource: str = "",
+    ) -> Attributes:
+        return admission.attributes_for(
+            rt,
+            operation,
+            namespace,
+            old if old is not None else obj,
+            subresource=subresource,
+            old=self.to_wire(rt, old) if old is not None else None,
+            dry_run=dry_run,
+            user=ctx.user,
+            options=admission.options(
+                options_kind, dry_run=dry_run, field_manager=ctx.field_manager or None
+            ),
+        )
+
+    def _mutate(self, rt: ResourceType, attrs: Attributes, obj: dict[str, Any]) -> dict[str, Any]:
+        """Mutating webhooks (never for the webhook configurations themselves, as upstream)."""
+        if rt.group == admission.GROUP:
+            return obj
+        patched = self.admission.mutate(attrs, self.to_wire(rt, obj))
+        return self._from_wire(rt, patched) if patched is not None else obj
+
+    def _validate(self, rt: ResourceType, attrs: Attributes, obj: dict[str, Any] | None) -> None:
+        if rt.group != admission.GROUP:
+            self.admission.validate(attrs, self.to_wire(rt, obj) if obj is not None else None)
+
+    def _admit_update(
+        self,
+        rt: ResourceType,
+        attrs: Attributes,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        subresource: str,
+    ) -> dict[str, Any]:
+        """mutating webhooks -> registry PrepareForUpdate -> validation -> validating webhooks."""
+        new = self._mutate(rt, attrs, new)
+        result = updates.prepare_update(
+            rt, old, new, subresource=subresource, allocator=self._allocator
+        )
+        if rt.group == admission.GROUP:
+            admission.default_configuration(rt.kind, result)
+        self.schemas.validate_update(rt, old, result, subresource=subresource)
+        immutable.validate_update(rt, old, result, subresource=subresource)
+        self._validate(rt, attrs, result)
+        return result
 
     def _existing(self, rt: ResourceType, key: Key) -> dict[str, Any]:
         old = self.store.get(key)
@@ -322,7 +421,12 @@ class Operations:
     # -- deletion --------------------------------------------------------------------------
 
     def delete(
-        self, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        opts: DeleteOptions,
+        ctx: WriteContext = NO_CONTEXT,
     ) -> tuple[dict[str, Any], bool]:
         """Returns (object, removed): removed is False while finalizers hold it."""
         key = self.key(rt, namespace, name)
@@ -336,6 +440,11 @@ class Operations:
                 raise errors.precondition_failed(
                     rt, name, "ResourceVersion", opts.resource_version, actual_rv
                 )
+            if rt.group != admission.GROUP:
+                attrs = self._attributes(rt, admission.DELETE, namespace, obj, obj,
+                                         opts.dry_run, ctx, "DeleteOptions")  # fmt: skip
+                self.admission.mutate(attrs, None)
+                self.admission.validate(attrs, None)
             if opts.dry_run:
                 return self.to_wire(rt, obj), not self._blocked(key, obj)
             final, removed = self.delete_key(key, opts.propagation)
@@ -350,14 +459,16 @@ class Operations:
             if deleting(obj):
                 return obj, False
             meta = metadata(obj)
-            uid = str(meta.get("uid", ""))
-            if propagation == ORPHAN:
-                self.gc.orphan_dependents(uid)
             pending = finalizers(obj)
-            if propagation == FOREGROUND and self.gc.has_dependents(uid):
-                pending.append("foregroundDeletion")
+            gc_finalizer = _GC_FINALIZERS.get(propagation)
             if (key.group, key.plural) == NAMESPACES:
                 obj.setdefault("status", {})["phase"] = "Terminating"
+            elif gc_finalizer is not None:
+                # upstream (registry Store.Delete, deletionFinalizersForGarbageCollection): the
+                # object always stays with deletionTimestamp and the GC finalizer, and the
+                # garbage collector removes it after handling the dependents
+                pending = [f for f in pending if f not in _GC_FINALIZERS.values()]
+                pending.append(gc_finalizer)
             if not self._blocked(key, {**obj, "metadata": {**meta, "finalizers": pending}}):
                 return self._remove(key), True
             if pending:
@@ -368,6 +479,10 @@ class Operations:
             self.gc.deletion_started(key, stored)
             self.crds.deletion_started(key, stored)
             current = self.store.get(key)
+            if current is None and gc_finalizer is not None:
+                # the in-process collector finished at once; the client sees what the
+                # DELETE response upstream shows (object pending its GC finalizer)
+                return stored, False
             return (current, False) if current is not None else (stored, True)
 
     def mutate(self, key: Key, change: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:

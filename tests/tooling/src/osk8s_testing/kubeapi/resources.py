@@ -273,6 +273,22 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         tracks_generation=True,
     ),
     _t(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        namespaced=False,
+        tracks_generation=True,
+    ),
+    _t(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        namespaced=False,
+        tracks_generation=True,
+    ),
+    _t(
         "authentication.k8s.io", "v1", "tokenreviews", "TokenReview", namespaced=False, virtual=True
     ),
     _t(

@@ -17,6 +17,8 @@ from osk8s_testing.kubeapi.errors import bad_request
 
 _SET_RE = re.compile(r"^\s*(!?)([^\s!=,()]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
 _EQ_RE = re.compile(r"^\s*([^\s!=]+)\s*(==|=|!=)\s*([^\s]*)\s*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,47 @@ def _split_terms(text: str) -> list[str]:
     return [t for t in terms if t.strip()]
 
 
+def _valid_key(key: str) -> bool:
+    """A qualified name: optional DNS-subdomain prefix and '/', then a 63-char name."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not (prefix and len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
+
+
+def _valid_value(value: str) -> bool:
+    return value == "" or (len(value) <= 63 and bool(_LABEL_NAME.match(value)))
+
+
+def _checked(req: Requirement) -> Requirement:
+    """apimachinery's labels.NewRequirement validation: a bad key or value is a 400."""
+    if not _valid_key(req.key):
+        raise bad_request(
+            f"unable to parse requirement: <nil>: Invalid value: {req.key!r}: name part must "
+            "consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+            "an alphanumeric character"
+        )
+    for value in req.values:
+        if not _valid_value(value):
+            raise bad_request(
+                f"unable to parse requirement: values[0][{req.key}]: Invalid value: {value!r}: "
+                "a valid label must be an empty string or consist of alphanumeric characters, "
+                "'-', '_' or '.', and must start and end with an alphanumeric character"
+            )
+    if req.op in ("in", "notin") and not req.values:
+        raise bad_request(
+            f"unable to parse requirement: values: Invalid value: []: for 'in', 'notin' "
+            f"operators, values set can't be empty ({req.key})"
+        )
+    return req
+
+
 def parse_label_selector(text: str | None) -> tuple[Requirement, ...]:
+    """Parse and validate (400 BadRequest on anything kube-apiserver would not parse)."""
+    return tuple(_checked(r) for r in _parse_label_selector(text))
+
+
+def _parse_label_selector(text: str | None) -> tuple[Requirement, ...]:
     if not text:
         return ()
     out = []

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from osk8s_testing.kubeapi.admission import AdmissionConfig
 from osk8s_testing.kubeapi.guard import RequestGuard
 from osk8s_testing.kubeapi.handler import ApiContext, handler_class
 from osk8s_testing.kubeapi.kubeconfig import write_kubeconfig
@@ -40,6 +41,8 @@ class ServerConfig:
     """Where TokenReview / SubjectAccessReview are forwarded."""
     namespaces: tuple[str, ...] = ("default", "kube-system", "kube-public", "kube-node-lease")
     """Namespaces that exist at start, as on a fresh cluster."""
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
+    """Admission webhook test hooks (where webhook Service references resolve)."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -52,7 +55,12 @@ class KubeApiServer:
         self.config = config or ServerConfig()
         self.registry = Registry()
         self.store = Store(history_limit=self.config.history_limit)
-        self.ops = Operations(registry=self.registry, store=self.store, clock=clock)
+        self.ops = Operations(
+            registry=self.registry,
+            store=self.store,
+            clock=clock,
+            admission_config=self.config.admission,
+        )
         self._reviews = ReviewForwarder(config=self.config.webhooks)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None

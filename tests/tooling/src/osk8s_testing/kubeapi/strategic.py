@@ -5,7 +5,11 @@ The merge keys and strategies are those of the Kubernetes API types (``patchStra
 by ``type``, Service ``spec.ports`` by ``port``, container ``ports`` by ``containerPort``, and
 ``metadata.finalizers`` is a merged set. Lists without a strategy are replaced, as upstream.
 Directives handled: ``$patch`` (replace/delete/merge), ``$deleteFromPrimitiveList/<f>``,
-``$retainKeys``; ``$setElementOrder/<f>`` is accepted and ignored (order only).
+``$retainKeys`` and ``$setElementOrder/<f>``. The order of a merged list is apimachinery's
+(``normalizeElementOrder``): the patch's items (in the patch's or ``$setElementOrder``'s order)
+interleaved with the server-only items by their live order, so an item the live list does not
+have comes *before* the server-only items that follow it -- e.g. a port added to a Service by a
+plain SMP ends up first, as kube-apiserver puts it.
 """
 
 from __future__ import annotations
@@ -95,9 +99,12 @@ def _merge_map(
         replaced: dict[str, Any] = _strip(patch)
         return replaced
     retain = patch.pop("$retainKeys", None)
+    orders: dict[str, list[Any]] = {}
     for name in list(patch):
         if name.startswith("$setElementOrder/"):
-            del patch[name]
+            order = patch.pop(name)
+            if isinstance(order, list):
+                orders[name.split("/", 1)[1]] = order
         elif name.startswith("$deleteFromPrimitiveList/"):
             field = name.split("/", 1)[1]
             doomed = patch.pop(name) or []
@@ -114,13 +121,22 @@ def _merge_map(
             else:
                 original[name] = merged
         elif isinstance(value, list) and isinstance(original.get(name), list):
-            original[name] = _merge_list(original[name], value, sub, keys)
+            original[name] = _merge_list(original[name], value, sub, keys, orders.get(name))
         else:
             stripped = _strip(value)
             if stripped is None:
                 original.pop(name, None)
             else:
                 original[name] = stripped
+    for name, order in orders.items():
+        # an order for a list the patch does not touch reorders the live list
+        if (
+            name not in patch
+            and isinstance(original.get(name), list)
+            and _child(path, name) in keys
+        ):
+            key = keys[_child(path, name)]
+            original[name] = _ordered(original[name], [], original[name], order, key)
     if isinstance(retain, list):
         for name in list(original):
             if name not in retain:
@@ -129,7 +145,11 @@ def _merge_map(
 
 
 def _merge_list(
-    original: list[Any], patch: list[Any], path: str, keys: dict[str, str]
+    original: list[Any],
+    patch: list[Any],
+    path: str,
+    keys: dict[str, str],
+    order: list[Any] | None = None,
 ) -> list[Any]:
     if path not in keys:
         return [_strip(v) for v in patch if not _is_directive(v)]
@@ -139,7 +159,13 @@ def _merge_list(
     if merge_key == MERGE_PRIMITIVE:
         out = list(original)
         out.extend(v for v in patch if v not in out)
-        return out
+        return _ordered(out, patch, original, order if order is not None else patch, None)
+    deleted = {
+        item.get(merge_key)
+        for item in patch
+        if isinstance(item, dict) and item.get("$patch") == "delete"
+    }
+    live = [o for o in original if not (isinstance(o, dict) and o.get(merge_key) in deleted)]
     out = list(original)
     elem_path = f"{path}[]"
     for item in patch:
@@ -165,7 +191,73 @@ def _merge_list(
                 del out[index]
             else:
                 out[index] = merged
+    present = [p for p in patch if not (isinstance(p, dict) and p.get("$patch") == "delete")]
+    return _ordered(out, present, live, order if order is not None else present, merge_key)
+
+
+def _ordered(
+    merged: list[Any], patch: list[Any], live: list[Any], order: list[Any], key: str | None
+) -> list[Any]:
+    """apimachinery's normalizeElementOrder + mergeSortedSlice on a merged list.
+
+    Items named by ``order`` (the patch, or its ``$setElementOrder``) are sorted by it; the
+    other (server-only) items keep their live order; then each next item is the server-only
+    one when both lists know it and it comes first in the live list, else the patch one.
+    """
+
+    def ident(item: Any) -> Any:
+        if key is None:
+            return item
+        return item.get(key) if isinstance(item, dict) else None
+
+    def index(items: list[Any], item: Any) -> int:
+        wanted = ident(item)
+        return next((i for i, v in enumerate(items) if ident(v) == wanted), -1)
+
+    named = {repr(ident(o)) for o in order} | {repr(ident(p)) for p in patch}
+    from_patch = [m for m in merged if repr(ident(m)) in named]
+    server_only = [m for m in merged if repr(ident(m)) not in named]
+    from_patch = _stable_sort(from_patch, lambda m: index(order, m))
+    server_only = _stable_sort(server_only, lambda m: index(live, m))
+    out: list[Any] = []
+    i = j = 0
+    while i < len(server_only) or j < len(from_patch):
+        if j >= len(from_patch):
+            out.append(server_only[i])
+            i += 1
+        elif i >= len(server_only):
+            out.append(from_patch[j])
+            j += 1
+        else:
+            left, right = index(live, server_only[i]), index(live, from_patch[j])
+            if left >= 0 and right >= 0 and left < right:
+                out.append(server_only[i])
+                i += 1
+            else:
+                out.append(from_patch[j])
+                j += 1
     return out
+
+
+def _stable_sort(items: list[Any], position: Any) -> list[Any]:
+    """Go's sort.SliceStable with normalizeSliceOrder's less: unknown items sort first."""
+    out = list(items)
+    # insertion sort with the exact (non-transitive) comparator apimachinery uses
+    for a in range(1, len(out)):
+        b = a
+        while b > 0 and _less(position, out[b], out[b - 1]):
+            out[b - 1], out[b] = out[b], out[b - 1]
+            b -= 1
+    return out
+
+
+def _less(position: Any, x: Any, y: Any) -> bool:
+    ix = position(x)
+    if ix >= 0:
+        iy = position(y)
+        if iy >= 0:
+            return bool(ix < iy)
+    return True
 
 
 def _is_directive(value: Any) -> bool:
