@@ -1,9 +1,12 @@
 """Fixtures for the keystone_auth suite: a TLS pair for 127.0.0.1 and a fake Keystone at the wire.
 
-The fake Keystone is an HTTP server on 127.0.0.1:0 that answers ``GET /v3/auth/tokens`` and
-``GET /v3/users/<id>/groups`` like Keystone v3 for the tokens a test registers, counts calls,
-and can be switched to "down" (503) or have a token revoked (404), so the webhook is tested
-through its real HTTP client. The contract suite uses the real Keystone instead.
+The fake Keystone is an HTTP server on 127.0.0.1:0 that answers version discovery (``GET /``
+with the ``versions`` list and 300, ``GET /v3`` with one ``version``, links built like
+Keystone's: from ``public_endpoint`` or the Host header), ``GET /v3/auth/tokens`` and
+``GET /v3/users/<id>/groups`` (in pages of ``group_page_size`` linked by ``links.next``, like a
+Keystone with pagination) for the tokens a test registers; it records every path and can be
+switched to "down" (503) or have a token revoked (404), so the webhook is tested through its
+real HTTP client. The contract suite uses the real Keystone instead.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -47,6 +51,10 @@ class FakeKeystone:
     tokens: dict[str, FakeUser] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     down: bool = False
+    public_endpoint: str = ""
+    """Base of the links in version documents (Keystone's option); "" = from the Host header."""
+    group_page_size: int = 0
+    """Groups per page; 0 = all in one page."""
 
     def token_document(self, user: FakeUser) -> dict[str, Any]:
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=user.expires_in)
@@ -73,19 +81,38 @@ def _handler(keystone: FakeKeystone) -> type[BaseHTTPRequestHandler]:
             if keystone.down:
                 self._reply(503, {"error": {"code": 503, "message": "down"}})
                 return
+            parts = urlsplit(self.path)
+            path, query = parts.path, parse_qs(parts.query, keep_blank_values=True)
+            base = keystone.public_endpoint or f"http://{self.headers.get('Host')}"
+            version = {
+                "id": "v3.14",
+                "status": "stable",
+                "links": [{"rel": "self", "href": f"{base}/v3/"}],
+            }
+            if path == "/":
+                self._reply(300, {"versions": {"values": [version]}})
+                return
+            if path in ("/v3", "/v3/"):
+                self._reply(200, {"version": version})
+                return
             caller = keystone.tokens.get(self.headers.get("X-Auth-Token", ""))
             if caller is None:
                 self._reply(401, {"error": {"code": 401, "message": "unauthorized"}})
                 return
-            if self.path == "/v3/auth/tokens":
+            if path == "/v3/auth/tokens":
                 subject = keystone.tokens.get(self.headers.get("X-Subject-Token", ""))
                 if subject is None:
                     self._reply(404, {"error": {"code": 404, "message": "not found"}})
                     return
                 self._reply(200, keystone.token_document(subject))
-            elif self.path == f"/v3/users/{caller.user_id}/groups":
+            elif path == f"/v3/users/{caller.user_id}/groups":
                 groups = [{"id": f"g-{g}", "name": g} for g in caller.groups]
-                self._reply(200, {"groups": groups})
+                start = int(query.get("marker", ["0"])[0])
+                size = keystone.group_page_size or len(groups) or 1
+                page = groups[start : start + size]
+                more = start + size < len(groups)
+                link = f"{base}{path}?marker={start + size}" if more else None
+                self._reply(200, {"groups": page, "links": {"next": link, "self": path}})
             else:
                 self._reply(404, {"error": {"code": 404, "message": "no route"}})
 

@@ -109,19 +109,41 @@ def test_keystone_cache_never_outlives_the_token() -> None:
     assert validator.calls == 2
 
 
-def test_keystone_down_serves_cached_until_expiry_and_denies_unknown() -> None:
-    auth, validator, clock, log, _ = make(ttl=60)
+def test_keystone_down_honours_cache_only_within_ttl() -> None:
+    """Fail closed as CPO: with Keystone unreachable, a cached validation counts for the TTL
+    and no longer, although the token itself is valid for another hour."""
+    auth, validator, clock, log, cache = make(ttl=60)
     validator.valid["t1"] = 3600
     assert auth.authenticate(SecretStr("t1")).info is not None
     validator.error = errors.ServiceUnavailable("connection refused")
-    clock.now += 120  # past the TTL, token still valid
-    stale = auth.authenticate(SecretStr("t1"))
-    assert stale.info is not None and stale.source == "stale-cache"
+    clock.now += 59  # within the TTL: answered from the cache, Keystone not asked
+    within = auth.authenticate(SecretStr("t1"))
+    assert within.info is not None and within.source == "cache"
+    assert validator.calls == 1
+    clock.now += 2  # beyond the TTL, Keystone still down: denied
+    beyond = auth.authenticate(SecretStr("t1"))
+    assert beyond.info is None and beyond.reason == "Keystone is unavailable"
+    assert validator.calls == 2
+    assert len(cache) == 0
+    validator.error = errors.ServerError("boom", status=500)  # a 5xx is no better
+    assert auth.authenticate(SecretStr("t1")).info is None
     unknown = auth.authenticate(SecretStr("never-seen"))
     assert unknown.info is None and unknown.reason == "Keystone is unavailable"
-    validator.error = errors.ServerError("boom", status=500)
-    assert auth.authenticate(SecretStr("t1")).source == "stale-cache"
     assert all("t1" not in repr(kw) for _, kw in log.lines)
+    validator.error = None  # Keystone back: validated and cached again
+    back = auth.authenticate(SecretStr("t1"))
+    assert back.info is not None and back.source == "keystone"
+
+
+def test_keystone_cache_entry_expires_at_ttl_even_unused() -> None:
+    _, _, clock, _, cache = make(ttl=30)
+    info = Validator(clock)
+    info.valid["t"] = 3600
+    cache.put("k", info.validate(SecretStr("t")))
+    clock.now += 29.9
+    assert cache.get("k") is not None
+    clock.now += 0.2
+    assert cache.get("k") is None and len(cache) == 0
 
 
 def test_keystone_rejected_token_is_not_cached() -> None:

@@ -2,8 +2,9 @@
 
 ``POST /webhook`` dispatches on ``kind`` (TokenReview or SubjectAccessReview, v1 and v1beta1);
 ``/authenticate`` and ``/authorize`` accept only their own kind. Our errors map to HTTP status
-in one error handler: a malformed review is 400, a failed token 401 (as CPO). It never logs a
-token, and never allows a request when something fails.
+in one error handler: a malformed review is 400 with a message (invalid JSON, nesting deeper than
+``MAX_DEPTH``, wrong fields), a body over ``MAX_BODY_BYTES`` is 413, a failed token 401 (as
+CPO). It never logs a token, and never allows a request when something fails.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
 
@@ -29,6 +31,7 @@ from osk8s_keystone_auth.reviews import (
     ReviewError,
     TokenReviewRequest,
     access_review_response,
+    decode_body,
     parse_review,
     token_review_response,
 )
@@ -57,12 +60,52 @@ class AppConfig:
     ready: HealthChecks | None = None
 
 
+MAX_BODY_BYTES = 1024 * 1024
+"""A review is a few KiB (a token, or a user with groups and extras); 1 MiB is generous."""
+
+
+DRAIN_BYTES = 8 * MAX_BODY_BYTES
+"""Of a refused body, read and dropped at most this much so the client, still sending, gets
+the 413 instead of a reset; a longer one is cut off by closing the connection."""
+
+
+def _drain(stream: Any) -> None:
+    left = DRAIN_BYTES
+    try:
+        while stream is not None and left > 0:
+            chunk = stream.read(min(65536, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except (OSError, ValueError):
+        return
+
+
+def _read_body() -> bytes:
+    """The request body, at most ``MAX_BODY_BYTES`` (else ``RequestEntityTooLarge``).
+
+    Werkzeug enforces the cap on a declared Content-Length; a chunked body (no length) it
+    would treat as empty behind cheroot, so that one is read here, chunk by chunk, to the cap.
+    """
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return request.get_data(cache=False)
+    stream = request.environ["wsgi.input"]
+    data = bytearray()
+    while chunk := stream.read(65536):
+        data += chunk
+        if len(data) > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge()
+    return bytes(data)
+
+
 def _json(body: dict[str, Any], status: int) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
 def create_app(config: AppConfig) -> Flask:
     app = Flask("osk8s_keystone_auth")
+    # Werkzeug refuses a longer body (declared or streamed) with 413 before it is read whole.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     log = config.logger
     health = config.health or HealthChecks()
     ready = config.ready or HealthChecks()
@@ -103,8 +146,7 @@ def create_app(config: AppConfig) -> Flask:
         return _json(access_review_response(review, allowed=allowed, reason=reason), 200)
 
     def handle(expected: type | None) -> Response:
-        body = request.get_json(force=True, silent=True)
-        review = parse_review(body)
+        review = parse_review(decode_body(_read_body()))
         if expected is not None and not isinstance(review, expected):
             raise ReviewError(f"this endpoint accepts {expected.__name__.removesuffix('Request')}")
         with unit_of_work(kind=type(review).__name__):
@@ -127,6 +169,12 @@ def create_app(config: AppConfig) -> Flask:
     @app.errorhandler(ReviewError)
     def bad_review(exc: ReviewError) -> Response:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc: RequestEntityTooLarge) -> Response:
+        _drain(request.environ.get("wsgi.input"))
+        message = f"request body is larger than {MAX_BODY_BYTES} bytes\n"
+        return Response(message, status=413, mimetype="text/plain")
 
     @app.get("/metrics")
     def metrics() -> Response:

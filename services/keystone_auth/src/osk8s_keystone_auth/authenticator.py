@@ -1,9 +1,10 @@
 """Authenticate a bearer token: token cache first, then Keystone; never allow by default.
 
-A fresh cache entry answers at once. Otherwise Keystone is asked: a refusal (401/404, unscoped
-token) drops the entry and denies; Keystone being unreachable or failing (5xx) serves a cached
-entry until the token's own expiry, and denies tokens it has never seen. Role mappings are
-applied by the caller (they change at run time; the cache keeps Keystone's answer only).
+A cache entry younger than the TTL answers at once. Otherwise Keystone is asked: a refusal
+(401/404, unscoped token) denies; Keystone being unreachable or failing (5xx) denies too, as CPO
+does (fail closed): a validation older than the TTL is never trusted again, even though the
+token itself may be valid for hours. Role mappings are applied by the caller (they change at
+run time; the cache keeps Keystone's answer only).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Outcome:
     info: TokenInfo | None
     reason: str = ""
     source: str = "keystone"
-    """``cache``, ``keystone`` or ``stale-cache`` (Keystone down, token not yet expired)."""
+    """``cache`` (validated less than the TTL ago) or ``keystone``."""
 
 
 # Keystone answered and said no: these never fall back to the cache.
@@ -52,15 +53,15 @@ class Authenticator:
         self._log = logger
         self._lookups = Counter(
             "keystone_auth_token_cache_lookups_total",
-            "Token reviews by how they were answered (hit, miss, stale)",
+            "Token reviews by how they were answered (hit, miss)",
             ["result"],
             registry=registry,
         )
 
     def authenticate(self, token: SecretStr) -> Outcome:
         key = token_key(token)
-        entry, fresh = self._cache.get(key)
-        if entry is not None and fresh:
+        entry = self._cache.get(key)
+        if entry is not None:
             self._lookups.labels("hit").inc()
             return Outcome(entry.info, source="cache")
         self._lookups.labels("miss").inc()
@@ -73,11 +74,7 @@ class Authenticator:
             self._cache.drop(key)
             return Outcome(None, reason=f"Keystone refused the token (HTTP {exc.status})")
         except errors.Osk8sError as exc:
-            # Keystone unreachable or failing: a token seen before stays good until it expires.
-            if entry is not None:
-                self._lookups.labels("stale").inc()
-                self._log.warning("keystone unavailable; serving cached token", error=str(exc))
-                return Outcome(entry.info, source="stale-cache")
+            # Keystone unreachable or failing: deny (fail closed), whatever the cache once held.
             self._log.warning("keystone unavailable; token denied", error=str(exc))
             return Outcome(None, reason="Keystone is unavailable")
         self._cache.put(key, info)

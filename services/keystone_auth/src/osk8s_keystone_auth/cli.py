@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from osk8s_core import cli
 from osk8s_keystone_auth.client_options import CLIENT_PROG, build_client_parser
 from osk8s_keystone_auth.options import SERVER_PROG, ServerOptions, build_server_parser
 
@@ -24,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from osk8s_core.errors import ConfigError, Osk8sError  # noqa: PLC0415
     from osk8s_core.logging import bind_component, configure_logging, get_logger  # noqa: PLC0415
 
-    configure_logging(fmt=ns.log_format, verbosity=ns.verbosity)
+    configure_logging(**cli.log_flags(ns).logging_kwargs())
     bind_component("keystone-auth")
     log = get_logger("osk8s.keystone_auth")
     try:

@@ -37,7 +37,10 @@ _SECRET = ("password", "application_credential_secret")
 
 
 def build_client_parser() -> argparse.ArgumentParser:
-    parser = cli.build_parser(CLIENT_PROG, "kubectl exec credential plugin for Keystone (osk8s).")
+    # Upstream parses with pflag.Parse (ExitOnError): flag errors exit 2, not cobra's 1.
+    parser = cli.build_parser(
+        CLIENT_PROG, "kubectl exec credential plugin for Keystone (osk8s).", error_style="pflag"
+    )
     for dest, env in CLIENT_ENV.items():
         flag = "--" + dest.replace("_", "-")
         parser.add_argument(flag, default=None, help=f"env {env}")

@@ -1,36 +1,142 @@
-"""Validate a Keystone token: ``GET /v3/auth/tokens`` then the user's groups, as CPO does.
+"""Validate a Keystone token as CPO does, with Keystone's API used the way keystoneauth uses it.
 
-The token is both the caller (``X-Auth-Token``) and the subject (``X-Subject-Token``), so the
-webhook needs no service credentials. Calls go through the core's ``OpenStackClient`` (CPO
-metric names, error mapping, bounded retries of transient failures only). It never logs or
-raises with the token in it, and caches nothing (``token_cache`` does).
+- The identity v3 endpoint is *discovered* from the auth URL's version document (CPO's
+  gophercloud ``ChooseVersion``, keystoneauth's discovery), never made by appending ``/v3``:
+  ``https://host:5000``, ``.../v3``, ``.../identity`` and a proxy whose v3 lives elsewhere all
+  work. Discovered once, on first use; a failed attempt is retried at the next review.
+- ``GET /v3/auth/tokens?nocatalog``: the token is both the caller (``X-Auth-Token``) and the
+  subject (``X-Subject-Token``), so the webhook needs no service credentials, and the service
+  catalog (the largest part of the answer, unused here) is left out.
+- The user's groups follow ``links.next`` page by page (gophercloud's ``AllPages``). No
+  ``limit`` is sent: Keystone 29 answers 500 to ``/users/{id}/groups?limit=`` whenever the list
+  is cut (it cannot build the next link), so we take what Keystone pages by itself.
+
+Calls go through the core's ``OpenStackClient`` (CPO metric names, error mapping, bounded
+retries of transient failures only), built on first use so start-up imports no HTTP stack. It
+never logs or raises with the token in it, and caches nothing (``token_cache`` does).
 """
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from osk8s_core.errors import Osk8sError
+from osk8s_core.errors import ConfigError, NotFound, Osk8sError
 from osk8s_core.secrets import SecretStr
 from osk8s_keystone_auth.identity import TokenInfo
 
 if TYPE_CHECKING:
     from osk8s_core.openstack.client import OpenStackClient
 
+MAX_GROUP_PAGES = 100
+"""Pages of groups followed at most (a loop guard; Keystone pages hold hundreds)."""
+
+_VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
+
 
 class TokenRejected(Osk8sError):
     """Keystone answered, and the token is not usable here (invalid, expired, unscoped)."""
 
 
-class KeystoneTokens:
-    """Token validation against one Keystone v3 endpoint."""
+def _self_link(version: dict[str, Any]) -> str:
+    for link in version.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "self" and link.get("href"):
+            return str(link["href"])
+    return ""
 
-    def __init__(self, *, v3_url: str, client: OpenStackClient[Any]) -> None:
-        self._v3 = v3_url.rstrip("/")
-        self._client = client
+
+def _version_key(version_id: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version_id.lstrip("v").split("."))
+    except ValueError:
+        return (0,)
+
+
+def v3_from_document(document: object, *, url: str) -> str | None:
+    """The v3 endpoint a version document names (single ``version`` or a ``versions`` list);
+    None when it names none. A relative ``href`` is resolved against ``url``."""
+    if not isinstance(document, dict):
+        return None
+    if isinstance(document.get("version"), dict):
+        candidates = [document["version"]]
+    else:
+        versions = document.get("versions")
+        if isinstance(versions, dict):
+            versions = versions.get("values")
+        candidates = [v for v in versions or [] if isinstance(v, dict)]
+    usable = [
+        v
+        for v in candidates
+        if str(v.get("id", "")).startswith("v3")
+        and str(v.get("status", "stable")).lower() in ("stable", "current", "supported")
+        and _self_link(v)
+    ]
+    if not usable:
+        return None
+    best = max(usable, key=lambda v: _version_key(str(v["id"])))
+    return urljoin(url.rstrip("/") + "/", _self_link(best)).rstrip("/")
+
+
+def discovery_urls(auth_url: str) -> list[str]:
+    """Where to look for the version document: the URL as given, then (if it names a version,
+    e.g. ``/v3`` or ``/v2.0``) the unversioned root, as keystoneauth falls back."""
+    given = auth_url.strip()
+    parts = urlsplit(given)
+    stripped = _VERSION_SUFFIX.sub("", parts.path.rstrip("/") + "/")
+    root = urlunsplit((parts.scheme, parts.netloc, stripped.rstrip("/") + "/", "", ""))
+    return [given] if root.rstrip("/") == given.rstrip("/") else [given, root]
+
+
+class KeystoneTokens:
+    """Token validation against the identity v3 endpoint discovered from ``auth_url``."""
+
+    def __init__(
+        self, *, auth_url: str, connect: Callable[[], OpenStackClient[Any]], logger: Any
+    ) -> None:
+        self._auth_url = auth_url
+        self._connect = connect
+        self._log = logger
+        self._lock = threading.Lock()
+        self._client: OpenStackClient[Any] | None = None
+        self._v3: str | None = None
         self.calls = 0
         """Keystone HTTP calls made (benchmark and tests: a warm cache makes none)."""
+
+    def prepare(self) -> str:
+        """Build the HTTP client and discover the v3 endpoint, once; returns the endpoint.
+
+        Raises ``ServiceUnavailable``/``ServerError`` when Keystone cannot answer (the next
+        call tries again) and ``ConfigError`` when it answers without an identity v3 API.
+        """
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            if self._v3 is None:
+                self._v3 = self._discover(self._client)
+                self._log.info("keystone identity v3 endpoint discovered", endpoint=self._v3)
+            return self._v3
+
+    def _discover(self, client: OpenStackClient[Any]) -> str:
+        tried = []
+        for url in discovery_urls(self._auth_url):
+            try:
+                document = self._get(client, "version_discovery", url, {})
+            except NotFound:
+                tried.append(f"{url} (404)")
+                continue
+            endpoint = v3_from_document(document, url=url)
+            if endpoint:
+                return endpoint
+            tried.append(f"{url} (no stable v3 in the version document)")
+        raise ConfigError(
+            "no identity v3 API found: " + "; ".join(tried),
+            key="keystone-url",
+            expected="a Keystone URL whose version document lists v3",
+        )
 
     def validate(self, token: SecretStr) -> TokenInfo:
         """The token's user, project, roles, groups and expiry; ``TokenRejected`` if unusable.
@@ -38,8 +144,11 @@ class KeystoneTokens:
         Raises ``Unauthorized``/``NotFound`` (Keystone refused the token) or
         ``ServiceUnavailable``/``ServerError`` (Keystone could not answer) from the core tree.
         """
+        v3 = self.prepare()
+        client = self._client
+        assert client is not None  # set by prepare()
         headers = {"X-Auth-Token": token.reveal(), "X-Subject-Token": token.reveal()}
-        body = self._get("token_validate", f"{self._v3}/auth/tokens", headers)
+        body = self._get(client, "token_validate", f"{v3}/auth/tokens?nocatalog", headers)
         data = body.get("token") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise TokenRejected("Keystone returned no token document")
@@ -50,12 +159,7 @@ class KeystoneTokens:
             raise TokenRejected("token is not project-scoped")
         domain = user.get("domain") or {}
         user_id = str(user.get("id") or "")
-        groups_body = self._get(
-            "user_groups_list",
-            f"{self._v3}/users/{user_id}/groups",
-            {"X-Auth-Token": token.reveal()},
-        )
-        groups = groups_body.get("groups") if isinstance(groups_body, dict) else None
+        groups = self._groups(client, f"{v3}/users/{user_id}/groups", token)
         return TokenInfo(
             user_id=user_id,
             user_name=str(user.get("name") or ""),
@@ -64,20 +168,47 @@ class KeystoneTokens:
             project_id=str(project["id"]),
             project_name=str(project.get("name") or ""),
             roles=tuple(str(r.get("name")) for r in data.get("roles") or [] if r.get("name")),
-            groups=tuple(str(g.get("name")) for g in groups or [] if g.get("name")),
+            groups=tuple(str(g.get("name")) for g in groups if g.get("name")),
             expires_at=parse_expiry(str(data.get("expires_at") or "")),
         )
 
-    def _get(self, request: str, url: str, headers: dict[str, str]) -> Any:
+    def _groups(
+        self, client: OpenStackClient[Any], url: str, token: SecretStr
+    ) -> list[dict[str, Any]]:
+        """Every page of the user's groups, following ``links.next``."""
+        found: list[dict[str, Any]] = []
+        next_url: str | None = url
+        seen: set[str] = set()
+        while next_url and next_url not in seen and len(seen) < MAX_GROUP_PAGES:
+            seen.add(next_url)
+            page = self._get(client, "user_groups_list", next_url, {"X-Auth-Token": token.reveal()})
+            if not isinstance(page, dict):
+                break
+            found.extend(g for g in page.get("groups") or [] if isinstance(g, dict))
+            links = page.get("links")
+            href = links.get("next") if isinstance(links, dict) else None
+            next_url = urljoin(next_url, href) if isinstance(href, str) and href else None
+            if page.get("truncated") and not next_url:
+                # Keystone's list_limit cut the list and gave no way on: fewer groups means
+                # less access, never more; say so, as the operator should raise the limit.
+                self._log.warning("keystone truncated the user's group list", groups=len(found))
+        return found
+
+    def _get(
+        self, client: OpenStackClient[Any], request: str, url: str, headers: dict[str, str]
+    ) -> Any:
         self.calls += 1
 
         def call() -> Any:
-            response = self._client.connection.get(
-                url, headers=headers, authenticated=False, raise_exc=True
+            response = client.connection.get(
+                url,
+                headers={"Accept": "application/json", **headers},
+                authenticated=False,
+                raise_exc=True,
             )
             return response.json()
 
-        return self._client.call(request, call)
+        return client.call(request, call)
 
 
 def parse_expiry(text: str) -> float:

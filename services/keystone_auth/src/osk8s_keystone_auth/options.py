@@ -72,11 +72,8 @@ def build_server_parser() -> argparse.ArgumentParser:
         help="kubeconfig for ConfigMaps and sync; in-cluster if empty "
         "(env KEYSTONE_KUBECONFIG_FILE)",
     )
-    add(
-        "--user-agent",
-        action="append",
-        default=[],
-        help="extra User-Agent word for Keystone calls; repeatable",
+    cli.add_string_array(
+        parser, "--user-agent", help="extra User-Agent word for Keystone calls; repeatable"
     )
     add(
         "--token-cache-ttl",

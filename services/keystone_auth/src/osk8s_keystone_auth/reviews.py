@@ -1,12 +1,15 @@
 """Wire format of TokenReview and SubjectAccessReview, ``v1`` and ``v1beta1`` alike.
 
-``parse_review`` checks a request body and returns a typed request, or raises ``ReviewError``
-(HTTP 400 with a message saying what is wrong). Responses answer in the apiVersion asked (CPO
+``decode_body`` turns the request bytes into JSON, refusing invalid text and nesting deeper than
+``MAX_DEPTH`` (json would hit the recursion limit: a 500 and a traceback); ``parse_review``
+checks the document and returns a typed request. Both raise ``ReviewError`` (HTTP 400 with a
+message saying what is wrong). Responses answer in the apiVersion asked (CPO
 accepted only v1beta1, #2562). A TokenReview response never echoes the token back. No I/O.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,6 +21,8 @@ from osk8s_keystone_auth.identity import UserInfo
 
 AUTHN_VERSIONS: Final = ("authentication.k8s.io/v1", "authentication.k8s.io/v1beta1")
 AUTHZ_VERSIONS: Final = ("authorization.k8s.io/v1", "authorization.k8s.io/v1beta1")
+MAX_DEPTH: Final = 64
+"""Nesting levels a review may have (real ones have fewer than 10)."""
 TOKEN_REVIEW: Final = "TokenReview"
 ACCESS_REVIEW: Final = "SubjectAccessReview"
 
@@ -38,6 +43,41 @@ class AccessReviewRequest:
     api_version: str
     attributes: Attributes
     metadata: Mapping[str, Any]
+
+
+def decode_body(data: bytes) -> object:
+    """The JSON document of a request body; ``ReviewError`` if it is not one we accept."""
+    if _depth_exceeds(data, MAX_DEPTH):
+        raise ReviewError(f"request body is nested deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ReviewError(f"request body must be a JSON object (invalid JSON: {exc})") from None
+
+
+def _depth_exceeds(data: bytes, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit`` (checked before parsing)."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False  # every real review: too few brackets to nest that deep
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 def parse_review(body: object) -> TokenReviewRequest | AccessReviewRequest:

@@ -16,15 +16,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from osk8s_core import __version__
-from osk8s_core.credentials import ClientSettings, keystone_v3_url
-from osk8s_core.errors import ConfigError
+from osk8s_core.errors import ConfigError, Osk8sError
 from osk8s_core.health import HealthChecks
 from osk8s_core.metrics import ApiMetrics
-from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.retry import RetryPolicy
 from osk8s_keystone_auth.app import AppConfig, create_app
 from osk8s_keystone_auth.authenticator import Authenticator
-from osk8s_keystone_auth.configmaps import NAMESPACE, ConfigMapNames, ConfigMapReloader
 from osk8s_keystone_auth.keystone import KeystoneTokens
 from osk8s_keystone_auth.live_config import LiveConfig, Snapshot
 from osk8s_keystone_auth.options import SERVER_PROG, ServerOptions
@@ -42,22 +39,31 @@ CONFIGMAP_RESYNC = 300.0  # matches CPO's informer resync (5 min)
 def keystone_client(
     options: ServerOptions, *, registry: CollectorRegistry, logger: Any
 ) -> KeystoneTokens:
-    from keystoneauth1.session import Session  # noqa: PLC0415 - slow import, load on use
-
-    settings = ClientSettings(
-        component=SERVER_PROG,
-        version=__version__,
-        user_agent_extras=options.user_agent,
-        timeout=KEYSTONE_TIMEOUT,
-    )
+    """Token validation; its HTTP stack (keystoneauth, requests) is imported on first use,
+    which ``Webhook.start`` triggers in the background once the server listens."""
     verify: bool | str = options.keystone_ca_file or True
     if options.keystone_ca_file and not Path(options.keystone_ca_file).is_file():
         raise ConfigError("file not found", key="keystone-ca-file", file=options.keystone_ca_file)
-    session = Session(verify=verify, timeout=settings.timeout, user_agent=settings.user_agent)
-    client = OpenStackClient(
-        session, metrics=ApiMetrics(registry), retry_policy=KEYSTONE_RETRY, logger=logger
-    )
-    return KeystoneTokens(v3_url=keystone_v3_url(options.keystone_url), client=client)
+    metrics = ApiMetrics(registry)
+
+    def connect() -> Any:
+        from keystoneauth1.session import Session  # noqa: PLC0415 - slow import, load on use
+
+        from osk8s_core.credentials import ClientSettings  # noqa: PLC0415
+        from osk8s_core.openstack.client import OpenStackClient  # noqa: PLC0415
+
+        settings = ClientSettings(
+            component=SERVER_PROG,
+            version=__version__,
+            user_agent_extras=options.user_agent,
+            timeout=KEYSTONE_TIMEOUT,
+        )
+        session = Session(verify=verify, timeout=settings.timeout, user_agent=settings.user_agent)
+        return OpenStackClient(
+            session, metrics=metrics, retry_policy=KEYSTONE_RETRY, logger=logger
+        )
+
+    return KeystoneTokens(auth_url=options.keystone_url, connect=connect, logger=logger)
 
 
 def initial_snapshot(options: ServerOptions) -> Snapshot:
@@ -91,12 +97,23 @@ class Webhook:
     keystone: KeystoneTokens
     informer: Any = None
     stop_event: threading.Event | None = None
+    logger: Any = None
 
     def start(self) -> Webhook:
         if self.informer is not None and self.stop_event is not None:
             self.informer.start(self.stop_event)
         self.server.start()
+        # Serving already; load the Keystone client and discover v3 meanwhile, so the first
+        # review does not wait for it (a review arriving earlier waits, and then is answered).
+        threading.Thread(target=self._warm_up, name="keystone-warm-up", daemon=True).start()
         return self
+
+    def _warm_up(self) -> None:
+        try:
+            self.keystone.prepare()
+        except Osk8sError as exc:  # retried at the first review; deny until then
+            if self.logger is not None:
+                self.logger.warning("keystone not reachable yet", error=str(exc))
 
     def stop(self) -> None:
         if self.stop_event is not None:
@@ -176,6 +193,7 @@ def build(
         keystone=keystone,
         informer=informer,
         stop_event=stop_event,
+        logger=logger,
     )
 
 
@@ -184,6 +202,11 @@ def _configmap_informer(
 ) -> Any:
     from kubernetes import client  # noqa: PLC0415
 
+    from osk8s_keystone_auth.configmaps import (  # noqa: PLC0415 - imports the k8s client
+        NAMESPACE,
+        ConfigMapNames,
+        ConfigMapReloader,
+    )
     from osk8s_core.k8s.clock import SystemClock  # noqa: PLC0415
     from osk8s_core.k8s.informer import Informer, InformerSettings  # noqa: PLC0415
     from osk8s_core.k8s.listwatch import ApiListWatch  # noqa: PLC0415

@@ -1,10 +1,11 @@
 """Bounded in-memory cache of validated tokens (CPO has none: every review hit Keystone).
 
-Entries are keyed by the SHA-256 of the token (the token itself is never stored) and live until
-the token's own expiry, least recently used dropped beyond ``max_entries``. An entry is *fresh*
-for ``ttl`` seconds after validation: fresh entries answer without Keystone; older ones are
-revalidated, and serve only while Keystone cannot answer. Revocation is therefore honoured at
-the first lookup after ``ttl``. Thread-safe; the clock (epoch seconds) is injected.
+Entries are keyed by the SHA-256 of the token (the token itself is never stored). An entry
+lives ``ttl`` seconds after its validation, and never past the token's own expiry; beyond
+``max_entries`` the least recently used is dropped. Only a live entry is ever returned, so a
+token is honoured without Keystone for at most ``ttl`` seconds, whether Keystone is up
+(revocation is seen at the first review after ``ttl``) or unreachable (fail closed, as CPO:
+nothing is served from a cache older than ``ttl``). Thread-safe; the clock is injected.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ class TokenCache:
         self._settings = settings
         self._clock = clock
         self._lock = threading.Lock()
+        ttl = settings.ttl
         self._entries: TLRUCache[str, CacheEntry] = TLRUCache(
             maxsize=max(1, settings.max_entries),
-            ttu=lambda _key, entry, _now: entry.info.expires_at,
+            ttu=lambda _key, entry, _now: min(entry.info.expires_at, entry.validated_at + ttl),
             timer=clock,
         )
 
@@ -61,15 +63,12 @@ class TokenCache:
             self._entries.expire()
             return len(self._entries)
 
-    def get(self, key: str) -> tuple[CacheEntry | None, bool]:
-        """(entry or None, fresh). Entries past the token's expiry are never returned."""
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry if it was validated less than ``ttl`` ago and the token has not expired."""
         if not self.enabled:
-            return None, False
+            return None
         with self._lock:
-            entry = self._entries.get(key)
-        if entry is None:
-            return None, False
-        return entry, self._clock() - entry.validated_at < self._settings.ttl
+            return self._entries.get(key)
 
     def put(self, key: str, info: TokenInfo) -> None:
         now = self._clock()
