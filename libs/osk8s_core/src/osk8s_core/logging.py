@@ -9,10 +9,11 @@ the stdlib logging module keep themselves.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import sys
 import uuid
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal, TextIO
 
@@ -68,17 +69,47 @@ class _Osk8sHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler we installed, so configuring again replaces it instead of doubling."""
 
 
+class _Osk8sFileHandler(logging.FileHandler):
+    """``--log-file``: marked like ``_Osk8sHandler`` so a reconfiguration replaces it."""
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """A ``--vmodule`` glob matches a logger name or its last dotted part (klog matches Go
+    file names; our unit of code is the module logger)."""
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(
+        name.rsplit(".", 1)[-1], pattern
+    )
+
+
+class _VModuleFilter(logging.Filter):
+    """Per-logger levels from ``--vmodule``; other records keep the global ``-v`` level."""
+
+    def __init__(self, level: int, vmodule: Sequence[tuple[str, int]]) -> None:
+        super().__init__()
+        self.level = level
+        self.vmodule = tuple((pattern, level_for_verbosity(v)) for pattern, v in vmodule)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        level = next((lv for pat, lv in self.vmodule if _matches(record.name, pat)), self.level)
+        return record.levelno >= level
+
+
 def configure_logging(
     *,
     fmt: Format = "json",
     verbosity: int = 2,
     stream: TextIO | None = None,
+    log_file: str = "",
+    to_stderr: bool = True,
+    vmodule: Sequence[tuple[str, int]] = (),
 ) -> logging.Handler:
-    """Set up structlog and stdlib logging; returns the installed root handler.
+    """Set up structlog and stdlib logging; returns the first installed root handler.
 
     ``fmt`` selects JSON lines (production) or a console rendering; ``verbosity`` is the klog
     ``-v`` level. Stdlib records (keystoneauth, openstacksdk, urllib3) get the same context,
-    timestamps and redaction as structlog events.
+    timestamps and redaction as structlog events. klog's flags: ``log_file`` adds a file
+    (appended to), ``to_stderr=False`` drops the stream when there is a file, ``vmodule``
+    gives matching loggers their own verbosity (``[("kms*", 5)]``).
     """
     renderer: Processor = (
         structlog.processors.JSONRenderer()
@@ -95,18 +126,31 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = _Osk8sHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(formatter)
+    handlers: list[logging.Handler] = []
+    if to_stderr or not log_file:
+        handlers.append(_Osk8sHandler(stream if stream is not None else sys.stderr))
+    if log_file:
+        handlers.append(_Osk8sFileHandler(log_file, encoding="utf-8"))
+    level = level_for_verbosity(verbosity)
+    vfilter = _VModuleFilter(level, vmodule)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        if vmodule:
+            handler.addFilter(vfilter)
 
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _Osk8sHandler)]:
+    for old in [h for h in root.handlers if isinstance(h, _Osk8sHandler | _Osk8sFileHandler)]:
         root.removeHandler(old)
-    root.addHandler(handler)
-    level = level_for_verbosity(verbosity)
-    root.setLevel(level)
+        old.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    # The root lets through what the most verbose --vmodule entry asks for; the filter then
+    # holds every other logger to the global level.
+    root.setLevel(min([level, *(lv for _, lv in vfilter.vmodule)]))
     library_level = logging.DEBUG if verbosity >= LIBRARY_DEBUG_VERBOSITY else logging.WARNING
     for name in LIBRARY_LOGGERS:
-        logging.getLogger(name).setLevel(max(level, library_level))
+        own = next((lv for pat, lv in vfilter.vmodule if _matches(name, pat)), None)
+        logging.getLogger(name).setLevel(own if own is not None else max(level, library_level))
     logging.captureWarnings(True)
 
     structlog.configure(
@@ -122,7 +166,7 @@ def configure_logging(
         # Not cached: configure_logging may run again (tests, reload) and must take effect.
         cache_logger_on_first_use=False,
     )
-    return handler
+    return handlers[0]
 
 
 def get_logger(name: str = "osk8s", **initial: Any) -> structlog.stdlib.BoundLogger:

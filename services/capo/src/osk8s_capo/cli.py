@@ -14,16 +14,41 @@ PROG = "capo-controller-manager"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.build_parser(PROG, "Cluster API infrastructure provider for OpenStack (osk8s).")
-    parser.add_argument("--leader-elect", action="store_true", help="enable leader election")
-    parser.add_argument("--metrics-bind-addr", default=":8080", help="metrics address")
-    parser.add_argument("--health-addr", default=":9440", help="health probe address")
-    parser.add_argument("--namespace", default="", help="watch only this namespace")
-    parser.add_argument("--watch-filter", default="", help="label value to filter on")
-    parser.add_argument("--openstackcluster-concurrency", type=int, default=10, help="workers")
-    parser.add_argument("--openstackmachine-concurrency", type=int, default=10, help="workers")
-    parser.add_argument("--sync-period", default="10m", help="full resync period")
-    cli.add_kubernetes_flags(parser)
+    """CAPO's ``main.go`` flags (capo.md §4) with pflag types.
+
+    Upstream parses them with ``pflag.Parse`` (ExitOnError), so flag errors exit 2.
+    """
+    parser = cli.build_parser(
+        PROG, "Cluster API infrastructure provider for OpenStack (osk8s).", error_style="pflag"
+    )
+    add = parser.add_argument
+    cli.add_bool(parser, "--leader-elect", help="enable leader election")
+    cli.add_duration(parser, "--leader-elect-lease-duration", default="15s", help="lease")
+    cli.add_duration(parser, "--leader-elect-renew-deadline", default="10s", help="renew")
+    cli.add_duration(parser, "--leader-elect-retry-period", default="2s", help="retry")
+    add("--metrics-bind-addr", default="", help="deprecated: use --diagnostics-address")
+    add("--diagnostics-address", default=":8443", help="metrics and diagnostics address")
+    cli.add_bool(parser, "--insecure-diagnostics", help="serve diagnostics over plain HTTP")
+    add("--health-addr", default=":9440", help="health probe address")
+    add("--namespace", default="", help="watch only this namespace")
+    add("--watch-filter", default="", help="label value to filter on")
+    add("--profiler-address", default="", help="pprof address")
+    for kind in ("openstackcluster", "openstackmachine", "openstackmachinetemplate"):
+        add(f"--{kind}-concurrency", type=cli.go_int, default=10, help="workers")
+    cli.add_duration(parser, "--sync-period", default="10m", help="full resync period")
+    add("--webhook-port", type=cli.go_int, default=9443, help="webhook server port")
+    add("--webhook-cert-dir", default="/tmp/k8s-webhook-server/serving-certs/", help="certs")
+    add("--ca-certs", default="", help="CA bundle for OpenStack")
+    add("--scope-cache-max-size", type=cli.go_int, default=10, help="cached scopes")
+    add("--lb-provider", default="", help="legacy, ignored")
+    add("--tls-min-version", default="VersionTLS12", help="minimum TLS version")
+    cli.add_string_slice(parser, "--tls-cipher-suites", help="TLS cipher suites")
+    cli.add_string_slice(parser, "--skip-crd-migration-phases", help="CRD migrator phases")
+    cli.add_feature_gates(parser)
+    group = parser.add_argument_group("kubernetes client")
+    group.add_argument("--kubeconfig", default="", help="path to a kubeconfig; in-cluster if empty")
+    group.add_argument("--kube-api-qps", type=float, default=20.0, help="client QPS")
+    group.add_argument("--kube-api-burst", type=cli.go_int, default=30, help="client burst")
     return parser
 
 

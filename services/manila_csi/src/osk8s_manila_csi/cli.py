@@ -14,19 +14,24 @@ PROG = "manila-csi-plugin"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """CPO's manila-csi-plugin flags with pflag types (§3.5 of the anchor)."""
     parser = cli.build_parser(PROG, "Manila CSI driver manila.csi.openstack.org (osk8s).")
-    parser.add_argument("--endpoint", default="unix:///tmp/csi.sock", help="CSI endpoint")
-    parser.add_argument("--drivername", default="manila.csi.openstack.org", help="driver name")
-    parser.add_argument("--nodeid", default="", help="node id")
-    parser.add_argument("--nodeaz", default="", help="node availability zone")
-    parser.add_argument("--runtime-config-file", default="", help="runtime config JSON")
-    parser.add_argument("--share-protocol-selector", default="", help="NFS or CEPHFS")
-    parser.add_argument("--fwdendpoint", default="", help="node plugin to forward to")
-    parser.add_argument("--with-topology", action="store_true", help="topology support")
-    parser.add_argument("--cluster-id", default="", help="cluster id in share metadata")
-    parser.add_argument("--provide-controller-service", default="true", help="true/false")
-    parser.add_argument("--provide-node-service", default="true", help="true/false")
-    parser.add_argument("--pvc-annotations", action="store_true", help="PVC annotation hints")
+    add = parser.add_argument
+    add("--endpoint", default="unix://tmp/csi.sock", help="CSI endpoint")
+    add("--drivername", default="manila.csi.openstack.org", help="driver name")
+    add("--nodeid", default="", help="deprecated, ignored")
+    add("--nodeaz", default="", help="deprecated, ignored")
+    add("--runtime-config-file", default="", help="runtime config JSON")
+    add("--share-protocol-selector", default="", help="NFS or CEPHFS")
+    add("--fwdendpoint", default="", help="node plugin to forward to")
+    cli.add_bool(parser, "--with-topology", help="topology support")
+    add("--cluster-id", default="", help="cluster id in share metadata")
+    cli.add_bool(parser, "--provide-controller-service", default=True, help="controller service")
+    cli.add_bool(parser, "--provide-node-service", default=True, help="node service")
+    cli.add_bool(parser, "--pvc-annotations", help="PVC annotation hints")
+    add("--compatibility-settings", default="", help="vestigial upstream flag, ignored")
+    cli.add_string_array(parser, "--user-agent", help="extra User-Agent (repeatable)")
+    cli.add_duration(parser, "--min-resync-period", default="12h", help="PVC informer resync")
     cli.add_kubernetes_flags(parser)
     return parser
 

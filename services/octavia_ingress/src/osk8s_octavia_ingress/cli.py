@@ -14,13 +14,14 @@ PROG = "octavia-ingress-controller"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """CPO's ``--config`` and ``--debug``; klog's full flag set comes from the core."""
     parser = cli.build_parser(PROG, "Octavia ingress controller (osk8s).")
     parser.add_argument(
         "--config",
         default="$HOME/.ingress_openstack.yaml",
         help="YAML config (kubernetes:, openstack:, octavia: sections)",
     )
-    parser.add_argument("--debug", action="store_true", help="debug logging")
+    cli.add_bool(parser, "--debug", help="debug logging")
     return parser
 
 

@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+
+from osk8s_core.govalues import GoValueError, parse_go_duration
 
 # gcfg accepts these (case-insensitive); a blank key (no '=') also means true.
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
-# Go's time.ParseDuration units, in nanoseconds.
-_UNITS_NS = {
-    "ns": Decimal(1),
-    "us": Decimal(1_000),
-    "µs": Decimal(1_000),  # U+00B5 micro sign
-    "μs": Decimal(1_000),  # U+03BC Greek mu
-    "ms": Decimal(1_000_000),
-    "s": Decimal(1_000_000_000),
-    "m": Decimal(60_000_000_000),
-    "h": Decimal(3_600_000_000_000),
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _INT = re.compile(r"[+-]?\d+")
 
 METADATA_SOURCES = ("configDrive", "metadataService")
@@ -65,26 +54,10 @@ def parse_duration(raw: str | None) -> timedelta:
     expected = "a Go duration such as 5s, 1m30s or 300ms"
     if raw is None:
         raise ExpectedError(expected)
-    text = raw.strip()
-    sign = Decimal(1)
-    if text[:1] in "+-" and text:
-        sign = Decimal(-1) if text[0] == "-" else Decimal(1)
-        text = text[1:]
-    if text == "0":
-        return timedelta(0)
-    total, pos = Decimal(0), 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if match is None:
-            raise ExpectedError(expected)
-        try:
-            total += Decimal(match.group(1)) * _UNITS_NS[match.group(2)]
-        except InvalidOperation as exc:  # pragma: no cover - the regex admits only numbers
-            raise ExpectedError(expected) from exc
-        pos = match.end()
-    if pos == 0:
-        raise ExpectedError(expected)
-    return timedelta(microseconds=float(sign * total / 1000))
+    try:
+        return parse_go_duration(raw.strip())  # gcfg values may carry blanks around them
+    except GoValueError:
+        raise ExpectedError(expected) from None
 
 
 def parse_str(raw: str | None) -> str:
