@@ -123,6 +123,8 @@ class _Walker:
             return
         self._values(value, schema, path, unchanged)
         for key in ("allOf", "anyOf", "oneOf", "not"):
+            if key == "anyOf" and schema.get("x-kubernetes-int-or-string"):
+                continue  # upstream turns int-or-string into type [integer, string] instead
             if schema.get(key):
                 self._composition(key, value, schema[key], path, unchanged)
         if isinstance(value, dict):
@@ -147,8 +149,8 @@ class _Walker:
     def _type_ok(self, value: Any, schema: Schema) -> bool:
         kind = schema.get("type")
         actual = structural.json_type(value)
-        if schema.get("x-kubernetes-int-or-string") and actual in ("integer", "string"):
-            return True
+        if schema.get("x-kubernetes-int-or-string"):
+            return actual in ("integer", "string")
         if not kind:
             return True
         if kind == "number":
