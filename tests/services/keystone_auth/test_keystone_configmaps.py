@@ -150,8 +150,8 @@ def test_keystone_invalid_policy_file_is_fatal(
     tls_files: TlsFiles, fake_keystone: FakeKeystone, tmp_path: Path
 ) -> None:
     path = tmp_path / "p.json"
-    path.write_text('[{"resource": {"verbs": ["get"]}}]')
-    with pytest.raises(ConfigError, match=r"policy\[0\]\.resource\.version"):
+    path.write_text('[{"resource": {"verbs": "get"}}]')  # Go's decoder refuses it too
+    with pytest.raises(ConfigError, match=r"policy\[0\]\.resource\.verbs"):
         build(
             options(tls_files, fake_keystone, keystone_policy_file=str(path)),
             logger=get_logger("t"),

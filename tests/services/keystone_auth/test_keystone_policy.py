@@ -322,11 +322,9 @@ def test_keystone_policy_no_policy_or_no_extras_denies() -> None:
         ("{not json", "not valid JSON"),
         ('{"a": 1}', "must be a JSON list"),
         ("[1]", "policy[0]"),
-        (
-            '[{"resource": {"verbs": ["get"], "resources": ["pods"], "namespace": "*"}}]',
-            "policy[0].resource.version",
-        ),
-        ('[{"match": [{"values": ["x"]}]}]', "policy[0].match[0]"),
+        ('[{"resource": {"verbs": ["get"], "version": 3}}]', "policy[0].resource.version"),
+        ('[{"match": [{"type": 1}]}]', "policy[0].match[0]"),
+        ('[{"match": [{"type": "user", "values": "x"}]}]', "policy[0].match[0].values"),
         ('[{"resource_permissions": {"default/pods": "get"}}]', "resource_permissions"),
         ('[{"users": {"roles": "admin"}}]', "policy[0].users.roles"),
     ],
@@ -336,6 +334,54 @@ def test_keystone_policy_malformed_documents_are_refused(text: str, fragment: st
         parse_policies(text, source="policy.json")
     assert fragment in str(exc.value)
     assert "policy.json" in str(exc.value)
+
+
+def test_keystone_policy_go_decodes_field_names_in_any_case() -> None:
+    doc = [
+        {
+            "Resource": {
+                "VERBS": ["get"],
+                "Resources": ["pods"],
+                "Version": "*",
+                "NameSpace": "default",
+            },
+            "MATCH": [{"Type": "role", "Values": ["member"]}],
+        },
+        {"Nonresource_Permissions": {"/healthz": ["get"]}},
+    ]
+    assert allowed(doc, attrs())
+    assert not allowed(doc, attrs(extra={ROLES: ("viewer",), PROJECT_ID: ("p-1",)}))
+    assert allowed(doc, attrs(resource_request=False, path="/healthz"))
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"resource": {"verbs": ["get"], "resources": ["pods"], "namespace": "*"}},  # no version
+        {"resource": {"verbs": ["get"], "resources": ["pods"], "version": "*"}},  # no namespace
+        {"resource": {"verbs": ["*"], "resources": ["*"], "version": None, "namespace": None}},
+        None,  # a null entry
+        {
+            "resource": {"verbs": ["*"], "resources": ["*"], "version": "*", "namespace": "*"},
+            "match": [None],
+        },  # a null match entry: no type, denies as an unknown type
+        {
+            "resource": {"verbs": ["*"], "resources": ["*"], "version": "*", "namespace": "*"},
+            "match": [{"values": ["*"]}],
+        },
+    ],
+)
+def test_keystone_policy_entries_cpo_accepts_but_crashes_on_allow_nothing(
+    broken: dict[str, Any] | None,
+) -> None:
+    """CPO loads these, then crashes (or denies) on each request; we load them, deny what
+    they would decide, and still evaluate the other entries."""
+    fine = v1({"resources": ["secrets"]}, ROLE_MEMBER)
+    policies = parse_policies(json.dumps([broken, fine]))
+    assert len(policies) == 2
+    assert authorize(policies, attrs()) is False  # pods: only the broken entry could match
+    assert authorize(policies, attrs(resource="secrets")) is True
+    assert authorize(policies, attrs(resource_request=False, path="/x")) is False
 
 
 def test_keystone_policy_cpo_example_files_parse() -> None:

@@ -8,6 +8,7 @@ Webhook: ``options`` (flags/env) → ``service.build`` wires ``keystone`` (token
 
 Deliberate differences from CPO (its users asked for them): v1 TokenReview/SubjectAccessReview
 accepted (#2562); a bounded token cache; ExecCredential v1 when kubectl asks (#54); application
-credentials by id alone; ``KEYSTONE_SYNC_CONFIGMAP_NAME`` honoured; invalid policies refused at
-load instead of crashing per request.
+credentials by id alone; ``KEYSTONE_SYNC_CONFIGMAP_NAME`` honoured; policy entries CPO accepts and
+then crashes on per request (v1 ``resource`` without ``version``/``namespace``, ``null``) allow
+nothing instead; a fail-closed token cache (``token_cache``); request bodies capped at 1 MiB.
 """

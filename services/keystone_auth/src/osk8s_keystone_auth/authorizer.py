@@ -68,6 +68,8 @@ def _allows(policy: Policy, attrs: Attributes, *, roles: set[str], projects: set
 
 
 def _resource_matches(spec: ResourceSpec, match: tuple[Match, ...], attrs: Attributes) -> bool:
+    if spec.api_group is None or spec.namespace is None:
+        return False  # CPO crashes on such an entry (nil dereference); it allows nothing here
     if spec.api_group not in ("*", attrs.api_group):
         return False
     if spec.namespace not in ("*", attrs.namespace):

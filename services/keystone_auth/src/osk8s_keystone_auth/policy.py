@@ -1,9 +1,13 @@
 """The authorization policy document (CPO's JSON list, formats v1 and v2), parsed and checked.
 
 ``parse_policies`` turns the JSON text of ``--keystone-policy-file`` or the ConfigMap key
-``policies`` into frozen ``Policy`` objects, or raises ``PolicyError`` naming the entry and the
-field at fault, so a bad document is refused whole (the caller keeps the last good one). It only
-parses: evaluating a request against policies is ``authorizer``'s job.
+``policies`` into frozen ``Policy`` objects. It accepts every document CPO's Go decoder accepts:
+field names in any letter case (encoding/json matches them case-insensitively), ``null`` for any
+field or entry, and v1 ``resource`` entries without ``version`` or ``namespace``. Where CPO then
+crashes on each request (a nil dereference), the entry simply never allows, and the others are
+still evaluated. A document Go refuses too (not JSON, a wrong type) raises ``PolicyError``
+naming the entry and field at fault, so it is refused whole (the caller keeps the last good
+one). It only parses: evaluating a request against policies is ``authorizer``'s job.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ class ResourceSpec:
     verbs: tuple[str, ...]
     resources: tuple[str, ...]
     """``*``, ``<res>``, ``<res>/*`` or ``<res>/<subresource>``."""
-    api_group: str
-    """JSON key ``version`` (matches CPO: it is compared with the API group); ``*`` = any."""
-    namespace: str
-    """``*`` matches every namespace and cluster-scoped requests."""
+    api_group: str | None
+    """JSON key ``version`` (matches CPO: it is compared with the API group); ``*`` = any;
+    None (absent) matches nothing."""
+    namespace: str | None
+    """``*`` matches every namespace and cluster-scoped requests; None matches nothing."""
 
 
 @dataclass(frozen=True)
@@ -79,28 +84,44 @@ def parse_policies(text: str, *, source: str = "policy") -> tuple[Policy, ...]:
     return tuple(_policy(entry, source=source, index=i) for i, entry in enumerate(data))
 
 
+def _field(obj: dict[str, Any], name: str) -> Any:
+    """``obj[name]`` as Go's encoding/json finds a struct field: the exact key, else any key
+    equal to it ignoring letter case (the last such key in the document wins, as in Go)."""
+    if name in obj:
+        return obj[name]
+    found = None
+    for key, value in obj.items():
+        if key.lower() == name or key.upper() == name.upper():
+            found = value
+    return found
+
+
 def _policy(entry: object, *, source: str, index: int) -> Policy:
     where = f"policy[{index}]"
+    if entry is None:
+        return Policy()  # CPO crashes on a null entry per request; here it allows nothing
     if not isinstance(entry, dict):
         raise PolicyError("each policy must be a JSON object", file=source, key=where)
     return Policy(
-        resource=_resource(entry.get("resource"), source=source, where=f"{where}.resource"),
+        resource=_resource(_field(entry, "resource"), source=source, where=f"{where}.resource"),
         nonresource=_nonresource(
-            entry.get("nonresource"), source=source, where=f"{where}.nonresource"
+            _field(entry, "nonresource"), source=source, where=f"{where}.nonresource"
         ),
         match=tuple(
             _match(m, source=source, where=f"{where}.match[{i}]")
-            for i, m in enumerate(_list(entry.get("match"), source, f"{where}.match"))
+            for i, m in enumerate(_list(_field(entry, "match"), source, f"{where}.match"))
         ),
         resource_permissions=_permissions(
-            entry.get("resource_permissions"), source=source, where=f"{where}.resource_permissions"
+            _field(entry, "resource_permissions"),
+            source=source,
+            where=f"{where}.resource_permissions",
         ),
         nonresource_permissions=_permissions(
-            entry.get("nonresource_permissions"),
+            _field(entry, "nonresource_permissions"),
             source=source,
             where=f"{where}.nonresource_permissions",
         ),
-        users=_users(entry.get("users"), source=source, where=f"{where}.users"),
+        users=_users(_field(entry, "users"), source=source, where=f"{where}.users"),
     )
 
 
@@ -131,17 +152,17 @@ def _resource(value: object, *, source: str, where: str) -> ResourceSpec | None:
     spec = _object(value, source, where)
     if spec is None:
         return None
-    # CPO dereferences version and namespace unchecked (a crash per request); refuse up front.
-    for key in ("version", "namespace"):
-        if not isinstance(spec.get(key), str):
-            raise PolicyError(
-                "must be set (a string; '*' for any)", file=source, key=f"{where}.{key}"
-            )
+    # Absent version/namespace: CPO dereferences them unchecked (a crash per request); kept as
+    # None, which matches no request.
+    version, namespace = _field(spec, "version"), _field(spec, "namespace")
+    for key, value in (("version", version), ("namespace", namespace)):
+        if value is not None and not isinstance(value, str):
+            raise PolicyError("must be a string ('*' for any)", file=source, key=f"{where}.{key}")
     return ResourceSpec(
-        verbs=_strings(spec.get("verbs"), source, f"{where}.verbs"),
-        resources=_strings(spec.get("resources"), source, f"{where}.resources"),
-        api_group=spec["version"],
-        namespace=spec["namespace"],
+        verbs=_strings(_field(spec, "verbs"), source, f"{where}.verbs"),
+        resources=_strings(_field(spec, "resources"), source, f"{where}.resources"),
+        api_group=version,
+        namespace=namespace,
     )
 
 
@@ -149,21 +170,23 @@ def _nonresource(value: object, *, source: str, where: str) -> NonResourceSpec |
     spec = _object(value, source, where)
     if spec is None:
         return None
-    path = spec.get("path")
+    path = _field(spec, "path")
     if path is not None and not isinstance(path, str):
         raise PolicyError("must be a string", file=source, key=f"{where}.path")
     # A missing path is kept as "" and never matches, as CPO skips such a policy.
     return NonResourceSpec(
-        verbs=_strings(spec.get("verbs"), source, f"{where}.verbs"), path=path or ""
+        verbs=_strings(_field(spec, "verbs"), source, f"{where}.verbs"), path=path or ""
     )
 
 
 def _match(value: object, *, source: str, where: str) -> Match:
-    spec = _object(value, source, where)
-    if spec is None or not isinstance(spec.get("type"), str):
-        raise PolicyError("needs a string 'type'", file=source, key=where)
-    # An unknown type is kept: CPO denies on it at evaluation, and so do we.
-    return Match(type=spec["type"], values=_strings(spec.get("values"), source, f"{where}.values"))
+    spec = _object(value, source, where) or {}
+    kind = _field(spec, "type")
+    if kind is not None and not isinstance(kind, str):
+        raise PolicyError("'type' must be a string", file=source, key=where)
+    # A missing or unknown type is kept: CPO denies on it at evaluation, and so do we.
+    values = _strings(_field(spec, "values"), source, f"{where}.values")
+    return Match(type=kind or "", values=values)
 
 
 def _permissions(
