@@ -234,9 +234,11 @@ class Admission:
         return None
 
     def _selected(self, hook: _Hook, attrs: Attributes, obj: dict[str, Any] | None) -> bool:
-        if not (
-            selector_matches(hook.spec.get("objectSelector"), _labels(obj))
-            or selector_matches(hook.spec.get("objectSelector"), _labels(attrs.old))
+        # matchObject: a missing object (old on CREATE, new on DELETE) never matches
+        object_selector = hook.spec.get("objectSelector")
+        if not any(
+            o is not None and selector_matches(object_selector, _labels(o))
+            for o in (obj, attrs.old)
         ):
             return False
         ns_selector = hook.spec.get("namespaceSelector")
