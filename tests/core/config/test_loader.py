@@ -153,7 +153,7 @@ def test_defaults_match_cpo(tmp_path: Path) -> None:
     assert config.block_storage == BlockStorageOptions(0, False, False, False)
     assert config.networking == NetworkingOptions(False, (), (), "")
     assert config.route == RouteOptions("")
-    assert config.key_manager == KeyManagerOptions("", ())
+    assert config.key_manager == KeyManagerOptions("", (), "aes-cbc")
     assert dict(config.load_balancer_classes) == {}
 
 
@@ -254,6 +254,7 @@ address-sort-order = 10.0.0.0/8, 192.168.0.0/16
 key-id = k3
 old-key-id = k1
 old-key-id = k2
+write-format = envelope
 """
     config: CloudConfig = load(tmp_path, text).config
     assert dict(config.load_balancer_classes) == {
@@ -271,7 +272,7 @@ old-key-id = k2
     assert config.networking == NetworkingOptions(
         True, ("pub1", "pub2"), ("priv",), "10.0.0.0/8, 192.168.0.0/16"
     )
-    assert config.key_manager == KeyManagerOptions("k3", ("k1", "k2"))
+    assert config.key_manager == KeyManagerOptions("k3", ("k1", "k2"), "envelope")
 
 
 def test_named_global_sections(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from osk8s_barbican_kms.cli import build_parser
+from osk8s_barbican_kms.formats import WriteFormat
 from osk8s_barbican_kms.keyconfig import KeyIdsFromConfig
 from osk8s_barbican_kms.keyring import KeyIds
 from osk8s_barbican_kms.options import HttpEndpoint, from_args, parse_http_endpoint
@@ -32,6 +33,34 @@ def test_key_ids_with_old_keys(tmp_path: Path) -> None:
     ids = KeyIdsFromConfig([conf], loader=load_cloud_config)()
     assert ids == KeyIds(KEY_B, (KEY_A, KEY_C))
     assert ids.all == (KEY_B, KEY_A, KEY_C)
+
+
+def test_write_format_defaults_to_cpo_aes_cbc(tmp_path: Path) -> None:
+    conf = write(tmp_path / "cloud.conf", f"{GLOBAL}[KeyManager]\nkey-id = {KEY_A}\n")
+    assert KeyIdsFromConfig([conf], loader=load_cloud_config)().write_format is (
+        WriteFormat.AES_CBC
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("aes-cbc", WriteFormat.AES_CBC), ("envelope", WriteFormat.ENVELOPE), ("Envelope", "env")],
+)
+def test_write_format_values(tmp_path: Path, value: str, expected: object) -> None:
+    conf = write(
+        tmp_path / "cloud.conf",
+        f"{GLOBAL}[KeyManager]\nkey-id = {KEY_A}\nwrite-format = {value}\n",
+    )
+    got = KeyIdsFromConfig([conf], loader=load_cloud_config)().write_format
+    assert got is (WriteFormat.ENVELOPE if expected == "env" else expected)
+
+
+def test_unknown_write_format_is_a_config_error(tmp_path: Path) -> None:
+    conf = write(
+        tmp_path / "cloud.conf", f"{GLOBAL}[KeyManager]\nkey-id = {KEY_A}\nwrite-format = gcm\n"
+    )
+    with pytest.raises(ConfigError, match=r"write-format.*aes-cbc or envelope"):
+        KeyIdsFromConfig([conf], loader=load_cloud_config)()
 
 
 def test_missing_key_id_is_a_config_error(tmp_path: Path) -> None:
@@ -76,17 +105,23 @@ def test_flags_are_cpo_compatible() -> None:
 
 
 def test_refresh_interval_is_a_go_duration() -> None:
-    args = build_parser().parse_args(["--cloud-config=c", "--key-refresh-interval=1m30s"])
+    args = build_parser().parse_args(
+        ["--socketpath=s", "--cloud-config=c", "--key-refresh-interval=1m30s"]
+    )
     assert from_args(args).key_refresh_interval == 90.0
     for bad in ("0", "soon", "-5s"):
-        args = build_parser().parse_args(["--cloud-config=c", f"--key-refresh-interval={bad}"])
+        args = build_parser().parse_args(
+            ["--socketpath=s", "--cloud-config=c", f"--key-refresh-interval={bad}"]
+        )
         with pytest.raises(ConfigError, match="key-refresh-interval"):
             from_args(args)
 
 
-def test_cloud_config_is_required() -> None:
+def test_socketpath_and_cloud_config_are_required() -> None:
+    with pytest.raises(ConfigError, match="--socketpath is required"):
+        from_args(build_parser().parse_args(["--cloud-config=c"]))
     with pytest.raises(ConfigError, match="--cloud-config is required"):
-        from_args(build_parser().parse_args([]))
+        from_args(build_parser().parse_args(["--socketpath=s"]))
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from osk8s_barbican_kms.app import build_grpc_server
+from osk8s_barbican_kms.cipher import MAX_REPLY, max_plaintext
+from osk8s_barbican_kms.formats import ENVELOPE_KEY_ID_PREFIX, WriteFormat
 from osk8s_barbican_kms.keyring import KeyIds
 from osk8s_barbican_kms.keystore import KeyStore
 from osk8s_barbican_kms.options import KmsOptions
@@ -29,18 +31,25 @@ from osk8s_core.proto.kms.v2 import api_pb2_grpc as v2_grpc
 
 from .kms_fakes import KEY_A, KEY_B, KEY_C, FakeBarbican, MutableKeyIds, RecordingLogger
 from .kms_process import rpc_code, rpc_details
-from .test_kms_legacy import cpo_encrypt
+from .test_kms_legacy import cpo_decrypt, cpo_encrypt
 
 
 class Plugin:
-    def __init__(self, tmp: Path, *, barbican_down: bool = False, verbosity: int = 2) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        barbican_down: bool = False,
+        verbosity: int = 2,
+        fmt: WriteFormat = WriteFormat.AES_CBC,
+    ) -> None:
         self.socket = str(tmp / "kms.sock")
         self.barbican = FakeBarbican()
         self.barbican.add(KEY_A)
         self.barbican.add(KEY_B)
         if barbican_down:
             self.barbican.failures[KEY_A] = ServiceUnavailable("barbican unreachable")
-        self.ids = MutableKeyIds(KeyIds(KEY_A))
+        self.ids = MutableKeyIds(KeyIds(KEY_A, write_format=fmt))
         self.log = RecordingLogger()
         self.store = KeyStore(reader=self.barbican, key_ids=self.ids, logger=self.log)
         self.store.refresh()
@@ -80,6 +89,8 @@ def test_v2_status_encrypt_decrypt(plugin: Plugin) -> None:
     enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"dek-seed" * 4, uid="u1"), timeout=5)
     assert enc.key_id == KEY_A and enc.ciphertext != b"dek-seed" * 4
     assert dict(enc.annotations) == {}
+    # Default write format: CPO's, readable by CPO's plugin.
+    assert cpo_decrypt(enc.ciphertext, plugin.barbican.payloads[KEY_A]) == b"dek-seed" * 4
     dec = plugin.v2.Decrypt(
         v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id, uid="u2"), timeout=5
     )
@@ -136,10 +147,50 @@ def test_bad_ciphertext_is_a_clear_error(plugin: Plugin, mutate: object, code: o
     assert rpc_details(info.value)
 
 
+def test_envelope_format_over_grpc(tmp_path: Path) -> None:
+    plugin = Plugin(tmp_path, fmt=WriteFormat.ENVELOPE)
+    try:
+        status = plugin.v2.Status(v2.StatusRequest(), timeout=5)
+        assert status.key_id == ENVELOPE_KEY_ID_PREFIX + KEY_A
+        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
+        assert enc.key_id == status.key_id and enc.ciphertext.startswith(b"OSK8S")
+        req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id)
+        assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"data"
+        with pytest.raises(grpc.RpcError) as info:
+            req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_B)
+            plugin.v2.Decrypt(req, timeout=5)
+        assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        plugin.close()
+
+
+def test_v1beta1_never_reads_cbc(plugin: Plugin) -> None:
+    v2_cbc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5).ciphertext
+    for blob in (v2_cbc, cpo_encrypt(b"x", plugin.barbican.payloads[KEY_A])):
+        with pytest.raises(grpc.RpcError) as info:
+            plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=blob), timeout=5)
+        assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+        assert "v1beta1" in rpc_details(info.value)
+
+
+@pytest.mark.parametrize(
+    "method", ["/v2.KeyManagementService/Encrypt", "/v1beta1.KeyManagementService/Decrypt"]
+)
+def test_bytes_that_are_no_request_are_invalid_argument(plugin: Plugin, method: str) -> None:
+    raw: grpc.UnaryUnaryMultiCallable[bytes, bytes] = plugin.channel.unary_unary(
+        method, request_serializer=None, response_deserializer=None
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        raw(b"\x0a\xff\xff\xff\x0f", timeout=5)  # a length field far beyond the data
+    assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid protobuf message" in rpc_details(info.value)
+
+
 def test_wrong_and_unknown_key_ids(plugin: Plugin) -> None:
     enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
     with pytest.raises(grpc.RpcError) as info:
-        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_B), timeout=5)
+        req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=ENVELOPE_KEY_ID_PREFIX + KEY_A)
+        plugin.v2.Decrypt(req, timeout=5)
     assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     legacy = cpo_encrypt(b"x", os.urandom(32))
     with pytest.raises(grpc.RpcError) as info:
@@ -157,12 +208,29 @@ def test_empty_plaintext_and_bad_version(plugin: Plugin) -> None:
     assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_oversized_plaintext_is_invalid_argument(plugin: Plugin) -> None:
-    with pytest.raises(grpc.RpcError) as info:
-        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * ((4 << 20) + 1)), timeout=10)
-    assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
-    ok = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * (1 << 20)), timeout=10)
-    assert ok.key_id == KEY_A
+@pytest.mark.parametrize("fmt", list(WriteFormat))
+def test_plaintext_limit_at_the_4mib_boundary(tmp_path: Path, fmt: WriteFormat) -> None:
+    # The test's channel has grpc's default 4 MiB receive limit, as kube-apiserver's client.
+    plugin = Plugin(tmp_path, fmt=fmt)
+    try:
+        key_id = plugin.v2.Status(v2.StatusRequest(), timeout=5).key_id
+        limit = max_plaintext(fmt, KEY_A, key_id, MAX_REPLY)
+        assert MAX_REPLY - limit < 200  # the overhead is framing and IV/nonce/tag only
+        for size in (limit - 1, limit):
+            enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * size), timeout=20)
+            assert enc.ByteSize() <= MAX_REPLY and enc.key_id == key_id
+        with pytest.raises(grpc.RpcError) as info:
+            plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"a" * (limit + 1)), timeout=20)
+        assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"at most {limit} bytes" in rpc_details(info.value)
+        v1_limit = max_plaintext(WriteFormat.ENVELOPE, KEY_A, "", MAX_REPLY)
+        enc1 = plugin.v1.Encrypt(v1.EncryptRequest(plain=b"a" * v1_limit), timeout=20)
+        assert enc1.ByteSize() <= MAX_REPLY
+        with pytest.raises(grpc.RpcError) as info:
+            plugin.v1.Encrypt(v1.EncryptRequest(plain=b"a" * (v1_limit + 1)), timeout=20)
+        assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        plugin.close()
 
 
 def test_key_not_loaded_status_and_unavailable(tmp_path: Path) -> None:

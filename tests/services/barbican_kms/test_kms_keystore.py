@@ -75,17 +75,69 @@ def test_unreachable_barbican_keeps_cached_keys() -> None:
 
 
 @pytest.mark.parametrize("error", [NotFound("gone", status=404), Forbidden("no", status=403)])
-def test_definite_answers_drop_a_cached_key(error: Exception) -> None:
+def test_refusal_on_refresh_keeps_serving_the_cached_key(error: Exception) -> None:
     barbican = FakeBarbican()
     barbican.add(KEY_A)
     barbican.add(KEY_B)
     store, log = make_store(barbican, MutableKeyIds(KeyIds(KEY_A, (KEY_B,))))
     store.refresh()
-    barbican.failures[KEY_B] = error  # type: ignore[assignment]
+    before = store.ring
+    for key_id in (KEY_A, KEY_B):
+        barbican.failures[key_id] = error  # type: ignore[assignment]
+    result = store.refresh()
+    # Both keys keep serving: a 403/404 is reported, never obeyed.
+    assert store.ring.current() is before.current()
+    assert store.ring.get(KEY_B) is before.get(KEY_B)
+    assert store.ring.current_problem() is None
+    assert result.rejected == {KEY_A, KEY_B} and not result.ok
+    assert result.failures[KEY_A] is error
+    assert log.names().count("key_rejected_by_barbican_serving_cache") == 2
+    # Barbican answers again: the report clears.
+    barbican.failures.clear()
+    result = store.refresh()
+    assert result.ok and not result.rejected
+
+
+def test_other_bytes_under_the_same_id_keep_the_cached_key() -> None:
+    barbican = FakeBarbican()
+    original = barbican.add(KEY_A)
+    store, log = make_store(barbican, MutableKeyIds(KeyIds(KEY_A)))
     store.refresh()
+    barbican.add(KEY_A)  # same id, new material
+    result = store.refresh()
+    assert store.ring.current().same_material(LoadedKey(KEY_A, original))
+    assert result.rejected == {KEY_A}
+    assert "key_material_changed_serving_cache" in log.names()
+    barbican.payloads[KEY_A] = b"short"  # not even an AES key any more
+    assert store.refresh().rejected == {KEY_A}
+    assert store.ring.current().same_material(LoadedKey(KEY_A, original))
+
+
+def test_only_a_key_id_change_in_config_replaces_a_refused_key() -> None:
+    barbican = FakeBarbican()
+    barbican.add(KEY_A)
+    barbican.add(KEY_B)
+    ids = MutableKeyIds(KeyIds(KEY_A))
+    store, _ = make_store(barbican, ids)
+    store.refresh()
+    barbican.failures[KEY_A] = NotFound("gone", status=404)
+    store.refresh()
+    assert store.ring.current_id == KEY_A
+    ids.ids = KeyIds(KEY_B)  # the operator points key-id elsewhere and drops KEY_A
+    result = store.refresh()
+    assert store.ring.current_id == KEY_B and not result.rejected
+    with pytest.raises(UnknownKey):
+        store.ring.get(KEY_A)
+
+
+def test_refused_key_that_was_never_loaded_is_missing() -> None:
+    barbican = FakeBarbican()
+    barbican.add(KEY_A)
+    store, _ = make_store(barbican, MutableKeyIds(KeyIds(KEY_A, (KEY_B,))))
+    result = store.refresh()  # KEY_B does not exist: nothing cached to keep
+    assert not result.rejected and isinstance(result.failures[KEY_B], NotFound)
     with pytest.raises(KeyUnavailable):
         store.ring.get(KEY_B)
-    assert "key_dropped" in log.names()
 
 
 def test_rotation_to_new_key_with_old_kept() -> None:

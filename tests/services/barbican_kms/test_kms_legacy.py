@@ -1,9 +1,11 @@
-"""Migration from CPO: ciphertext made exactly as CPO's aescbc.Encrypt makes it decrypts.
+"""CPO's format both ways: what CPO's aescbc.Encrypt makes we read, what we write CPO reads.
 
 CPO (pkg/kms/encryption/aescbc): paddingSize = 16 - len(data) % 16 (so 1..16, a whole block
 when already aligned), padding bytes all equal paddingSize, a random 16-byte IV prepended,
-AES-CBC with the Barbican payload as key. The reference encryptor below follows that text,
-using the cryptography library directly, not our code.
+AES-CBC with the Barbican payload as key. Decrypt splits the IV, refuses a body that is not a
+whole number of blocks, CBC-decrypts and cuts as many bytes as the last byte says, unchecked.
+The reference encryptor and decryptor below follow that text, using the cryptography
+library's primitives directly, not our code.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from osk8s_barbican_kms.errors import InvalidCiphertext
-from osk8s_barbican_kms.legacy import decrypt_cbc
+from osk8s_barbican_kms.legacy import cbc_size, decrypt_cbc, encrypt_cbc
 
 
 def cpo_encrypt(data: bytes, key: bytes) -> bytes:
@@ -23,6 +25,37 @@ def cpo_encrypt(data: bytes, key: bytes) -> bytes:
     iv = os.urandom(16)
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     return iv + encryptor.update(plaintext) + encryptor.finalize()
+
+
+def cpo_decrypt(data: bytes, key: bytes) -> bytes:
+    """CPO's Decrypt as described: no padding check (ValueError where Go errors or panics)."""
+    iv, body = data[:16], data[16:]
+    if len(body) % 16:
+        raise ValueError("Invalid Data, not multiple of block size")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    plain = decryptor.update(body) + decryptor.finalize()
+    if not plain or plain[-1] > len(plain):
+        raise ValueError("slice bounds out of range (a Go panic in CPO)")
+    return plain[: len(plain) - plain[-1]]
+
+
+def cpo_reads(data: bytes, key: bytes, expected: bytes) -> bool:
+    """Whether CPO's plugin would return ``expected`` for ``data`` (not an error, not garbage)."""
+    try:
+        return cpo_decrypt(data, key) == expected
+    except ValueError:
+        return False
+
+
+@pytest.mark.parametrize("key_size", [16, 24, 32])
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 32, 1000, 4096])
+def test_what_we_write_cpo_reads(key_size: int, length: int) -> None:
+    key = os.urandom(key_size)
+    data = os.urandom(length)
+    written = encrypt_cbc(key, data)
+    assert len(written) == cbc_size(length) == 16 + (length // 16 + 1) * 16
+    assert cpo_decrypt(written, key) == data
+    assert encrypt_cbc(key, data)[:16] != written[:16]  # a fresh random IV every time
 
 
 @pytest.mark.parametrize("key_size", [16, 24, 32])

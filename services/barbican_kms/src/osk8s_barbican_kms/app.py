@@ -1,9 +1,11 @@
 """Builds the plugin's object graph from ``KmsOptions`` and serves until SIGTERM/SIGINT.
 
 Order: logging, config (key ids), Barbican client, first key load (a permanent failure such
-as a wrong key size exits 1; an unreachable Barbican does not: the plugin serves and reports
-"not loaded" until a retry succeeds), then the gRPC server on the unix socket, the HTTP
-endpoint, the refresher and SIGHUP. No module state: everything is built here and passed on.
+as a wrong key size exits 1; an unreachable Keystone or Barbican does not: the plugin serves
+and reports "not loaded" until a retry succeeds), then the HTTP endpoint, the gRPC server on
+the unix socket (cannot listen: exit 255, as CPO's klog.Fatalf), the refresher and SIGHUP.
+The README's "Start-up and exit codes" compares each case with CPO. No module state:
+everything is built here and passed on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from osk8s_barbican_kms import service_v1, service_v2
 from osk8s_barbican_kms.barbican import BarbicanSecretReader
-from osk8s_barbican_kms.cipher import MAX_PLAINTEXT, KmsCipher
+from osk8s_barbican_kms.cipher import MAX_REPLY, KmsCipher
 from osk8s_barbican_kms.errors import STATUS_MAPPER
 from osk8s_barbican_kms.keyconfig import KeyIdsFromConfig
 from osk8s_barbican_kms.keystore import KeyStore
@@ -51,14 +53,24 @@ from osk8s_core.retry import RetryPolicy
 COMPONENT: Final = "barbican-kms-plugin"
 # A few quick attempts: a refresh that fails is simply tried again later.
 _FETCH_POLICY: Final = RetryPolicy(max_attempts=3, max_elapsed=15.0, backoff_cap=5.0)
-# Room for the largest plaintext we accept plus protobuf framing.
-_MAX_MESSAGE: Final = MAX_PLAINTEXT + (1 << 20)
+# Requests somewhat over the reply limit still arrive, to be refused with a clear message
+# (grpc's own RESOURCE_EXHAUSTED says nothing about the plaintext limit); answers stay below
+# MAX_REPLY by construction (see cipher).
+_MAX_MESSAGE: Final = MAX_REPLY + (1 << 20)
+EXIT_CONFIG: Final = 1
+"""Bad or incomplete configuration, a key that can never load: CPO's cobra RunE error."""
+EXIT_LISTEN: Final = 255
+"""The socket cannot be listened on: CPO's ``klog.Fatalf("Failed to Listen")``."""
 
 
 def run(options: KmsOptions) -> int:
-    configure_logging(
-        fmt="console" if options.log_format == "console" else "json", verbosity=options.verbosity
-    )
+    if options.log is not None:  # from the command line: klog's flags as given
+        configure_logging(**options.log.logging_kwargs())
+    else:
+        configure_logging(
+            fmt="console" if options.log_format == "console" else "json",
+            verbosity=options.verbosity,
+        )
     bind_component(COMPONENT)
     log = get_logger("osk8s.barbican_kms")
     registry = CollectorRegistry()
@@ -75,7 +87,7 @@ def run(options: KmsOptions) -> int:
         return _serve(options, registry=registry, connections=connections, log=log)
     except ConfigError as exc:
         log.error("startup_failed", error=str(exc))
-        return 1
+        return EXIT_CONFIG
     finally:
         connections.close()
 
@@ -109,9 +121,15 @@ def _start_and_serve(
     fatal = first.fatal_at_start()
     if fatal is not None:
         log.error("key_load_failed", key_id=first.ring.current_id, error=str(fatal))
-        return 1
+        return EXIT_CONFIG
     http = _start_http(options, store=store, registry=registry)  # fails before the socket
-    server = build_grpc_server(options, store=store, registry=registry, log=log)
+    try:
+        server = build_grpc_server(options, store=store, registry=registry, log=log)
+    except (ConfigError, OSError) as exc:
+        log.error("listen_failed", socket=options.socket_path, error=str(exc))
+        if http is not None:
+            http.stop()
+        return EXIT_LISTEN
     refresher = Refresher(store=store, interval=options.key_refresh_interval, logger=log)
     loaded = first.ring.current_problem() is None
     refresher.start(loaded=loaded)
@@ -123,6 +141,7 @@ def _start_and_serve(
         "serving",
         socket=options.socket_path,
         key_id=first.ring.current_id,
+        write_format=first.ring.write_format.value,
         key_loaded=loaded,
         keys=len(first.ring.keys),
     )
@@ -227,4 +246,10 @@ def _refresh_problem(store: KeyStore) -> str | None:
     result = store.last_result
     if result is None or result.ok:
         return None
-    return "; ".join(f"{key}: {error}" for key, error in result.failures.items())
+    # Short first: the probe body truncates each reason to 200 characters.
+    return "; ".join(
+        f"{key} refused, cached key serving: {error}"
+        if key in result.rejected
+        else f"{key}: {error}"
+        for key, error in result.failures.items()
+    )

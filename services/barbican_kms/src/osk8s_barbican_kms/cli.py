@@ -18,7 +18,7 @@ PROG = "barbican-kms-plugin"
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.build_parser(PROG, "Kubernetes KMS v1beta1/v2 plugin backed by Barbican (osk8s).")
     parser.add_argument(
-        "--socketpath", default="/var/lib/kms/kms.sock", help="unix socket to serve on"
+        "--socketpath", default="", help="unix socket to serve on (required, as in CPO)"
     )
     cli.add_cloud_config_flags(parser, repeatable=False)
     parser.add_argument("--http-endpoint", default="", help="serve /metrics and /healthz here")
@@ -31,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on a flag error; CPO's cobra command exits 1 (both print why).
+        return 1 if exc.code == 2 else int(exc.code or 0)
     # Deferred: keeps --help free of grpc/openstacksdk imports.
     from osk8s_barbican_kms import app, options  # noqa: PLC0415
     from osk8s_core.errors import ConfigError  # noqa: PLC0415
@@ -40,5 +44,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts = options.from_args(args)
     except ConfigError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
-        return 2
+        return 1  # CPO: cobra's "required flag(s) ... not set" exits 1
     return app.run(opts)

@@ -39,6 +39,10 @@ class KeyUnavailable(KmsError):
     """The key is configured but its material is not loaded (Barbican not reached yet)."""
 
 
+class KeyMaterialChanged(KmsError):
+    """Barbican returned other bytes for a secret whose key is cached (secrets are immutable)."""
+
+
 class KeyMaterialError(ConfigError):
     """A Barbican secret's payload is not usable as an AES key (wrong size): fatal at start."""
 

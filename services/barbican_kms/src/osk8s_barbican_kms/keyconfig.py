@@ -1,4 +1,4 @@
-"""Which keys to use, read from ``[KeyManager]`` of the cloud.conf; re-read only on change.
+"""Keys and write format from ``[KeyManager]`` of the cloud.conf; re-read only on change.
 
 The loader is the one reader of files; this wraps it so a periodic refresh costs a ``stat``
 and unknown-key warnings are not logged again every few minutes. It never reads the key
@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from osk8s_barbican_kms.envelope import MAX_KEY_ID_BYTES
+from osk8s_barbican_kms.formats import WriteFormat
 from osk8s_barbican_kms.keyring import KeyIds
 from osk8s_core.config import KeyManagerOptions, LoadResult
 from osk8s_core.errors import ConfigError
@@ -38,7 +39,17 @@ def key_ids_from(options: KeyManagerOptions, *, file: str) -> KeyIds:
                 section="KeyManager",
                 expected=f"a Barbican secret UUID (at most {MAX_KEY_ID_BYTES} bytes)",
             )
-    return KeyIds(current=options.key_id, old=tuple(options.old_key_ids))
+    try:
+        write_format = WriteFormat(options.write_format.strip().lower())
+    except ValueError:
+        raise ConfigError(
+            f"unknown write-format {options.write_format!r}",
+            file=file,
+            section="KeyManager",
+            key="write-format",
+            expected=" or ".join(f.value for f in WriteFormat),
+        ) from None
+    return KeyIds(current=options.key_id, old=tuple(options.old_key_ids), write_format=write_format)
 
 
 class KeyIdsFromConfig:

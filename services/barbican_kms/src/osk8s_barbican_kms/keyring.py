@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from osk8s_barbican_kms.envelope import header_for
 from osk8s_barbican_kms.errors import KeyUnavailable, UnknownKey
+from osk8s_barbican_kms.formats import DEFAULT_WRITE_FORMAT, WriteFormat, kms_key_id
 from osk8s_barbican_kms.keys import LoadedKey
 
 
@@ -31,6 +32,8 @@ class KeyIds:
     """``key-id``: encrypts; its id is the KMS ``key_id``."""
     old: tuple[str, ...] = ()
     """``old-key-id`` (repeatable): still decrypt, never encrypt."""
+    write_format: WriteFormat = DEFAULT_WRITE_FORMAT
+    """``write-format``: what KMS v2 Encrypt writes (v1beta1 always writes the envelope)."""
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -47,14 +50,26 @@ class KeyRing:
     """Configured key id -> why its material is not loaded."""
     current_header: bytes = b""
     """Authenticated envelope header for the current key (computed once per snapshot)."""
+    write_format: WriteFormat = DEFAULT_WRITE_FORMAT
+    kms_key_id: str = ""
+    """The KMS v2 ``key_id`` of what Encrypt writes now (Status reports the same)."""
 
     @classmethod
     def build(
-        cls, current_id: str, keys: Mapping[str, LoadedKey], missing: Mapping[str, str]
+        cls,
+        current_id: str,
+        keys: Mapping[str, LoadedKey],
+        missing: Mapping[str, str],
+        write_format: WriteFormat = DEFAULT_WRITE_FORMAT,
     ) -> KeyRing:
         header = header_for(current_id) if current_id in keys else b""
         return cls(
-            current_id, MappingProxyType(dict(keys)), MappingProxyType(dict(missing)), header
+            current_id,
+            MappingProxyType(dict(keys)),
+            MappingProxyType(dict(missing)),
+            header,
+            write_format,
+            kms_key_id(current_id, write_format) if current_id else "",
         )
 
     def current(self) -> LoadedKey:

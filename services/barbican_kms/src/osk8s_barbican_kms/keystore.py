@@ -1,10 +1,13 @@
 """Key material from Barbican, cached in memory and refreshed; the plugin's only key source.
 
 ``refresh()`` re-reads which keys are configured, fetches each from Barbican and swaps in a
-new ``KeyRing``. When Barbican cannot be reached, keys already cached stay in use (the cluster
-keeps reading and writing Secrets); only a definite "this secret does not exist" drops one.
-A new ``key-id`` that cannot be loaded leaves the previous current key encrypting. Key
-material is never logged or written anywhere; log lines name key ids only.
+new ``KeyRing``. A key once loaded stays in use until the configuration stops naming it: when
+Barbican cannot be reached, and also when it answers 403/404 or returns other bytes for the
+same id, the cached copy keeps serving and the refusal is reported (``RefreshResult.rejected``:
+log, metric, ``/readyz``). Dropping a key on such an answer would make every Secret written
+under it unreadable, cluster-wide, on a revoked role or a deleted secret that an operator can
+still restore. A new ``key-id`` that cannot be loaded leaves the previous current key
+encrypting. Key material is never logged or written anywhere; log lines name key ids only.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from osk8s_barbican_kms.errors import KeyMaterialError
+from osk8s_barbican_kms.errors import KeyMaterialChanged, KeyMaterialError
 from osk8s_barbican_kms.keyring import KeyIds, KeyRing
 from osk8s_barbican_kms.keys import LoadedKey
 from osk8s_core.errors import (
@@ -44,7 +47,7 @@ class Logger(Protocol):
 KeyIdsSource = Callable[[], KeyIds]
 """Returns the configured key ids (re-reading cloud.conf); raises ConfigError when invalid."""
 
-# Failures that retrying will not fix: at start-up they are fatal, later they drop the key.
+# Failures that retrying will not fix: fatal at start-up; later a cached key keeps serving.
 PERMANENT: tuple[type[Osk8sError], ...] = (
     KeyMaterialError,
     NotFound,
@@ -63,6 +66,8 @@ class RefreshResult:
     ring: KeyRing
     failures: Mapping[str, Osk8sError]
     """Key id (or ``"config"``) -> the error met this time, cached copy or not."""
+    rejected: frozenset[str] = frozenset()
+    """Key ids Barbican refused (403/404, other bytes) whose cached copy keeps serving."""
 
     @property
     def ok(self) -> bool:
@@ -74,6 +79,15 @@ class RefreshResult:
             return self.failures["config"]
         error = self.failures.get(self.ring.current_id)
         return error if isinstance(error, PERMANENT) and error is not None else None
+
+
+# Definite refusals by Barbican; with a cached copy they are reported, never obeyed.
+_REFUSALS: tuple[type[Osk8sError], ...] = (
+    NotFound,
+    Forbidden,
+    KeyMaterialChanged,
+    KeyMaterialError,
+)
 
 
 class KeyStore:
@@ -125,38 +139,56 @@ class KeyStore:
             self._log.error("key_config_reload_failed", error=str(exc))
             failures["config"] = exc
             ids = KeyIds(
-                previous.current_id, tuple(k for k in previous.keys if k != previous.current_id)
+                previous.current_id,
+                tuple(k for k in previous.keys if k != previous.current_id),
+                previous.write_format,
             )
         keys: dict[str, LoadedKey] = {}
         missing: dict[str, str] = {}
+        rejected: set[str] = set()
         for key_id in ids.all:
             loaded, error = self._load(key_id, previous)
             if error is not None:
                 failures[key_id] = error
+                if loaded is not None and isinstance(error, _REFUSALS):
+                    rejected.add(key_id)
             if loaded is not None:
                 keys[key_id] = loaded
             elif error is not None:
                 missing[key_id] = str(error)
         current = self._choose_current(ids, previous, keys, missing)
-        ring = KeyRing.build(current, keys, missing)
+        ring = KeyRing.build(current, keys, missing, ids.write_format)
         self._log_changes(previous, ring, ids)
-        return RefreshResult(ring, failures)
+        return RefreshResult(ring, failures, frozenset(rejected))
 
     def _load(self, key_id: str, previous: KeyRing) -> tuple[LoadedKey | None, Osk8sError | None]:
         cached = previous.keys.get(key_id)
         try:
             fresh = LoadedKey(key_id, self._reader.read_secret_payload(key_id))
-        except (NotFound, Forbidden) as exc:
-            # A definite answer: the secret is gone or access was revoked; honour it.
+        except _REFUSALS as exc:
             if cached is not None:
-                self._log.error("key_dropped", key_id=key_id, error=str(exc))
-            return None, exc
+                # Barbican refused the secret (gone, or access revoked), but dropping it
+                # would lose every Secret written under it; only a config change does that.
+                self._log.error(
+                    "key_rejected_by_barbican_serving_cache",
+                    key_id=key_id,
+                    error=str(exc),
+                    hint="restore the secret or its ACL, or change [KeyManager] key-id",
+                )
+            return cached, exc
         except Osk8sError as exc:
             if cached is not None:
                 self._log.warning("key_refresh_failed_using_cache", key_id=key_id, error=str(exc))
             return cached, exc
         if cached is not None and not cached.same_material(fresh):
-            self._log.warning("key_material_changed", key_id=key_id)
+            # Barbican secrets are immutable: other bytes under the same id mean another
+            # secret (or another Barbican). Keep the key the data was written with.
+            error = KeyMaterialChanged(
+                f"Barbican secret {key_id} now holds different key material; "
+                "the cached key keeps serving"
+            )
+            self._log.error("key_material_changed_serving_cache", key_id=key_id)
+            return cached, error
         return fresh, None
 
     def _choose_current(

@@ -1,8 +1,9 @@
 """Prometheus metrics of the key cache: refreshes, keys loaded, last good refresh.
 
-Alerting on ``barbican_kms_key_refresh_total{result="failed"}`` catches an unreachable
-Barbican long before a restart would lose the cached key. Registered on the injected
-registry; the gRPC and OpenStack call metrics live in the core.
+Alerting on ``barbican_kms_key_refresh_total{result!="ok"}`` catches an unreachable Barbican
+(``failed``) or one that refuses a cached key (``rejected``: 403/404 or other bytes, the
+cached copy keeps serving) long before a restart would lose the cached key. Registered on
+the injected registry; the gRPC and OpenStack call metrics live in the core.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ class KeyMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._refreshes = Counter(
             "barbican_kms_key_refresh_total",
-            "Key refreshes from Barbican, by result (ok, or failed for any key).",
+            "Key refreshes from Barbican, by result: ok; rejected (Barbican refused a cached "
+            "key, which keeps serving); failed (any other error).",
             ["result"],
             registry=registry,
         )
@@ -30,6 +32,12 @@ class KeyMetrics:
             "1 when the key that encrypts is loaded, else 0.",
             registry=registry,
         )
+        self._rejected = Gauge(
+            "barbican_kms_keys_rejected",
+            "Cached keys Barbican refused on the last refresh (403/404, other bytes); they "
+            "keep serving until [KeyManager] stops naming them.",
+            registry=registry,
+        )
         self._last_ok = Gauge(
             "barbican_kms_last_successful_refresh_timestamp_seconds",
             "Unix time of the last refresh where every configured key loaded.",
@@ -37,7 +45,9 @@ class KeyMetrics:
         )
 
     def observe(self, result: RefreshResult) -> None:
-        self._refreshes.labels("ok" if result.ok else "failed").inc()
+        outcome = "ok" if result.ok else "rejected" if result.rejected else "failed"
+        self._refreshes.labels(outcome).inc()
+        self._rejected.set(len(result.rejected))
         self._loaded.set(len(result.ring.keys))
         self._current.set(0 if result.ring.current_problem() else 1)
         if result.ok:

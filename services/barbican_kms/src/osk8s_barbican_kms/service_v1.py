@@ -1,8 +1,9 @@
 """KMS v1beta1 (``v1beta1.KeyManagementService``): Version, Encrypt, Decrypt.
 
 Older kube-apiservers (and ``apiVersion: v1`` EncryptionConfigurations) still call it. v1
-carries no key id, so Decrypt relies on the key named inside our envelope, or the current key
-for CPO-format data. Handlers raise errors for the interceptor to map.
+carries no key id and CPO never served it, so it always writes our envelope (whatever
+``write-format`` says) and Decrypt reads the envelope only, with the key named inside it.
+Handlers raise errors for the interceptor to map.
 """
 
 from __future__ import annotations
@@ -45,13 +46,13 @@ class KmsV1Servicer(api_pb2_grpc.KeyManagementServiceServicer):
         self, request: api_pb2.EncryptRequest, context: grpc.ServicerContext
     ) -> api_pb2.EncryptResponse:
         _check_version(request.version)
-        return api_pb2.EncryptResponse(cipher=self._cipher.encrypt(request.plain).ciphertext)
+        return api_pb2.EncryptResponse(cipher=self._cipher.encrypt_v1(request.plain))
 
     def Decrypt(  # noqa: N802
         self, request: api_pb2.DecryptRequest, context: grpc.ServicerContext
     ) -> api_pb2.DecryptResponse:
         _check_version(request.version)
-        return api_pb2.DecryptResponse(plain=self._cipher.decrypt(request.cipher))
+        return api_pb2.DecryptResponse(plain=self._cipher.decrypt_v1(request.cipher))
 
 
 def registration(servicer: KmsV1Servicer) -> ServiceRegistration:

@@ -4,6 +4,7 @@ Status reports ``healthz`` "ok" whenever the current key is loaded, also while B
 unreachable and a cached key is in use: kube-apiserver stops writing Secrets once Status has
 not been "ok" for a few minutes, which is exactly what the cache exists to avoid. Handlers
 raise errors for the interceptor to map; no annotations are returned (none are needed).
+Status ``key_id`` is the ring's ``kms_key_id``, the same Encrypt returns (see ``formats``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class KmsV2Servicer(api_pb2_grpc.KeyManagementServiceServicer):
         ring = self._keys.ring
         problem = ring.current_problem()
         return api_pb2.StatusResponse(
-            version=API_VERSION, healthz=problem or HEALTHY, key_id=ring.current_id
+            version=API_VERSION, healthz=problem or HEALTHY, key_id=ring.kms_key_id
         )
 
     def Encrypt(  # noqa: N802

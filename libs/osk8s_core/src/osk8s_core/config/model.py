@@ -169,6 +169,11 @@ class KeyManagerOptions:
     old_key_ids: tuple[str, ...] = setting(
         "old-key-id", (), "Previous key ids kept for decryption during rotation.", repeatable=True
     )
+    write_format: str = setting(
+        "write-format",
+        "aes-cbc",
+        "Ciphertext Encrypt writes: aes-cbc (CPO's, the default) or envelope (osk8s, AES-GCM).",
+    )
 
 
 @dataclass(frozen=True)
