@@ -106,9 +106,7 @@ def _pvc_reader(settings: Settings) -> KubePvcReader:
 
 
 def run(settings: Settings) -> int:
-    configure_logging(
-        fmt="json" if settings.log_format == "json" else "console", verbosity=settings.verbosity
-    )
+    configure_logging(**settings.log.logging_kwargs())
     bind_component("cinder-csi")
     log = structlog.get_logger("osk8s.cinder_csi")
     for flag in settings.deprecated:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from osk8s_cinder_csi.options import parse_bool, parse_topology
+from osk8s_core.cli import LogFlags, log_flags
 from osk8s_core.errors import ConfigError
 from osk8s_core.grpc.endpoint import parse_endpoint
 
@@ -37,6 +38,8 @@ class Settings:
     master: str = ""
     kube_api_qps: float = 5.0
     kube_api_burst: int = 10
+    log: LogFlags = field(default_factory=LogFlags)
+    """klog's flags (``-v``, ``--vmodule``, ``--log-file``...) for ``configure_logging``."""
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -72,6 +75,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         master=args.master,
         kube_api_qps=args.kube_api_qps,
         kube_api_burst=args.kube_api_burst,
+        log=log_flags(args),
     )
     if settings.controller and not settings.cloud_config:
         raise ConfigError(
