@@ -69,7 +69,9 @@ def connection_factory_for(conf: Path | None = None, *, timeout: float = 60.0) -
 def fast_waits() -> CloudWaits:
     """Poll the test cloud every 0.2 s (its fake backends act within a second or two)."""
     waiter = Waiter(policy=WaitPolicy(timeout=60, interval=0.2, factor=1.2, max_interval=1.0))
-    return CloudWaits(volume=waiter, attach=waiter, detach=waiter, snapshot=waiter, backup_poll=1)
+    return CloudWaits(
+        volume=waiter, attach=waiter, detach=waiter, snapshot=waiter, delete=waiter, backup_poll=1
+    )
 
 
 def real_cloud(

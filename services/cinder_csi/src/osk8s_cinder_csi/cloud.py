@@ -91,7 +91,11 @@ class CinderCloud(Protocol):
         """Create (find-first, never a duplicate) and wait until available."""
         ...
 
-    def delete_volume(self, volume_id: str) -> None: ...
+    def delete_volume(self, volume_id: str) -> None:
+        """Delete and wait until Cinder no longer has it (a volume already ``deleting`` is
+        waited for); gone already is success; BadRequest when Cinder refuses (snapshots)."""
+        ...
+
     def list_volumes(self, *, limit: int, marker: str) -> Page:
         """InvalidToken when ``marker`` is unknown."""
         ...
@@ -114,7 +118,10 @@ class CinderCloud(Protocol):
         """Create (find-first) and wait until available."""
         ...
 
-    def delete_snapshot(self, snapshot_id: str) -> None: ...
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Delete and wait until gone (one already ``deleting`` is waited for)."""
+        ...
+
     def list_snapshots(
         self, *, volume_id: str = "", limit: int = 0, marker: str = ""
     ) -> tuple[list[SnapshotInfo], str]:

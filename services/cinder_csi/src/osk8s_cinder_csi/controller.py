@@ -99,14 +99,21 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             volume = cloud.get_volume(request.volume_id)
         except errors.NotFound:
             return csi_pb2.DeleteVolumeResponse()
-        if volume.status == "deleting":
-            return csi_pb2.DeleteVolumeResponse()  # an earlier call's delete is under way
         if volume.attached_servers:
             raise FailedPrecondition(
                 f"volume {request.volume_id} is still attached to "
                 + ", ".join(volume.attached_servers)
             )
-        cloud.delete_volume(request.volume_id)
+        try:
+            # Returns once the volume is gone (an earlier call's delete is waited for), so a
+            # CO never lists a volume it was told is deleted.
+            cloud.delete_volume(request.volume_id)
+        except errors.BadRequest as exc:
+            # Cinder's 400 on delete is a state refusal (snapshots, migrating, in a group):
+            # CSI's "volume in use", FAILED_PRECONDITION, which the CO retries with back-off.
+            raise FailedPrecondition(
+                f"volume {request.volume_id} cannot be deleted: {exc}"
+            ) from exc
         return csi_pb2.DeleteVolumeResponse()
 
     @rpc(required=("volume_id", "node_id", "volume_capability"), lock="volume_id")

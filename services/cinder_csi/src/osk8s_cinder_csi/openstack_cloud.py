@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from osk8s_core.metrics import ApiMetrics
 
 _ATTACHED = "ATTACHED"
+_GONE = "<gone>"
 _DETACHED = "DETACHED"
 
 
@@ -55,6 +56,10 @@ class CloudWaits:
     """Detach until gone from the server (CPO: 13 steps)."""
     snapshot: Waiter = field(default_factory=lambda: Waiter(policy=_steps(10, 1.2)))
     """Snapshot until available (CPO: 1 s x1.2, 10 steps)."""
+    delete: Waiter = field(default_factory=lambda: Waiter(policy=_steps(15, 1.2)))
+    """Volume/snapshot deletion until gone (~72 s, well inside the sidecars' 3 min timeout;
+    CPO does not wait at all). Past it the RPC fails DEADLINE_EXCEEDED and the CO's retry
+    waits again."""
     backup_poll: float = 7.0
     """Backup poll interval in seconds (CPO: 7 s); the budget comes per call."""
 
@@ -133,7 +138,27 @@ class OpenStackCinderCloud:
         return volume_info(volumes.wait_available(volume.id))
 
     def delete_volume(self, volume_id: str) -> None:
-        self._volumes().delete(volume_id)
+        # Waits until Cinder no longer lists it: a CO that saw DeleteVolume succeed must not
+        # find the volume in ListVolumes/ControllerGetVolume (Cinder shows it `deleting`).
+        volumes = Volumes(self._client(), waiter=self._waits.delete)
+        try:
+            volumes.delete(volume_id)
+        except errors.BadRequest:
+            # Cinder refuses a second DELETE while the first runs; that one is ours to wait on.
+            if self._status_or_gone(volumes.get, volume_id) not in {"deleting", _GONE}:
+                raise
+        self._waits.delete.until_gone(
+            lambda: volumes.get(volume_id),
+            describe=f"volume {volume_id} deletion",
+            failure=("error_deleting",),
+        )
+
+    @staticmethod
+    def _status_or_gone(get: Callable[[str], Any], ident: str) -> str:
+        try:
+            return str(get(ident).status or "")
+        except errors.NotFound:
+            return _GONE
 
     def list_volumes(self, *, limit: int, marker: str) -> Page:
         client = self._client()
@@ -171,7 +196,7 @@ class OpenStackCinderCloud:
     def expand_volume(self, volume_id: str, size_gb: int, *, in_use: bool) -> VolumeInfo:
         client = self._client()
         api = client.service("block_storage")
-        client.call("volume_extend", api.extend_volume, volume_id, size_gb, idempotent=False)
+        client.call("volume_expand", api.extend_volume, volume_id, size_gb, idempotent=False)
         volumes = Volumes(client, waiter=self._waits.volume)
         return volume_info(volumes.wait_available(volume_id))
 
@@ -254,7 +279,19 @@ class OpenStackCinderCloud:
         return snapshot_info(snapshots.wait_available(snapshot.id))
 
     def delete_snapshot(self, snapshot_id: str) -> None:
-        self._snapshots().delete(snapshot_id)
+        # Waits until gone: Cinder refuses to delete a volume while a snapshot of it is still
+        # `deleting` (400 "must not have snapshots"), and a CO deletes the source right after.
+        snapshots = Snapshots(self._client(), waiter=self._waits.delete)
+        try:
+            snapshots.delete(snapshot_id)
+        except errors.BadRequest:
+            if self._status_or_gone(snapshots.get, snapshot_id) not in {"deleting", _GONE}:
+                raise
+        self._waits.delete.until_gone(
+            lambda: snapshots.get(snapshot_id),
+            describe=f"snapshot {snapshot_id} deletion",
+            failure=("error_deleting",),
+        )
 
     def list_snapshots(
         self, *, volume_id: str = "", limit: int = 0, marker: str = ""

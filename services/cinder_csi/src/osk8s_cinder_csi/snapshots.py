@@ -143,16 +143,10 @@ def delete(cloud: CinderCloud, snapshot_id: str) -> None:
 
 def _delete_snapshot(cloud: CinderCloud, snapshot_id: str) -> None:
     try:
-        cloud.delete_snapshot(snapshot_id)
+        cloud.delete_snapshot(snapshot_id)  # waits until gone
     except errors.BadRequest as exc:
-        # Cinder refuses a delete while the snapshot is not available/error: an earlier
-        # call's delete under way is success; anything else (e.g. in use) is a precondition.
-        try:
-            snapshot = cloud.get_snapshot(snapshot_id)
-        except errors.NotFound:
-            return
-        if snapshot.status == "deleting":
-            return
+        # Cinder refuses a delete while the snapshot is in use (a volume being created from
+        # it, a backup): a precondition the CO retries, not an invalid argument.
         raise FailedPrecondition(f"snapshot {snapshot_id} cannot be deleted: {exc}") from exc
 
 
