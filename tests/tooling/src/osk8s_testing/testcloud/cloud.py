@@ -118,6 +118,7 @@ def _spec(ctx: Ctx, services: Sequence[Service]) -> dict[str, Any]:
             "roles": DEMO_ROLES,
         },
         "network": NETWORK,
+        "compute_zones": nova.COMPUTE_ZONES,
         "flavor": "osk8s.small",
         "image": "osk8s-fake-image",
     }
@@ -168,11 +169,25 @@ def _finish(ctx: Ctx, spec: dict[str, Any], state: dict[str, Any], progress: Pro
     if "nova" in ctx.selected:
         with progress.step("nova: compute service up"):
             _bootstrap(ctx, "nova-compute", spec)
+    discovered = False
     if "nova" in ctx.selected and "nova" not in state:
         with progress.step("nova: discover hosts, flavor, image"):
             nova.discover_hosts(ctx)
+            discovered = True
             state["nova"] = _bootstrap(ctx, "nova", spec)
             _save_state(ctx.layout, state)
+    if "nova" in ctx.selected and state.get("nova_zones") != nova.COMPUTE_ZONES:
+        with progress.step("nova: availability zones (host aggregates)"):
+            if not discovered:  # a data dir from before the second host existed
+                nova.discover_hosts(ctx)
+            pending = _bootstrap(ctx, "nova-zones", spec)["pending"]
+            if pending:
+                progress.line(
+                    f"hosts with servers cannot change zone, next `up` retries: {pending}"
+                )
+            else:
+                state["nova_zones"] = nova.COMPUTE_ZONES
+                _save_state(ctx.layout, state)
     if "manila" in ctx.selected:
         with progress.step("manila: share service up, default share type"):
             state["manila"] = _bootstrap(ctx, "manila", spec)

@@ -78,7 +78,8 @@ def cloud_conf(passwords: Passwords, state: Mapping[str, Any], selected: frozens
     if net:
         lines += ["", "[Networking]", "public-network-name = osk8s-public"]
     if "cinder" in selected:
-        # The test cloud has a single, unnamed availability zone ("nova").
+        # Cinder has one availability zone ("nova"); Nova's hosts are in az-1 and az-2, so a
+        # node's zone is not a Cinder zone (as on clouds whose Cinder has no zones).
         lines += ["", "[BlockStorage]", "ignore-volume-az = true"]
     return "\n".join(lines) + "\n"
 

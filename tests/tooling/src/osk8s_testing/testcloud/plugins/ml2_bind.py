@@ -9,7 +9,6 @@ driver along (created at initialize, before the trunk service plugin looks for o
 from neutron_lib import constants
 from neutron_lib.api.definitions import portbindings
 from neutron_lib.plugins.ml2 import api
-
 from osk8s_testcloud_plugins import neutron_trunk
 
 

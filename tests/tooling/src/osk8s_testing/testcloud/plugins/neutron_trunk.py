@@ -39,7 +39,7 @@ class AgentlessTrunkDriver(trunk_base.DriverBase):  # type: ignore[misc]
         )
 
     # Re-marked: the base class's mark is on its own function, not on this override.
-    @registry.receives(resources.TRUNK_PLUGIN, [events.AFTER_INIT])
+    @registry.receives(resources.TRUNK_PLUGIN, [events.AFTER_INIT])  # type: ignore[untyped-decorator]
     def register(self, resource: str, event: str, trigger: Any, payload: Any = None) -> None:
         super().register(resource, event, trigger, payload=payload)
         registry.subscribe(self._activate, resources.TRUNK, events.AFTER_CREATE)

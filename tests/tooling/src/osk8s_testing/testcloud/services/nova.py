@@ -1,14 +1,19 @@
 """Nova: API + conductor + scheduler + compute (fake driver), cells v2 on MariaDB.
 
-Four processes share the API and cell databases, so they live on the MariaDB server. Setup
-maps cell0 and creates cell1; the bring-up discovers the compute host once it reports up (the
+Its processes share the API and cell databases, so they live on the MariaDB server. Setup
+maps cell0 and creates cell1; the bring-up discovers the compute hosts once they report up (the
 periodic discovery is off). The API reads ``api-paste.ini;nova.conf`` from its config dir,
 paste first, as nova expects.
+
+Two fake compute hosts (``COMPUTE_ZONES``) run, each its own nova-compute with its own host
+name and node identity; the bring-up puts each in a host aggregate that is an availability
+zone, so zone labels and failure domains can be tested.
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from osk8s_testing.testcloud.procs import ProcessSpec
 from osk8s_testing.testcloud.render import render_to
@@ -22,6 +27,10 @@ from osk8s_testing.testcloud.services.base import (
 )
 
 DATABASES = ("nova_api", "nova_cell0", "nova")
+# Compute host -> availability zone. The first host keeps nova.conf's ``host``; every other one
+# gets an override file with its own host name and state (its node identity lives there).
+COMPUTE_ZONES = {"osk8s": "az-1", "osk8s-2": "az-2"}
+FIRST_HOST = "osk8s"
 
 
 def _conf(ctx: Ctx) -> str:
@@ -45,6 +54,32 @@ def _configure(ctx: Ctx) -> None:
         "authtoken": ctx.authtoken("nova"),
     }
     render_to("nova.conf", etc / "nova.conf", values)
+    for host in COMPUTE_ZONES:
+        if host != FIRST_HOST:
+            _write_host_override(ctx, host)
+
+
+def _extra_host_dir(ctx: Ctx, host: str) -> Path:
+    return ctx.layout.data("nova") / "hosts" / host
+
+
+def _host_override(ctx: Ctx, host: str) -> Path:
+    return ctx.layout.etc("nova") / f"compute-{host}.conf"
+
+
+def _write_host_override(ctx: Ctx, host: str) -> None:
+    state = _extra_host_dir(ctx, host)
+    for sub in ("instances", "lock"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    _host_override(ctx, host).write_text(
+        "# Second fake compute host (rendered by osk8s-testcloud; edits are overwritten).\n"
+        "[DEFAULT]\n"
+        f"host = {host}\n"
+        f"state_path = {state}\n"
+        f"instances_path = {state / 'instances'}\n"
+        "[oslo_concurrency]\n"
+        f"lock_path = {state / 'lock'}\n"
+    )
 
 
 def _setup(ctx: Ctx) -> None:
@@ -76,6 +111,18 @@ def _processes(ctx: Ctx) -> list[ProcessSpec]:
         ctx.daemon("nova-conductor", ctx.venv_bin("nova-conductor"), "--config-file", conf),
         ctx.daemon("nova-scheduler", ctx.venv_bin("nova-scheduler"), "--config-file", conf),
         ctx.daemon("nova-compute", ctx.venv_bin("nova-compute"), "--config-file", conf),
+        *(
+            ctx.daemon(
+                f"nova-compute-{host}",
+                ctx.venv_bin("nova-compute"),
+                "--config-file",
+                conf,
+                "--config-file",
+                str(_host_override(ctx, host)),
+            )
+            for host in COMPUTE_ZONES
+            if host != FIRST_HOST
+        ),
     ]
 
 
