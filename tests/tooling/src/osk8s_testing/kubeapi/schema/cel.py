@@ -34,6 +34,8 @@ from osk8s_testing.kubeapi.schema import fielderrors
 from osk8s_testing.kubeapi.schema.fielderrors import FieldError
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
+# upstream reports rules on the root schema at a nil field.Path, which prints as "<nil>"
+_ROOT = "<nil>"
 _UNDECLARED = re.compile(r"undeclared reference to '([^']+)'")
 
 
@@ -166,9 +168,9 @@ def check(
     activation: dict[str, Any] = {"self": json_to_cel(value)}
     if rule.transition:
         activation["oldSelf"] = json_to_cel(old) if has_old else None
-    where = path
-    if rule.field_path:
-        where = path + rule.field_path  # a JSON path like ".spec.x" or "['x']" below the node
+    where = path + rule.field_path  # fieldPath is a JSON path like ".x" or "['x']" below the node
+    where = where.lstrip(".") or _ROOT
+    path = path or _ROOT
     shown = rule.rule.strip()
     try:
         result = _evaluate(rule.rule, activation)
