@@ -2,6 +2,10 @@
 
 ``driver`` is parametrised: ``fake`` (in-memory cloud, always runs) and ``testcloud`` (the
 real Cinder of ``osk8s-testcloud``, marked contract, skipped with the reason when it is down).
+Either way one server process serves Identity, Controller and Node on one endpoint (a CO's
+clean-up calls node RPCs there too). On ``testcloud`` as root the node side is the real host
+path (``SystemMounter``, loop devices standing in for the attached disks, ``LoopHost``);
+otherwise, and always on ``fake``, it is the recording ``FakeMounter``.
 Attach needs Nova: when the test cloud runs it (``osk8s-testcloud up all``) a session-wide server
 is booted and used as the node; otherwise the attach tests skip on the test cloud.
 """
@@ -18,6 +22,7 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
+from osk8s_cinder_csi.mounter import SystemMounter
 from osk8s_cinder_csi.openstack_cloud import CloudWaits, OpenStackCinderCloud
 from osk8s_core import __version__
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
@@ -29,6 +34,7 @@ from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 from .cinder_harness import NODE_ID, Driver, FakeMetadata, start
 from .fake_cinder_cloud import FakeCinderCloud
+from .loop_devices import LoopHost
 
 
 @dataclass
@@ -40,6 +46,8 @@ class Target:
     """``fake`` or ``testcloud``."""
     fake: FakeCinderCloud | None
     can_attach: bool
+    host: LoopHost | None = None
+    """Set when the node side runs on the real host (root): loop devices, real mounts."""
 
 
 def _port_open(port: int) -> bool:
@@ -101,11 +109,26 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     registry = CollectorRegistry()
     server_id = request.getfixturevalue("nova_server_id")
     metadata = FakeMetadata(uuid=server_id) if server_id else None
+    host = LoopHost() if os.geteuid() == 0 else None
     try:
-        with start({"": real_cloud(factory, registry)}, metadata=metadata) as driver:
-            yield Target(driver=driver, kind="testcloud", fake=None, can_attach=bool(server_id))
+        with start(
+            {"": real_cloud(factory, registry)},
+            metadata=metadata,
+            mounter=SystemMounter() if host is not None else None,
+            base=host.base if host is not None else None,
+        ) as driver:
+            yield Target(
+                driver=driver,
+                kind="testcloud",
+                fake=None,
+                can_attach=bool(server_id),
+                host=host,
+            )
     finally:
         factory.close()
+        if host is not None:
+            problems = host.close()
+            assert problems == [], problems
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,18 @@
 
 Each test runs against the in-memory cloud and, marked contract, the real test cloud
 (Cinder fake driver): required-field errors, idempotency, NotFound paths, capability-gated
-behaviour, snapshots, expansion, pagination. Attach needs Nova: fake cloud only for now.
+behaviour, snapshots, expansion, pagination, and a full lifecycle through the node RPCs. One
+server process serves controller and node on one endpoint; on the test cloud as root the node
+side is the real host path on loop devices (see conftest).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -17,6 +22,7 @@ from osk8s_core.proto.csi import csi_pb2
 
 from .conftest import Target
 from .csi_helpers import GIB, cap, code_of, create_req
+from .loop_devices import MIB, require_root
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -24,18 +30,31 @@ NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 @pytest.fixture
 def cleanup(target: Target) -> Iterator[list[tuple[str, str]]]:
-    """Every volume/snapshot a test made is deleted afterwards (newest first)."""
+    """Undo what a test made, newest first, as a CO does: node unpublish/unstage on the same
+    endpoint (kinds ``published``/``staged``: ``"<volume id> <path>"``), detach from every
+    node, then delete snapshots and volumes."""
     items: list[tuple[str, str]] = []
     yield items
-    ctrl = target.driver.controller
+    ctrl, node = target.driver.controller, target.driver.node
     for kind, ident in reversed(items):
-        try:
-            if kind == "snapshot":
+        with contextlib.suppress(grpc.RpcError):
+            if kind == "published":
+                vid, path = ident.split(" ", 1)
+                node.NodeUnpublishVolume(
+                    csi_pb2.NodeUnpublishVolumeRequest(volume_id=vid, target_path=path)
+                )
+            elif kind == "staged":
+                vid, path = ident.split(" ", 1)
+                node.NodeUnstageVolume(
+                    csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=path)
+                )
+            elif kind == "snapshot":
                 ctrl.DeleteSnapshot(csi_pb2.DeleteSnapshotRequest(snapshot_id=ident))
             else:
+                ctrl.ControllerUnpublishVolume(
+                    csi_pb2.ControllerUnpublishVolumeRequest(volume_id=ident)
+                )
                 ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=ident))
-        except grpc.RpcError:
-            pass
 
 
 def unique(prefix: str = "pvc") -> str:
@@ -345,11 +364,16 @@ def test_publish_not_found(target: Target, cleanup: list[tuple[str, str]]) -> No
 
 
 def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) -> None:
-    """create -> publish -> stage -> publish -> expand -> snapshot -> unpublish -> delete."""
+    """create -> publish -> stage -> publish -> expand -> snapshot -> unpublish -> delete.
+
+    On the test cloud (root) the node side is real: Nova's (fake) attach is followed by a loop
+    device appearing under the by-id folder, which is formatted (xfs), mounted, bind-mounted,
+    grown and unmounted for real; on the fake cloud the recording mounter is checked."""
     if not target.can_attach:
         pytest.skip("attach needs Nova and a server: not in this test cloud")
-    if target.fake is None:
-        pytest.skip("staging needs the attached disk on this host; the test cloud's is fake")
+    real = target.host is not None
+    if target.fake is None and not real:
+        pytest.skip("staging on the test cloud needs root (a loop device as the attached disk)")
     drv = target.driver
     volume = make_volume(target, cleanup)
     vid = volume.volume_id
@@ -358,28 +382,43 @@ def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) 
             volume_id=vid, node_id=drv.node_id, volume_capability=cap()
         )
     )
+    loop = None
+    if target.host is not None:
+        require_root(xfs=True)
+        loop = target.host.make(320 * MIB)
+        drv.plug(vid, loop.device)  # what the hypervisor shows the guest after the attach
+    fs = "xfs" if real else "ext4"  # xfs: grows online without CAP_SYS_RESOURCE
     staging = str(drv.work / "staging" / vid)
     target_path = str(drv.work / "pods" / vid / "mount")
     drv.node.NodeStageVolume(
         csi_pb2.NodeStageVolumeRequest(
-            volume_id=vid, staging_target_path=staging, volume_capability=cap(fs="ext4")
+            volume_id=vid, staging_target_path=staging, volume_capability=cap(fs=fs)
         )
     )
+    cleanup.append(("staged", f"{vid} {staging}"))
+    cleanup.append(("published", f"{vid} {target_path}"))
     drv.node.NodePublishVolume(
         csi_pb2.NodePublishVolumeRequest(
             volume_id=vid,
             staging_target_path=staging,
             target_path=target_path,
-            volume_capability=cap(),
+            volume_capability=cap(fs=fs),
         )
     )
-    assert drv.fake_mounter.mounts[target_path] == staging
+    if target.host is not None:
+        assert set(target.host.mounts()) == {staging, target_path}
+        (Path(target_path) / "data").write_text("pod data")
+    else:
+        assert drv.fake_mounter.mounts[target_path] == staging
     grown = drv.controller.ControllerExpandVolume(
         csi_pb2.ControllerExpandVolumeRequest(
             volume_id=vid, capacity_range=csi_pb2.CapacityRange(required_bytes=3 * GIB)
         )
     )
     assert grown.node_expansion_required
+    before = os.statvfs(target_path).f_blocks if real else 0
+    if loop is not None:
+        loop.grow(480 * MIB)  # the disk grows as Cinder extends it
     drv.node.NodeExpandVolume(
         csi_pb2.NodeExpandVolumeRequest(
             volume_id=vid,
@@ -387,7 +426,10 @@ def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) 
             capacity_range=csi_pb2.CapacityRange(required_bytes=3 * GIB),
         )
     )
-    assert drv.fake_mounter.calls[-1][0] == "resize_fs"
+    if real:
+        assert os.statvfs(target_path).f_blocks > before
+    else:
+        assert drv.fake_mounter.calls[-1][0] == "resize_fs"
     snap = drv.controller.CreateSnapshot(
         csi_pb2.CreateSnapshotRequest(
             name=unique("snap"), source_volume_id=vid, parameters={"force-create": "true"}
@@ -400,9 +442,14 @@ def test_full_lifecycle_on_node(target: Target, cleanup: list[tuple[str, str]]) 
     drv.node.NodeUnstageVolume(
         csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=staging)
     )
-    assert drv.fake_mounter.mounts == {}
+    if target.host is not None:
+        assert target.host.mounts() == []
+    else:
+        assert drv.fake_mounter.mounts == {}
     drv.controller.ControllerUnpublishVolume(
         csi_pb2.ControllerUnpublishVolumeRequest(volume_id=vid, node_id=drv.node_id)
     )
     drv.controller.DeleteSnapshot(csi_pb2.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id))
     drv.controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=vid))
+    listed = drv.controller.ListVolumes(csi_pb2.ListVolumesRequest())
+    assert vid not in {e.volume.volume_id for e in listed.entries}
