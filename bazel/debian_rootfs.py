@@ -1,8 +1,10 @@
-"""Unpacks the pinned Debian packages into a minimal root filesystem (run by `debian_rootfs`).
+"""Unpacks pinned Debian packages into one image layer (run by `debian_rootfs`).
 
-`dpkg-deb -x` only (no maintainer scripts), then: docs and man pages dropped, a non-root user
-(65532) and /tmp added, and the stdlib compiled to unchecked-hash .pyc so the base layer is
-byte-identical on every build. It must not touch the host's own packages.
+`dpkg-deb -x` only (no maintainer scripts), then: docs and man pages dropped. The base layer
+(`--base`) also gets users (root, nonroot 65532), /tmp, `ls` (a link to busybox) and the stdlib
+compiled to unchecked-hash .pyc, so it is byte-identical on every build. An extra layer
+(`--link`, `--drop`) holds only its own packages and sits on top of the base layer.
+It must not touch the host's own packages.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ _DROP = (
     "usr/share/gdb",
     "etc/ld.so.cache",
     "var/cache/ldconfig/aux-cache",
+    "usr/share/bash-completion",
+    "usr/share/zsh",
+    "usr/share/initramfs-tools",
+    "usr/share/pkgconfig",
+    "usr/share/lintian",
 )
+
+# Busybox applets the base layer links (busybox-static): the commands upstream's probes exec.
+BASE_LINKS = {"bin/ls": "busybox"}
 
 PASSWD = (
     "root:x:0:0:root:/root:/sbin/nologin\n"
@@ -41,13 +51,26 @@ def unpack(debs: list[Path], rootfs: Path) -> None:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(rootfs)], check=True)
 
 
-def tidy(rootfs: Path) -> None:
-    for rel in _DROP:
+def drop(rootfs: Path, paths: list[str]) -> None:
+    for rel in paths:
         path = rootfs / rel
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
             path.unlink()
+
+
+def link(rootfs: Path, links: dict[str, str]) -> None:
+    for rel, target in sorted(links.items()):
+        path = rootfs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        path.symlink_to(target)
+
+
+def tidy_base(rootfs: Path) -> None:
+    link(rootfs, BASE_LINKS)
     (rootfs / "etc").mkdir(exist_ok=True)
     (rootfs / "etc" / "passwd").write_text(PASSWD)
     (rootfs / "etc" / "group").write_text(GROUP)
@@ -62,11 +85,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rootfs", type=Path, required=True)
     parser.add_argument("--oci-tool", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--base", action="store_true", help="the base layer: users, /tmp, ls")
+    parser.add_argument("--link", action="append", default=[], help="PATH=TARGET symlink")
+    parser.add_argument("--drop", action="append", default=[], help="path to leave out")
     args = parser.parse_args(argv)
     shutil.rmtree(args.rootfs, ignore_errors=True)
     args.rootfs.mkdir(parents=True)
     unpack(list(args.debs.glob("*.deb")), args.rootfs)
-    tidy(args.rootfs)
+    drop(args.rootfs, [*_DROP, *args.drop])
+    if args.base:
+        tidy_base(args.rootfs)
+    link(args.rootfs, dict(item.split("=", 1) for item in args.link))
     layer = [sys.executable, str(args.oci_tool), "layer", "--dir", str(args.rootfs), "--pyc"]
     subprocess.run([*layer, "--out", str(args.out)], check=True)
     return 0

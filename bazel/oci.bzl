@@ -1,11 +1,21 @@
 """OCI image rules: `oci_layer` (runfiles of py targets as one layer) and `oci_image`.
 
-Images run Bazel's own py_binary launcher as the entrypoint: every binary's runfiles are merged
-into /app/runfiles, each launcher sits at /app/<name> with /app/<name>.runfiles -> runfiles.
-Layers: Debian base / third-party wheels (@pypi, shared by all images) / our code.
+Every binary's runfiles are merged into /app/runfiles, each Bazel py_binary launcher sits at
+/app/<name> with /app/<name>.runfiles -> runfiles, and /bin/<name> links to it (the path
+upstream's manifests run). The entrypoint is bazel/entrypoint.py (go-runner style: `args` may
+start with a program path, with a flag, or be empty). The user is root, as in upstream's images.
+Layers: Debian base / the service's OS tools (optional) / third-party wheels (@pypi, shared by
+all images) / our code.
 """
 
 _APP = "app"
+
+# PATH as container runtimes default it: exec probes (`ls`) and `sh -c` strings find tools.
+_ENV = [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PYTHONUNBUFFERED=1",
+    "PYTHONDONTWRITEBYTECODE=1",
+]
 _THIRD_PARTY_REPO = "pypi"
 
 def _runfiles_path(ctx, short_path):
@@ -84,7 +94,13 @@ def _oci_image_impl(ctx):
         exe = binary[DefaultInfo].files_to_run.executable
         lines.append("file\t/%s/%s\t%s" % (_APP, exe.basename, exe.path))
         lines.append("symlink\t/%s/%s.runfiles\trunfiles" % (_APP, exe.basename))
+        # The launcher follows this link to find its runfiles (Bazel's stub resolves argv[0]).
+        lines.append("symlink\t/bin/%s\t/%s/%s" % (exe.basename, _APP, exe.basename))
         files.append(exe)
+    lines.append("file\t/%s/entrypoint.py\t%s" % (_APP, ctx.file._entrypoint.path))
+    files.append(ctx.file._entrypoint)
+    for path, target in sorted(ctx.attr.links.items()):
+        lines.append("symlink\t%s\t%s" % (path, target))
     app_layer = ctx.actions.declare_file(ctx.label.name + ".app.tar.gz")
     _write_layer(ctx, lines, files, app_layer)
 
@@ -92,14 +108,21 @@ def _oci_image_impl(ctx):
     layout = ctx.actions.declare_directory(ctx.label.name + ".oci")
     tarball = ctx.actions.declare_file(ctx.label.name + ".tar")
     digest = ctx.actions.declare_file(ctx.label.name + ".digest")
-    layers = [ctx.file.base, ctx.file.third_party, app_layer]
+    layers = [ctx.file.base] + ctx.files.os_layers + [ctx.file.third_party, app_layer]
+    comments = (["debian base"] + ["debian os tools"] * len(ctx.files.os_layers) +
+                ["third-party wheels", "osk8s code"])
     args = ctx.actions.args()
     args.add("image")
-    for layer, comment in zip(layers, ["debian base", "third-party wheels", "osk8s code"]):
+    for layer, comment in zip(layers, comments):
         args.add("--layer", layer)
         args.add("--layer-comment", comment)
-    args.add("--entrypoint", json.encode(["/usr/bin/python3", "/%s/%s" % (_APP, entry)]))
-    for kv in ["PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"] + ctx.attr.env:
+    args.add("--entrypoint", json.encode([
+        "/usr/bin/python3",
+        "/%s/entrypoint.py" % _APP,
+        "/bin/%s" % entry,
+    ]))
+    args.add("--user", ctx.attr.user)
+    for kv in _ENV + ctx.attr.env:
         args.add("--env", kv)
     for key, value in sorted(ctx.attr.labels.items()):
         args.add("--label", "%s=%s" % (key, value))
@@ -127,6 +150,13 @@ oci_image = rule(
         "entrypoint": attr.label(mandatory = True, executable = True, cfg = "target"),
         "binaries": attr.label_list(doc = "more py_binary launchers shipped in /app"),
         "base": attr.label(default = "@debian_base//:base.tar.gz", allow_single_file = True),
+        "os_layers": attr.label_list(
+            allow_files = [".tar.gz"],
+            doc = "Debian layers on top of the base (a service's OS tools)",
+        ),
+        "links": attr.string_dict(doc = "symlinks in the app layer: absolute path -> target"),
+        "user": attr.string(default = "0:0", doc = "upstream's images run as root"),
+        "_entrypoint": attr.label(default = "//bazel:entrypoint.py", allow_single_file = True),
         "third_party": attr.label(default = "//bazel:pypi_layer", allow_single_file = True),
         "third_party_srcs": attr.label_list(
             default = ["@pypi//:runtime"],

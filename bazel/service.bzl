@@ -6,13 +6,15 @@ Binaries are generated two-line mains calling the same `module:function` as the 
 
 load("//bazel:oci.bzl", "oci_image")
 
-def osk8s_service(name, binaries, version = "0.1.0"):
+def osk8s_service(name, binaries, version = "0.1.0", os_layers = [], links = {}):
     """Targets: :lib, one py_binary per entry of binaries, :image, :version_test.
 
     Args:
       name: service folder name (e.g. "ccm").
       binaries: list of (binary name, "module:function"); the first is the entrypoint.
       version: image tag.
+      os_layers: Debian layers the image adds on top of the base (upstream's OS tools).
+      links: extra symlinks in the image (e.g. {"/bin/sh": "busybox"}).
     """
     native.exports_files(["pyproject.toml"], visibility = ["//visibility:public"])
     native.py_library(
@@ -46,6 +48,8 @@ def osk8s_service(name, binaries, version = "0.1.0"):
         name = "image",
         entrypoint = ":" + names[0],
         binaries = [":" + n for n in names[1:]],
+        os_layers = os_layers,
+        links = links,
         tag = "osk8s/%s:%s" % (names[0], version),
         labels = {
             "org.opencontainers.image.title": names[0],

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Pins the Debian packages of the image base layer: writes bazel/debian.lock.
+"""Pins the Debian packages of the image OS layers: writes bazel/debian*.lock.
 
 Each line is `package version sha256 url` for the current apt candidate (run `apt-get update`
 first). Bazel's `debian_rootfs` rule downloads exactly these files and checks the hashes, so
-the base layer only changes when this script is re-run and the lock is committed.
+a layer only changes when this script is re-run and the lock is committed.
 It does not install anything on the host.
+
+    scripts/debian_lock.py            # re-pin every lock
+    scripts/debian_lock.py --check    # every package of every set is pinned, nothing else
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-LOCK = Path(__file__).resolve().parent.parent / "bazel" / "debian.lock"
+BAZEL = Path(__file__).resolve().parent.parent / "bazel"
 
 # Python 3.11 (interpreter, stdlib) and the shared libraries it and the PyPI wheels (grpcio:
-# libstdc++; cryptography: libssl via its own wheel) load. No shell, no dpkg, no perl.
-PACKAGES = (
+# libstdc++; cryptography: libssl via its own wheel) load, and busybox-static: one static
+# 2 MB binary that gives every image the `ls` upstream's probes exec (the KMS DaemonSet's
+# `ls $(KMS_ENDPOINT)`) with no extra shared library. No dpkg, no perl.
+BASE = (
     "base-files",
+    "busybox-static",
     "gcc-12-base",
     "libbz2-1.0",
     "libc6",
@@ -56,6 +62,69 @@ PACKAGES = (
     "zlib1g",
 )
 
+# cinder-csi-plugin's extra layer: upstream's csi-deps.sh tool set (dash as /bin/sh, mount,
+# util-linux, e2fsprogs, xfsprogs, btrfs-progs, udevadm + rules) and the shared libraries those
+# tools load that the base layer lacks (found with readelf over the unpacked packages).
+CINDER_TOOLS = (
+    "btrfs-progs",
+    "dash",
+    "e2fsprogs",
+    "libacl1",
+    "libblkid1",
+    "libbsd0",
+    "libcap2",
+    "libdevmapper1.02.1",
+    "libedit2",
+    "libext2fs2",
+    "libinih1",
+    "libkmod2",
+    "liblzo2-2",
+    "libmd0",
+    "libmount1",
+    "libpcre2-8-0",
+    "libselinux1",
+    "libsmartcols1",
+    "libudev1",
+    "liburcu8",
+    "libzstd1",
+    "mount",
+    "udev",
+    "util-linux",
+    "xfsprogs",
+)
+
+# manila-csi-plugin's extra layer: upstream's image is Alpine + `apk add jq curl`; /bin/sh is
+# busybox from the base layer (a link the image adds), jq and curl come from here.
+MANILA_TOOLS = (
+    "curl",
+    "jq",
+    "libbrotli1",
+    "libcurl4",
+    "libgmp10",
+    "libgnutls30",
+    "libhogweed6",
+    "libidn2-0",
+    "libjq1",
+    "libldap-2.5-0",
+    "libnettle8",
+    "libnghttp2-14",
+    "libonig5",
+    "libp11-kit0",
+    "libpsl5",
+    "librtmp1",
+    "libsasl2-2",
+    "libssh2-1",
+    "libtasn1-6",
+    "libunistring2",
+    "libzstd1",
+)
+
+LOCKS = {
+    "debian.lock": ("image base layer", BASE),
+    "debian-cinder-tools.lock": ("cinder-csi-plugin OS tools layer", CINDER_TOOLS),
+    "debian-manila-tools.lock": ("manila-csi-plugin jq/curl layer", MANILA_TOOLS),
+}
+
 
 def candidate(package: str) -> tuple[str, str, str]:
     """(version, sha256, url) of the apt candidate of one package."""
@@ -73,14 +142,34 @@ def candidate(package: str) -> tuple[str, str, str]:
     return version, digest, url
 
 
-def main() -> int:
-    lines = ["# Debian packages of the image base layer (scripts/debian_lock.py writes this)."]
-    for package in PACKAGES:
-        version, digest, url = candidate(package)
-        lines.append(f"{package} {version} {digest} {url}")
-    LOCK.write_text("\n".join(lines) + "\n")
+def pinned(lock: Path) -> list[str]:
+    lines = lock.read_text().splitlines() if lock.exists() else []
+    return [line.split(" ")[0] for line in lines if line.strip() and not line.startswith("#")]
+
+
+def check() -> int:
+    """Problems: a lock whose packages differ from its set (sets edited without re-pinning)."""
+    failed = 0
+    for name, (_, packages) in LOCKS.items():
+        got = pinned(BAZEL / name)
+        ok = got == list(packages)
+        failed += 0 if ok else 1
+        print(f"{'PASS' if ok else 'FAIL'} {name}: {len(got)} pinned, {len(packages)} wanted")
+    print(f"{len(LOCKS) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--check"]:
+        return check()
+    for name, (what, packages) in LOCKS.items():
+        lines = [f"# Debian packages of the {what} (scripts/debian_lock.py writes this)."]
+        for package in packages:
+            version, digest, url = candidate(package)
+            lines.append(f"{package} {version} {digest} {url}")
+        (BAZEL / name).write_text("\n".join(lines) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
