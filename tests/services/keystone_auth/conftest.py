@@ -95,6 +95,9 @@ def _handler(keystone: FakeKeystone) -> type[BaseHTTPRequestHandler]:
             if path in ("/v3", "/v3/"):
                 self._reply(200, {"version": version})
                 return
+            if not path.startswith("/v3/"):
+                self._reply(404, {"error": {"code": 404, "message": "Not Found"}})
+                return
             caller = keystone.tokens.get(self.headers.get("X-Auth-Token", ""))
             if caller is None:
                 self._reply(401, {"error": {"code": 401, "message": "unauthorized"}})

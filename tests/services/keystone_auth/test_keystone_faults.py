@@ -56,7 +56,9 @@ def test_keystone_resets_deny_new_tokens_and_cached_ones_past_the_ttl(
     fault_proxy: FaultProxyFactory,
 ) -> None:
     proxy, keystone_url = _proxied(fake_keystone, fault_proxy)
-    opts = replace(options(tls_files, fake_keystone, token_cache_ttl=0.5), keystone_url=keystone_url)
+    opts = replace(
+        options(tls_files, fake_keystone, token_cache_ttl=0.5), keystone_url=keystone_url
+    )
     hook = start(opts)
     first = requests.post(
         url(hook), json=token_review("tok-alice"), verify=tls_files.cert, timeout=30

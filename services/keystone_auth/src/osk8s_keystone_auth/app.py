@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from osk8s_core.health import HealthChecks
 from osk8s_core.logging import unit_of_work

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from osk8s_core.errors import ConfigError, NotFound, Osk8sError
+from osk8s_core.errors import ConfigError, OpenStackError, Osk8sError
 from osk8s_core.secrets import SecretStr
 from osk8s_keystone_auth.identity import TokenInfo
 
@@ -125,8 +125,10 @@ class KeystoneTokens:
         for url in discovery_urls(self._auth_url):
             try:
                 document = self._get(client, "version_discovery", url, {})
-            except NotFound:
-                tried.append(f"{url} (404)")
+            except OpenStackError as exc:
+                if exc.status is None or not 400 <= exc.status < 500:
+                    raise  # Keystone could not answer: try again later
+                tried.append(f"{url} (HTTP {exc.status})")
                 continue
             endpoint = v3_from_document(document, url=url)
             if endpoint:
@@ -159,7 +161,7 @@ class KeystoneTokens:
             raise TokenRejected("token is not project-scoped")
         domain = user.get("domain") or {}
         user_id = str(user.get("id") or "")
-        groups = self._groups(client, f"{v3}/users/{user_id}/groups", token)
+        groups = self.list_all(f"{v3}/users/{user_id}/groups", "groups", token)
         return TokenInfo(
             user_id=user_id,
             user_name=str(user.get("name") or ""),
@@ -172,26 +174,29 @@ class KeystoneTokens:
             expires_at=parse_expiry(str(data.get("expires_at") or "")),
         )
 
-    def _groups(
-        self, client: OpenStackClient[Any], url: str, token: SecretStr
-    ) -> list[dict[str, Any]]:
-        """Every page of the user's groups, following ``links.next``."""
+    def list_all(self, url: str, key: str, token: SecretStr) -> list[dict[str, Any]]:
+        """Every item of a Keystone list (``key``: ``groups``...), page by page along
+        ``links.next``, as gophercloud's ``AllPages``."""
+        self.prepare()
+        client = self._client
+        assert client is not None  # set by prepare()
         found: list[dict[str, Any]] = []
         next_url: str | None = url
         seen: set[str] = set()
         while next_url and next_url not in seen and len(seen) < MAX_GROUP_PAGES:
             seen.add(next_url)
-            page = self._get(client, "user_groups_list", next_url, {"X-Auth-Token": token.reveal()})
+            request = f"user_{key}_list" if "/users/" in next_url else f"{key}_list"
+            page = self._get(client, request, next_url, {"X-Auth-Token": token.reveal()})
             if not isinstance(page, dict):
                 break
-            found.extend(g for g in page.get("groups") or [] if isinstance(g, dict))
+            found.extend(item for item in page.get(key) or [] if isinstance(item, dict))
             links = page.get("links")
             href = links.get("next") if isinstance(links, dict) else None
             next_url = urljoin(next_url, href) if isinstance(href, str) and href else None
             if page.get("truncated") and not next_url:
                 # Keystone's list_limit cut the list and gave no way on: fewer groups means
                 # less access, never more; say so, as the operator should raise the limit.
-                self._log.warning("keystone truncated the user's group list", groups=len(found))
+                self._log.warning("keystone truncated a list", list=key, items=len(found))
         return found
 
     def _get(

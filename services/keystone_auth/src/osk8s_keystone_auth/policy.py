@@ -155,8 +155,8 @@ def _resource(value: object, *, source: str, where: str) -> ResourceSpec | None:
     # Absent version/namespace: CPO dereferences them unchecked (a crash per request); kept as
     # None, which matches no request.
     version, namespace = _field(spec, "version"), _field(spec, "namespace")
-    for key, value in (("version", version), ("namespace", namespace)):
-        if value is not None and not isinstance(value, str):
+    for key, given in (("version", version), ("namespace", namespace)):
+        if given is not None and not isinstance(given, str):
             raise PolicyError("must be a string ('*' for any)", file=source, key=f"{where}.{key}")
     return ResourceSpec(
         verbs=_strings(_field(spec, "verbs"), source, f"{where}.verbs"),

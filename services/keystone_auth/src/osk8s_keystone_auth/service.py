@@ -59,9 +59,7 @@ def keystone_client(
             timeout=KEYSTONE_TIMEOUT,
         )
         session = Session(verify=verify, timeout=settings.timeout, user_agent=settings.user_agent)
-        return OpenStackClient(
-            session, metrics=metrics, retry_policy=KEYSTONE_RETRY, logger=logger
-        )
+        return OpenStackClient(session, metrics=metrics, retry_policy=KEYSTONE_RETRY, logger=logger)
 
     return KeystoneTokens(auth_url=options.keystone_url, connect=connect, logger=logger)
 
@@ -202,14 +200,14 @@ def _configmap_informer(
 ) -> Any:
     from kubernetes import client  # noqa: PLC0415
 
+    from osk8s_core.k8s.clock import SystemClock  # noqa: PLC0415
+    from osk8s_core.k8s.informer import Informer, InformerSettings  # noqa: PLC0415
+    from osk8s_core.k8s.listwatch import ApiListWatch  # noqa: PLC0415
     from osk8s_keystone_auth.configmaps import (  # noqa: PLC0415 - imports the k8s client
         NAMESPACE,
         ConfigMapNames,
         ConfigMapReloader,
     )
-    from osk8s_core.k8s.clock import SystemClock  # noqa: PLC0415
-    from osk8s_core.k8s.informer import Informer, InformerSettings  # noqa: PLC0415
-    from osk8s_core.k8s.listwatch import ApiListWatch  # noqa: PLC0415
 
     reloader = ConfigMapReloader(
         names=ConfigMapNames(
