@@ -213,3 +213,12 @@ def _failure(rule: Rule, path: str, type_name: str, message: str) -> FieldError:
     if rule.reason == fielderrors.DUPLICATE:
         return FieldError(fielderrors.DUPLICATE, path, type_name)
     return FieldError(fielderrors.INVALID, path, type_name, message)
+
+
+def compiles(expression: str) -> bool:
+    """Whether cel-python parses ``expression`` (unknown functions only show at evaluation)."""
+    try:
+        _program(expression)
+    except _CompileError:
+        return False
+    return True
