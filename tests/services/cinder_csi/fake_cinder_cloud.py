@@ -29,6 +29,8 @@ class FakeCinderCloud:
     backups: dict[str, BackupInfo] = field(default_factory=dict)
     created: list[NewVolume] = field(default_factory=list)
     attach_calls: int = 0
+    waits: list[str] = field(default_factory=list)
+    """Volume ids ``wait_volume_available`` was called for."""
     detach_calls: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _clock: Callable[[], float] = time.time
@@ -63,6 +65,19 @@ class FakeCinderCloud:
                 backup_id=spec.backup_id,
             )
             self.volumes[volume.id] = volume
+            return volume
+
+    def wait_volume_available(self, volume_id: str) -> VolumeInfo:
+        """The volume becomes ``available`` (the fake backend is instant); an ``error`` volume
+        raises ResourceError as the real wait does."""
+        with self._lock:
+            volume = self.get_volume(volume_id)
+            self.waits.append(volume_id)
+            if volume.status == "error":
+                raise errors.ResourceError(f"volume {volume_id} went into status error")
+            if volume.status == "creating":
+                volume = replace(volume, status="available")
+                self.volumes[volume_id] = volume
             return volume
 
     def delete_volume(self, volume_id: str) -> None:

@@ -254,3 +254,21 @@ def test_pvc_annotations_become_scheduler_hints() -> None:
         "different_host": [far],
     }
     assert volume.volume_context["cinder.csi.openstack.org/affinity"] == "db-0"
+
+
+def test_repeated_create_waits_for_a_volume_still_creating() -> None:
+    """A create that ran out of time left the volume `creating`; the CO's retry must not get
+    it back as ready (CPO returns it as is), but wait for it; an `error` volume fails."""
+    cloud = FakeCinderCloud()
+    with start({"": cloud}) as drv:
+        ctrl = drv.controller
+        first = ctrl.CreateVolume(create_req("pvc-slow")).volume
+        vid = first.volume_id
+        cloud.volumes[vid] = replace(cloud.volumes[vid], status="creating")
+        again = ctrl.CreateVolume(create_req("pvc-slow")).volume
+        assert again.volume_id == vid and cloud.waits == [vid]
+        assert cloud.volumes[vid].status == "available"
+        ctrl.CreateVolume(create_req("pvc-slow"))  # available now: no wait
+        assert cloud.waits == [vid]
+        cloud.volumes[vid] = replace(cloud.volumes[vid], status="error")
+        assert code_of(ctrl.CreateVolume, create_req("pvc-slow")) == grpc.StatusCode.INTERNAL

@@ -51,8 +51,9 @@ def publish_req(
 def test_identity_without_controller(drv: Driver) -> None:
     caps = drv.identity.GetPluginCapabilities(csi_pb2.GetPluginCapabilitiesRequest())
     services = {c.service.type for c in caps.capabilities if c.HasField("service")}
-    assert csi_pb2.PluginCapability.Service.CONTROLLER_SERVICE not in services
-    # The controller service is not even registered in a node-only plugin.
+    # Advertised as CPO's node plugin does (its capability list is static)...
+    assert csi_pb2.PluginCapability.Service.CONTROLLER_SERVICE in services
+    # ...but the controller service is not registered in a node-only plugin.
     with pytest.raises(grpc.RpcError) as info:
         drv.controller.ControllerGetCapabilities(csi_pb2.ControllerGetCapabilitiesRequest())
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -52,7 +52,7 @@ def build_driver(
     max_workers: int = 10,
 ) -> GrpcServer:
     """A bound (not started) server offering Identity plus the requested services."""
-    identity = IdentityService(controller=controller is not None, with_topology=with_topology)
+    identity = IdentityService(with_topology=with_topology)
     services = [ServiceRegistration("csi.v1.Identity", _adder("Identity", identity))]
     if controller is not None:
         ctrl = ControllerService(

@@ -91,6 +91,10 @@ class CinderCloud(Protocol):
         """Create (find-first, never a duplicate) and wait until available."""
         ...
 
+    def wait_volume_available(self, volume_id: str) -> VolumeInfo:
+        """Wait until available/in-use: WaitTimeout past the budget, ResourceError on error."""
+        ...
+
     def delete_volume(self, volume_id: str) -> None:
         """Delete and wait until Cinder no longer has it (a volume already ``deleting`` is
         waited for); gone already is success; BadRequest when Cinder refuses (snapshots)."""

@@ -44,6 +44,7 @@ CAPABILITIES = (
     _Cap.GET_VOLUME,
 )
 DEVICE_PATH_KEY = "DevicePath"
+READY_STATUSES = frozenset({"available", "in-use"})
 
 
 class ControllerService(csi_pb2_grpc.ControllerServicer):
@@ -79,7 +80,12 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
                     f"volume {request.name!r} exists with {found[0].size_gb} GiB, "
                     f"not {spec.size_gb} GiB"
                 )
-            return volumes.response(found[0], request, self._opts)
+            volume = found[0]
+            if volume.status not in READY_STATUSES:
+                # An earlier call created it and ran out of time waiting (or crashed): wait as
+                # that call would have; never hand out a volume still `creating` (CPO does).
+                volume = cloud.wait_volume_available(volume.id)
+            return volumes.response(volume, request, self._opts)
         spec = volumes.with_source(cloud, spec, request)
         extra: dict[str, str] = {}
         if self._opts.pvc_annotations and self._pvcs is not None:

@@ -1,7 +1,8 @@
 """CSI Identity service: plugin name/version, capabilities, Probe.
 
 Matches CPO: name ``cinder.csi.openstack.org``, vendor version ``2.0.0@<osk8s>``,
-CONTROLLER_SERVICE only when the controller is served, accessibility constraints only with
+CONTROLLER_SERVICE always (CPO's list is static: its node-only plugin advertises it too, though
+only the controller plugin serves csi.v1.Controller), accessibility constraints only with
 topology, online and offline expansion. Probe is always ready. No OpenStack calls here.
 """
 
@@ -18,8 +19,7 @@ _Expansion = csi_pb2.PluginCapability.VolumeExpansion
 
 
 class IdentityService(csi_pb2_grpc.IdentityServicer):
-    def __init__(self, *, controller: bool, with_topology: bool) -> None:
-        self._controller = controller
+    def __init__(self, *, with_topology: bool) -> None:
         self._with_topology = with_topology
 
     def GetPluginInfo(  # noqa: N802 - gRPC method name
@@ -32,9 +32,7 @@ class IdentityService(csi_pb2_grpc.IdentityServicer):
     def GetPluginCapabilities(  # noqa: N802 - gRPC method name
         self, request: csi_pb2.GetPluginCapabilitiesRequest, context: Any
     ) -> csi_pb2.GetPluginCapabilitiesResponse:
-        caps = []
-        if self._controller:
-            caps.append(_service(_Service.CONTROLLER_SERVICE))
+        caps = [_service(_Service.CONTROLLER_SERVICE)]
         if self._with_topology:
             caps.append(_service(_Service.VOLUME_ACCESSIBILITY_CONSTRAINTS))
         for kind in (_Expansion.ONLINE, _Expansion.OFFLINE):

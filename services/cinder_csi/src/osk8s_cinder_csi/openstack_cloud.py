@@ -49,7 +49,10 @@ class CloudWaits:
     """How long each wait may take (CPO's budgets); tests pass fast sleeps/clocks."""
 
     volume: Waiter = field(default_factory=lambda: Waiter(policy=_steps(10, 1.4)))
-    """Create/expand until available (CPO: 1 s x1.4, 10 steps)."""
+    """Create/expand until available: 1 s x1.4, 10 steps (~79 s). CPO waits 1 s x1.1, 10 steps
+    (~16 s) and answers INTERNAL; a slow backend then fails every create. Past our budget the
+    RPC is DEADLINE_EXCEEDED (the provisioner keeps the create "in progress" and retries), and
+    the retry finds the volume by name and waits again (README: CreateVolume waits)."""
     attach: Waiter = field(default_factory=lambda: Waiter(policy=_steps(15, 1.2)))
     """Attach until in-use (CPO: 1 s x1.2, 15 steps)."""
     detach: Waiter = field(default_factory=lambda: Waiter(policy=_steps(13, 1.2)))
@@ -136,6 +139,9 @@ class OpenStackCinderCloud:
         )
         volumes = Volumes(client, waiter=self._waits.volume)
         return volume_info(volumes.wait_available(volume.id))
+
+    def wait_volume_available(self, volume_id: str) -> VolumeInfo:
+        return volume_info(self._volumes().wait_available(volume_id))
 
     def delete_volume(self, volume_id: str) -> None:
         # Waits until Cinder no longer lists it: a CO that saw DeleteVolume succeed must not
