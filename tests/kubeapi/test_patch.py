@@ -184,7 +184,7 @@ def test_unknown_patch_type_is_415(core: client.CoreV1Api) -> None:
     core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
     with pytest.raises(client.ApiException) as exc:
         core.patch_namespaced_config_map(
-            "c", "default", {"data": {}}, _content_type="application/apply-patch+yaml"
+            "c", "default", {"data": {}}, _content_type="application/yaml"
         )
     assert exc.value.status == 415
     assert status_body(exc.value)["reason"] == "UnsupportedMediaType"

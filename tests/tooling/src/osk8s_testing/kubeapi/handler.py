@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import yaml
+
 from osk8s_testing.kubeapi import discovery, errors, routing
 from osk8s_testing.kubeapi.guard import RequestGuard
 from osk8s_testing.kubeapi.operations import (
@@ -114,6 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
         if length <= 0:
             return None
         raw = self.rfile.read(length)
+        media = (self.headers.get("Content-Type") or "").split(";", maxsplit=1)[0].strip()
+        if media == "application/apply-patch+yaml":
+            try:
+                return yaml.safe_load(raw)  # YAML is a superset of the JSON clients send
+            except yaml.YAMLError as exc:
+                raise errors.bad_request(f"error decoding YAML: {exc}") from exc
         try:
             return json.loads(raw)
         except ValueError as exc:

@@ -24,6 +24,7 @@ from osk8s_testing.kubeapi import (
     listing,
     updates,
 )
+from osk8s_testing.kubeapi import apply as ssa
 from osk8s_testing.kubeapi.admission import Admission, AdmissionConfig, Attributes
 from osk8s_testing.kubeapi.crds import CrdController
 from osk8s_testing.kubeapi.gc import Collector
@@ -39,7 +40,7 @@ from osk8s_testing.kubeapi.meta import (
     valid_name,
     valid_path_segment_name,
 )
-from osk8s_testing.kubeapi.patch import apply_patch
+from osk8s_testing.kubeapi.patch import APPLY_PATCH, apply_patch
 from osk8s_testing.kubeapi.resources import Registry, ResourceType
 from osk8s_testing.kubeapi.schema import CustomResourceSchemas
 from osk8s_testing.kubeapi.store import Key, Store
@@ -48,6 +49,7 @@ from osk8s_testing.kubeapi.writectx import NO_CONTEXT, WriteContext
 NAMESPACES = ("", "namespaces")
 BACKGROUND, FOREGROUND, ORPHAN = "Background", "Foreground", "Orphan"
 _GC_FINALIZERS = {FOREGROUND: "foregroundDeletion", ORPHAN: "orphan"}
+ManagedFields = list[dict[str, Any]]
 ListOptions = listing.ListOptions
 _BAD_NAME = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
@@ -154,6 +156,7 @@ class Operations:
         dry_run: bool = False,
         ctx: WriteContext = NO_CONTEXT,
         options_kind: str = "CreateOptions",
+        managed_fields: ManagedFields | None = None,
     ) -> dict[str, Any]:
         obj = self._from_wire(rt, body)
         meta = metadata(obj)
@@ -191,6 +194,11 @@ class Operations:
             self.schemas.validate_create(rt, obj)  # CRD schema + CEL, before validating admission
             immutable.validate_create(rt, obj)
             self._validate(rt, replace(attrs, name=name), obj)
+            if managed_fields is not None:  # created by an apply
+                meta["managedFields"] = managed_fields
+            else:
+                ssa.track_update(rt, None, obj, manager=ctx.manager(), subresource="",
+                                 now=timestamp(self.clock))  # fmt: skip
             if dry_run:
                 return self.to_wire(rt, obj)
             stored = self.store.write(key, obj)
@@ -290,7 +298,7 @@ class Operations:
             updates.check_preconditions(rt, old, new, require_rv=True)
             attrs = self._attributes(rt, admission.UPDATE, namespace, new, old, dry_run, ctx,
                                      "UpdateOptions", subresource)  # fmt: skip
-            result = self._admit_update(rt, attrs, old, new, subresource)
+            result = self._admit_update(rt, attrs, old, new, subresource, ctx)
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
 
     def patch(
@@ -306,6 +314,8 @@ class Operations:
     ) -> dict[str, Any]:
         """``patch`` is (content type, body)."""
         content_type, body = patch
+        if content_type.split(";", maxsplit=1)[0].strip().lower() == APPLY_PATCH:
+            return self._apply(rt, namespace, name, body, subresource, dry_run, ctx)
         key = self.key(rt, namespace, name)
         with self.store.lock:
             old = self._existing(rt, key)
@@ -323,7 +333,58 @@ class Operations:
             updates.check_preconditions(rt, old, new, require_rv=False)
             attrs = self._attributes(rt, admission.UPDATE, namespace, new, old, dry_run, ctx,
                                      "PatchOptions", subresource)  # fmt: skip
-            result = self._admit_update(rt, attrs, old, new, subresource)
+            result = self._admit_update(rt, attrs, old, new, subresource, ctx)
+            return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
+
+    def _apply(  # noqa: PLR0917
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        subresource: str,
+        dry_run: bool,
+        ctx: WriteContext,
+    ) -> dict[str, Any]:
+        """Server-side apply (see :mod:`apply`): creates when absent, else merges with ownership."""
+        ssa.require_manager(ctx.field_manager)
+        config = self._from_wire(rt, body)
+        config_meta = metadata(config)
+        if config_meta.get("name") and config_meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({config_meta['name']}) does not match the name on "
+                f"the URL ({name})"
+            )
+        config_meta["name"] = name
+        if rt.namespaced:
+            config_meta.setdefault("namespace", namespace)
+        key = self.key(rt, namespace, name)
+        now = timestamp(self.clock)
+        with self.store.lock:
+            old = self.store.get(key)
+            if old is None:
+                if subresource:
+                    raise errors.not_found(rt.plural, rt.group, name)
+                merged = ssa.apply(rt, None, config, manager=ctx.field_manager, force=ctx.force,
+                                   subresource="", now=now)  # fmt: skip
+                managed = metadata(merged).pop("managedFields", [])
+                created = self.create(
+                    rt,
+                    namespace,
+                    self.to_wire(rt, merged),
+                    dry_run=dry_run,
+                    ctx=ctx,
+                    options_kind="PatchOptions",
+                    managed_fields=managed,
+                )
+                return created
+            new = ssa.apply(rt, old, config, manager=ctx.field_manager, force=ctx.force,
+                            subresource=subresource, now=now)  # fmt: skip
+            updates.check_preconditions(rt, old, new, require_rv=False)
+            attrs = self._attributes(rt, admission.UPDATE, namespace, new, old, dry_run, ctx,
+                                     "PatchOptions", subresource)  # fmt: skip
+            managed = metadata(new).get("managedFields")
+            result = self._admit_update(rt, attrs, old, new, subresource, ctx, managed or [])
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
 
     # -- admission and built-in validation (kube-apiserver's order) -------------------------
@@ -365,15 +426,18 @@ class Operations:
         if rt.group != admission.GROUP:
             self.admission.validate(attrs, self.to_wire(rt, obj) if obj is not None else None)
 
-    def _admit_update(
+    def _admit_update(  # noqa: PLR0917
         self,
         rt: ResourceType,
         attrs: Attributes,
         old: dict[str, Any],
         new: dict[str, Any],
         subresource: str,
+        ctx: WriteContext,
+        applied: ManagedFields | None = None,
     ) -> dict[str, Any]:
-        """mutating webhooks -> registry PrepareForUpdate -> validation -> validating webhooks."""
+        """mutating webhooks -> registry PrepareForUpdate -> validation -> validating webhooks,
+        then managedFields (``applied``: the entries an apply computed)."""
         new = self._mutate(rt, attrs, new)
         result = updates.prepare_update(
             rt, old, new, subresource=subresource, allocator=self._allocator
@@ -383,6 +447,14 @@ class Operations:
         self.schemas.validate_update(rt, old, result, subresource=subresource)
         immutable.validate_update(rt, old, result, subresource=subresource)
         self._validate(rt, attrs, result)
+        if applied is not None:
+            if applied:
+                metadata(result)["managedFields"] = applied
+            else:
+                metadata(result).pop("managedFields", None)
+        else:
+            ssa.track_update(rt, old, result, manager=ctx.manager(), subresource=subresource,
+                             now=timestamp(self.clock))  # fmt: skip
         return result
 
     def _existing(self, rt: ResourceType, key: Key) -> dict[str, Any]:

@@ -1,0 +1,421 @@
+"""Server-side apply and managedFields (field ownership), a subset of structured-merge-diff.
+
+Every write records who set which fields in ``metadata.managedFields`` (FieldsV1: ``f:``
+fields, ``k:`` associative-list items by merge key, ``v:`` set members, ``.`` for an owned
+list item): non-apply writes as operation ``Update`` of the ``fieldManager`` (default: the
+user agent's product), applies as operation ``Apply``. An apply (``application/apply-patch+yaml``)
+merges the applied configuration into the live object, removes the fields the same manager
+applied before and no longer applies (unless someone else owns them), and answers 409
+``Conflict`` with ``FieldManagerConflict`` causes when it would change a field another manager
+owns, unless ``force=true``, which takes the fields over. A missing ``fieldManager`` is a 422
+on ``PatchOptions``; applying to a missing object creates it.
+
+List semantics: lists with a strategic merge key of the built-in type (:mod:`strategic`) are
+associative (``k:``) or sets (``v:``), every other list is atomic (also for custom resources:
+``x-kubernetes-list-type`` is not read here). Status is tracked under ``subresource: status``.
+Pure functions over JSON dicts; the caller locks and stores.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from osk8s_testing.kubeapi import errors, strategic
+from osk8s_testing.kubeapi.meta import metadata
+from osk8s_testing.kubeapi.resources import ResourceType
+
+Path = tuple[str, ...]
+"""Elements: 'f:name', 'k:{"port":80}', 'v:"x"' (FieldsV1 spelling)."""
+
+_STRIPPED_META = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+    "generateName",
+)
+APPLY, UPDATE = "Apply", "Update"
+
+
+def _key_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+# -- field sets --------------------------------------------------------------------------------
+
+
+def field_set(obj: dict[str, Any], rt: ResourceType, subresource: str) -> set[Path]:
+    """The paths a write of ``obj`` sets, minus what managedFields never tracks."""
+    keys = {} if rt.custom else strategic.merge_keys_for(rt.kind)
+    out: set[Path] = set()
+    for name, value in obj.items():
+        if name in ("apiVersion", "kind"):
+            continue
+        if rt.status_subresource and (name == "status") != (subresource == "status"):
+            continue
+        tracked = value
+        if name == "metadata" and isinstance(value, dict):
+            tracked = {k: v for k, v in value.items() if k not in _STRIPPED_META}
+            if not tracked:
+                continue
+        _collect(tracked, (f"f:{name}",), name, keys, out)
+    return out
+
+
+def _collect(value: Any, path: Path, dotted: str, keys: dict[str, str], out: set[Path]) -> None:
+    if isinstance(value, dict) and value:
+        for name, child in value.items():
+            _collect(child, (*path, f"f:{name}"), f"{dotted}.{name}", keys, out)
+        return
+    if isinstance(value, list) and dotted in keys and value:
+        merge_key = keys[dotted]
+        for item in value:
+            if merge_key == strategic.MERGE_PRIMITIVE:
+                out.add((*path, f"v:{_key_json(item)}"))
+            elif isinstance(item, dict) and merge_key in item:
+                element = (*path, f"k:{_key_json({merge_key: item[merge_key]})}")
+                out.add(element)
+                for name, child in item.items():
+                    _collect(child, (*element, f"f:{name}"), f"{dotted}[].{name}", keys, out)
+        return
+    out.add(path)
+
+
+def value_at(obj: Any, path: Path) -> Any:
+    node = obj
+    for element in path:
+        kind, _, rest = element.partition(":")
+        if kind == "f":
+            node = node.get(rest) if isinstance(node, dict) else None
+        elif kind == "k":
+            wanted = json.loads(rest)
+            node = next(
+                (
+                    item
+                    for item in node or []
+                    if isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items())
+                ),
+                None,
+            )
+        else:  # v: a set member is its own value
+            member = json.loads(rest)
+            node = member if isinstance(node, list) and member in node else None
+        if node is None:
+            return None
+    return node
+
+
+def _remove(obj: Any, path: Path) -> None:
+    parent = value_at(obj, path[:-1]) if len(path) > 1 else obj
+    kind, _, rest = path[-1].partition(":")
+    if kind == "f" and isinstance(parent, dict):
+        parent.pop(rest, None)
+    elif kind == "k" and isinstance(parent, list):
+        wanted = json.loads(rest)
+        parent[:] = [
+            i
+            for i in parent
+            if not (isinstance(i, dict) and all(i.get(k) == v for k, v in wanted.items()))
+        ]
+    elif kind == "v" and isinstance(parent, list):
+        member = json.loads(rest)
+        parent[:] = [i for i in parent if i != member]
+
+
+def _path_string(path: Path) -> str:
+    """fieldpath.Path.String(): .spec.ports[port=80], .metadata.finalizers[="x"]."""
+    out = []
+    for element in path:
+        kind, _, rest = element.partition(":")
+        if kind == "f":
+            out.append(f".{rest}")
+        elif kind == "k":
+            out.append(
+                "[" + ",".join(f"{k}={_key_json(v)}" for k, v in json.loads(rest).items()) + "]"
+            )
+        else:
+            out.append(f"[={rest}]")
+    return "".join(out)
+
+
+# -- FieldsV1 <-> path sets --------------------------------------------------------------------
+
+
+def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in sorted(paths):
+        node = tree
+        for element in path:
+            node = node.setdefault(element, {})
+        if path and path[-1].startswith("k:"):
+            node["."] = {}
+    return tree
+
+
+def from_fields_v1(tree: dict[str, Any], prefix: Path = ()) -> set[Path]:
+    out: set[Path] = set()
+    for element, child in tree.items():
+        if element == ".":
+            out.add(prefix)
+            continue
+        path = (*prefix, element)
+        if child:
+            out |= from_fields_v1(child, path)
+        else:
+            out.add(path)
+    return out
+
+
+# -- managedFields entries ---------------------------------------------------------------------
+
+
+Entry = dict[str, Any]
+
+
+def _entries(obj: dict[str, Any]) -> list[Entry]:
+    return [e for e in metadata(obj).get("managedFields") or [] if isinstance(e, dict)]
+
+
+def _owned(entry: Entry) -> set[Path]:
+    return from_fields_v1(entry.get("fieldsV1") or {})
+
+
+def _same_owner(entry: Entry, manager: str, operation: str, subresource: str) -> bool:
+    return (
+        entry.get("manager") == manager
+        and entry.get("operation") == operation
+        and (entry.get("subresource") or "") == subresource
+    )
+
+
+def _write_entries(
+    obj: dict[str, Any],
+    entries: list[tuple[Entry, set[Path]]],
+) -> None:
+    out = []
+    for entry, paths in entries:
+        if not paths:
+            continue
+        fresh = {k: v for k, v in entry.items() if k != "fieldsV1"}
+        fresh["fieldsType"] = "FieldsV1"
+        fresh["fieldsV1"] = to_fields_v1(paths)
+        out.append(fresh)
+    if out:
+        metadata(obj)["managedFields"] = out
+    else:
+        metadata(obj).pop("managedFields", None)
+
+
+def _new_entry(rt: ResourceType, manager: str, operation: str, subresource: str, now: str) -> Entry:
+    entry: Entry = {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": rt.api_version,
+        "time": now,
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def _covers(owned: set[Path], path: Path) -> bool:
+    return any(path[: len(p)] == p for p in owned)
+
+
+def track_update(
+    rt: ResourceType,
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    *,
+    manager: str,
+    subresource: str,
+    now: str,
+) -> None:
+    """Record a non-apply write (create, update, patch) of ``manager`` in ``new``."""
+    before = field_set(old, rt, subresource) if old is not None else set()
+    after = field_set(new, rt, subresource)
+    changed = {p for p in after if old is None or value_at(old, p) != value_at(new, p)}
+    removed = before - after
+    if old is not None and not changed and not removed:
+        metadata(new)["managedFields"] = metadata(old).get("managedFields")
+        if not metadata(new)["managedFields"]:
+            metadata(new).pop("managedFields")
+        return
+    entries: list[tuple[Entry, set[Path]]] = []
+    mine: tuple[Entry, set[Path]] | None = None
+    for entry in _entries(old) if old is not None else []:
+        paths = _owned(entry) - removed
+        if _same_owner(entry, manager, UPDATE, subresource):
+            mine = (entry, paths)
+            continue
+        entries.append((entry, {p for p in paths if p not in changed}))
+    base = mine[1] if mine else set()
+    entry = _new_entry(rt, manager, UPDATE, subresource, now)
+    entries.append((entry, base | changed))
+    _write_entries(new, entries)
+
+
+def apply(
+    rt: ResourceType,
+    live: dict[str, Any] | None,
+    config: dict[str, Any],
+    *,
+    manager: str,
+    force: bool,
+    subresource: str,
+    now: str,
+) -> dict[str, Any]:
+    """The object after ``manager`` applies ``config`` (409 on conflicts unless forced)."""
+    applied = field_set(config, rt, subresource)
+    base = copy.deepcopy(live) if live is not None else {}
+    merged = _merge(base, config, "", {} if rt.custom else strategic.merge_keys_for(rt.kind))
+    entries: list[tuple[Entry, set[Path]]] = []
+    previous: set[Path] = set()
+    conflicts: list[tuple[Entry, Path]] = []
+    for entry in _entries(live) if live is not None else []:
+        owned = _owned(entry)
+        if _same_owner(entry, manager, APPLY, subresource):
+            previous = owned
+            continue
+        # leaves only: changing a field inside a list item is not a conflict on the item
+        clash = {
+            p
+            for p in owned & applied
+            if live is not None
+            and not p[-1].startswith("k:")
+            and value_at(live, p) != value_at(merged, p)
+        }
+        conflicts.extend((entry, p) for p in sorted(clash))
+        entries.append((entry, owned - clash if force else owned))
+    if conflicts and not force:
+        raise _conflict(conflicts)
+    others = set().union(*(paths for _, paths in entries)) if entries else set()
+    for path in sorted(previous - applied, key=len, reverse=True):
+        if not _covers(applied, path) and path not in others:
+            _remove(merged, path)
+    if (
+        live is not None
+        and previous == applied
+        and _without_fields(merged) == _without_fields(live)
+    ):
+        # a no-op apply changes nothing, not even the entry's time (so no new resourceVersion)
+        unchanged = copy.deepcopy(live)
+        metadata(unchanged).pop("resourceVersion", None)
+        return unchanged
+    entries.append((_new_entry(rt, manager, APPLY, subresource, now), applied))
+    result: dict[str, Any] = merged
+    _write_entries(result, entries)
+    return result
+
+
+def _without_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    metadata(out).pop("managedFields", None)
+    metadata(out).pop("resourceVersion", None)
+    return out
+
+
+def _merge(live: Any, config: Any, dotted: str, keys: dict[str, str]) -> Any:
+    if isinstance(config, dict) and isinstance(live, dict):
+        out = dict(live)
+        for name, value in config.items():
+            child = f"{dotted}.{name}" if dotted else name
+            if value is None:
+                out.pop(name, None)
+            else:
+                out[name] = _merge(live.get(name), value, child, keys)
+        return out
+    if isinstance(config, list) and isinstance(live, list) and dotted in keys:
+        merge_key = keys[dotted]
+        out_list = list(live)
+        for item in config:
+            if merge_key == strategic.MERGE_PRIMITIVE:
+                if item not in out_list:
+                    out_list.append(item)
+                continue
+            index = next(
+                (
+                    i
+                    for i, o in enumerate(out_list)
+                    if isinstance(o, dict)
+                    and isinstance(item, dict)
+                    and o.get(merge_key) == item.get(merge_key)
+                ),
+                None,
+            )
+            if index is None:
+                out_list.append(copy.deepcopy(item))
+            else:
+                out_list[index] = _merge(out_list[index], item, f"{dotted}[]", keys)
+        return out_list
+    return copy.deepcopy(config)
+
+
+def _manager_text(entry: Entry) -> str:
+    text = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        text += f" with subresource {json.dumps(entry['subresource'])}"
+    if entry.get("operation") == UPDATE:
+        text += f" using {entry.get('apiVersion')}"
+        if entry.get("time"):
+            text += f" at {entry['time']}"
+    return text
+
+
+def _conflict(conflicts: list[tuple[Entry, Path]]) -> errors.ApiError:
+    """internal/conflict.go NewConflictError: 409 Conflict, one cause per field."""
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {_manager_text(entry)}",
+            "field": _path_string(path),
+        }
+        for entry, path in conflicts
+    ]
+    if len(conflicts) == 1:
+        entry, path = conflicts[0]
+        message = (
+            f"Apply failed with 1 conflict: conflict with {_manager_text(entry)}: "
+            f"{_path_string(path)}"
+        )
+    else:
+        lines: list[str] = []
+        by_manager: dict[str, list[str]] = {}
+        for entry, path in conflicts:
+            by_manager.setdefault(_manager_text(entry), []).append(_path_string(path))
+        for name in sorted(by_manager):
+            lines.append(f"conflicts with {name}:")
+            lines.extend(f"- {p}" for p in by_manager[name])
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+    return errors.ApiError(409, "Conflict", message, details={"causes": causes})
+
+
+def require_manager(field_manager: str) -> None:
+    """ValidatePatchOptions: an apply patch needs fieldManager (422 on PatchOptions)."""
+    if not field_manager:
+        raise errors.ApiError(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+            "is required for apply patch",
+            details={
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            },
+        )
