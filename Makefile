@@ -8,7 +8,7 @@ TOOLS := $(CURDIR)/.tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 TESTCLOUD_SET ?= all
 
-.PHONY: help bootstrap sync lint test test-unit demo testcloud-up testcloud-down bench bazel-deps images bazel-test
+.PHONY: help bootstrap sync lint test test-unit demo testcloud-up testcloud-down bench bazel-deps node-test-deps images bazel-test
 
 help:
 	@echo "make demo   - bring up the local test cloud and show osk8s working against it"
@@ -44,6 +44,12 @@ bazel-deps:
 	@command -v bazel >/dev/null && command -v skopeo >/dev/null && command -v umoci >/dev/null || { \
 	  apt-get update -qq && apt-get install -y -qq bazel-bootstrap python3 skopeo umoci >/dev/null; }
 
+# Host tools the cinder CSI node tests run for real on loop devices (as root): xfsprogs is not
+# in a fresh Debian; e2fsprogs, util-linux and mount are.
+node-test-deps:
+	@command -v mkfs.xfs >/dev/null && command -v xfs_growfs >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq xfsprogs >/dev/null; }
+
 # The seven OCI images: build, validate (skopeo, umoci, --version as non-root in a chroot),
 # and rebuild from clean to prove byte-identical digests. Bazel needs uv on PATH for wheels.
 images: bootstrap bazel-deps
@@ -57,7 +63,7 @@ bazel-test: bootstrap bazel-deps
 # The README's test command: lint, images, then the whole suite, contract tests included
 # (pytest's summary is the last thing printed). The cloud was brought up first, so a contract
 # test that finds it missing fails instead of skipping (osk8s_testing.cloudgate).
-test: sync testcloud-up
+test: sync testcloud-up node-test-deps
 	$(UV) run --frozen scripts/lint
 	$(MAKE) images
 	OSK8S_REQUIRE_TESTCLOUD=1 $(UV) run --frozen pytest
