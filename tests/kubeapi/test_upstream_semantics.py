@@ -343,3 +343,40 @@ def test_status_subresource_write_skips_spec_immutability(core: client.CoreV1Api
         "web", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
     )
     assert patched.status.load_balancer.ingress[0].ip == "192.0.2.10"
+
+
+# -- what the cloud controller manager does to a LoadBalancer Service ---------------------------
+# https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer and
+# pkg/apis/core/types.go: status.loadBalancer.ingress has no patch strategy (atomic: replaced
+# by a strategic merge patch); /status writes change status only
+
+
+def test_ccm_load_balancer_service_flow(core: client.CoreV1Api) -> None:
+    core.create_namespaced_service(
+        "default",
+        {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}},
+    )
+    cleanup = "service.kubernetes.io/load-balancer-cleanup"
+    core.patch_namespaced_service("lb", "default", {"metadata": {"finalizers": [cleanup]}})
+    core.patch_namespaced_service_status(
+        "lb", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}}
+    )
+    patched = core.patch_namespaced_service_status(
+        "lb",
+        "default",
+        {
+            "spec": {"type": "ClusterIP"},  # ignored on /status
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.2", "ipMode": "VIP"}]}},
+        },
+    )
+    assert [i.ip for i in patched.status.load_balancer.ingress] == ["192.0.2.2"]
+    assert patched.spec.type == "LoadBalancer"
+    assert patched.spec.ports[0].node_port  # allocated for LoadBalancer services
+    deleting = core.delete_namespaced_service("lb", "default")
+    assert deleting.metadata.deletion_timestamp is not None  # held by the cleanup finalizer
+    core.patch_namespaced_service(
+        "lb", "default", {"metadata": {"$deleteFromPrimitiveList/finalizers": [cleanup]}}
+    )
+    with pytest.raises(client.ApiException) as exc:
+        core.read_namespaced_service("lb", "default")
+    assert exc.value.status == 404
