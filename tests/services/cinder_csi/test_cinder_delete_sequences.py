@@ -5,7 +5,8 @@ volume is not listed (Cinder keeps it ``deleting`` for a while: the driver waits
 (b) DeleteSnapshot, then at once DeleteVolume of its source: succeeds (Cinder refuses with 400
 "must not have snapshots" while the snapshot is still ``deleting``: the driver waits it out).
 A volume that really has a snapshot is FAILED_PRECONDITION (CSI "volume in use"). Plus CPO's
-metric label for an extend (``volume_expand``).
+metric label for an extend (``volume_expand``), and CreateVolume's error codes for a bad
+StorageClass parameter.
 """
 
 from __future__ import annotations
@@ -113,3 +114,15 @@ def test_expand_is_counted_as_volume_expand(
         )
     finally:
         ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=vid))
+
+
+@pytest.mark.parametrize(
+    "parameters", [{"type": "osk8s-no-such-type"}, {"availability": "osk8s-no-such-az"}]
+)
+def test_bad_storage_class_parameter_is_invalid_argument(
+    cloud_driver: tuple[Driver, CollectorRegistry], parameters: dict[str, str]
+) -> None:
+    # Cinder answers 404 (unknown type) or 400 (unknown zone); neither is a missing source.
+    drv, _ = cloud_driver
+    request = create_req(unique(), parameters=parameters)
+    assert code_of(drv.controller.CreateVolume, request) == grpc.StatusCode.INVALID_ARGUMENT

@@ -91,7 +91,12 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         if self._opts.pvc_annotations and self._pvcs is not None:
             scheduler_hints, extra = affinity.hints(cloud, request.parameters, self._pvcs)
             spec = replace(spec, scheduler_hints=scheduler_hints)
-        volume = cloud.create_volume(spec)
+        try:
+            volume = cloud.create_volume(spec)
+        except errors.NotFound as exc:
+            # The source was found just above; a 404 on the create names a parameter Cinder
+            # does not know (volume type): a bad StorageClass, not a missing source.
+            raise InvalidArgument(f"Cinder refused volume {request.name!r}: {exc}") from exc
         response = volumes.response(volume, request, self._opts)
         response.volume.volume_context.update(extra)
         return response
