@@ -90,6 +90,9 @@ SPEC: dict[str, Any] = {
 
 STATUS: dict[str, Any] = {
     "type": "object",
+    "x-kubernetes-validations": [
+        {"rule": "!has(self.count) || self.count >= 0", "message": "count must not be negative"}
+    ],
     "properties": {
         "phase": {"type": "string", "enum": ["Ready", "Failed"]},
         "count": {"type": "integer", "default": 0},

@@ -16,7 +16,7 @@ from .schema_crds import GROUP, PLURAL, crd, gadget
 def gadgets(
     extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
 ) -> client.CustomObjectsApi:
-    extensions.create_custom_resource_definition(crd(), _preload_content=False)
+    extensions.create_custom_resource_definition(crd(), _preload_content=False).read()
     return custom
 
 
@@ -121,12 +121,29 @@ def test_transition_rule_uses_old_self_on_update_only(gadgets: client.CustomObje
     assert added["spec"]["zone"] == {"region": "c"}
 
 
-def test_status_write_runs_rules_on_changed_status_only(gadgets: client.CustomObjectsApi) -> None:
+def test_status_writes_run_the_status_rules(gadgets: client.CustomObjectsApi) -> None:
+    # status rule: !has(self.count) || self.count >= 0
     made = gadgets.create_namespaced_custom_object(
         GROUP, "v1", "default", PLURAL, gadget(limits={"min": 1, "max": 2})
     )
-    made["status"] = {"phase": "Ready"}
+    made["status"] = {"phase": "Ready", "count": -1}
+    with pytest.raises(client.ApiException) as caught:
+        gadgets.replace_namespaced_custom_object_status(GROUP, "v1", "default", PLURAL, "g", made)
+    assert status_body(caught.value)["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "field": "status",
+            "message": 'Invalid value: "object": count must not be negative',
+        }
+    ]
+    made["status"]["count"] = 1
     written = gadgets.replace_namespaced_custom_object_status(
         GROUP, "v1", "default", PLURAL, "g", made
     )
-    assert written["status"]["phase"] == "Ready"
+    assert written["status"] == {"phase": "Ready", "count": 1}
+    # on the main resource status is ignored, so its rules do not apply there
+    written["status"]["count"] = -5
+    written["spec"]["size"] = 2
+    updated = gadgets.replace_namespaced_custom_object(GROUP, "v1", "default", PLURAL, "g", written)
+    assert updated["status"]["count"] == 1
+    assert updated["spec"]["size"] == 2

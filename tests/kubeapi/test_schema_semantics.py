@@ -7,6 +7,7 @@ apierrors.NewInvalid: 422, reason Invalid, one cause per field error.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from .schema_crds import GROUP, PLURAL, crd, gadget
 def gadgets(
     extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
 ) -> client.CustomObjectsApi:
-    extensions.create_custom_resource_definition(crd(), _preload_content=False)
+    extensions.create_custom_resource_definition(crd(), _preload_content=False).read()
     return custom
 
 
@@ -214,13 +215,15 @@ def test_unchanged_invalid_fields_are_ratcheted(
     tighter["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
         "name"
     ]["maxLength"] = 3
-    current = extensions.read_custom_resource_definition(
-        f"{PLURAL}.{GROUP}", _preload_content=False
-    ).json()
+    current = json.loads(
+        extensions.read_custom_resource_definition(
+            f"{PLURAL}.{GROUP}", _preload_content=False
+        ).read()
+    )
     tighter["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
     extensions.replace_custom_resource_definition(
         f"{PLURAL}.{GROUP}", tighter, _preload_content=False
-    )
+    ).read()
     # name is now too long, but unchanged: other changes still go through (ratcheting)
     patched = gadgets.patch_namespaced_custom_object(
         GROUP, "v1", "default", PLURAL, "g", {"spec": {"size": 3}}
@@ -242,13 +245,15 @@ def test_defaults_are_applied_on_read_from_storage(
     newer = crd()
     props = newer["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     props["properties"]["color"] = {"type": "string", "default": "blue"}
-    current = extensions.read_custom_resource_definition(
-        f"{PLURAL}.{GROUP}", _preload_content=False
-    ).json()
+    current = json.loads(
+        extensions.read_custom_resource_definition(
+            f"{PLURAL}.{GROUP}", _preload_content=False
+        ).read()
+    )
     newer["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
     extensions.replace_custom_resource_definition(
         f"{PLURAL}.{GROUP}", newer, _preload_content=False
-    )
+    ).read()
     read = gadgets.get_namespaced_custom_object(GROUP, "v1", "default", PLURAL, "g")
     assert read["spec"]["color"] == "blue"
     listed = gadgets.list_namespaced_custom_object(GROUP, "v1", "default", PLURAL)
