@@ -3,7 +3,7 @@
 Plays the apiextensions-apiserver controllers: a written CRD registers one resource type per
 served version (status subresource when declared) and gets Established/NamesAccepted
 conditions; a deleted CRD has its custom resources deleted, then its cleanup finalizer removed,
-then stops being served. No schema validation, defaulting or pruning of custom resources.
+then stops being served. The custom resources' schemas are applied by :mod:`schema`.
 """
 
 from __future__ import annotations
