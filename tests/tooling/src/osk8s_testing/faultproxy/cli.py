@@ -53,7 +53,10 @@ async def serve(state: ProxyState, port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(PROG, "HTTP reverse proxy on 127.0.0.1 that injects faults per path.")
+    # A usage error exits 2 (the pflag/argparse convention), not cobra's 1.
+    parser = build_parser(
+        PROG, "HTTP reverse proxy on 127.0.0.1 that injects faults per path.", error_style="pflag"
+    )
     parser.add_argument("--upstream", required=True, help="base URL to forward to")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument(
