@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from osk8s_keystone_auth.keystone import discovery_urls, v3_from_document
+from osk8s_keystone_auth.discovery import discovery_urls, v3_from_document
 from osk8s_testing.tls import TlsFiles
 
 from .conftest import FakeKeystone, FakeUser

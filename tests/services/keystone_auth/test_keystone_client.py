@@ -33,8 +33,13 @@ ENV = {
 
 class Issuer:
     def __init__(
-        self, *, error: Exception | None = None, lifetime: timedelta = timedelta(hours=1)
+        self,
+        *,
+        error: Exception | None = None,
+        lifetime: timedelta = timedelta(hours=1),
+        prefix: str = "token",
     ) -> None:
+        self.prefix = prefix
         self.seen: list[ClientOptions] = []
         self.error = error
         self.lifetime = lifetime
@@ -43,7 +48,7 @@ class Issuer:
         self.seen.append(options)
         if self.error is not None:
             raise self.error
-        return SecretStr(f"token-{len(self.seen)}"), NOW + self.lifetime
+        return SecretStr(f"{self.prefix}-{len(self.seen)}"), NOW + self.lifetime
 
 
 class Stdin(io.StringIO):
@@ -241,3 +246,57 @@ def test_keystone_client_prompt_with_application_credential_id_asks_only_url(
     assert code == 0
     assert err == "Please enter Keystone Auth URL: "
     assert issuer.seen[0].keystone_url == "https://k:5000/v3"
+
+
+def test_keystone_client_writes_nothing_to_disk_by_default(tmp_path: Path) -> None:
+    """As CPO: no flag, no env, no cache; every run logs in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**ENV, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    issuer = Issuer()
+    for _ in range(2):
+        code, out, _ = run([], env, issuer)
+        assert code == 0 and json.loads(out)["status"]["token"]
+    assert len(issuer.seen) == 2
+    assert list(home.rglob("*")) == []
+
+
+def test_keystone_client_cache_opt_in_by_env(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "by-env"
+    env = {**ENV, "OSK8S_KEYSTONE_TOKEN_CACHE_DIR": str(cache_dir)}
+    issuer = Issuer()
+    run([], env, issuer)
+    _, out, _ = run([], env, issuer)
+    assert json.loads(out)["status"]["token"] == "token-1" and len(issuer.seen) == 1
+    (cached,) = cache_dir.iterdir()
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o600
+    # --no-token-cache wins over the env.
+    run(["--no-token-cache"], env, issuer)
+    assert len(issuer.seen) == 2
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        ["--keystone-url", "https://other.example:5000/v3"],
+        ["--user-name", "bob"],
+        ["--domain-name", "Other"],
+        ["--project-name", "ops"],
+        ["--application-credential-id", "ac-2", "--application-credential-secret", "s2"],
+    ],
+)
+def test_keystone_client_cache_is_keyed_by_the_credential(
+    cache_args: list[str], switch: list[str]
+) -> None:
+    """Switching credentials never returns the other credential's token."""
+    first, second = Issuer(), Issuer(prefix="other")
+    base = ["--application-credential-id", "ac-1", "--application-credential-secret", "s1"]
+    start = base if switch[0].startswith("--application") else []
+    _, out1, _ = run([*cache_args, *start], ENV, first)
+    _, out2, _ = run([*cache_args, *start, *switch], ENV, second)
+    assert len(first.seen) == 1 and len(second.seen) == 1  # the second asked Keystone itself
+    assert json.loads(out1)["status"]["token"] == "token-1"
+    assert json.loads(out2)["status"]["token"] == "other-1"  # its own, not the cached one
+    # And each one gets its own back.
+    _, again, _ = run([*cache_args, *start], ENV, first)
+    assert len(first.seen) == 1 and json.loads(again)["status"]["token"] == "token-1"

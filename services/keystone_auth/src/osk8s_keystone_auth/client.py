@@ -2,9 +2,12 @@
 
 Credentials: flags/env; on a terminal (and when kubectl allows interaction) missing fields are
 prompted for on stderr, the password hidden; otherwise incomplete flags fall back to the
-standard ``OS_*`` variables. A token cached on disk is reused until a minute before expiry.
-Bad credentials (401) print an empty ExecCredential and exit 0, as CPO. Secrets never reach
-stderr or logs.
+standard ``OS_*`` variables. As CPO, every run logs in to Keystone and nothing is written to
+disk (kubectl keeps the credential in memory until ``expirationTimestamp``). Only when asked
+(``--token-cache-dir`` or ``$TOKEN_CACHE_DIR_ENV``) is the token kept in a 0600 file keyed by
+the credential, and reused until a minute before it expires. Bad credentials (401) print an
+empty ExecCredential and exit 0, as CPO. Secrets never reach stderr or logs. Standard library
+only (with ``osk8s_core``'s stdlib modules): this is what the one-file zipapp runs.
 """
 
 from __future__ import annotations
@@ -21,50 +24,23 @@ from typing import TextIO
 from osk8s_core import errors
 from osk8s_core.secrets import SecretStr
 from osk8s_keystone_auth.client_cache import TokenFileCache, cache_key
-from osk8s_keystone_auth.client_options import ClientOptions, default_cache_dir
+from osk8s_keystone_auth.client_options import ClientOptions
 from osk8s_keystone_auth.exec_credential import exec_credential, parse_exec_info
+from osk8s_keystone_auth.keystone_login import issue_token
 
 TokenIssuer = Callable[[ClientOptions], tuple[SecretStr, datetime]]
 ReadSecret = Callable[[str], str]
 
+TOKEN_CACHE_DIR_ENV = "OSK8S_KEYSTONE_TOKEN_CACHE_DIR"
+"""Opt-in on-disk token cache directory, as ``--token-cache-dir`` (the flag wins)."""
 
-def keystone_issuer(options: ClientOptions) -> tuple[SecretStr, datetime]:
-    """Log in to Keystone with the core's auth plugins (password or application credential)."""
-    from osk8s_core.config.auth import AuthOptions  # noqa: PLC0415 - keep --help light
-    from osk8s_core.credentials import CaFileStore, ClientSettings, build_session  # noqa: PLC0415
-    from osk8s_core.openstack.errors import translate_errors  # noqa: PLC0415
-    from osk8s_keystone_auth.client_options import CLIENT_PROG  # noqa: PLC0415
 
-    use_app = options.uses_application_credential
-    auth = AuthOptions(
-        auth_url=options.keystone_url,
-        username=options.user_name or None,
-        user_id=options.user_id or None,
-        password=None if use_app else options.password,
-        project_name=None if use_app else options.project_name or None,
-        project_id=None if use_app else options.project_id or None,
-        domain_name=options.domain_name or None,
-        user_domain_name=options.user_domain_name or None,
-        project_domain_name=options.project_domain_name or None,
-        ca_file=options.cacert or None,
-        cert_file=options.cert or None,
-        key_file=options.key or None,
-        application_credential_id=options.application_credential_id or None,
-        application_credential_name=options.application_credential_name or None,
-        application_credential_secret=options.application_credential_secret,
-    )
-    from osk8s_core import __version__  # noqa: PLC0415
-
-    settings = ClientSettings(component=CLIENT_PROG, version=__version__, timeout=30.0)
-    ca_store = CaFileStore()
-    try:
-        session = build_session(auth, settings=settings, ca_store=ca_store)
-        with translate_errors("token_issue"):
-            access = session.auth.get_access(session)  # type: ignore[union-attr]
-    finally:
-        ca_store.close()
-    expires = access.expires or datetime.now(UTC)
-    return SecretStr(access.auth_token), expires
+def token_cache(ns: argparse.Namespace, environ: Mapping[str, str]) -> TokenFileCache | None:
+    """The on-disk cache if asked for (flag, else env), unless ``--no-token-cache``."""
+    directory = ns.token_cache_dir or environ.get(TOKEN_CACHE_DIR_ENV, "")
+    if ns.no_token_cache or not directory:
+        return None
+    return TokenFileCache(Path(directory).expanduser())
 
 
 def _prompt(
@@ -95,15 +71,22 @@ def _prompt(
     )
 
 
-def _identity(options: ClientOptions) -> str:
+def credential_key(options: ClientOptions) -> str:
+    """Names the credential a token comes from: switching any of these never returns another
+    credential's token. Secrets stay out (a password digest in a file name would be a hash
+    to attack offline); a wrong password with a cached token is refused at its next login."""
+    method = "application_credential" if options.uses_application_credential else "password"
     return cache_key(
-        options.keystone_url,
+        "v2",
+        method,
+        options.keystone_url.rstrip("/"),
         options.user_name,
         options.user_id,
-        options.project_name,
-        options.project_id,
         options.domain_name,
         options.user_domain_name,
+        options.project_name,
+        options.project_id,
+        options.project_domain_name,
         options.application_credential_id,
         options.application_credential_name,
     )
@@ -116,7 +99,7 @@ def run_client(
     stdin: TextIO,
     stdout: TextIO,
     stderr: TextIO,
-    issuer: TokenIssuer = keystone_issuer,
+    issuer: TokenIssuer = issue_token,
     read_secret: ReadSecret | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
@@ -132,16 +115,8 @@ def run_client(
             return 1
     elif not options.complete():
         options = options.with_env_fallback(environ)
-    cache = (
-        None
-        if ns.no_token_cache
-        else TokenFileCache(
-            default_cache_dir(environ)
-            if not ns.token_cache_dir
-            else Path(ns.token_cache_dir).expanduser()
-        )
-    )
-    key = _identity(options)
+    cache = token_cache(ns, environ)
+    key = credential_key(options)
     cached = cache.load(key, now=now()) if cache is not None else None
     if cached is not None:
         token, expires = cached.token, cached.expires

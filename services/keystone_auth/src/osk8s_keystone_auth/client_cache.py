@@ -1,9 +1,10 @@
-"""On-disk token cache of the exec plugin: one 0600 file per credential set, in a 0700 dir.
+"""Opt-in on-disk token cache of the exec plugin: one 0600 file per credential, in a 0700 dir.
 
-kubectl runs the plugin for every command; reusing a token until shortly before it expires
-spares Keystone a login per ``kubectl get``. The file name is a digest of the non-secret
-identity (URL, user, project, domain, application credential id/name); the token itself is
-the only secret written, and only here. A damaged file is ignored.
+Off unless asked for (CPO writes nothing to disk). kubectl runs the plugin once per process;
+reusing a token until shortly before it expires spares Keystone a login per ``kubectl get``.
+The file name is a digest of the credential's non-secret identity (``client.credential_key``);
+the token itself is the only secret written, and only here. A file is created exclusively and
+never through a symlink, then renamed into place. A damaged file is ignored.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ class TokenFileCache:
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._path(key)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()  # left by a killed run with the same pid
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"token": token.reveal(), "expires": expires.isoformat()}, handle)
         os.replace(tmp, path)  # atomic: a concurrent kubectl never reads half a file

@@ -9,10 +9,8 @@ them through gophercloud's clientconfig). Import-light; no network here.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from osk8s_core import cli
 from osk8s_core.secrets import SecretStr
@@ -47,11 +45,14 @@ def build_client_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token-cache-dir",
         default=None,
-        help="where tokens are cached until shortly before expiry "
-        "(default $XDG_CACHE_HOME/osk8s-keystone-auth)",
+        help="opt in: keep tokens in this directory (0600 files, one per credential) until "
+        "shortly before expiry (env OSK8S_KEYSTONE_TOKEN_CACHE_DIR; default: none, as CPO, "
+        "nothing is written to disk)",
     )
     parser.add_argument(
-        "--no-token-cache", action="store_true", help="always ask Keystone for a new token"
+        "--no-token-cache",
+        action="store_true",
+        help="never read or write the token cache, even if a directory is set",
     )
     return parser
 
@@ -134,8 +135,3 @@ class ClientOptions:
             ),
             application_credential_secret=secret,
         )
-
-
-def default_cache_dir(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME", "~"), ".cache")
-    return Path(os.path.expanduser(base)) / "osk8s-keystone-auth"
