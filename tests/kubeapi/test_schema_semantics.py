@@ -11,7 +11,10 @@ import json
 from typing import Any
 
 import pytest
+import requests
 from kubernetes import client
+
+from osk8s_testing.kubeapi import KubeApiServer
 
 from .conftest import status_body
 from .schema_crds import GROUP, PLURAL, crd, gadget
@@ -258,3 +261,26 @@ def test_defaults_are_applied_on_read_from_storage(
     assert read["spec"]["color"] == "blue"
     listed = gadgets.list_namespaced_custom_object(GROUP, "v1", "default", PLURAL)
     assert listed["items"][0]["spec"]["color"] == "blue"
+
+
+def test_unknown_fields_warn_by_default_and_fail_with_strict(
+    kube_api: KubeApiServer, gadgets: client.CustomObjectsApi
+) -> None:
+    url = f"{kube_api.url}/apis/{GROUP}/v1/namespaces/default/{PLURAL}"
+    warned = requests.post(url, json=gadget("w", surprise=1), timeout=5)
+    assert warned.status_code == 201
+    assert warned.headers["Warning"] == '299 - "unknown field \\"spec.surprise\\""'
+    assert "surprise" not in warned.json()["spec"]
+    strict = requests.post(
+        f"{url}?fieldValidation=Strict", json=gadget("s", surprise=1, other=2), timeout=5
+    )
+    assert strict.status_code == 400
+    assert strict.json()["reason"] == "BadRequest"
+    assert strict.json()["message"] == (
+        'strict decoding error: unknown field "spec.surprise", unknown field "spec.other"'
+    )
+    ignored = requests.post(f"{url}?fieldValidation=Ignore", json=gadget("i", x=1), timeout=5)
+    assert ignored.status_code == 201
+    assert "Warning" not in ignored.headers
+    clean = requests.get(f"{url}/w", timeout=5)
+    assert "Warning" not in clean.headers

@@ -90,6 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        self.context.ops.schemas.begin_request(query.get("fieldValidation", ""))
         try:
             body = self._read_body()
             if self.context.guard is not None:
@@ -278,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(code)
             self.send_header("Content-Type", "text/plain" if is_text else "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for warning in self.context.ops.schemas.warnings():  # e.g. unknown fields pruned
+                self.send_header("Warning", "299 - " + json.dumps(warning))
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):

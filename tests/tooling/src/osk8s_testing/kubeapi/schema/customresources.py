@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from osk8s_testing.kubeapi.errors import ApiError
+from osk8s_testing.kubeapi.errors import ApiError, bad_request
 from osk8s_testing.kubeapi.resources import ResourceType
 from osk8s_testing.kubeapi.schema import defaulting, fielderrors, pruning, validation
 from osk8s_testing.kubeapi.schema.structural import Schema
@@ -73,6 +73,19 @@ class CustomResourceSchemas:
         self._store = store
         self._lock = threading.Lock()
         self._cache: dict[int, tuple[ResourceType, CrdSchemas | None]] = {}
+        # per request (one handler thread each): fieldValidation mode and unknown fields seen
+        self._request = threading.local()
+
+    # -- fieldValidation: unknown fields warned (default), rejected (Strict) or ignored ------
+
+    def begin_request(self, field_validation: str) -> None:
+        self._request.mode = field_validation or "Warn"
+        self._request.unknown = []
+
+    def warnings(self) -> list[str]:
+        """``Warning`` header texts for the current request (kube-apiserver's wording)."""
+        unknown: list[str] = getattr(self._request, "unknown", [])
+        return [f'unknown field "{path}"' for path in dict.fromkeys(unknown)]
 
     def crd(self, rt: ResourceType) -> CrdSchemas | None:
         with self._lock:
@@ -113,6 +126,13 @@ class CustomResourceSchemas:
         if schema is None:
             return []
         dropped = pruning.prune_object(obj, schema)
+        mode = getattr(self._request, "mode", "Warn")
+        if dropped and mode == "Strict":
+            raise bad_request(
+                "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in dropped)
+            )
+        if dropped and mode == "Warn":
+            self._request.unknown = [*getattr(self._request, "unknown", []), *dropped]
         defaulting.apply_defaults(obj, schema, root=True)
         return dropped
 
