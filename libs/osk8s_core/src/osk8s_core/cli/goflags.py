@@ -167,23 +167,31 @@ class StringArrayAction(_ListAction):
 
 
 class StringToStringAction(_ListAction):
+    """pflag's StringToString; later keys win across repeats."""
+
+    METAVAR: str = "KEY=VALUE,..."
+
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
         kwargs.setdefault("default", {})
-        kwargs.setdefault("metavar", "KEY=VALUE,...")
-        super().__init__(option_strings, dest, type=string_pairs, **kwargs)
+        kwargs.setdefault("metavar", self.METAVAR)
+        super().__init__(option_strings, dest, type=self.parse_pairs, **kwargs)
 
-    def merge(self, current: dict[str, str] | None, values: dict[str, str]) -> dict[str, str]:
+    @staticmethod
+    def parse_pairs(text: str) -> dict[str, Any]:
+        return string_pairs(text)
+
+    def merge(self, current: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
         return {**(current or {}), **values}
 
 
-class MapStringBoolAction(_ListAction):
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        kwargs.setdefault("default", {})
-        kwargs.setdefault("metavar", "NAME=BOOL,...")
-        super().__init__(option_strings, dest, type=bool_pairs, **kwargs)
+class MapStringBoolAction(StringToStringAction):
+    """component-base's MapStringBool (``--feature-gates``)."""
 
-    def merge(self, current: dict[str, bool] | None, values: dict[str, bool]) -> dict[str, bool]:
-        return {**(current or {}), **values}
+    METAVAR = "NAME=BOOL,..."
+
+    @staticmethod
+    def parse_pairs(text: str) -> dict[str, Any]:
+        return bool_pairs(text)
 
 
 # -- the parser ---------------------------------------------------------------------------------
@@ -201,8 +209,8 @@ def normalize_name(name: str) -> str:
 class GoFlagParser(argparse.ArgumentParser):
     """argparse with pflag's argv rules in front (see the module docstring).
 
-    ``error_style`` picks upstream's error report and exit status. Flags registered with
-    ``inert=True`` (through ``add_inert``) are accepted and named in one warning line.
+    ``error_style`` picks upstream's error report and exit status. Flags registered through
+    ``add_inert`` are accepted and, when given, named in one warning line.
     """
 
     def __init__(self, *args: Any, error_style: ErrorStyle = "cobra", **kwargs: Any) -> None:
