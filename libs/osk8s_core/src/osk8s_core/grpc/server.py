@@ -16,7 +16,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 import grpc
 
@@ -29,6 +29,9 @@ from osk8s_core.grpc.endpoint import (
 )
 from osk8s_core.grpc.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from osk8s_core.grpc.health import HealthService
+
+_SIGNAL_POLL: Final = 0.2
+"""Seconds between main-thread wake-ups while serving (see ``GrpcServer.serve``)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,11 @@ class GrpcServer:
         previous = {sig: signal.signal(sig, on_signal) for sig in stop_signals}
         try:
             self.start()
-            self._stop_requested.wait()
+            # Wake up now and then: CPython runs Python signal handlers (SIGTERM here, SIGHUP
+            # in the KMS plugin) only in the main thread between bytecodes, and a signal the
+            # kernel delivered to one of grpc's threads never interrupts an untimed wait.
+            while not self._stop_requested.wait(_SIGNAL_POLL):
+                pass
         finally:
             self.stop()
             for sig, handler in previous.items():
