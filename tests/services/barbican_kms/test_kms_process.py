@@ -2,7 +2,8 @@
 
 Fast enough for every CI run (the same scenarios against real Barbican are in
 ``test_kms_contract.py``): start-up, zero Barbican calls per request, SIGHUP rotation,
-Barbican unreachable behind the fault proxy, start-up errors, graceful stop.
+Barbican unreachable or answering 403/404 behind the fault proxy (the cached key keeps
+serving), start-up errors, graceful stop.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from osk8s_core.proto.kms.v1beta1 import api_pb2 as v1
 from osk8s_core.proto.kms.v2 import api_pb2 as v2
-from osk8s_testing.faultproxy import FaultProxy, Reset
+from osk8s_testing.faultproxy import FaultProxy, Reset, error
 
 from .kms_fake_cloud import FakeCloud, running_fake_cloud
 from .kms_fakes import KEY_A, KEY_B
@@ -160,3 +162,40 @@ def test_http_endpoint_in_use_is_a_clear_startup_error(cloud: FakeCloud, tmp_pat
             plugin.start(timeout=30)
     assert "cannot listen on 127.0.0.1" in str(info.value)
     assert not plugin.socket.exists()
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_barbican_refusal_on_refresh_keeps_the_cached_key(
+    cloud: FakeCloud, tmp_path: Path, fault_proxy: Any, status: int
+) -> None:
+    proxy: FaultProxy = fault_proxy(cloud.url)
+    cloud.catalog_base = proxy.url  # Barbican reached through the proxy
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(cloud.cloud_conf(KEY_A))
+    with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
+        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"keep"), timeout=5)
+        proxy.inject(error(status), method="GET", path=rf"/secrets/{KEY_A}/payload")
+        plugin.hup()
+        wait_until(lambda: 'result="rejected"' in http_get(plugin.http_port, "/metrics")[1])
+        # Still serving both ways, Status ok: kube-apiserver keeps reading and writing.
+        req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A)
+        assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"keep"
+        assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"n"), timeout=5).key_id == KEY_A
+        assert plugin.status().healthz == "ok"
+        # ... and reported: /readyz, metrics, log.
+        code, body = http_get(plugin.http_port, "/readyz?verbose")
+        assert code == 500 and f"[-]barbican failed: {KEY_A} refused, cached key serving" in body
+        assert str(status) in body
+        metrics = http_get(plugin.http_port, "/metrics")[1]
+        assert "barbican_kms_keys_rejected 1.0" in metrics
+        assert "barbican_kms_current_key_loaded 1.0" in metrics
+        assert "key_rejected_by_barbican_serving_cache" in plugin.log()
+        # Only a key-id change in the config replaces the key.
+        conf.write_text(cloud.cloud_conf(KEY_B))
+        plugin.hup()
+        wait_until(lambda: plugin.status().key_id == KEY_B)
+        assert http_get(plugin.http_port, "/readyz")[0] == 200
+        assert "barbican_kms_keys_rejected 0.0" in http_get(plugin.http_port, "/metrics")[1]
+        with pytest.raises(grpc.RpcError) as info:
+            plugin.v2.Decrypt(req, timeout=5)  # KEY_A no longer configured: a clear error
+        assert rpc_code(info.value) == grpc.StatusCode.FAILED_PRECONDITION
