@@ -44,14 +44,12 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from upstream_containers import Container, upstream_containers
+from upstream_containers import UNWRITTEN, Container, upstream_containers
 
 from osk8s_testing.tls import self_signed_localhost
 
 KEYSTONE = "http://127.0.0.1:5000/v3"
 CONTAINERS = upstream_containers(KEYSTONE)
-# Services whose logic has not landed: their binaries must refuse with one line, exit 3.
-UNWRITTEN = {"ccm", "manila_csi", "octavia_ingress", "capo"}
 NOT_IMPLEMENTED_EXIT = 3
 READY_TIMEOUT = 90.0  # seconds; several Python services start at once on 2 shared cores
 WORKERS = 3
