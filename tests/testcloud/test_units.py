@@ -18,10 +18,13 @@ import pytest
 import yaml
 
 from osk8s_testing.testcloud import outputs
+from osk8s_testing.testcloud.install import ENTRY_POINTS
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 from osk8s_testing.testcloud.passwords import load_or_create
 from osk8s_testing.testcloud.procs import ProcessSpec, Supervisor
-from osk8s_testing.testcloud.render import render_text
+from osk8s_testing.testcloud.render import TEMPLATES, render_text
+from osk8s_testing.testcloud.services import nova
+from osk8s_testing.testcloud.services.base import Ctx
 from osk8s_testing.testcloud.services.catalog import UnknownService, expand
 from osk8s_testing.testcloud.steps import Progress, TestcloudError, wait_until_answers
 
@@ -52,7 +55,34 @@ def test_fast_set_expands_with_infrastructure_in_start_order() -> None:
 
 def test_octavia_alone_pulls_in_what_it_needs() -> None:
     names = [s.name for s in expand(["octavia"])]
-    assert names == ["epmd", "rabbitmq", "mariadb", "keystone", "neutron", "octavia"]
+    # Barbican: TLS listener certificates are read from it.
+    assert names == ["epmd", "rabbitmq", "mariadb", "keystone", "barbican", "neutron", "octavia"]
+
+
+def test_nova_runs_one_compute_per_zone_host_each_with_its_own_identity(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    ctx = Ctx(layout=layout, passwords=load_or_create(tmp_path / "s.json"), selected=frozenset())
+    specs = nova.SERVICE.processes(ctx)
+    computes = [s for s in specs if s.name.startswith("nova-compute")]
+    assert len(computes) == len(nova.COMPUTE_ZONES) == 2
+    assert sorted(set(nova.COMPUTE_ZONES.values())) == ["az-1", "az-2"]
+    # The extra host's override (host name, state_path for its node identity) comes last.
+    (extra,) = [s for s in computes if s.name != "nova-compute"]
+    override = Path(extra.argv[-1])
+    assert extra.argv[-2] == "--config-file"
+    nova._write_host_override(ctx, "osk8s-2")
+    text = override.read_text()
+    assert "host = osk8s-2" in text
+    assert f"state_path = {layout.data('nova') / 'hosts' / 'osk8s-2'}" in text
+    assert (layout.data("nova") / "hosts" / "osk8s-2" / "instances").is_dir()
+
+
+def test_neutron_and_octavia_templates_load_the_new_plugins() -> None:
+    neutron = (TEMPLATES / "neutron.conf").read_text()
+    assert "service_plugins = router,trunk,osk8s_fip_status" in neutron
+    assert "osk8s_fip_status = " in ENTRY_POINTS
+    octavia = (TEMPLATES / "octavia.conf").read_text()
+    assert "cert_manager = barbican_cert_manager" in octavia
 
 
 def test_keystone_alone_needs_no_database_server() -> None:

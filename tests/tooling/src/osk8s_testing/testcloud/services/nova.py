@@ -71,7 +71,9 @@ def _write_host_override(ctx: Ctx, host: str) -> None:
     state = _extra_host_dir(ctx, host)
     for sub in ("instances", "lock"):
         (state / sub).mkdir(parents=True, exist_ok=True)
-    _host_override(ctx, host).write_text(
+    override = _host_override(ctx, host)
+    override.parent.mkdir(parents=True, exist_ok=True)
+    override.write_text(
         "# Second fake compute host (rendered by osk8s-testcloud; edits are overwritten).\n"
         "[DEFAULT]\n"
         f"host = {host}\n"
