@@ -2,7 +2,14 @@
 
 On SQLite its migrations deadlock and manila-share hits "database is locked", so it uses the
 MariaDB server. Shares, access rules, export locations (fake), snapshots and extend succeed
-without storage. The ``default`` share type is created by the bootstrap plugin.
+without storage. The ``default`` share type is created by the bootstrap plugin with DevStack's
+snapshot specs (snapshot, create-from-snapshot, revert, mountable snapshots), so snapshot and
+clone paths run end to end.
+
+What the dummy back end still lacks: no real export (``10.0.0.10:/path/to/fake/...`` cannot be
+mounted); NFS and CIFS only (no CephFS, so no Manila CSI CephFS path); DHSS=False only (no share
+networks or share servers); no replication (no ``replication_domain``), no share groups type,
+no migration setup; capacity is a fixed fake pool, so nothing fills up.
 """
 
 from __future__ import annotations
