@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +90,35 @@ def test_vmodule_raises_one_logger_only(restore_logging: None) -> None:
     get_logger("osk8s.cinder_csi.controller").info("controller info")
     events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
     assert events == ["node detail", "controller info"]
+
+
+def test_vmodule_glob_matches_logger_names(restore_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging(**flags("--vmodule=cinder_*=5").logging_kwargs(), stream=stream)
+    get_logger("osk8s.cinder_csi").debug("matched by its last part")
+    get_logger("osk8s.keystone_auth").debug("not matched")
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert events == ["matched by its last part"]
+
+
+def test_a_service_binary_writes_its_log_file(tmp_path: Path) -> None:
+    """End to end: k8s-keystone-auth's start-up error lands in --log-file, not on stderr."""
+    target = tmp_path / "keystone.log"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "k8s-keystone-auth"),
+            f"-log_file={target}",
+            "--logtostderr=false",
+            "-v",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    assert result.returncode == 1
+    assert result.stderr == ""
+    line = json.loads(target.read_text().splitlines()[-1])
+    assert line["event"] == "cannot start" and "--keystone-url" in line["error"]
