@@ -141,3 +141,39 @@ def test_go_value_printing() -> None:
     assert (
         str(FieldError("FieldValueForbidden", "spec.x", "ignored", "no")) == "spec.x: Forbidden: no"
     )
+
+
+def test_ratcheting_drops_only_what_upstream_ratchets() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-z]+$"},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "pick": {"type": "object", "oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+            "counter": {
+                "type": "object",
+                "x-kubernetes-validations": [
+                    {"rule": "self.n > oldSelf.n", "message": "must grow"},
+                    {"rule": "self.n < 0", "message": "must be negative"},
+                ],
+            },
+        },
+        "required": ["must"],
+    }
+    value = {"name": "BAD", "tags": ["a", "a"], "pick": {}, "counter": {"n": 1}}
+    fresh = [e.field for e in validation.validate(value, schema)]
+    # schema errors, then list-type errors, then CEL (no old object: transition rule skipped)
+    assert fresh == ["must", "name", "pick", "pick.a", "tags[1]", "counter"]
+    # the same invalid object, unchanged on update: pattern and the oldSelf-free rule are
+    # ratcheted; required, set uniqueness, oneOf and the transition rule are not
+    kept = validation.validate(value, schema, old=dict(value))
+    assert [(e.field, e.detail) for e in kept] == [
+        ("must", ""),
+        (
+            "pick",
+            '"pick" must validate one and only one schema (oneOf). Found 0 valid alternatives',
+        ),
+        ("pick.a", ""),
+        ("tags[1]", ""),
+        ("counter", "must grow"),
+    ]

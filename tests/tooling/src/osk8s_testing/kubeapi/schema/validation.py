@@ -5,9 +5,10 @@ bounds, lengths, pattern, item and property counts, allOf/anyOf/oneOf/not) mappe
 errors as ``kubeOpenAPIResultToFieldErrors`` maps them, then ``x-kubernetes-list-type``
 set/map uniqueness, then ``x-kubernetes-validations`` rules. On update the old object is
 correlated node by node (object fields, map values, map-list items by their keys) to give
-``oldSelf``, and validation ratcheting applies: errors other than missing required fields
-are dropped under a node whose value did not change (CRDValidationRatcheting, on by default
-since Kubernetes 1.30).
+``oldSelf``, and validation ratcheting applies (CRDValidationRatcheting, on by default since
+Kubernetes 1.30): errors under a node whose value did not change are dropped, except those
+upstream does not ratchet — required, list-type uniqueness, allOf/anyOf/oneOf/not, and CEL
+rules that use ``oldSelf``.
 """
 
 from __future__ import annotations
@@ -104,9 +105,12 @@ class _Walker:
         self.errs = errs
         self.cel_rules = cel_rules
 
-    def add(self, bucket: list[FieldError], err: FieldError, unchanged: bool) -> None:
-        # ratcheting: an unchanged node keeps only "Required value" errors
-        if unchanged and err.type != fielderrors.REQUIRED:
+    def add(
+        self, bucket: list[FieldError], err: FieldError, unchanged: bool, *, ratchet: bool = True
+    ) -> None:
+        # ratcheting drops errors of unchanged nodes, except those upstream does not ratchet:
+        # required, list-type uniqueness, allOf/anyOf/oneOf/not (and transition rules)
+        if unchanged and ratchet and err.type != fielderrors.REQUIRED:
             return
         bucket.append(err)
 
@@ -131,8 +135,10 @@ class _Walker:
             self._object(value, schema, path, old if isinstance(old, dict) else _MISSING, unchanged)
         elif isinstance(value, list):
             self._array(value, schema, path, old if isinstance(old, list) else _MISSING, unchanged)
-        if self.cel_rules and not unchanged:
+        if self.cel_rules:
             for rule in _node_rules(schema):
+                if unchanged and not rule.transition:
+                    continue  # ratcheted: only rules using oldSelf run on unchanged values
                 failed = cel.check(
                     rule,
                     path,
@@ -269,13 +275,13 @@ class _Walker:
         if key == "allOf":
             for result in results:
                 for err in result:
-                    self.add(self.errs.schema, err, unchanged)
+                    self.add(self.errs.schema, err, unchanged, ratchet=False)
         elif key == "anyOf" and ok == 0:
             self._invalid_composite(
                 path, f'"{path}" must validate at least one schema (anyOf)', unchanged
             )
             for err in min(results, key=len):
-                self.add(self.errs.schema, err, unchanged)
+                self.add(self.errs.schema, err, unchanged, ratchet=False)
         elif key == "oneOf" and ok != 1:
             self._invalid_composite(
                 path,
@@ -285,10 +291,15 @@ class _Walker:
             )
             if ok == 0:
                 for err in min(results, key=len):
-                    self.add(self.errs.schema, err, unchanged)
+                    self.add(self.errs.schema, err, unchanged, ratchet=False)
 
     def _invalid_composite(self, path: str, detail: str, unchanged: bool) -> None:
-        self.add(self.errs.schema, FieldError(fielderrors.INVALID, path, "", detail), unchanged)
+        self.add(
+            self.errs.schema,
+            FieldError(fielderrors.INVALID, path, "", detail),
+            unchanged,
+            ratchet=False,
+        )
 
     # -- objects and arrays ----------------------------------------------------------------
 
@@ -376,7 +387,7 @@ class _Walker:
             for i, element in enumerate(value):
                 if any(structural.json_equal(element, s) for s in seen):
                     err = FieldError(fielderrors.DUPLICATE, f"{path}[{i}]", element)
-                    self.add(self.errs.lists, err, unchanged)
+                    self.add(self.errs.lists, err, unchanged, ratchet=False)
                 else:
                     seen.append(element)
         elif list_type == "map" and keys:
@@ -388,7 +399,7 @@ class _Walker:
                 if key in found:
                     bad = {k: element.get(k) for k in keys if k in element}
                     err = FieldError(fielderrors.DUPLICATE, f"{path}[{i}]", bad)
-                    self.add(self.errs.lists, err, unchanged)
+                    self.add(self.errs.lists, err, unchanged, ratchet=False)
                 found.add(key)
 
 
