@@ -55,8 +55,15 @@ class FakeKeystone:
             def do_GET(self) -> None:
                 keystone.calls += 1
                 expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-                if self.path.endswith("/groups"):
-                    body: dict[str, Any] = {"groups": [{"id": "g1", "name": "devs"}]}
+                path = self.path.split("?")[0]
+                if path in ("/", "/v3", "/v3/"):  # version discovery, once per webhook
+                    host = self.headers.get("Host")
+                    link = {"rel": "self", "href": f"http://{host}/v3/"}
+                    body: dict[str, Any] = {
+                        "version": {"id": "v3.14", "status": "stable", "links": [link]}
+                    }
+                elif path.endswith("/groups"):
+                    body = {"groups": [{"id": "g1", "name": "devs"}]}
                 else:
                     body = {
                         "token": {
