@@ -453,19 +453,16 @@ def _containers(doc: Any) -> Iterator[dict[str, Any]]:
             yield from _containers(item)
 
 
-def manifest_lines() -> list[tuple[str, str, list[str]]]:
-    """(file, binary, argv without the program) of every provider-os container."""
-    files = [
-        *sorted((DEPLOY / "manifests").rglob("*.yaml")),
-        *sorted((DEPLOY / "examples").rglob("*.yaml")),
-        *sorted((DEPLOY / "docs").rglob("*.md")),
-    ]
+def manifest_lines(
+    files: list[Path], root: Path, image_marker: str
+) -> list[tuple[str, str, list[str]]]:
+    """(file, binary, argv without the program) of every container whose image has the marker."""
     lines = []
     for path in files:
         for doc in _documents(path):
             for container in _containers(doc):
                 image = str(container.get("image", ""))
-                if "/provider-os/" not in image:
+                if image_marker not in image:
                     continue
                 binary = image.rsplit("/", 1)[1].split(":", 1)[0]
                 env = {
@@ -482,11 +479,22 @@ def manifest_lines() -> list[tuple[str, str, list[str]]]:
                 if argv and not argv[0].startswith("-"):
                     assert Path(argv[0]).name == binary, (path, argv[0])
                     argv = argv[1:]
-                lines.append((str(path.relative_to(DEPLOY)), binary, argv))
+                lines.append((str(path.relative_to(root)), binary, argv))
     return lines
 
 
-MANIFEST_LINES = manifest_lines()
+MANIFEST_LINES = manifest_lines(
+    [
+        *sorted((DEPLOY / "manifests").rglob("*.yaml")),
+        *sorted((DEPLOY / "examples").rglob("*.yaml")),
+        *sorted((DEPLOY / "docs").rglob("*.md")),
+    ],
+    DEPLOY,
+    "/provider-os/",
+)
+# Our own manifests (rendered from our charts) start our images the same way.
+REPO = Path(__file__).resolve().parents[3]
+OUR_LINES = manifest_lines(sorted((REPO / "manifests").rglob("*.yaml")), REPO, "osk8s/")
 
 
 def test_every_provider_os_container_was_found() -> None:
@@ -653,3 +661,14 @@ def test_unwritten_services_parse_then_refuse_in_one_line(
     assert main(argv) == 3, where
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not implemented" in err and err.startswith(binary)
+
+
+@pytest.mark.parametrize(("where", "binary", "argv"), OUR_LINES, ids=[w for w, _, _ in OUR_LINES])
+def test_our_manifests_args_lines_parse(where: str, binary: str, argv: list[str]) -> None:
+    ns, warnings = parse(binary, argv)
+    assert warnings == "", where
+    assert isinstance(ns.verbosity, int)
+
+
+def test_our_manifests_start_every_binary() -> None:
+    assert {binary for _, binary, _ in OUR_LINES} >= set(PARSERS) - {"client-keystone-auth"}
