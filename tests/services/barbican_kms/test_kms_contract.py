@@ -2,9 +2,10 @@
 
 Secrets are created with openstacksdk as the demo user (whom the plugin authenticates as);
 the plugin runs as a subprocess on a tmp socket and is called with real gRPC clients for v1
-and v2. Covers rotation, restart, CPO data, a wrong key size, and Barbican made unreachable
-through the fault proxy while Decrypt keeps working from the cache. Skips when the test
-cloud is not up; it never starts or stops the test cloud.
+and v2. Covers rotation, restart, CPO data, a wrong key size, Barbican made unreachable or
+refusing (403 through the fault proxy, a real 404) while the cached key keeps serving, and
+the HA story: rolling swap from CPO, switch to the envelope, storage migration, way back.
+Skips when the test cloud is not up; it never starts or stops the test cloud.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import os
 import re
 import socket
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -23,13 +25,15 @@ from typing import Any
 import grpc
 import pytest
 
+from osk8s_barbican_kms.formats import ENVELOPE_KEY_ID_PREFIX
 from osk8s_core.proto.kms.v1beta1 import api_pb2 as v1
 from osk8s_core.proto.kms.v2 import api_pb2 as v2
 from osk8s_testing.cloudgate import cloud_unavailable
-from osk8s_testing.faultproxy import FaultProxy, Reset, start_fleet
+from osk8s_testing.faultproxy import FaultProxy, Reset, error, start_fleet
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 from osk8s_testing.testcloud.outputs import DEMO_CLOUD
 
+from .kms_apiserver import ApiServer, CpoPeer, GrpcPeer, Stored
 from .kms_process import PluginProcess, rpc_code
 from .test_kms_legacy import cpo_encrypt
 
@@ -269,3 +273,129 @@ def test_decrypt_errors_from_the_real_binary(
             decrypt_v2(plugin, cpo_encrypt(b"p", os.urandom(16)), str(uuid.uuid4()))
         code = rpc_code(info.value)
         assert code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def write_conf_fmt(path: Path, glob: str, key_id: str, fmt: str) -> Path:
+    path.write_text(f"{glob}[KeyManager]\nkey-id = {key_id}\nwrite-format = {fmt}\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+class Etcd:
+    """What the apiservers stored, and what each object must decrypt to."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Stored] = {}
+        self.data: dict[str, bytes] = {}
+
+    def put(self, api: ApiServer, name: str) -> Stored:
+        self.data[name] = f"secret {name}".encode()
+        self.objects[name] = api.write(name, self.data[name])
+        return self.objects[name]
+
+    def readable_by(self, *apis: ApiServer) -> list[int]:
+        """How many stored objects each apiserver's plugin can read (fresh DEK caches)."""
+        return [
+            sum(ApiServer(api.peer).can_read(o, self.data[o.name]) for o in self.objects.values())
+            for api in apis
+        ]
+
+    def enveloped(self) -> int:
+        return sum(o.wrapped_dek.startswith(b"OSK8S") for o in self.objects.values())
+
+
+def switch(conf: Path, glob: str, key_id: str, fmt: str, plugin: PluginProcess) -> str:
+    """Change write-format in one plugin's cloud.conf and SIGHUP it; returns its new key_id."""
+    expected = (ENVELOPE_KEY_ID_PREFIX if fmt == "envelope" else "") + key_id
+    write_conf_fmt(conf, glob, key_id, fmt)
+    plugin.hup()
+    wait_for(lambda: plugin.status().key_id == expected, what=f"key_id {expected}")
+    return expected
+
+
+def test_rolling_swap_format_switch_migration_and_way_back(
+    layout: Layout, secrets: Secrets, tmp_path: Path
+) -> None:
+    """The HA story end to end: kube-apiservers A and B, each with its own plugin binary.
+
+    CPO fleet -> rolling swap to osk8s (default aes-cbc) -> switch to the envelope (a mixed
+    fleet mid-switch) -> storage migration -> the way back (switch to aes-cbc, migrate, and
+    only then CPO's image). At each step: who can read what is stored.
+    """
+    payload = os.urandom(32)
+    key_id = secrets.create(payload)
+    glob = global_section(layout)
+    conf_a = write_conf_fmt(tmp_path / "a.conf", glob, key_id, "aes-cbc")
+    conf_b = write_conf(tmp_path / "b.conf", glob, key_id)  # write-format unset: the default
+    plugin_a = PluginProcess(conf=conf_a, workdir=Path(tempfile.mkdtemp(dir=tmp_path)))
+    plugin_b = PluginProcess(conf=conf_b, workdir=Path(tempfile.mkdtemp(dir=tmp_path)))
+    cpo = ApiServer(CpoPeer(key_id, payload))
+    etcd = Etcd()
+    etcd.put(cpo, "written-by-cpo")
+    with plugin_a, plugin_b:
+        # 1. Rolling swap CPO -> osk8s: key ids agree, every peer reads everything.
+        api_a, api_b = ApiServer(GrpcPeer(plugin_a)), ApiServer(GrpcPeer(plugin_b))
+        etcd.put(api_a, "cbc-by-a")
+        etcd.put(api_b, "cbc-by-b")
+        assert api_a.key_id == api_b.key_id == cpo.key_id == key_id
+        assert not any(api_a.is_stale(o) for o in etcd.objects.values())
+        assert etcd.readable_by(cpo, api_a, api_b) == [3, 3, 3]  # rollback to CPO: safe
+
+        # 2. Switch (step one of two), B first: a mixed fleet mid-rollout reads both ways.
+        assert switch(conf_b, glob, key_id, "envelope", plugin_b) != key_id
+        etcd.put(api_b, "envelope-by-b")  # B sees the new key_id and wraps a new DEK
+        assert api_b.encrypt_calls == 2 and etcd.enveloped() == 1
+        assert etcd.readable_by(api_a, api_b, cpo) == [4, 4, 3]  # CPO cannot read the envelope
+        switch(conf_a, glob, key_id, "envelope", plugin_a)
+        etcd.put(api_a, "envelope-by-a")
+        stale = sorted(o.name for o in etcd.objects.values() if api_a.is_stale(o))
+        assert stale == ["cbc-by-a", "cbc-by-b", "written-by-cpo"]
+
+        # 3. Step two: the storage migration rewrites every object under the envelope.
+        api_a.migrate(etcd.objects, etcd.data)
+        assert etcd.enveloped() == 5 and not any(api_b.is_stale(o) for o in etcd.objects.values())
+        assert etcd.readable_by(api_a, api_b, cpo) == [5, 5, 0]
+
+        # 4. The way back: both to aes-cbc; enveloped data stays readable, by osk8s only...
+        for conf, plugin in ((conf_a, plugin_a), (conf_b, plugin_b)):
+            assert switch(conf, glob, key_id, "aes-cbc", plugin) == key_id
+        assert etcd.readable_by(api_a, api_b, cpo) == [5, 5, 0]  # CPO's image: not yet
+        api_b.migrate(etcd.objects, etcd.data)  # ... until a storage migration rewrote it all
+        assert etcd.enveloped() == 0 and {o.key_id for o in etcd.objects.values()} == {key_id}
+        assert etcd.readable_by(api_a, api_b, cpo) == [5, 5, 5]  # now CPO reads every Secret
+    assert plugin_a.stop() == 0 and plugin_b.stop() == 0
+
+
+def test_barbican_403_and_real_404_keep_the_cached_key(
+    layout: Layout, secrets: Secrets, conn: Any, tmp_path: Path
+) -> None:
+    key_id = secrets.create(os.urandom(32))
+    fleet = start_fleet({"keystone": KEYSTONE, "barbican": BARBICAN})
+    try:
+        barbican: FaultProxy = fleet["barbican"]
+        glob = global_section(layout, auth_url=fleet["keystone"].url)
+        conf = write_conf(tmp_path / "cloud.conf", glob, key_id)
+        with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
+            data = encrypt_v2(plugin, b"kept")
+            rule = barbican.inject(error(403), method="GET", path=r"/payload")
+            plugin.hup()
+            wait_for(
+                lambda: 'result="rejected"' in http_get(plugin.http_port, "/metrics")[1],
+                what="a refused refresh",
+            )
+            assert rule.fired >= 1
+            assert decrypt_v2(plugin, data.ciphertext, key_id) == b"kept"
+            barbican.reset()
+            conn.key_manager.delete_secret(key_id)  # a real 404 from Barbican
+            plugin.hup()
+            wait_for(lambda: barbican.calls.count("GET", r"/payload") >= 1, what="a refetch")
+            wait_for(lambda: "404" in http_get(plugin.http_port, "/readyz?verbose")[1])
+            assert decrypt_v2(plugin, data.ciphertext, key_id) == b"kept"
+            assert encrypt_v2(plugin, b"still writable").key_id == key_id
+            assert plugin.status().healthz == "ok"
+            code, body = http_get(plugin.http_port, "/readyz?verbose")
+            assert code == 500 and f"{key_id} refused, cached key serving" in body
+            assert "key_rejected_by_barbican_serving_cache" in plugin.log()
+    finally:
+        for proxy in fleet.values():
+            proxy.stop()
