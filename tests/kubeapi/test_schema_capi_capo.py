@@ -27,6 +27,7 @@ SERVED = (
     "capo/crd/infrastructure.cluster.x-k8s.io_openstackmachines.yaml",
     "capi/crd/cluster.x-k8s.io_clusters.yaml",
     "capi/crd/cluster.x-k8s.io_machines.yaml",
+    "capi/crd/ipam.cluster.x-k8s.io_ipaddresses.yaml",
 )
 INFRA, CAPI = "infrastructure.cluster.x-k8s.io", "cluster.x-k8s.io"
 KINDS = {
@@ -34,6 +35,7 @@ KINDS = {
     "OpenStackMachine": (INFRA, "openstackmachines"),
     "Cluster": (CAPI, "clusters"),
     "Machine": (CAPI, "machines"),
+    "IPAddress": (f"ipam.{CAPI}", "ipaddresses"),
 }
 IDENTITY = {"cloudName": "openstack", "name": "cloud-config"}
 UUID = "0b6e5c3a-9a2f-4c9e-8a43-6f6e1a7e9d11"
@@ -427,6 +429,40 @@ CASES = [
                 "FieldValueInvalid",
                 "spec.topology.workers.machineDeployments[0].machineHealthCheck.unhealthyMachineConditions[0].type",
                 'Invalid value: "string": type must not be one of: Ready, Available, HealthCheckSucceeded, OwnerRemediated, ExternallyRemediated',  # noqa: E501
+            ),
+        ),
+    ),
+]
+
+
+POOL = {"apiGroup": "ipam.example.com", "kind": "Pool", "name": "pool"}
+CASES += [
+    Case(
+        # v1beta1 claimRef.name: default ""
+        "ipaddress-v1beta1-default",
+        "IPAddress",
+        "v1beta1",
+        {"address": "10.0.0.5", "prefix": 24, "claimRef": {}, "poolRef": POOL},
+        defaulted={"claimRef.name": ""},
+    ),
+    Case(
+        # v1beta2 claimRef: required [name], no default
+        "ipaddress-v1beta2-required",
+        "IPAddress",
+        "v1beta2",
+        {"address": "10.0.0.5", "prefix": 24, "claimRef": {}, "poolRef": POOL},
+        causes=(("FieldValueRequired", "spec.claimRef.name", "Required value"),),
+    ),
+    Case(
+        "ipaddress-v1beta2-maximum",
+        "IPAddress",
+        "v1beta2",
+        {"address": "10.0.0.5", "prefix": 129, "claimRef": {"name": "c"}, "poolRef": POOL},
+        causes=(
+            (
+                "FieldValueInvalid",
+                "spec.prefix",
+                "Invalid value: 129: spec.prefix in body should be less than or equal to 128",
             ),
         ),
     ),
