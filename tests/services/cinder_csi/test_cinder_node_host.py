@@ -269,3 +269,13 @@ def test_never_reformats_another_filesystem(drv: Driver, host: LoopHost) -> None
         csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=str(staging))
     )
     assert host.mounts() == []
+
+
+def test_not_root_skips_with_the_reason_but_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("OSK8S_REQUIRE_TESTCLOUD", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="needs root: loop devices"):
+        require_root()
+    monkeypatch.setenv("OSK8S_REQUIRE_TESTCLOUD", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI runs as root"):
+        require_root()
