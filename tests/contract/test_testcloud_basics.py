@@ -7,28 +7,16 @@ round trip, ports and floating IPs). Later the core's OpenStack layer replaces p
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from openstack import exceptions
 from openstack.connection import Connection
 
 from .conftest import TestCloud
+from .polling import wait_for
 
 pytestmark = pytest.mark.contract
-
-T = TypeVar("T")
-
-
-def _wait_for(fetch: Callable[[], T], done: Callable[[T], bool], *, wait: float) -> T:
-    deadline = time.monotonic() + wait
-    while True:
-        value = fetch()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
 
 
 def test_password_auth_as_demo(demo_conn: Connection, testcloud: TestCloud) -> None:
@@ -53,7 +41,7 @@ def test_volume_create_extend_delete(demo_conn: Connection, name: str) -> None:
         assert bs.find_volume(name).id == volume.id
         bs.extend_volume(volume, 2)
         # The status goes extending -> available asynchronously: wait for the new size.
-        volume = _wait_for(lambda: bs.get_volume(volume), lambda v: v.size == 2, wait=60)
+        volume = wait_for(lambda: bs.get_volume(volume), lambda v: v.size == 2, wait=60)
         assert volume.status == "available"
     finally:
         bs.delete_volume(volume, ignore_missing=True)
@@ -155,7 +143,7 @@ def test_manila_share_access_rule_extend_delete(demo_conn: Connection, name: str
         rule = sfs.create_access_rule(
             share.id, access_type="ip", access_to="192.0.2.10", access_level="rw"
         )
-        rule = _wait_for(
+        rule = wait_for(
             lambda: sfs.get_access_rule(rule.id), lambda r: r.state == "active", wait=60
         )
         assert rule.state == "active"
@@ -168,7 +156,7 @@ def test_manila_share_access_rule_extend_delete(demo_conn: Connection, name: str
             headers={"X-OpenStack-Manila-API-Version": "2.7"},
         )
         assert resp.status_code == 202
-        share = _wait_for(lambda: sfs.get_share(share.id), lambda s: s.size == 2, wait=60)
+        share = wait_for(lambda: sfs.get_share(share.id), lambda s: s.size == 2, wait=60)
         assert share.status == "available"
     finally:
         sfs.delete_share(share, ignore_missing=True)

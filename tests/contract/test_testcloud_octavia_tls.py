@@ -7,41 +7,31 @@ access through the secret's ACL, as on a real cloud; a ref that is not there is 
 from __future__ import annotations
 
 import base64
-import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 from openstack import exceptions
 from openstack.connection import Connection
+
+from osk8s_testing.tls import self_signed_localhost
 
 from .conftest import TestCloud
 
 pytestmark = pytest.mark.contract
 
 
-def _self_signed(host: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+@pytest.fixture(scope="module")
+def key_and_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, x509.Certificate]:
+    """A throw-away key and certificate (the tooling's self-signed pair), loaded."""
+    files = self_signed_localhost(tmp_path_factory.mktemp("tls"))
+    key = serialization.load_pem_private_key(Path(files.key).read_bytes(), password=None)
+    return key, x509.load_pem_x509_certificate(Path(files.cert).read_bytes())
 
 
 def _secret_id(ref: str) -> str:
@@ -62,18 +52,26 @@ def tls_lb(demo_conn: Connection, testcloud: TestCloud) -> Iterator[Any]:
         lb_api.wait_for_delete(lb, wait=180)
 
 
+@pytest.fixture(scope="module")
+def octavia_user_id(admin_conn: Connection) -> str:
+    identity: Any = admin_conn.identity
+    user_id: str = identity.find_user("octavia", domain_id="default", ignore_missing=False).id
+    return user_id
+
+
 @dataclass
 class Made:
     """What a test made: listeners go before the certificates they use (Octavia re-reads
     every listener's certificate on each change of the load balancer)."""
 
+    lb: Any
     listeners: list[str] = field(default_factory=list)
     refs: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
 def made(demo_conn: Connection, tls_lb: Any) -> Iterator[Made]:
-    record = Made()
+    record = Made(lb=tls_lb)
     yield record
     lb_api: Any = demo_conn.load_balancer
     km: Any = demo_conn.key_manager
@@ -104,12 +102,12 @@ def _tls_listener(demo_conn: Connection, lb: Any, made: Made, port: int, ref: st
 
 def test_terminated_https_listener_with_pkcs12_secret(
     demo_conn: Connection,
-    admin_conn: Connection,
-    tls_lb: Any,
+    octavia_user_id: str,
     made: Made,
     name: str,
+    key_and_cert: tuple[Any, x509.Certificate],
 ) -> None:
-    key, cert = _self_signed("tls.osk8s.example")
+    key, cert = key_and_cert
     bundle = pkcs12.serialize_key_and_certificates(
         name.encode(), key, cert, None, serialization.NoEncryption()
     )
@@ -122,22 +120,23 @@ def test_terminated_https_listener_with_pkcs12_secret(
         secret_type="opaque",
     )
     made.refs.append(secret.secret_ref)
-    listener = _tls_listener(demo_conn, tls_lb, made, 443, secret.secret_ref)
+    listener = _tls_listener(demo_conn, made.lb, made, 443, secret.secret_ref)
     assert listener.provisioning_status == "ACTIVE"
     assert listener.protocol == "TERMINATED_HTTPS"
     assert listener.default_tls_container_ref == secret.secret_ref
     assert listener.sni_container_refs == [secret.secret_ref]
     # Octavia granted its own service user read access with the caller's token.
-    identity: Any = admin_conn.identity
-    octavia_user = identity.find_user("octavia", domain_id="default")
     acl = km.get(f"/secrets/{_secret_id(secret.secret_ref)}/acl").json()
-    assert octavia_user.id in acl["read"]["users"]
+    assert octavia_user_id in acl["read"]["users"]
 
 
 def test_terminated_https_listener_with_certificate_container(
-    demo_conn: Connection, tls_lb: Any, made: Made, name: str
+    demo_conn: Connection,
+    made: Made,
+    name: str,
+    key_and_cert: tuple[Any, x509.Certificate],
 ) -> None:
-    key, cert = _self_signed("legacy.osk8s.example")
+    key, cert = key_and_cert
     km: Any = demo_conn.key_manager
     pem = {
         "certificate": cert.public_bytes(serialization.Encoding.PEM),
@@ -159,7 +158,7 @@ def test_terminated_https_listener_with_certificate_container(
         refs.append({"name": part, "secret_ref": secret.secret_ref})
     container = km.create_container(name=name, type="certificate", secret_refs=refs)
     made.refs.append(container.container_ref)
-    listener = _tls_listener(demo_conn, tls_lb, made, 8443, container.container_ref)
+    listener = _tls_listener(demo_conn, made.lb, made, 8443, container.container_ref)
     assert listener.provisioning_status == "ACTIVE"
     assert listener.default_tls_container_ref == container.container_ref
 
