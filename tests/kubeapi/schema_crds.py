@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from typing import Any
+
+from kubernetes import client
 
 GROUP, PLURAL, KIND = "schema.osk8s.io", "gadgets", "Gadget"
 
@@ -152,3 +156,22 @@ def gadget(obj_name: str = "g", version: str = "v1", **spec: Any) -> dict[str, A
         "metadata": {"name": obj_name},
         "spec": spec,
     }
+
+
+def install(extensions: client.ApiextensionsV1Api, body: dict[str, Any]) -> None:
+    """Create a CRD without the typed client's (slow) model decoding; the body is read."""
+    extensions.create_custom_resource_definition(body, _preload_content=False).read()
+
+
+def change_schema(
+    extensions: client.ApiextensionsV1Api, change: Callable[[dict[str, Any]], None]
+) -> None:
+    """Replace the Gadget CRD with ``change`` applied to a fresh copy of its spec schema."""
+    name = f"{PLURAL}.{GROUP}"
+    newer = crd()
+    change(newer["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"])
+    current = json.loads(
+        extensions.read_custom_resource_definition(name, _preload_content=False).read()
+    )
+    newer["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+    extensions.replace_custom_resource_definition(name, newer, _preload_content=False).read()

@@ -9,14 +9,14 @@ import pytest
 from kubernetes import client
 
 from .conftest import status_body
-from .schema_crds import GROUP, PLURAL, crd, gadget
+from .schema_crds import GROUP, PLURAL, crd, gadget, install
 
 
 @pytest.fixture
 def gadgets(
     extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
 ) -> client.CustomObjectsApi:
-    extensions.create_custom_resource_definition(crd(), _preload_content=False).read()
+    install(extensions, crd())
     return custom
 
 

@@ -7,7 +7,6 @@ apierrors.NewInvalid: 422, reason Invalid, one cause per field error.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -17,14 +16,14 @@ from kubernetes import client
 from osk8s_testing.kubeapi import KubeApiServer
 
 from .conftest import status_body
-from .schema_crds import GROUP, PLURAL, crd, gadget
+from .schema_crds import GROUP, PLURAL, change_schema, crd, gadget, install
 
 
 @pytest.fixture
 def gadgets(
     extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
 ) -> client.CustomObjectsApi:
-    extensions.create_custom_resource_definition(crd(), _preload_content=False).read()
+    install(extensions, crd())
     return custom
 
 
@@ -214,19 +213,7 @@ def test_unchanged_invalid_fields_are_ratcheted(
     gadgets: client.CustomObjectsApi, extensions: client.ApiextensionsV1Api
 ) -> None:
     _create(gadgets, gadget(name="abcde"))
-    tighter = crd()
-    tighter["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
-        "name"
-    ]["maxLength"] = 3
-    current = json.loads(
-        extensions.read_custom_resource_definition(
-            f"{PLURAL}.{GROUP}", _preload_content=False
-        ).read()
-    )
-    tighter["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    extensions.replace_custom_resource_definition(
-        f"{PLURAL}.{GROUP}", tighter, _preload_content=False
-    ).read()
+    change_schema(extensions, lambda spec: spec["properties"]["name"].update(maxLength=3))
     # name is now too long, but unchanged: other changes still go through (ratcheting)
     patched = gadgets.patch_namespaced_custom_object(
         GROUP, "v1", "default", PLURAL, "g", {"spec": {"size": 3}}
@@ -245,18 +232,10 @@ def test_defaults_are_applied_on_read_from_storage(
     gadgets: client.CustomObjectsApi, extensions: client.ApiextensionsV1Api
 ) -> None:
     _create(gadgets, gadget())
-    newer = crd()
-    props = newer["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    props["properties"]["color"] = {"type": "string", "default": "blue"}
-    current = json.loads(
-        extensions.read_custom_resource_definition(
-            f"{PLURAL}.{GROUP}", _preload_content=False
-        ).read()
+    change_schema(
+        extensions,
+        lambda spec: spec["properties"].update(color={"type": "string", "default": "blue"}),
     )
-    newer["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    extensions.replace_custom_resource_definition(
-        f"{PLURAL}.{GROUP}", newer, _preload_content=False
-    ).read()
     read = gadgets.get_namespaced_custom_object(GROUP, "v1", "default", PLURAL, "g")
     assert read["spec"]["color"] == "blue"
     listed = gadgets.list_namespaced_custom_object(GROUP, "v1", "default", PLURAL)

@@ -13,6 +13,7 @@ from kubernetes import client
 from osk8s_testing.kubeapi import KubeApiServer
 
 from .conftest import status_body
+from .schema_crds import install
 
 GROUP, PLURAL = "versions.osk8s.io", "dials"
 
@@ -76,7 +77,7 @@ def _dial(version: str, name: str = "d", **spec: Any) -> dict[str, Any]:
 def test_each_version_validates_with_its_own_schema(
     extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
 ) -> None:
-    extensions.create_custom_resource_definition(_crd(), _preload_content=False).read()
+    install(extensions, _crd())
     with pytest.raises(client.ApiException) as caught:
         custom.create_namespaced_custom_object(GROUP, "v1", "default", PLURAL, _dial("v1", size=7))
     assert status_body(caught.value)["details"]["causes"][0]["message"] == (
@@ -91,7 +92,7 @@ def test_each_version_validates_with_its_own_schema(
 def test_strategy_none_stores_one_object_served_in_every_version(
     extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
 ) -> None:
-    extensions.create_custom_resource_definition(_crd("None"), _preload_content=False).read()
+    install(extensions, _crd("None"))
     made = custom.create_namespaced_custom_object(
         GROUP, "v1", "default", PLURAL, _dial("v1", size=2, legacy="x")
     )
@@ -119,7 +120,7 @@ def test_webhook_conversion_is_an_honest_500(
     extensions: client.ApiextensionsV1Api,
     custom: client.CustomObjectsApi,
 ) -> None:
-    extensions.create_custom_resource_definition(_crd("Webhook"), _preload_content=False).read()
+    install(extensions, _crd("Webhook"))
     made = custom.create_namespaced_custom_object(GROUP, "v2", "default", PLURAL, _dial("v2"))
     assert made["spec"] == {"color": "red"}
     for call in (

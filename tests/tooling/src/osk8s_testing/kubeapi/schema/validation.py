@@ -293,6 +293,11 @@ class _Walker:
                 for err in min(results, key=len):
                     self.add(self.errs.schema, err, unchanged, ratchet=False)
 
+    def _too_many(self, path: str, count: int, limit: int, unchanged: bool) -> None:
+        # field.TooMany: maxItems and maxProperties alike
+        detail = f"must have at most {limit} items"
+        self.add(self.errs.schema, FieldError(fielderrors.TOO_MANY, path, count, detail), unchanged)
+
     def _invalid_composite(self, path: str, detail: str, unchanged: bool) -> None:
         self.add(
             self.errs.schema,
@@ -315,16 +320,7 @@ class _Walker:
                 )
         count = len(value)
         if "maxProperties" in schema and count > int(schema["maxProperties"]):
-            self.add(
-                self.errs.schema,
-                FieldError(
-                    fielderrors.TOO_MANY,
-                    path,
-                    count,
-                    f"must have at most {int(schema['maxProperties'])} items",
-                ),
-                unchanged,
-            )
+            self._too_many(path, count, int(schema["maxProperties"]), unchanged)
         if "minProperties" in schema and count < int(schema["minProperties"]):
             self._invalid(
                 path,
@@ -348,16 +344,7 @@ class _Walker:
     ) -> None:
         count = len(value)
         if "maxItems" in schema and count > int(schema["maxItems"]):
-            self.add(
-                self.errs.schema,
-                FieldError(
-                    fielderrors.TOO_MANY,
-                    path,
-                    count,
-                    f"must have at most {int(schema['maxItems'])} items",
-                ),
-                unchanged,
-            )
+            self._too_many(path, count, int(schema["maxItems"]), unchanged)
         if "minItems" in schema and count < int(schema["minItems"]):
             self._invalid(
                 path, count, f"should have at least {int(schema['minItems'])} items", unchanged
