@@ -168,3 +168,122 @@ def test_no_op_write_keeps_managed_fields_and_version(core: client.CoreV1Api) ->
     again = _apply(core, {"metadata": {"name": "a"}, "data": {"x": "1"}}, "ctrl")
     assert again.metadata.resource_version == made.metadata.resource_version
     assert again.metadata.managed_fields[0].time == made.metadata.managed_fields[0].time
+
+
+def test_force_on_non_apply_patch_is_422(core: client.CoreV1Api) -> None:
+    # ValidatePatchOptions: "force: Forbidden: may not be specified for non-apply patch"
+    core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    with pytest.raises(client.ApiException) as exc:
+        core.patch_namespaced_config_map("a", "default", {"data": {"x": "1"}}, force=True)
+    assert exc.value.status == 422
+    assert status_body(exc.value)["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
+        "may not be specified for non-apply patch"
+    )
+
+
+# -- custom resources: x-kubernetes-list-type from the CRD schema -------------------------------
+# https://kubernetes.io/docs/reference/using-api/server-side-apply/#merge-strategy
+
+
+GROUP = "apply.osk8s.io"
+
+
+def _crd() -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "replicas": {"type": "integer", "default": 1},
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["port", "protocol"],
+                        "items": {
+                            "type": "object",
+                            "required": ["port", "protocol"],
+                            "properties": {
+                                "port": {"type": "integer"},
+                                "protocol": {"type": "string"},
+                                "name": {"type": "string"},
+                            },
+                        },
+                    },
+                    "tags": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "set",
+                        "items": {"type": "string"},
+                    },
+                    "servers": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        },
+    }
+    return {
+        "metadata": {"name": f"gadgets.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+def _apply_gadget(custom: client.CustomObjectsApi, spec: dict[str, Any], manager: str) -> Any:
+    body = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Gadget",
+        "metadata": {"name": "g"},
+        "spec": spec,
+    }
+    return custom.patch_namespaced_custom_object(
+        GROUP,
+        "v1",
+        "default",
+        "gadgets",
+        "g",
+        body,
+        field_manager=manager,
+        _content_type=APPLY,
+    )
+
+
+def test_custom_resource_apply_uses_list_types_and_not_defaults(
+    extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
+) -> None:
+    extensions.create_custom_resource_definition(_crd())
+    first = _apply_gadget(
+        custom,
+        {"ports": [{"port": 80, "protocol": "TCP"}], "tags": ["a"], "servers": ["x"]},
+        "one",
+    )
+    assert first["spec"]["replicas"] == 1  # defaulted on the merged object...
+    owned = next(m for m in first["metadata"]["managedFields"] if m["manager"] == "one")
+    assert "f:replicas" not in owned["fieldsV1"]["f:spec"]  # ...but not owned by the applier
+    assert 'k:{"port":80,"protocol":"TCP"}' in owned["fieldsV1"]["f:spec"]["f:ports"]
+    assert 'v:"a"' in owned["fieldsV1"]["f:spec"]["f:tags"]
+    second = _apply_gadget(
+        custom,
+        {"ports": [{"port": 80, "protocol": "UDP"}], "tags": ["b"], "replicas": 3},
+        "two",
+    )
+    spec = second["spec"]
+    # map and set lists merge across managers; the replicas default is not a conflict
+    assert [(p["port"], p["protocol"]) for p in spec["ports"]] == [(80, "TCP"), (80, "UDP")]
+    assert sorted(spec["tags"]) == ["a", "b"]
+    assert spec["replicas"] == 3
+    # an atomic list owned by another manager conflicts
+    with pytest.raises(client.ApiException) as exc:
+        _apply_gadget(custom, {"servers": ["y"]}, "two")
+    assert exc.value.status == 409
+    assert status_body(exc.value)["details"]["causes"][0]["field"] == ".spec.servers"

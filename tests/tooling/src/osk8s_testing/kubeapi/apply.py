@@ -10,9 +10,10 @@ applied before and no longer applies (unless someone else owns them), and answer
 owns, unless ``force=true``, which takes the fields over. A missing ``fieldManager`` is a 422
 on ``PatchOptions``; applying to a missing object creates it.
 
-List semantics: lists with a strategic merge key of the built-in type (:mod:`strategic`) are
-associative (``k:``) or sets (``v:``), every other list is atomic (also for custom resources:
-``x-kubernetes-list-type`` is not read here). Status is tracked under ``subresource: status``.
+List semantics (:func:`list_keys`): built-in types use their strategic merge keys
+(:mod:`strategic`: associative by that key, ``k:``, or sets, ``v:``); custom resources use
+``x-kubernetes-list-type: map`` (with ``x-kubernetes-list-map-keys``) and ``set`` of their
+schema; every other list is atomic. Status is tracked under ``subresource: status``.
 Pure functions over JSON dicts; the caller locks and stores.
 """
 
@@ -46,6 +47,44 @@ _STRIPPED_META = (
 APPLY, UPDATE = "Apply", "Update"
 
 
+ListKeys = dict[str, tuple[str, ...]]
+"""Dotted list path (``spec.ports``, ``spec.template.spec.containers[].env``) -> its keys;
+``()`` for a set of scalars."""
+
+
+def list_keys(rt: ResourceType, schema: dict[str, Any] | None) -> ListKeys:
+    if not rt.custom:
+        return {
+            path: () if key == strategic.MERGE_PRIMITIVE else (key,)
+            for path, key in strategic.merge_keys_for(rt.kind).items()
+        }
+    out: ListKeys = {"metadata.finalizers": (), "metadata.ownerReferences": ("uid",)}
+    if schema:
+        _schema_keys(schema, "", out)
+    return out
+
+
+def _schema_keys(schema: dict[str, Any], dotted: str, out: ListKeys) -> None:
+    for name, child in (schema.get("properties") or {}).items():
+        if isinstance(child, dict):
+            _schema_keys(child, f"{dotted}.{name}" if dotted else name, out)
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, dict):
+        list_type = schema.get("x-kubernetes-list-type")
+        if list_type == "map" and schema.get("x-kubernetes-list-map-keys"):
+            out[dotted] = tuple(schema["x-kubernetes-list-map-keys"])
+        elif list_type == "set":
+            out[dotted] = ()
+        _schema_keys(items, f"{dotted}[]", out)
+
+
+def _item_key(item: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The item's key fields (a key field the item lacks is left out, as for defaulted ones)."""
+    if not isinstance(item, dict) or keys[0] not in item:
+        return None
+    return {k: item[k] for k in keys if k in item}
+
+
 def _key_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
@@ -53,9 +92,8 @@ def _key_json(value: Any) -> str:
 # -- field sets --------------------------------------------------------------------------------
 
 
-def field_set(obj: dict[str, Any], rt: ResourceType, subresource: str) -> set[Path]:
+def field_set(obj: dict[str, Any], rt: ResourceType, subresource: str, keys: ListKeys) -> set[Path]:
     """The paths a write of ``obj`` sets, minus what managedFields never tracks."""
-    keys = {} if rt.custom else strategic.merge_keys_for(rt.kind)
     out: set[Path] = set()
     for name, value in obj.items():
         if name in ("apiVersion", "kind"):
@@ -71,18 +109,19 @@ def field_set(obj: dict[str, Any], rt: ResourceType, subresource: str) -> set[Pa
     return out
 
 
-def _collect(value: Any, path: Path, dotted: str, keys: dict[str, str], out: set[Path]) -> None:
+def _collect(value: Any, path: Path, dotted: str, keys: ListKeys, out: set[Path]) -> None:
     if isinstance(value, dict) and value:
         for name, child in value.items():
             _collect(child, (*path, f"f:{name}"), f"{dotted}.{name}", keys, out)
         return
     if isinstance(value, list) and dotted in keys and value:
-        merge_key = keys[dotted]
+        item_keys = keys[dotted]
         for item in value:
-            if merge_key == strategic.MERGE_PRIMITIVE:
+            key = _item_key(item, item_keys) if item_keys else None
+            if not item_keys:
                 out.add((*path, f"v:{_key_json(item)}"))
-            elif isinstance(item, dict) and merge_key in item:
-                element = (*path, f"k:{_key_json({merge_key: item[merge_key]})}")
+            elif key is not None:
+                element = (*path, f"k:{_key_json(key)}")
                 out.add(element)
                 for name, child in item.items():
                     _collect(child, (*element, f"f:{name}"), f"{dotted}[].{name}", keys, out)
@@ -239,10 +278,11 @@ def track_update(
     manager: str,
     subresource: str,
     now: str,
+    keys: ListKeys,
 ) -> None:
     """Record a non-apply write (create, update, patch) of ``manager`` in ``new``."""
-    before = field_set(old, rt, subresource) if old is not None else set()
-    after = field_set(new, rt, subresource)
+    before = field_set(old, rt, subresource, keys) if old is not None else set()
+    after = field_set(new, rt, subresource, keys)
     changed = {p for p in after if old is None or value_at(old, p) != value_at(new, p)}
     removed = before - after
     if old is not None and not changed and not removed:
@@ -273,11 +313,12 @@ def apply(
     force: bool,
     subresource: str,
     now: str,
+    keys: ListKeys,
 ) -> dict[str, Any]:
     """The object after ``manager`` applies ``config`` (409 on conflicts unless forced)."""
-    applied = field_set(config, rt, subresource)
+    applied = field_set(config, rt, subresource, keys)
     base = copy.deepcopy(live) if live is not None else {}
-    merged = _merge(base, config, "", {} if rt.custom else strategic.merge_keys_for(rt.kind))
+    merged = _merge(base, config, "", keys)
     entries: list[tuple[Entry, set[Path]]] = []
     previous: set[Path] = set()
     conflicts: list[tuple[Entry, Path]] = []
@@ -324,7 +365,7 @@ def _without_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(live: Any, config: Any, dotted: str, keys: dict[str, str]) -> Any:
+def _merge(live: Any, config: Any, dotted: str, keys: ListKeys) -> Any:
     if isinstance(config, dict) and isinstance(live, dict):
         out = dict(live)
         for name, value in config.items():
@@ -335,20 +376,21 @@ def _merge(live: Any, config: Any, dotted: str, keys: dict[str, str]) -> Any:
                 out[name] = _merge(live.get(name), value, child, keys)
         return out
     if isinstance(config, list) and isinstance(live, list) and dotted in keys:
-        merge_key = keys[dotted]
+        item_keys = keys[dotted]
         out_list = list(live)
         for item in config:
-            if merge_key == strategic.MERGE_PRIMITIVE:
+            if not item_keys:
                 if item not in out_list:
                     out_list.append(item)
                 continue
+            wanted = _item_key(item, item_keys)
             index = next(
                 (
                     i
                     for i, o in enumerate(out_list)
-                    if isinstance(o, dict)
-                    and isinstance(item, dict)
-                    and o.get(merge_key) == item.get(merge_key)
+                    if wanted is not None
+                    and isinstance(o, dict)
+                    and all(o.get(k) == v for k, v in wanted.items())
                 ),
                 None,
             )
@@ -397,6 +439,26 @@ def _conflict(conflicts: list[tuple[Entry, Path]]) -> errors.ApiError:
             lines.extend(f"- {p}" for p in by_manager[name])
         message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
     return errors.ApiError(409, "Conflict", message, details={"causes": causes})
+
+
+def _invalid_options(field: str, reason: str, why: str) -> errors.ApiError:
+    return errors.ApiError(
+        422,
+        "Invalid",
+        f'PatchOptions.meta.k8s.io "" is invalid: {field}: {why}',
+        details={
+            "group": "meta.k8s.io",
+            "kind": "PatchOptions",
+            "causes": [{"reason": reason, "message": why, "field": field}],
+        },
+    )
+
+
+def forbid_force() -> None:
+    """ValidatePatchOptions: ``force`` only goes with an apply patch."""
+    raise _invalid_options(
+        "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
+    )
 
 
 def require_manager(field_manager: str) -> None:

@@ -62,9 +62,12 @@ class RequestGuard:
     def __init__(self, *, reviewer: Reviewer) -> None:
         self._reviewer = reviewer
 
-    def check(self, method: str, path: str, *, authorization: str, watching: bool) -> None:
+    def check(
+        self, method: str, path: str, *, authorization: str, watching: bool
+    ) -> dict[str, Any] | None:
+        """Authenticate and authorize; returns the reviewed user (None on open paths)."""
         if path.rstrip("/") in _OPEN_PATHS:
-            return
+            return None
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized()
@@ -84,6 +87,7 @@ class RequestGuard:
         decision = self._reviewer.subject_access_review({"spec": spec}).get("status") or {}
         if not decision.get("allowed"):
             raise _forbidden(spec, str(decision.get("reason") or ""))
+        return dict(user)
 
 
 def _forbidden(spec: dict[str, Any], reason: str) -> ApiError:

@@ -12,7 +12,7 @@ import json
 import logging
 import select
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -91,10 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         self.context.ops.schemas.begin_request(query.get("fieldValidation", ""))
+        self._user: dict[str, Any] | None = None
         try:
             body = self._read_body()
             if self.context.guard is not None:
-                self.context.guard.check(
+                self._user = self.context.guard.check(
                     method,
                     url.path,
                     authorization=self.headers.get("Authorization") or "",
@@ -253,11 +254,14 @@ class _Handler(BaseHTTPRequestHandler):
         raise errors.method_not_allowed(method)
 
     def _ctx(self, query: dict[str, str]) -> WriteContext:
-        return WriteContext(
+        """Per-request write facts; userInfo is the reviewed user when the guard is on."""
+        ctx = WriteContext(
             field_manager=query.get("fieldManager", ""),
             force=query.get("force", "").lower() in _TRUE,
+            force_given="force" in query,
             user_agent=self.headers.get("User-Agent") or "",
         )
+        return replace(ctx, user=self._user) if self._user is not None else ctx
 
     def _review(
         self, method: str, rt: ResourceType, target: routing.ResourcePath, body: Any

@@ -198,7 +198,7 @@ class Operations:
                 meta["managedFields"] = managed_fields
             else:
                 ssa.track_update(rt, None, obj, manager=ctx.manager(), subresource="",
-                                 now=timestamp(self.clock))  # fmt: skip
+                                 now=timestamp(self.clock), keys=self._list_keys(rt))  # fmt: skip
             if dry_run:
                 return self.to_wire(rt, obj)
             stored = self.store.write(key, obj)
@@ -316,6 +316,8 @@ class Operations:
         content_type, body = patch
         if content_type.split(";", maxsplit=1)[0].strip().lower() == APPLY_PATCH:
             return self._apply(rt, namespace, name, body, subresource, dry_run, ctx)
+        if ctx.force_given:
+            ssa.forbid_force()
         key = self.key(rt, namespace, name)
         with self.store.lock:
             old = self._existing(rt, key)
@@ -349,6 +351,11 @@ class Operations:
         """Server-side apply (see :mod:`apply`): creates when absent, else merges with ownership."""
         ssa.require_manager(ctx.field_manager)
         config = self._from_wire(rt, body)
+        if rt.custom:
+            # the applied configuration's own fields, not its schema defaults: merging defaults
+            # would overwrite what other managers set (defaulting runs on the merged object)
+            config = copy.deepcopy(body)
+            config["apiVersion"], config["kind"] = rt.api_version, rt.kind
         config_meta = metadata(config)
         if config_meta.get("name") and config_meta["name"] != name:
             raise errors.bad_request(
@@ -366,7 +373,7 @@ class Operations:
                 if subresource:
                     raise errors.not_found(rt.plural, rt.group, name)
                 merged = ssa.apply(rt, None, config, manager=ctx.field_manager, force=ctx.force,
-                                   subresource="", now=now)  # fmt: skip
+                                   subresource="", now=now, keys=self._list_keys(rt))  # fmt: skip
                 managed = metadata(merged).pop("managedFields", [])
                 created = self.create(
                     rt,
@@ -379,13 +386,19 @@ class Operations:
                 )
                 return created
             new = ssa.apply(rt, old, config, manager=ctx.field_manager, force=ctx.force,
-                            subresource=subresource, now=now)  # fmt: skip
+                            subresource=subresource, now=now, keys=self._list_keys(rt))  # fmt: skip
+            if rt.custom:
+                self.schemas.decode(rt, new)
             updates.check_preconditions(rt, old, new, require_rv=False)
             attrs = self._attributes(rt, admission.UPDATE, namespace, new, old, dry_run, ctx,
                                      "PatchOptions", subresource)  # fmt: skip
             managed = metadata(new).get("managedFields")
             result = self._admit_update(rt, attrs, old, new, subresource, ctx, managed or [])
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
+
+    def _list_keys(self, rt: ResourceType) -> ssa.ListKeys:
+        crd = self.schemas.crd(rt) if rt.custom else None
+        return ssa.list_keys(rt, crd.schema(rt.version) if crd is not None else None)
 
     # -- admission and built-in validation (kube-apiserver's order) -------------------------
 
@@ -454,7 +467,7 @@ class Operations:
                 metadata(result).pop("managedFields", None)
         else:
             ssa.track_update(rt, old, result, manager=ctx.manager(), subresource=subresource,
-                             now=timestamp(self.clock))  # fmt: skip
+                             now=timestamp(self.clock), keys=self._list_keys(rt))  # fmt: skip
         return result
 
     def _existing(self, rt: ResourceType, key: Key) -> dict[str, Any]:

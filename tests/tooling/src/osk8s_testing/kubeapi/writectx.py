@@ -25,6 +25,8 @@ class WriteContext:
     """The ``fieldManager`` query parameter ("" when absent)."""
     force: bool = False
     """``force=true`` on an apply patch."""
+    force_given: bool = False
+    """Whether ``force`` was sent at all (forbidden on non-apply patches)."""
     user_agent: str = ""
 
     def manager(self) -> str:
