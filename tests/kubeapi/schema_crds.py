@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 GROUP, PLURAL, KIND = "schema.osk8s.io", "gadgets", "Gadget"
@@ -175,3 +176,12 @@ def change_schema(
     )
     newer["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
     extensions.replace_custom_resource_definition(name, newer, _preload_content=False).read()
+
+
+@pytest.fixture
+def gadgets(
+    extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
+) -> client.CustomObjectsApi:
+    """The Gadget CRD installed; the custom objects API to use it (import where needed)."""
+    install(extensions, crd())
+    return custom

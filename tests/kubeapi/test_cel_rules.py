@@ -8,16 +8,11 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from . import schema_crds
 from .conftest import status_body
-from .schema_crds import GROUP, PLURAL, crd, gadget, install
+from .schema_crds import GROUP, PLURAL, gadget
 
-
-@pytest.fixture
-def gadgets(
-    extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
-) -> client.CustomObjectsApi:
-    install(extensions, crd())
-    return custom
+gadgets = schema_crds.gadgets  # the shared fixture
 
 
 def _causes(custom: client.CustomObjectsApi, body: dict[str, Any]) -> list[dict[str, str]]:

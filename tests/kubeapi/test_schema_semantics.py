@@ -15,16 +15,11 @@ from kubernetes import client
 
 from osk8s_testing.kubeapi import KubeApiServer
 
+from . import schema_crds
 from .conftest import status_body
-from .schema_crds import GROUP, PLURAL, change_schema, crd, gadget, install
+from .schema_crds import GROUP, PLURAL, change_schema, gadget
 
-
-@pytest.fixture
-def gadgets(
-    extensions: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
-) -> client.CustomObjectsApi:
-    install(extensions, crd())
-    return custom
+gadgets = schema_crds.gadgets  # the shared fixture
 
 
 def _create(custom: client.CustomObjectsApi, body: dict[str, Any]) -> dict[str, Any]:
