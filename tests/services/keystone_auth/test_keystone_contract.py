@@ -219,15 +219,7 @@ def test_keystone_contract_exec_plugin_binary(
         ),
     }
     binary = str(Path(sys.executable).parent / "client-keystone-auth")
-    result = subprocess.run(
-        [binary],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_plugin([binary], env)
     assert result.returncode == 0, result.stderr
     credential = json.loads(result.stdout)
     assert credential["apiVersion"] == "client.authentication.k8s.io/v1"
@@ -236,15 +228,7 @@ def test_keystone_contract_exec_plugin_binary(
     response = post(webhook, tls_files, token_review(credential["status"]["token"]))
     assert response.json()["status"]["user"]["username"] == world.user.name
     # Wrong password: an empty ExecCredential, exit 0 (as CPO).
-    bad = subprocess.run(
-        [binary, "--password", "wrong", "--no-token-cache"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    bad = run_plugin([binary, "--password", "wrong", "--no-token-cache"], env)
     assert bad.returncode == 0, bad.stderr
     assert json.loads(bad.stdout)["status"] == {}
     assert "Invalid user credentials" in bad.stderr
@@ -408,12 +392,10 @@ def app_credential(world: World) -> Iterator[dict[str, str]]:
     )
 
 
-def run_zipapp(pyz: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """As on a laptop: the bare interpreter, isolated (-I) and without site-packages (-S)."""
-    from .test_keystone_zipapp import bare_python
-
+def run_plugin(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The exec plugin as kubectl runs it: no terminal, the environment given, output kept."""
     return subprocess.run(
-        [bare_python(), "-I", "-S", str(pyz), *args],
+        command,
         env=env,
         capture_output=True,
         text=True,
@@ -421,6 +403,13 @@ def run_zipapp(pyz: Path, env: dict[str, str], *args: str) -> subprocess.Complet
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+def run_zipapp(pyz: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """As on a laptop: the bare interpreter, isolated (-I) and without site-packages (-S)."""
+    from .test_keystone_zipapp import bare_python
+
+    return run_plugin([bare_python(), "-I", "-S", str(pyz), *args], env)
 
 
 def exec_info(version: str) -> str:
