@@ -2,8 +2,9 @@
 
 Creates two AES keys in Barbican as the demo user, starts ``barbican-kms-plugin`` on a tmp
 socket and, over real gRPC: Status; v2 Encrypt/Decrypt of a DEK; v1 Encrypt/Decrypt of a
-Secret-sized payload; a CPO-format ciphertext; rotation by SIGHUP with old data still
-readable; a tampered ciphertext refused. Cleans up (plugin, secrets) whatever happens.
+Secret-sized payload; a CPO-format ciphertext; rotation plus a switch to the envelope by
+SIGHUP with old data still readable; a tampered envelope refused. Cleans up (plugin,
+secrets) whatever happens.
 
     .venv/bin/python services/barbican_kms/demo.py
 """
@@ -51,8 +52,9 @@ def create_key(conn: Any, payload: bytes) -> str:
     return str(secret.id).rsplit("/", 1)[-1]
 
 
-def write_conf(path: Path, glob: str, key_id: str, *old: str) -> None:
+def write_conf(path: Path, glob: str, key_id: str, *old: str, fmt: str = "aes-cbc") -> None:
     lines = [glob, "[KeyManager]", f"key-id = {key_id}", *(f"old-key-id = {k}" for k in old)]
+    lines.append(f"write-format = {fmt}")
     path.write_text("\n".join(lines) + "\n")
     os.chmod(path, 0o600)
 
@@ -63,6 +65,13 @@ def cpo_encrypt(data: bytes, key: bytes) -> bytes:
     iv = os.urandom(16)
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     return iv + enc.update(data + bytes([pad]) * pad) + enc.finalize()
+
+
+def cpo_decrypt(data: bytes, key: bytes) -> bytes:
+    """What CPO's aescbc.Decrypt returns: CBC-decrypt after the IV, cut the padding."""
+    dec = Cipher(algorithms.AES(key), modes.CBC(data[:16])).decryptor()
+    plain = dec.update(data[16:]) + dec.finalize()
+    return plain[: len(plain) - plain[-1]]
 
 
 def wait_status(stub: Any, predicate: Any, timeout: float = 60) -> Any:
@@ -85,10 +94,11 @@ def exercise(
     glob, id_a, id_b = rotate
     dek = os.urandom(32)
     enc = kms2.Encrypt(v2.EncryptRequest(plaintext=dek, uid="demo-1"))
-    say(f"v2 Encrypt of a 32-byte DEK -> {len(enc.ciphertext)} bytes, format "
-        f"{enc.ciphertext[:6]!r} v{enc.ciphertext[6]}, key_id={enc.key_id}")  # fmt: skip
+    say(f"v2 Encrypt of a 32-byte DEK (write-format aes-cbc, the default) -> "
+        f"{len(enc.ciphertext)} bytes, key_id={enc.key_id}")  # fmt: skip
     back = kms2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id))
-    say(f"v2 Decrypt -> the same DEK: {back.plaintext == dek}")
+    say(f"v2 Decrypt -> the same DEK: {back.plaintext == dek}; CPO's plugin would read it "
+        f"too: {cpo_decrypt(enc.ciphertext, key_a) == dek}")  # fmt: skip
 
     secret = json.dumps({"kind": "Secret", "data": {"blob": base64.b64encode(
         os.urandom(48 * 1024)).decode()}}).encode()  # fmt: skip
@@ -101,17 +111,19 @@ def exercise(
     dec = kms2.Decrypt(v2.DecryptRequest(ciphertext=legacy, key_id=id_a))
     say(f"CPO AES-CBC ciphertext decrypts: {dec.plaintext!r}")
 
-    write_conf(conf, glob, id_b, id_a)
+    write_conf(conf, glob, id_b, id_a, fmt="envelope")
     proc.send_signal(signal.SIGHUP)
-    status = wait_status(kms2, lambda s: s.key_id == id_b)
-    say(f"rotated by editing cloud.conf + SIGHUP: key_id={status.key_id}")
+    status = wait_status(kms2, lambda s: s.key_id.endswith(id_b))
+    say(f"rotated to B and switched to the envelope (cloud.conf + SIGHUP): "
+        f"key_id={status.key_id}")  # fmt: skip
     old = kms2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=id_a))
     new = kms2.Encrypt(v2.EncryptRequest(plaintext=dek))
-    say(f"data under A still decrypts: {old.plaintext == dek}; new data uses {new.key_id}")
+    say(f"data under A still decrypts: {old.plaintext == dek}; new data: "
+        f"{new.ciphertext[:6]!r} v{new.ciphertext[6]}, {len(new.ciphertext)} bytes")  # fmt: skip
 
-    tampered = enc.ciphertext[:-1] + bytes([enc.ciphertext[-1] ^ 1])
+    tampered = new.ciphertext[:-1] + bytes([new.ciphertext[-1] ^ 1])
     try:
-        kms2.Decrypt(v2.DecryptRequest(ciphertext=tampered, key_id=id_a))
+        kms2.Decrypt(v2.DecryptRequest(ciphertext=tampered, key_id=new.key_id))
         raise SystemExit("a tampered ciphertext was accepted")
     except grpc.RpcError as err:
         say(f"tampered ciphertext -> {err.code().name}: {err.details()}")
