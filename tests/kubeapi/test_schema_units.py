@@ -177,3 +177,18 @@ def test_ratcheting_drops_only_what_upstream_ratchets() -> None:
         ("tags[1]", ""),
         ("counter", "must grow"),
     ]
+
+
+def test_schema_constraints_on_metadata_name_only() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "metadata": {
+                "type": "object",
+                "properties": {"name": {"type": "string", "maxLength": 5, "pattern": "^[a-z]+$"}},
+            }
+        },
+    }
+    assert validation.validate({"metadata": {"name": "abc", "labels": {"x": "1"}}}, schema) == []
+    errs = [str(e) for e in validation.validate({"metadata": {"name": "abcdefg"}}, schema)]
+    assert errs == ["metadata.name: Too long: may not be longer than 5"]

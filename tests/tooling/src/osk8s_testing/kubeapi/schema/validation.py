@@ -334,10 +334,24 @@ class _Walker:
             target = props.get(key, extra)
             if target is None or (path == "" and key in structural.TYPE_META and key not in props):
                 continue
-            if path == "" and key == "metadata":
-                continue  # ObjectMeta is validated by its own rules, not the schema
             previous = old.get(key, _MISSING) if old is not _MISSING else _MISSING
+            if path == "" and key == "metadata":
+                self._metadata(sub, target, previous, unchanged)
+                continue
             self.node(sub, target, _child(path, key), previous, unchanged=unchanged)
+
+    def _metadata(self, meta: Any, schema: Schema, old: Any, unchanged: bool) -> None:
+        """ObjectMeta has its own validation; a CRD schema may only constrain name and
+        generateName (string validations), and those are checked."""
+        names = ("name", "generateName")
+        props = {k: v for k, v in structural.properties(schema).items() if k in names}
+        if not props or not isinstance(meta, dict):
+            return
+        view = {k: meta[k] for k in props if k in meta}
+        was = {k: old[k] for k in props if k in old} if isinstance(old, dict) else _MISSING
+        self.node(
+            view, {"type": "object", "properties": props}, "metadata", was, unchanged=unchanged
+        )
 
     def _array(
         self, value: list[Any], schema: Schema, path: str, old: Any, unchanged: bool
