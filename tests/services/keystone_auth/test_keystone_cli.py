@@ -117,6 +117,37 @@ def test_keystone_webhook_does_not_import_grpc() -> None:
     assert result.stdout.strip() == "False"
 
 
+def test_keystone_webhook_builds_without_the_heavy_libraries(tls_files: TlsFiles) -> None:
+    """Start-up within 1.5 s: the Kubernetes client, keystoneauth/requests and openstacksdk are
+    imported where used (ConfigMaps; the first Keystone call, warmed up after listening)."""
+    probe = (
+        "import sys\n"
+        "from osk8s_core.logging import get_logger\n"
+        "from osk8s_keystone_auth.options import ServerOptions, build_server_parser\n"
+        "from osk8s_keystone_auth.service import build\n"
+        "ns = build_server_parser().parse_args(sys.argv[1:])\n"
+        "build(ServerOptions.from_args(ns, {}), logger=get_logger('t'), environ={})\n"
+        "heavy = {'kubernetes', 'keystoneauth1', 'requests', 'openstack', 'urllib3', 'yaml'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            "--listen=127.0.0.1:0",
+            f"--tls-cert-file={tls_files.cert}",
+            f"--tls-private-key-file={tls_files.key}",
+            "--keystone-url=http://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_keystone_binary_serves_and_stops_on_sigterm(tls_files: TlsFiles) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "TLS_", "KEYSTONE_"))}
     argv = [

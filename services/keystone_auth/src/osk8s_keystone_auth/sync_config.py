@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-import yaml
-
 from osk8s_core.errors import ConfigError
 from osk8s_keystone_auth.identity import ROLES, UserInfo
 
@@ -61,6 +59,8 @@ class SyncConfig:
 
 
 def parse_sync_config(text: str, *, source: str = "sync config") -> SyncConfig:
+    import yaml  # noqa: PLC0415 - only when a sync config is given
+
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
