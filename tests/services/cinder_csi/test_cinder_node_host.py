@@ -195,6 +195,29 @@ def test_node_expand_grows_the_filesystem(drv: Driver, host: LoopHost, fs: str) 
     assert host.mounts() == []
 
 
+def test_stage_grows_a_restored_filesystem(drv: Driver, host: LoopHost) -> None:
+    """A volume restored from a smaller snapshot: its filesystem is smaller than the disk, and
+    CreateVolume put ``resizeRequired`` in the context; staging grows it (xfs: online)."""
+    vid, loop = new_volume(drv, host)
+    subprocess.run(["mkfs.xfs", "-q", "-f", loop.device], check=True)
+    loop.grow(480 * MIB)
+    staging = drv.work / "staging"
+    drv.node.NodeStageVolume(
+        csi_pb2.NodeStageVolumeRequest(
+            volume_id=vid,
+            staging_target_path=str(staging),
+            volume_capability=cap(fs="xfs"),
+            volume_context={"cinder.csi.openstack.org/resizeRequired": "true"},
+        )
+    )
+    st = os.statvfs(staging)
+    assert st.f_blocks * st.f_frsize > 400 * MIB
+    drv.node.NodeUnstageVolume(
+        csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=str(staging))
+    )
+    assert host.mounts() == []
+
+
 def test_block_publish_binds_the_device(drv: Driver, host: LoopHost) -> None:
     vid, loop = new_volume(drv, host, 64 * MIB)
     target = drv.work / "pod" / "dev" / vid

@@ -125,7 +125,7 @@ def test_system_mounter_never_formats_a_disk_that_may_hold_data(
 
 
 def test_system_mounter_keeps_existing_filesystem_and_grows_xfs() -> None:
-    runner = RecordingRunner({"blkid": "DEVNAME=/dev/vdb\nTYPE=xfs\n"})
+    runner = RecordingRunner({"blkid": "DEVNAME=/dev/vdb\nTYPE=xfs\n", "findmnt": "xfs\n"})
     mounter = SystemMounter(runner=runner)
     mounter.format_and_mount("/dev/vdb", "/stage", "xfs", ["nouuid"])
     assert not any(c[0].startswith("mkfs") for c in runner.calls)

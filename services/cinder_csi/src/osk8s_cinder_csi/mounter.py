@@ -187,7 +187,9 @@ class SystemMounter:
         return out.strip().splitlines()[0] if out.strip() else ""
 
     def resize_fs(self, device: str, mount_path: str) -> None:
-        fs_type = probe_disk(self._run, device).fs_type
+        # The mounted filesystem's type, from the mount table (the disk is in use: no probe).
+        out = self._run(["findmnt", "-n", "-o", "FSTYPE", "--target", mount_path])
+        fs_type = out.strip().splitlines()[0] if out.strip() else ""
         if fs_type == "xfs":
             self._run(["xfs_growfs", "-d", mount_path])
         else:
