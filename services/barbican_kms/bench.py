@@ -200,7 +200,7 @@ def barbican_requests(port: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def testcloud_conf(tmp: Path) -> tuple[Path, Any, str]:
+def testcloud_conf(tmp: Path, write_format: str) -> tuple[Path, Any, str]:
     import openstack  # noqa: PLC0415 - only needed without --cloud-config
     from openstack.config.loader import OpenStackConfig  # noqa: PLC0415
 
@@ -219,7 +219,9 @@ def testcloud_conf(tmp: Path) -> tuple[Path, Any, str]:
     glob = re.search(r"^\[Global\]\n(?:(?!\[).*\n?)*", text, re.M)
     assert glob is not None
     conf = tmp / "cloud.conf"
-    conf.write_text(f"{glob.group(0)}\n[KeyManager]\nkey-id = {secret_id}\n")
+    conf.write_text(
+        f"{glob.group(0)}\n[KeyManager]\nkey-id = {secret_id}\nwrite-format = {write_format}\n"
+    )
     os.chmod(conf, 0o600)
     return conf, conn, secret_id
 
@@ -234,6 +236,12 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=4, help="echo server threads (the plugin uses 4)"
     )
+    parser.add_argument(
+        "--write-format",
+        default="aes-cbc",
+        choices=("aes-cbc", "envelope"),
+        help="[KeyManager] write-format of the secret created in the test cloud",
+    )
     parser.add_argument("--echo-server", metavar="SOCKET", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
@@ -245,7 +253,7 @@ def main() -> int:
     if args.cloud_config:
         conf = Path(args.cloud_config)
     else:
-        conf, conn, secret_id = testcloud_conf(tmp)
+        conf, conn, secret_id = testcloud_conf(tmp, args.write_format)
     plugin_sock, echo_sock = tmp / "kms.sock", tmp / "echo.sock"
     http_port = free_port()
     log = (tmp / "plugin.log").open("wb")
