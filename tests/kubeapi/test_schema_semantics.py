@@ -258,3 +258,20 @@ def test_unknown_fields_warn_by_default_and_fail_with_strict(
     assert "Warning" not in ignored.headers
     clean = requests.get(f"{url}/w", timeout=5)
     assert "Warning" not in clean.headers
+
+
+def test_a_status_write_persists_the_read_defaults_of_the_spec(
+    gadgets: client.CustomObjectsApi, extensions: client.ApiextensionsV1Api
+) -> None:
+    made = _create(gadgets, gadget())
+    change_schema(
+        extensions,
+        lambda spec: spec["properties"].update(color={"type": "string", "default": "blue"}),
+    )
+    made["status"] = {"phase": "Ready"}
+    written = gadgets.replace_namespaced_custom_object_status(
+        GROUP, "v1", "default", PLURAL, "g", made
+    )
+    # upstream copies the spec from the stored object as read (defaulted), then persists it
+    assert written["spec"]["color"] == "blue"
+    assert written["metadata"]["generation"] == 1

@@ -143,7 +143,15 @@ class CustomResourceSchemas:
     def validate_update(
         self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], *, subresource: str
     ) -> None:
-        """``old`` is the stored object; it is read in the request's version for ``oldSelf``."""
+        """``old`` is the stored object; it is read in the request's version for ``oldSelf``.
+
+        Parts of ``new`` copied from storage (status on a main write, everything but status on
+        a status write) are coerced as upstream reads them: pruned and defaulted.
+        """
+        schema = self._schema(rt)
+        if schema is not None:
+            pruning.prune_object(new, schema)
+            defaulting.apply_defaults(new, schema, root=True)
         self._validate(rt, new, self.on_read(rt, old), subresource=subresource)
         self._to_storage_version(rt, new)
 
