@@ -451,3 +451,33 @@ def test_reinvocation_if_needed(api_client: Any, core: client.CoreV1Api, webhook
     core.create_namespaced_config_map("default", {"metadata": {"name": "x"}})
     # first, second (mutates), first again (IfNeeded, saw a later change)
     assert [p.split("?")[1].split("&")[0] for p in webhook.paths] == ["first", "second", "first"]
+
+
+def test_webhook_may_call_the_api_server_back(
+    api_client: Any, core: client.CoreV1Api, webhook: Webhook
+) -> None:
+    # the store is not locked during the call: a webhook reading (or writing) through the API
+    # does not deadlock; a write to the object under admission makes the request start over
+    core.create_namespaced_config_map("default", {"metadata": {"name": "ref"}, "data": {"k": "v"}})
+    core.create_namespaced_config_map("default", {"metadata": {"name": "target"}})
+    seen: list[str] = []
+
+    def answer(req: dict[str, Any]) -> dict[str, Any]:
+        seen.append(core.read_namespaced_config_map("ref", "default").data["k"])
+        if req["operation"] == "UPDATE" and len(seen) == 1:
+            core.patch_namespaced_config_map("target", "default", {"data": {"by": "webhook"}})
+        return {"allowed": True}
+
+    webhook.answer = answer
+    _register(
+        api_client,
+        "Validating",
+        _hook("callback.example.com", _direct(webhook), timeoutSeconds=5),
+    )
+    started = time.monotonic()
+    patched = core.patch_namespaced_config_map("target", "default", {"data": {"by2": "client"}})
+    assert time.monotonic() - started < 4
+    assert patched.data == {"by": "webhook", "by2": "client"}  # retried on the changed object
+    updates = [r for r in webhook.requests() if r["operation"] == "UPDATE"]
+    assert len(updates) == 3  # client patch, webhook's own patch, the client patch again
+    assert seen == ["v", "v", "v"]

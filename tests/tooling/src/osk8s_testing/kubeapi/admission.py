@@ -16,13 +16,15 @@ IfNeeded calls a mutating webhook once more when a later one changed the object.
 ``clientConfig.url`` is called as is; ``clientConfig.service`` cannot resolve on a test host,
 so :class:`AdmissionConfig` maps (namespace, name) to a 127.0.0.1 port (the test hook); the
 path and port of the reference are kept. ``caBundle`` (base64 PEM) is the only trust anchor.
-Webhooks are called with the store locked (writes are serialised), so a webhook that calls
-this API server back would wait until its timeout: test webhooks must not.
+The store lock is released while a webhook is called (``unlocked``), so a webhook may call
+this API server back; the write path then checks that the object did not change meanwhile and
+starts over if it did, as kube-apiserver's GuaranteedUpdate retries on a conflict.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import http.client
 import json
@@ -30,6 +32,7 @@ import ssl
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,12 +178,19 @@ class _Hook:
 
 class Admission:
     def __init__(
-        self, *, registry: Registry, store: Store, to_wire: ToWire, config: AdmissionConfig
+        self,
+        *,
+        registry: Registry,
+        store: Store,
+        to_wire: ToWire,
+        config: AdmissionConfig,
+        unlocked: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._registry = registry
         self._store = store
         self._to_wire = to_wire
         self._config = config
+        self._unlocked = unlocked
 
     def mutate(self, attrs: Attributes, obj: dict[str, Any] | None) -> dict[str, Any] | None:
         """Run the mutating webhooks on ``obj`` (wire form); returns the possibly patched copy."""
@@ -262,7 +272,8 @@ class Admission:
         review = self._review(hook, attrs, obj, seen_as)
         uid = review["request"]["uid"]
         try:
-            response = self._post(hook, review)
+            with self._unlocked():  # other requests (and the webhook itself) go on meanwhile
+                response = self._post(hook, review)
             answer = response.get("response")
             if not isinstance(answer, dict):
                 raise _CallError("the webhook answered no response")

@@ -9,11 +9,12 @@ collection and CRD/namespace lifecycles are delegated to collaborators (:mod:`gc
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from osk8s_testing.kubeapi import (
     admission,
@@ -50,6 +51,14 @@ NAMESPACES = ("", "namespaces")
 BACKGROUND, FOREGROUND, ORPHAN = "Background", "Foreground", "Orphan"
 _GC_FINALIZERS = {FOREGROUND: "foregroundDeletion", ORPHAN: "orphan"}
 ManagedFields = list[dict[str, Any]]
+_ADMISSION_RETRIES = 5
+_T = TypeVar("_T")
+
+
+class _Changed(Exception):
+    """The object changed while the store was unlocked for a webhook call: start over."""
+
+
 ListOptions = listing.ListOptions
 _BAD_NAME = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
@@ -82,6 +91,7 @@ class Operations:
             store=store,
             to_wire=self.to_wire,
             config=admission_config or AdmissionConfig(),
+            unlocked=self._unlocked,
         )
         self._allocator = defaults.Allocator()
         self.gc = Collector(store=store, writer=self)
@@ -194,6 +204,8 @@ class Operations:
             self.schemas.validate_create(rt, obj)  # CRD schema + CEL, before validating admission
             immutable.validate_create(rt, obj)
             self._validate(rt, replace(attrs, name=name), obj)
+            if self.store.get(key) is not None:  # created while a webhook was called
+                raise errors.already_exists(rt.plural, rt.group, name)
             if managed_fields is not None:  # created by an apply
                 meta["managedFields"] = managed_fields
             else:
@@ -272,7 +284,10 @@ class Operations:
             )
             return updated, False
 
-    def update(
+    def update(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._retrying(self._update_once, *args, **kwargs)
+
+    def _update_once(
         self,
         rt: ResourceType,
         namespace: str,
@@ -301,7 +316,10 @@ class Operations:
             result = self._admit_update(rt, attrs, old, new, subresource, ctx)
             return self.to_wire(rt, self._commit(key, old, result, dry_run=dry_run))
 
-    def patch(
+    def patch(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._retrying(self._patch_once, *args, **kwargs)
+
+    def _patch_once(
         self,
         rt: ResourceType,
         namespace: str,
@@ -315,7 +333,7 @@ class Operations:
         """``patch`` is (content type, body)."""
         content_type, body = patch
         if content_type.split(";", maxsplit=1)[0].strip().lower() == APPLY_PATCH:
-            return self._apply(rt, namespace, name, body, subresource, dry_run, ctx)
+            return self._retrying(self._apply, rt, namespace, name, body, subresource, dry_run, ctx)
         if ctx.force_given:
             ssa.forbid_force()
         key = self.key(rt, namespace, name)
@@ -402,6 +420,37 @@ class Operations:
 
     # -- admission and built-in validation (kube-apiserver's order) -------------------------
 
+    @contextlib.contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        """Release the store lock (all recursion levels) for the duration of a webhook call."""
+        lock: Any = self.store.lock
+        if not lock._is_owned():
+            yield
+            return
+        state = lock._release_save()
+        try:
+            yield
+        finally:
+            lock._acquire_restore(state)
+
+    def _ensure_unchanged(self, rt: ResourceType, old: dict[str, Any]) -> None:
+        meta = metadata(old)
+        current = self.store.get(self.key(rt, meta.get("namespace", ""), meta["name"]))
+        if current is None or metadata(current).get("resourceVersion") != meta.get(
+            "resourceVersion"
+        ):
+            raise _Changed
+
+    def _retrying(self, once: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        for _ in range(_ADMISSION_RETRIES):
+            try:
+                return once(*args, **kwargs)
+            except _Changed:
+                continue
+        raise errors.ApiError(
+            409, "Conflict", "the object kept changing while admission webhooks were called"
+        )
+
     def _attributes(  # noqa: PLR0917 (the admission attributes, in upstream's order)
         self,
         rt: ResourceType,
@@ -452,6 +501,7 @@ class Operations:
         """mutating webhooks -> registry PrepareForUpdate -> validation -> validating webhooks,
         then managedFields (``applied``: the entries an apply computed)."""
         new = self._mutate(rt, attrs, new)
+        self._ensure_unchanged(rt, old)
         result = updates.prepare_update(
             rt, old, new, subresource=subresource, allocator=self._allocator
         )
@@ -460,6 +510,7 @@ class Operations:
         self.schemas.validate_update(rt, old, result, subresource=subresource)
         immutable.validate_update(rt, old, result, subresource=subresource)
         self._validate(rt, attrs, result)
+        self._ensure_unchanged(rt, old)
         if applied is not None:
             if applied:
                 metadata(result)["managedFields"] = applied
@@ -514,6 +565,16 @@ class Operations:
         ctx: WriteContext = NO_CONTEXT,
     ) -> tuple[dict[str, Any], bool]:
         """Returns (object, removed): removed is False while finalizers hold it."""
+        return self._retrying(self._delete_once, rt, namespace, name, opts, ctx)
+
+    def _delete_once(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        opts: DeleteOptions,
+        ctx: WriteContext,
+    ) -> tuple[dict[str, Any], bool]:
         key = self.key(rt, namespace, name)
         with self.store.lock:
             obj = self._existing(rt, key)
@@ -530,6 +591,7 @@ class Operations:
                                          opts.dry_run, ctx, "DeleteOptions")  # fmt: skip
                 self.admission.mutate(attrs, None)
                 self.admission.validate(attrs, None)
+                self._ensure_unchanged(rt, obj)
             if opts.dry_run:
                 return self.to_wire(rt, obj), not self._blocked(key, obj)
             final, removed = self.delete_key(key, opts.propagation)
