@@ -99,7 +99,15 @@ class LoopHost:
         for point in self.mounts():
             done = subprocess.run(["umount", point], capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                problems.append(f"umount {point}: {done.stderr.strip()}")
+                # Busy (a failed test left a file open): detach it lazily so the loop device
+                # can still go, and report it.
+                lazy = subprocess.run(
+                    ["umount", "-l", point], capture_output=True, text=True, check=False
+                )
+                problems.append(
+                    f"umount {point}: {done.stderr.strip()}"
+                    + ("" if lazy.returncode == 0 else f"; umount -l: {lazy.stderr.strip()}")
+                )
         for loop in self.loops:
             # Detach by backing file: the device name is only trusted if it still maps to it.
             attached = _run("losetup", "-j", str(loop.file)).splitlines()
