@@ -481,3 +481,33 @@ def test_webhook_may_call_the_api_server_back(
     updates = [r for r in webhook.requests() if r["operation"] == "UPDATE"]
     assert len(updates) == 3  # client patch, webhook's own patch, the client patch again
     assert seen == ["v", "v", "v"]
+
+
+def test_user_info_is_the_authenticated_user(
+    kube_api_factory: KubeApiFactory, webhook: Webhook
+) -> None:
+    from osk8s_testing.kubeapi import WebhookConfig
+
+    from .test_reviews import _Webhook
+
+    def decide(body: dict[str, Any]) -> dict[str, Any]:
+        if body["kind"] == "TokenReview":
+            user = {"username": "alice", "uid": "42", "groups": ["devs"]}
+            return {"authenticated": True, "user": user}
+        return {"allowed": True}
+
+    reviewer = _Webhook()
+    reviewer.decide = decide
+    try:
+        server = kube_api_factory(
+            webhooks=WebhookConfig(
+                token_review_url=reviewer.url, authorization_url=reviewer.url, guard_requests=True
+            )
+        )
+        api = server.api_client(token="good")
+        _register(api, "Validating", _hook("who.example.com", _direct(webhook)))
+        client.CoreV1Api(api).create_namespaced_config_map("default", {"metadata": {"name": "x"}})
+    finally:
+        reviewer.close()
+    (request,) = webhook.requests()
+    assert request["userInfo"] == {"username": "alice", "uid": "42", "groups": ["devs"]}
