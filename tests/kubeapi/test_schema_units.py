@@ -192,3 +192,36 @@ def test_schema_constraints_on_metadata_name_only() -> None:
     assert validation.validate({"metadata": {"name": "abc", "labels": {"x": "1"}}}, schema) == []
     errs = [str(e) for e in validation.validate({"metadata": {"name": "abcdefg"}}, schema)]
     assert errs == ["metadata.name: Too long: may not be longer than 5"]
+
+
+def test_cel_sees_formats_as_kubernetes_types_and_root_metadata_trimmed() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "metadata": {"type": "object"},
+            "since": {"type": "string", "format": "date-time"},
+            "until": {"type": "string", "format": "date-time"},
+            "grace": {"type": "string", "format": "duration"},
+            "text": {"type": "string"},
+        },
+        "x-kubernetes-validations": [
+            {"rule": "self.until > self.since", "message": "until must follow since"},
+            {"rule": "self.grace <= duration('1h')", "message": "grace too long"},
+            {"rule": "self.text.find('[0-9]+') == '42'", "message": "no answer"},
+            {"rule": "!has(self.metadata.labels)", "message": "labels are not visible"},
+        ],
+    }
+    good = {
+        "metadata": {"name": "n", "labels": {"a": "b"}},
+        "since": "2026-01-01T00:00:00Z",
+        "until": "2026-01-02T00:00:00Z",
+        "grace": "30m",
+        "text": "x42y7",
+    }
+    assert validation.validate(good, schema) == []
+    bad = {**good, "until": "2025-12-31T00:00:00Z", "grace": "2h", "text": "x7"}
+    assert [e.detail for e in validation.validate(bad, schema)] == [
+        "until must follow since",
+        "grace too long",
+        "no answer",
+    ]

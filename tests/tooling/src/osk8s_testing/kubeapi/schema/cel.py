@@ -9,14 +9,18 @@ upstream does (``<error> evaluating rule: <rule>``).
 
 Kubernetes' CEL libraries are only partly available: the string functions ``lowerAscii``,
 ``upperAscii``, ``trim``, ``split``, ``join``, ``replace``, ``indexOf``, ``lastIndexOf``, the
-list functions ``isSorted``, ``sum``, ``min``, ``max`` and ``isURL`` are provided here; any other
-function (``quantity``, ``ip``, ``cidr``, ``format``...) makes the rule fail with an explicit
+regex ``find``/``findAll``, the list functions ``isSorted``, ``sum``, ``min``, ``max`` and
+``isURL`` are provided here; values are typed by the schema (``date-time`` strings are
+timestamps, ``duration`` durations, ``byte`` bytes). Any other function (``quantity``, ``ip``,
+``cidr``, ``format``, optionals...) makes the rule fail with an explicit
 ``unsupported CEL function`` error rather than pass unchecked, so a gap is never silent.
 Compiled programs are cached per rule text (parsing is the costly part).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
 import urllib.parse
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import celpy
+import re2
 from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
@@ -96,6 +101,25 @@ def _last_index_of(target: Any, needle: Any) -> celtypes.IntType:
     return celtypes.IntType(found)
 
 
+def _type_name(schema: dict[str, Any]) -> str:
+    """The value upstream prints for a failed rule (the node's schema type)."""
+    if schema.get("x-kubernetes-int-or-string") and not schema.get("type"):
+        return "string"
+    return str(schema.get("type") or "object")
+
+
+def _find(target: Any, pattern: Any) -> celtypes.StringType:
+    found = re2.search(str(pattern), str(target))
+    return celtypes.StringType(found.group(0) if found else "")
+
+
+def _find_all(target: Any, pattern: Any, limit: Any = -1) -> celtypes.ListType:
+    matches = [m.group(0) for m in re2.finditer(str(pattern), str(target))]
+    if int(limit) >= 0:
+        matches = matches[: int(limit)]
+    return celtypes.ListType([celtypes.StringType(m) for m in matches])
+
+
 def _is_url(value: Any) -> celtypes.BoolType:
     parsed = urllib.parse.urlsplit(str(value))
     return celtypes.BoolType(bool(parsed.scheme) and bool(parsed.netloc or parsed.path))
@@ -124,6 +148,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "isURL": _is_url,
+    "find": _find,
+    "findAll": _find_all,
 }
 
 
@@ -159,15 +185,54 @@ def _error_text(exc: Exception) -> str:
     return text
 
 
+def to_cel(value: Any, schema: dict[str, Any] | None) -> Any:
+    """JSON to CEL by the schema, as Kubernetes types it: strings of format ``date-time`` are
+    timestamps, ``duration`` durations, ``byte`` bytes; everything else as JSON maps to CEL."""
+    if schema is None or value is None:
+        return json_to_cel(value)
+    if isinstance(value, str):
+        fmt = schema.get("format")
+        try:
+            if fmt == "date-time":
+                return celtypes.TimestampType(value)
+            if fmt == "duration":
+                return celtypes.DurationType(value)
+            if fmt == "byte":
+                return celtypes.BytesType(base64.b64decode(value))
+        except (ValueError, TypeError, binascii.Error):
+            pass  # an invalid value was already reported by the format check
+        return celtypes.StringType(value)
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) else None
+        return celtypes.MapType(
+            {celtypes.StringType(k): to_cel(v, props.get(k, extra)) for k, v in value.items()}
+        )
+    if isinstance(value, list):
+        items = schema.get("items")
+        return celtypes.ListType(
+            [to_cel(v, items if isinstance(items, dict) else None) for v in value]
+        )
+    return json_to_cel(value)
+
+
 def check(
-    rule: Rule, path: str, type_name: str, value: Any, old: Any, *, has_old: bool
+    rule: Rule,
+    path: str,
+    schema: dict[str, Any],
+    value: Any,
+    old: Any,
+    *,
+    has_old: bool,
 ) -> FieldError | None:
     """Evaluate one rule at ``path``; None when it holds (or does not apply)."""
     if rule.transition and not has_old and not rule.optional_old_self:
         return None
-    activation: dict[str, Any] = {"self": json_to_cel(value)}
+    type_name = _type_name(schema)
+    activation: dict[str, Any] = {"self": to_cel(value, schema)}
     if rule.transition:
-        activation["oldSelf"] = json_to_cel(old) if has_old else None
+        activation["oldSelf"] = to_cel(old, schema) if has_old else None
     where = path + rule.field_path  # fieldPath is a JSON path like ".x" or "['x']" below the node
     where = where.lstrip(".") or _ROOT
     path = path or _ROOT

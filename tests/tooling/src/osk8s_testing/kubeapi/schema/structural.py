@@ -49,13 +49,6 @@ def child(schema: Schema, key: str) -> Schema | None:
     return additional(schema)
 
 
-def type_name(schema: Schema) -> str:
-    """The CEL error value upstream prints for a node (``sts.Type``)."""
-    if schema.get("x-kubernetes-int-or-string"):
-        return "string" if not schema.get("type") else str(schema["type"])
-    return str(schema.get("type") or "object")
-
-
 def json_type(value: Any) -> str:
     """The OpenAPI type name of a decoded JSON value, as kube-openapi reports it."""
     if value is None:

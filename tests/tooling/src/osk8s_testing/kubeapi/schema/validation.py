@@ -142,9 +142,9 @@ class _Walker:
                 failed = cel.check(
                     rule,
                     path,
-                    structural.type_name(schema),
-                    value,
-                    None if old is _MISSING else old,
+                    schema,
+                    _cel_view(value, path),
+                    None if old is _MISSING else _cel_view(old, path),
                     has_old=has_old,
                 )
                 if failed is not None:
