@@ -131,8 +131,8 @@ class CustomResourceSchemas:
             raise bad_request(
                 "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in dropped)
             )
-        if dropped and mode == "Warn":
-            self._request.unknown = [*getattr(self._request, "unknown", []), *dropped]
+        if dropped and mode == "Warn" and hasattr(self._request, "unknown"):
+            self._request.unknown.extend(dropped)  # only HTTP requests collect warnings
         defaulting.apply_defaults(obj, schema, root=True)
         return dropped
 
