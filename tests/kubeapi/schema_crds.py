@@ -53,6 +53,7 @@ SPEC: dict[str, Any] = {
             },
         },
         "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+        "zones": {"type": "array", "minItems": 1, "items": {"type": "string"}},
         "labels": {
             "type": "object",
             "maxProperties": 2,

@@ -100,6 +100,7 @@ def test_rejection_body_is_kube_apiservers(gadgets: client.CustomObjectsApi) -> 
         ({"mode": "Turbo"}, ("FieldValueNotSupported", "spec.mode", 'Unsupported value: "Turbo": supported values: "Fast", "Slow"')),  # noqa: E501
         ({"id": "not-a-uuid"}, ("FieldValueTypeInvalid", "spec.id", 'Invalid value: "not-a-uuid": spec.id in body must be of type uuid: "not-a-uuid"')),  # noqa: E501
         ({"address": "300.1.1.1"}, ("FieldValueTypeInvalid", "spec.address", 'Invalid value: "300.1.1.1": spec.address in body must be of type ipv4: "300.1.1.1"')),  # noqa: E501
+        ({"zones": []}, ("FieldValueInvalid", "spec.zones", "Invalid value: 0: spec.zones in body should have at least 1 items")),  # noqa: E501
         ({"tags": ["a", "b", "a"]}, ("FieldValueDuplicate", "spec.tags[2]", 'Duplicate value: "a"')),  # noqa: E501
         ({"disks": [{"name": "x"}, {"name": "x"}]}, ("FieldValueDuplicate", "spec.disks[1]", 'Duplicate value: {"name":"x"}')),  # noqa: E501
         ({"disks": [{"name": str(i)} for i in range(4)]}, ("FieldValueTooMany", "spec.disks", "Too many: 4: must have at most 3 items")),  # noqa: E501
