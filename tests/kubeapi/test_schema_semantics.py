@@ -1,8 +1,14 @@
 """CRD structural schemas as kube-apiserver applies them: prune, default, validate, errors.
 
-Error wording follows k8s.io/apimachinery field.Error.ErrorBody and apiextensions-apiserver's
-kubeOpenAPIResultToFieldErrors (kube-openapi messages "<path> in body should ..."); the body is
-apierrors.NewInvalid: 422, reason Invalid, one cause per field error.
+Pinned wording, from upstream source: k8s.io/apimachinery field.Error.ErrorBody ("<Type>: <bad
+value>: <detail>", strings quoted, numbers bare) and utilerrors' aggregate ("[e1, e2]" for
+several); apiextensions-apiserver kubeOpenAPIResultToFieldErrors (required -> field.Required,
+enum -> field.NotSupported 'supported values: "a", "b"', maxLength -> field.TooLongMaxLength
+"may not be longer than N", maxItems/maxProperties -> field.TooMany "must have at most N
+items", type/format -> field.TypeInvalid, others -> field.Invalid); kube-openapi's messages
+("<path> in body should be at least N chars long", "should match '<re>'", "should be greater
+than or equal to N", "must be of type T: \"<actual>\""); apierrors.NewInvalid for the body
+(422, reason Invalid, one cause per field error).
 """
 
 from __future__ import annotations
