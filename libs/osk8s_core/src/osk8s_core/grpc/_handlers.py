@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
 
 
 @dataclass
@@ -95,3 +98,24 @@ def wrap_handler(
         return grpc.stream_stream_rpc_method_handler(ss, deserializer, serializer)
 
     return handler
+
+
+class HandlerRewritingInterceptor(grpc.ServerInterceptor):
+    """Base of interceptors that replace each method handler by ``rewrite(handler, method)``."""
+
+    def rewrite(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        raise NotImplementedError
+
+    def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], grpc.RpcMethodHandler[_Req, _Resp] | None
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[_Req, _Resp] | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self.rewrite(handler, handler_call_details.method)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.message import DecodeError
 
-_Req = TypeVar("_Req")
-_Resp = TypeVar("_Resp")
+from osk8s_core.grpc._handlers import HandlerRewritingInterceptor
 
 Deserializer = Callable[[bytes], Any]
 
@@ -107,17 +106,10 @@ def guard_handler(
     return handler
 
 
-class DecodeGuardInterceptor(grpc.ServerInterceptor):
+class DecodeGuardInterceptor(HandlerRewritingInterceptor):
     """Must be the innermost interceptor (``build_server`` appends it last)."""
 
-    def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], grpc.RpcMethodHandler[_Req, _Resp] | None
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[_Req, _Resp] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        return guard_handler(handler, handler_call_details.method)
+    def rewrite(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return guard_handler(handler, method)

@@ -14,18 +14,21 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import grpc
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from osk8s_core.errors import Osk8sError
-from osk8s_core.grpc._handlers import CallInfo, context_code, split_method, wrap_handler
+from osk8s_core.grpc._handlers import (
+    CallInfo,
+    HandlerRewritingInterceptor,
+    context_code,
+    split_method,
+    wrap_handler,
+)
 from osk8s_core.grpc.redact import DEFAULT_SECRET_FIELDS, redact_message
-
-_Req = TypeVar("_Req")
-_Resp = TypeVar("_Resp")
 
 Clock = Callable[[], float]
 StatusMapper = Callable[[Osk8sError], grpc.StatusCode]
@@ -57,23 +60,16 @@ def _new_request_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-class _GuardInterceptor(grpc.ServerInterceptor):
+class _GuardInterceptor(HandlerRewritingInterceptor):
     """Base: wraps each handler so ``guard`` runs around every call."""
 
     def guard(self, call: CallInfo) -> AbstractContextManager[None]:
         raise NotImplementedError
 
-    def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], grpc.RpcMethodHandler[_Req, _Resp] | None
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[_Req, _Resp] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        return wrap_handler(handler, handler_call_details.method, self.guard)
+    def rewrite(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return wrap_handler(handler, method, self.guard)
 
 
 def _final_code(call: CallInfo, error: BaseException | None) -> grpc.StatusCode:
