@@ -4,6 +4,7 @@ strategy (we never call a conversion webhook) answers 500 for non-storage versio
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -144,3 +145,22 @@ def test_webhook_conversion_is_an_honest_500(
     assert watch.status_code == 500
     # the storage version needs no conversion and still works
     assert custom.get_namespaced_custom_object(GROUP, "v2", "default", PLURAL, "d")["spec"]
+
+
+def test_watch_serves_events_in_the_requested_version(
+    kube_api: KubeApiServer,
+    extensions: client.ApiextensionsV1Api,
+    custom: client.CustomObjectsApi,
+) -> None:
+    install(extensions, _crd("None"))
+    custom.create_namespaced_custom_object(GROUP, "v2", "default", PLURAL, _dial("v2", size=1))
+    reply = requests.get(
+        f"{kube_api.url}/apis/{GROUP}/v1/namespaces/default/{PLURAL}",
+        params={"watch": "true", "timeoutSeconds": "1"},
+        timeout=10,
+    )
+    events = [json.loads(line) for line in reply.text.splitlines() if line.strip()]
+    assert [e["type"] for e in events] == ["ADDED"]
+    seen = events[0]["object"]
+    assert seen["apiVersion"] == f"{GROUP}/v1"
+    assert seen["spec"] == {"size": 1}  # v1's schema prunes v2's defaulted color
