@@ -24,8 +24,9 @@ import pytest
 from kubernetes import client
 
 from osk8s_testing.kubeapi import KubeApiServer
-from osk8s_testing.kubeapi.admission import AdmissionConfig
+from osk8s_testing.kubeapi.admission import GROUP, AdmissionConfig
 from osk8s_testing.kubeapi.fixtures import KubeApiFactory
+from osk8s_testing.kubeapi.store import Key
 from osk8s_testing.tls import self_signed_localhost
 
 from .conftest import status_body
@@ -383,23 +384,51 @@ def test_match_policy_equivalent_sends_the_matched_version(
 
 
 def test_dry_run_and_side_effects(
-    api_client: Any, core: client.CoreV1Api, webhook: Webhook
+    kube_api: KubeApiServer, api_client: Any, core: client.CoreV1Api, webhook: Webhook
 ) -> None:
     _register(api_client, "Validating", _hook("pure.example.com", _direct(webhook)))
     core.create_namespaced_config_map("default", {"metadata": {"name": "x"}}, dry_run="All")
     assert webhook.requests()[0]["dryRun"] is True
-    _register(
-        api_client,
-        "Validating",
-        _hook("effects.example.com", _direct(webhook), sideEffects="Some"),
-        name="effects",
-    )
+    assert core.list_namespaced_config_map("default").items == []
+    # v1 accepts only None/NoneOnDryRun; a configuration stored in older days with
+    # sideEffects Unknown (admissionregistration v1beta1) refuses dry-run requests
+    legacy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "legacy", "uid": "u-legacy"},
+        "webhooks": [_hook("effects.example.com", _direct(webhook), sideEffects="Unknown")],
+    }
+    kube_api.store.write(Key(GROUP, "validatingwebhookconfigurations", "", "legacy"), legacy)
     with pytest.raises(client.ApiException) as exc:
         core.create_namespaced_config_map("default", {"metadata": {"name": "y"}}, dry_run="All")
     assert exc.value.status == 400
     assert status_body(exc.value)["message"] == (
         'admission webhook "effects.example.com" does not support dry run'
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"sideEffects": "Some"}, "webhooks[0].sideEffects"),
+        ({"timeoutSeconds": 31}, "webhooks[0].timeoutSeconds"),
+        ({"admissionReviewVersions": []}, "webhooks[0].admissionReviewVersions"),
+        ({"name": "short.name"}, "webhooks[0].name"),
+        ({"clientConfig": {"url": "http://127.0.0.1:1/"}}, "webhooks[0].clientConfig.url"),
+        ({"clientConfig": {}}, "webhooks[0].clientConfig"),
+    ],
+)
+def test_webhook_configuration_validation(
+    api_client: Any, webhook: Webhook, change: dict[str, Any], field: str
+) -> None:
+    # pkg/apis/admissionregistration/validation (ValidateValidatingWebhookConfiguration, v1)
+    hook = {**_hook("valid.example.com", _direct(webhook)), **change}
+    with pytest.raises(client.ApiException) as exc:
+        client.AdmissionregistrationV1Api(api_client).create_validating_webhook_configuration(
+            {"metadata": {"name": "bad"}, "webhooks": [hook]}
+        )
+    assert exc.value.status == 422
+    assert status_body(exc.value)["details"]["causes"][0]["field"] == field
 
 
 def test_service_reference_resolves_through_test_hook(

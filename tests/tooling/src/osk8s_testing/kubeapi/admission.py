@@ -99,6 +99,51 @@ def default_configuration(kind: str, obj: dict[str, Any]) -> None:
             service.setdefault("port", 443)
 
 
+def validate_configuration(kind: str, obj: dict[str, Any]) -> None:
+    """pkg/apis/admissionregistration/validation for v1 webhook configurations (the checks a
+    manifest can get wrong): names, sideEffects, admissionReviewVersions, timeoutSeconds,
+    clientConfig (exactly one of url/service; https only)."""
+    name = str(metadata(obj).get("name", ""))
+    seen: set[str] = set()
+
+    def fail(field: str, why: str) -> None:
+        raise errors.invalid(kind, GROUP, name, field, why)
+
+    for index, hook in enumerate(obj.get("webhooks") or []):
+        at = f"webhooks[{index}]"
+        if not isinstance(hook, dict):
+            fail(at, "Invalid value: must be an object")
+        hook_name = str(hook.get("name") or "")
+        if hook_name.count(".") < 2:
+            fail(f"{at}.name", f'Invalid value: "{hook_name}": should be a domain with at '
+                 "least three segments separated by dots")  # fmt: skip
+        if hook_name in seen:
+            fail(f"{at}.name", f'Duplicate value: "{hook_name}"')
+        seen.add(hook_name)
+        side_effects = hook.get("sideEffects")
+        if side_effects is None:
+            fail(f"{at}.sideEffects", 'Unsupported value: "": supported values: "None", '
+                 '"NoneOnDryRun"')  # fmt: skip
+        elif side_effects not in ("None", "NoneOnDryRun"):
+            fail(f"{at}.sideEffects", f'Unsupported value: "{side_effects}": supported '
+                 'values: "None", "NoneOnDryRun"')  # fmt: skip
+        versions = hook.get("admissionReviewVersions") or []
+        if not any(v in ("v1", "v1beta1") for v in versions):
+            fail(f"{at}.admissionReviewVersions",
+                 "Required value: must specify one of v1, v1beta1")  # fmt: skip
+        timeout = hook.get("timeoutSeconds")
+        if timeout is not None and not (1 <= int(timeout) <= MAX_TIMEOUT):
+            fail(f"{at}.timeoutSeconds", f"Invalid value: {timeout}: the timeout value must "
+                 "be between 1 and 30 seconds")  # fmt: skip
+        client = hook.get("clientConfig") or {}
+        if bool(client.get("url")) == bool(client.get("service")):
+            fail(f"{at}.clientConfig", "Required value: exactly one of url or service is required")
+        url = str(client.get("url") or "")
+        if url and urllib.parse.urlsplit(url).scheme != "https":
+            fail(f"{at}.clientConfig.url", f'Invalid value: "{url}": \'https\' is the only '
+                 "allowed URL scheme")  # fmt: skip
+
+
 # -- label selectors (metav1.LabelSelector) -----------------------------------------------------
 
 

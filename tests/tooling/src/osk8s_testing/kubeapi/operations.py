@@ -200,6 +200,7 @@ class Operations:
             defaults.on_create(rt.kind, obj, self._allocator)
             if rt.group == admission.GROUP:
                 admission.default_configuration(rt.kind, obj)
+                admission.validate_configuration(rt.kind, obj)
             self.crds.before_create(key, obj)
             self.schemas.validate_create(rt, obj)  # CRD schema + CEL, before validating admission
             immutable.validate_create(rt, obj)
@@ -507,6 +508,7 @@ class Operations:
         )
         if rt.group == admission.GROUP:
             admission.default_configuration(rt.kind, result)
+            admission.validate_configuration(rt.kind, result)
         self.schemas.validate_update(rt, old, result, subresource=subresource)
         immutable.validate_update(rt, old, result, subresource=subresource)
         self._validate(rt, attrs, result)
