@@ -225,3 +225,20 @@ def test_cel_sees_formats_as_kubernetes_types_and_root_metadata_trimmed() -> Non
         "grace too long",
         "no answer",
     ]
+
+
+def test_defaults_inside_map_values_and_nested_arrays() -> None:
+    item = {"type": "object", "properties": {"weight": {"type": "integer", "default": 1}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "byName": {"type": "object", "additionalProperties": item},
+            "grid": {"type": "array", "items": {"type": "array", "items": item}},
+        },
+    }
+    obj: dict[str, Any] = {"byName": {"a": {}, "b": {"weight": 5}}, "grid": [[{}, {"weight": 2}]]}
+    defaulting.apply_defaults(obj, schema)
+    assert obj == {
+        "byName": {"a": {"weight": 1}, "b": {"weight": 5}},
+        "grid": [[{"weight": 1}, {"weight": 2}]],
+    }
