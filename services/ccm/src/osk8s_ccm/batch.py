@@ -1,14 +1,14 @@
 """Beyond CPO: one sync resolves every node with a constant number of list calls.
 
 CPO makes a server GET and a port list per node per sync (2N requests). A ``SyncSnapshot``
-lists the project's servers with details once and the compute ports once (Neutron filter
-``device_owner`` = ``compute:<zone>`` for every zone the servers are in, plus
-``trunk:subport`` so trunk subports come along); it names the subports' networks with one
-network list and keeps flavors in the ``Flavors`` cache across syncs. It then answers
-InstancesV2's questions from those lists and asks the per-node ``LiveLookup`` only for what
-they miss: a server not in the list (deleted, or created after it), a server with no port in
-the list (a port with another owner), a subport or network not listed. So the answers are
-CPO's; only the request count differs.
+lists the project's servers with details once and their ports once (Neutron filter
+``device_owner`` = ``compute:<zone>`` for every zone the servers are in), the trunk subports
+those ports name in one call by id, and the subports' networks in one call; flavors stay in
+the ``Flavors`` cache across syncs. It then answers InstancesV2's questions from those lists
+and asks the per-node ``LiveLookup`` only for what they miss: a server not in the list
+(deleted, or created after it), a server with no port in the list (a port with another
+owner), a subport or network not listed. So the answers are CPO's; only the request count
+differs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from osk8s_ccm.cloud_view import PortInfo, ServerInfo
 from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.nova_neutron import LiveLookup, NovaNeutron
 
-SUBPORT_OWNER = "trunk:subport"
+# Nova names a port's owner after the server's zone when it binds it; ports bound while the
+# server had no zone yet carry Nova's default zone name.
+DEFAULT_OWNER = "compute:nova"
 
 
 class SyncSnapshot:
@@ -47,16 +49,18 @@ class SyncSnapshot:
 
     @classmethod
     def take(cls, cloud: NovaNeutron) -> SyncSnapshot:
-        """List servers, then compute and subport ports, then subport networks."""
+        """At most four list calls whatever the number of nodes: servers; their ports by
+        device owner; the trunk subports by id; the subports' networks by id."""
         servers = cloud.list_servers()
-        owners = sorted({f"compute:{s.availability_zone}" for s in servers if s.availability_zone})
-        ports = cloud.list_ports(device_owner=[*owners, SUBPORT_OWNER]) if servers else []
-        by_id = {p.id: p for p in ports}
-        subport_networks = {
-            by_id[sp].network_id for p in ports for sp in p.subport_ids if sp in by_id
-        }
-        names = cloud.network_names(subport_networks)
-        return cls(servers, ports, names, live=LiveLookup(cloud))
+        if not servers:
+            return cls([], [], {}, live=LiveLookup(cloud))
+        zones = {s.availability_zone for s in servers if s.availability_zone}
+        owners = sorted({f"compute:{zone}" for zone in zones} | {DEFAULT_OWNER})
+        ports = cloud.list_ports(device_owner=owners)
+        subport_ids = sorted({sp for p in ports for sp in p.subport_ids})
+        subports = cloud.list_ports(id=subport_ids) if subport_ids else []
+        names = cloud.network_names(p.network_id for p in subports)
+        return cls(servers, [*ports, *subports], names, live=LiveLookup(cloud))
 
     def server(self, server_id: str) -> ServerInfo:
         found = self._by_id.get(server_id)
