@@ -287,3 +287,52 @@ def test_custom_resource_apply_uses_list_types_and_not_defaults(
         _apply_gadget(custom, {"servers": ["y"]}, "two")
     assert exc.value.status == 409
     assert status_body(exc.value)["details"]["causes"][0]["field"] == ".spec.servers"
+
+
+def test_update_takes_ownership_then_apply_conflicts(core: client.CoreV1Api) -> None:
+    # "Conflicts ... an Update (non-apply) always succeeds and takes ownership" (SSA docs,
+    # "Field management"): the applier must force to get the field back
+    _apply(core, {"metadata": {"name": "a"}, "data": {"x": "1"}}, "ctrl")
+    edited = core.patch_namespaced_config_map(
+        "a", "default", {"data": {"x": "2"}}, field_manager="editor"
+    )
+    owners = _managers(edited)
+    assert owners[("editor", "Update")] == {"f:data": {"f:x": {}}}
+    assert ("ctrl", "Apply") not in owners  # its only field was taken over
+    with pytest.raises(client.ApiException) as exc:
+        _apply(core, {"metadata": {"name": "a"}, "data": {"x": "1"}}, "ctrl")
+    assert status_body(exc.value)["details"]["causes"][0]["message"].startswith(
+        'conflict with "editor" using v1 at '
+    )
+
+
+def test_apply_drops_list_items_it_no_longer_applies(core: client.CoreV1Api) -> None:
+    def apply_ports(*ports: int) -> Any:
+        return core.patch_namespaced_service(
+            "web",
+            "default",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web"},
+                "spec": {"ports": [{"name": f"p{p}", "port": p} for p in ports]},
+            },
+            field_manager="ctrl",
+            _content_type=APPLY,
+        )
+
+    assert [p.port for p in apply_ports(80, 443).spec.ports] == [80, 443]
+    assert [p.port for p in apply_ports(80).spec.ports] == [80]
+
+
+def test_apply_drops_a_field_inside_a_kept_list_item(core: client.CoreV1Api) -> None:
+    first = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
+    for spec in (
+        {"ports": [{"name": "http", "port": 80, "appProtocol": "http"}]},
+        {"ports": [{"name": "http", "port": 80}]},
+    ):
+        applied = core.patch_namespaced_service(
+            "web", "default", {**first, "spec": spec}, field_manager="ctrl", _content_type=APPLY
+        )
+    assert applied.spec.ports[0].app_protocol is None
+    assert applied.spec.ports[0].port == 80

@@ -266,10 +266,6 @@ def _new_entry(rt: ResourceType, manager: str, operation: str, subresource: str,
     return entry
 
 
-def _covers(owned: set[Path], path: Path) -> bool:
-    return any(path[: len(p)] == p for p in owned)
-
-
 def track_update(
     rt: ResourceType,
     old: dict[str, Any] | None,
@@ -340,9 +336,14 @@ def apply(
     if conflicts and not force:
         raise _conflict(conflicts)
     others = set().union(*(paths for _, paths in entries)) if entries else set()
-    for path in sorted(previous - applied, key=len, reverse=True):
-        if not _covers(applied, path) and path not in others:
-            _remove(merged, path)
+    removed: list[Path] = []
+    for path in sorted(previous - applied, key=len):  # parents (list items) before leaves
+        if any(path[: len(r)] == r for r in removed) or path in others:
+            continue
+        if path[-1].startswith("k:") and any(o[: len(path)] == path for o in others):
+            continue  # others own fields of the item: it stays, only our leaves go
+        _remove(merged, path)
+        removed.append(path)
     if (
         live is not None
         and previous == applied
