@@ -28,16 +28,9 @@ def free_port() -> int:
 
 
 class PluginProcess:
-    def __init__(
-        self,
-        *,
-        conf: Path,
-        workdir: Path,
-        extra: tuple[str, ...] = (),
-        http_port: int | None = None,
-    ) -> None:
+    def __init__(self, *, conf: Path, workdir: Path, extra: tuple[str, ...] = ()) -> None:
         self.socket = workdir / "kms.sock"
-        self.http_port = free_port() if http_port is None else http_port
+        self.http_port = free_port()
         self.log_path = workdir / "plugin.log"
         self._argv = [
             str(BIN),
