@@ -380,3 +380,16 @@ def test_ccm_load_balancer_service_flow(core: client.CoreV1Api) -> None:
     with pytest.raises(client.ApiException) as exc:
         core.read_namespaced_service("lb", "default")
     assert exc.value.status == 404
+
+
+def test_smp_set_element_order_alone_reorders_a_primitive_list(core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "o", "finalizers": ["example.com/a", "example.com/b"]}}
+    )
+    patched = core.patch_namespaced_config_map(
+        "o",
+        "default",
+        {"metadata": {"$setElementOrder/finalizers": ["example.com/b", "example.com/a"]}},
+    )
+    assert patched.metadata.finalizers == ["example.com/b", "example.com/a"]
+    core.patch_namespaced_config_map("o", "default", {"metadata": {"finalizers": None}})

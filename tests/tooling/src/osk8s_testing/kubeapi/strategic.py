@@ -135,7 +135,7 @@ def _merge_map(
             and isinstance(original.get(name), list)
             and _child(path, name) in keys
         ):
-            key = keys[_child(path, name)]
+            key = keys[_child(path, name)] or None  # MERGE_PRIMITIVE: items are their key
             original[name] = _ordered(original[name], [], original[name], order, key)
     if isinstance(retain, list):
         for name in list(original):
