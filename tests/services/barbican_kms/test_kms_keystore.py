@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from osk8s_barbican_kms.errors import KeyMaterialError, KeyUnavailable, UnknownKey
+from osk8s_barbican_kms.formats import ENVELOPE_KEY_ID_PREFIX, WriteFormat
 from osk8s_barbican_kms.keyring import KeyIds
 from osk8s_barbican_kms.keys import LoadedKey
 from osk8s_barbican_kms.keystore import KeyStore, RefreshResult
@@ -197,6 +198,23 @@ def test_broken_config_on_refresh_keeps_previous_keys() -> None:
     assert "config" in result.failures
     assert store.ring.current_id == KEY_A and set(store.ring.keys) == {KEY_A, KEY_B}
     assert "key_config_reload_failed" in log.names()
+
+
+def test_write_format_follows_the_config_and_survives_a_broken_reload() -> None:
+    barbican = FakeBarbican()
+    barbican.add(KEY_A)
+    ids = MutableKeyIds(KeyIds(KEY_A, write_format=WriteFormat.ENVELOPE))
+    store, _ = make_store(barbican, ids)
+    store.refresh()
+    assert store.ring.write_format is WriteFormat.ENVELOPE
+    assert store.ring.kms_key_id == ENVELOPE_KEY_ID_PREFIX + KEY_A
+    ids.error = ConfigError("write-format = gcm")
+    store.refresh()
+    assert store.ring.write_format is WriteFormat.ENVELOPE  # the last good setting stays
+    ids.error = None
+    ids.ids = KeyIds(KEY_A)  # write-format removed: back to the default
+    store.refresh()
+    assert store.ring.write_format is WriteFormat.AES_CBC and store.ring.kms_key_id == KEY_A
 
 
 def test_broken_config_at_start_is_fatal() -> None:
