@@ -214,7 +214,7 @@ def test_write_format_follows_the_config_and_survives_a_broken_reload() -> None:
     ids.error = None
     ids.ids = KeyIds(KEY_A)  # write-format removed: back to the default
     store.refresh()
-    assert store.ring.write_format is WriteFormat.AES_CBC and store.ring.kms_key_id == KEY_A
+    assert (store.ring.write_format, store.ring.kms_key_id) == (WriteFormat.AES_CBC, KEY_A)
 
 
 def test_broken_config_at_start_is_fatal() -> None:
