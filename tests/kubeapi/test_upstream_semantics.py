@@ -393,3 +393,37 @@ def test_smp_set_element_order_alone_reorders_a_primitive_list(core: client.Core
     )
     assert patched.metadata.finalizers == ["example.com/b", "example.com/a"]
     core.patch_namespaced_config_map("o", "default", {"metadata": {"finalizers": None}})
+
+
+# -- ListOptions validation --------------------------------------------------------------------
+# staging/src/k8s.io/apimachinery/pkg/apis/meta/internalversion/validation ValidateListOptions,
+# answered as NewInvalid(ListOptions) by handlers/get.go ListResource
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"resource_version_match": "Exact"},
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        ),
+        (
+            {"resource_version_match": "Exact", "resource_version": "0"},
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+            'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+        ),
+        (
+            {"resource_version_match": "Nearest", "resource_version": "1"},
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: '
+            '"Nearest": supported values: "Exact", "NotOlderThan", ""',
+        ),
+    ],
+)
+def test_invalid_list_options_are_422(
+    core: client.CoreV1Api, kwargs: dict[str, str], message: str
+) -> None:
+    with pytest.raises(client.ApiException) as exc:
+        core.list_namespaced_config_map("default", **kwargs)
+    assert exc.value.status == 422
+    assert status_body(exc.value)["message"] == message

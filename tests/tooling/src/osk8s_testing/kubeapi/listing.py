@@ -37,9 +37,46 @@ class ListOptions:
     continue_token: str | None = None
 
 
+def validate(opts: ListOptions) -> None:
+    """apimachinery ValidateListOptions (list part): 422 Invalid on ListOptions."""
+    causes: list[tuple[str, str]] = []
+    match, rv = opts.resource_version_match, opts.resource_version
+    if match:
+        if not rv:
+            causes.append(("FieldValueForbidden", "Forbidden: resourceVersionMatch is "
+                           "forbidden unless resourceVersion is provided"))  # fmt: skip
+        if opts.continue_token:
+            causes.append(("FieldValueForbidden", "Forbidden: resourceVersionMatch is "
+                           "forbidden when continue is provided"))  # fmt: skip
+        if match not in ("Exact", "NotOlderThan"):
+            causes.append(("FieldValueNotSupported", f'Unsupported value: "{match}": '
+                           'supported values: "Exact", "NotOlderThan", ""'))  # fmt: skip
+        if match == "Exact" and rv == "0":
+            causes.append(("FieldValueForbidden", 'Forbidden: resourceVersionMatch "exact" '
+                           'is forbidden for resourceVersion "0"'))  # fmt: skip
+    if not causes:
+        return
+    texts = [f"resourceVersionMatch: {why}" for _, why in causes]
+    joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    raise errors.ApiError(
+        422,
+        "Invalid",
+        f'ListOptions.meta.k8s.io "" is invalid: {joined}',
+        details={
+            "group": "meta.k8s.io",
+            "kind": "ListOptions",
+            "causes": [
+                {"reason": reason, "message": why, "field": "resourceVersionMatch"}
+                for reason, why in causes
+            ],
+        },
+    )
+
+
 def list_objects(
     store: Store, rt: ResourceType, namespace: str | None, opts: ListOptions, to_wire: ToWire
 ) -> dict[str, Any]:
+    validate(opts)
     group, plural = rt.storage_key
     ns = namespace if rt.namespaced else None
     start_after: tuple[str, str] | None = None
