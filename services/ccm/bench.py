@@ -222,6 +222,7 @@ def bench_cloud(sizes: Sequence[int]) -> None:
     image = next(i for i in conn.image.images() if i.status == "active")
     tag = f"ccm-bench-{uuid.uuid4().hex[:6]}"
     booted: list[Any] = []
+    restore_quota = _raise_quota(root, str(conn.current_project_id), max(sizes))
     try:
         for n in sorted(sizes):
             for i in range(len(booted), n):
@@ -245,8 +246,30 @@ def bench_cloud(sizes: Sequence[int]) -> None:
         for server in booted:
             with contextlib.suppress(Exception):
                 compute.wait_for_delete(server, wait=300)
+        restore_quota()
         conn.close()
         store.close()
+
+
+def _raise_quota(root: Path, project_id: str, n: int) -> Callable[[], None]:
+    """The demo project allows 10 servers: raise instances and cores to ``n`` + 10 as admin
+    for the run; the returned callable puts the old values back."""
+    from openstack.config.loader import OpenStackConfig  # noqa: PLC0415
+
+    config = OpenStackConfig(config_files=[str(root / "clouds.yaml")], load_envvars=False)
+    admin = openstack.connection.Connection(config=config.get_one(cloud="osk8s-admin"))
+    old = admin.compute.get_quota_set(project_id)
+    wanted = {"instances": n + 10, "cores": n + 10}
+    if old.instances >= wanted["instances"] and old.cores >= wanted["cores"]:
+        admin.close()
+        return lambda: None
+    admin.compute.update_quota_set(project_id, instances=wanted["instances"], cores=wanted["cores"])
+
+    def restore() -> None:
+        admin.compute.update_quota_set(project_id, instances=old.instances, cores=old.cores)
+        admin.close()
+
+    return restore
 
 
 def main(argv: Sequence[str] | None = None) -> int:
