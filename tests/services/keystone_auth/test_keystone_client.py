@@ -300,3 +300,72 @@ def test_keystone_client_cache_is_keyed_by_the_credential(
     # And each one gets its own back.
     _, again, _ = run([*cache_args, *start], ENV, first)
     assert len(first.seen) == 1 and json.loads(again)["status"]["token"] == "token-1"
+
+
+def test_keystone_login_request_bodies() -> None:
+    from osk8s_keystone_auth.keystone_login import auth_request
+
+    password = auth_request(
+        ClientOptions(
+            keystone_url="https://k",
+            user_name="alice",
+            domain_name="Default",
+            project_name="demo",
+            password=SecretStr("pw"),
+        )
+    )
+    assert password == {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "alice", "domain": {"name": "Default"}, "password": "pw"}
+                },
+            },
+            "scope": {"project": {"name": "demo", "domain": {"name": "Default"}}},
+        }
+    }
+    split_domains = auth_request(
+        ClientOptions(
+            user_name="alice",
+            user_domain_name="Users",
+            project_domain_name="Projects",
+            project_name="demo",
+            password=SecretStr("pw"),
+        )
+    )["auth"]
+    assert split_domains["identity"]["password"]["user"]["domain"] == {"name": "Users"}
+    assert split_domains["scope"]["project"]["domain"] == {"name": "Projects"}
+    by_ids = auth_request(ClientOptions(user_id="u-1", project_id="p-1", password=SecretStr("pw")))[
+        "auth"
+    ]
+    assert by_ids["identity"]["password"]["user"] == {"id": "u-1", "password": "pw"}
+    assert by_ids["scope"] == {"project": {"id": "p-1"}}
+    app_by_id = auth_request(
+        ClientOptions(
+            application_credential_id="ac-1",
+            application_credential_secret=SecretStr("s"),
+            project_name="ignored",
+        )
+    )
+    assert app_by_id == {
+        "auth": {
+            "identity": {
+                "methods": ["application_credential"],
+                "application_credential": {"id": "ac-1", "secret": "s"},
+            }
+        }
+    }
+    app_by_name = auth_request(
+        ClientOptions(
+            application_credential_name="ci",
+            application_credential_secret=SecretStr("s"),
+            user_name="alice",
+            domain_name="Default",
+        )
+    )["auth"]["identity"]["application_credential"]
+    assert app_by_name == {
+        "name": "ci",
+        "secret": "s",
+        "user": {"name": "alice", "domain": {"name": "Default"}},
+    }
