@@ -427,3 +427,53 @@ def test_invalid_list_options_are_422(
         core.list_namespaced_config_map("default", **kwargs)
     assert exc.value.status == 422
     assert status_body(exc.value)["message"] == message
+
+
+# -- built-in admission: DefaultIngressClass / DefaultStorageClass -----------------------------
+# https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/
+# (#defaultingressclass, #defaultstorageclass): a create without a class gets the default one
+
+
+def test_default_ingress_class_is_filled_in(networking: client.NetworkingV1Api) -> None:
+    default = {"ingressclass.kubernetes.io/is-default-class": "true"}
+    networking.create_ingress_class(
+        {
+            "metadata": {"name": "octavia", "annotations": default},
+            "spec": {"controller": "openstack.org/octavia-ingress-controller"},
+        }
+    )
+    made = networking.create_namespaced_ingress("default", {"metadata": {"name": "a"}})
+    assert made.spec.ingress_class_name == "octavia"
+    legacy = networking.create_namespaced_ingress(
+        "default",
+        {"metadata": {"name": "b", "annotations": {"kubernetes.io/ingress.class": "nginx"}}},
+    )
+    assert legacy.spec is None or legacy.spec.ingress_class_name is None
+    chosen = networking.create_namespaced_ingress(
+        "default", {"metadata": {"name": "c"}, "spec": {"ingressClassName": "other"}}
+    )
+    assert chosen.spec.ingress_class_name == "other"
+
+
+def test_default_storage_class_is_filled_in(api_client: Any, core: client.CoreV1Api) -> None:
+    storage = client.StorageV1Api(api_client)
+    for name in ("b-default", "a-default"):
+        storage.create_storage_class(
+            {
+                "metadata": {
+                    "name": name,
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": "cinder.csi.openstack.org",
+            }
+        )
+    claim = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    made = core.create_namespaced_persistent_volume_claim(
+        "default", {"metadata": {"name": "c1"}, "spec": claim}
+    )
+    # two defaults created in the same second: the newest wins, ties by name
+    assert made.spec.storage_class_name == "a-default"
+    explicit_none = core.create_namespaced_persistent_volume_claim(
+        "default", {"metadata": {"name": "c2"}, "spec": {**claim, "storageClassName": ""}}
+    )
+    assert explicit_none.spec.storage_class_name == ""

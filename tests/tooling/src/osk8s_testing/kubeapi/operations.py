@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from osk8s_testing.kubeapi import (
     admission,
     conversion,
+    defaultclass,
     defaults,
     errors,
     immutable,
@@ -178,6 +179,7 @@ class Operations:
             meta.pop("namespace", None)
         attrs = self._attributes(rt, admission.CREATE, namespace, obj, None, dry_run, ctx,
                                  options_kind)  # fmt: skip
+        defaultclass.default_class(self.store, rt, obj)  # built-in plugins before webhooks
         obj = self._mutate(rt, attrs, obj)
         meta = metadata(obj)
         name = self._name(rt, meta)
