@@ -201,7 +201,9 @@ def test_barbican_refusal_on_refresh_keeps_the_cached_key(
         assert rpc_code(info.value) == grpc.StatusCode.FAILED_PRECONDITION
 
 
-@pytest.mark.parametrize("case", ["secret-403", "keystone-401", "bad-write-format"])
+@pytest.mark.parametrize(
+    "case", ["secret-403", "keystone-401", "no-key-manager-endpoint", "bad-write-format"]
+)
 def test_definite_startup_failures_exit_1(
     cloud: FakeCloud, tmp_path: Path, fault_proxy: Any, case: str
 ) -> None:
@@ -216,8 +218,18 @@ def test_definite_startup_failures_exit_1(
     else:
         extra = "write-format = gcm\n"
     conf = tmp_path / "cloud.conf"
-    conf.write_text(cloud.cloud_conf(KEY_A, auth_url=f"{proxy.url}/identity/v3") + extra)
+    text = cloud.cloud_conf(KEY_A, auth_url=f"{proxy.url}/identity/v3") + extra
+    if case == "no-key-manager-endpoint":  # the catalog has Barbican in RegionOne only
+        text = text.replace("region = RegionOne", "region = RegionTwo")
+    conf.write_text(text)
     plugin = PluginProcess(conf=conf, workdir=tmp_path)
-    with pytest.raises(RuntimeError, match="plugin exited 1"):
+    with pytest.raises(RuntimeError, match="plugin exited 1") as info:
         plugin.start(timeout=60)
     assert not plugin.socket.exists()  # never served
+    expected = {
+        "secret-403": "403",
+        "keystone-401": "401",
+        "no-key-manager-endpoint": "endpoint for key-manager service",
+        "bad-write-format": "write-format",
+    }[case]
+    assert expected in str(info.value)
