@@ -36,12 +36,11 @@ def _opener(options: ClientOptions) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
 
-def _message(body: bytes) -> str:
-    try:
-        error = json.loads(body).get("error") or {}
-        return str(error.get("message") or "")[:200]
-    except (ValueError, AttributeError):
-        return ""
+def _failure(status: int, document: object) -> str:
+    """``Keystone answered HTTP <status>: <Keystone's error message>``, short."""
+    error = document.get("error") if isinstance(document, dict) else None
+    detail = str(error.get("message") or "")[:200] if isinstance(error, dict) else ""
+    return f"Keystone answered HTTP {status}" + (f": {detail}" if detail else "")
 
 
 def _send(
@@ -71,14 +70,10 @@ def _send(
         document = json.loads(raw) if raw else None
     except ValueError:
         document = None
-    if status >= 400:
-        detail = _message(raw)
-        text = f"Keystone answered HTTP {status}" + (f": {detail}" if detail else "")
-        if status == 401:
-            raise errors.Unauthorized(text)
-        if status >= 500:
-            raise errors.ServerError(text, status=status)
-        return status, document, headers
+    if status == 401:
+        raise errors.Unauthorized(_failure(status, document))
+    if status >= 500:
+        raise errors.ServerError(_failure(status, document), status=status)
     return status, document, headers
 
 
@@ -134,7 +129,7 @@ def issue_token(options: ClientOptions) -> tuple[SecretStr, datetime]:
     status, document, headers = _send(opener, f"{v3}/auth/tokens?nocatalog", auth_request(options))
     token = headers.get("X-Subject-Token") if headers is not None else None
     if status >= 400 or not token:
-        raise errors.OpenStackError(f"Keystone issued no token (HTTP {status})", status=status)
+        raise errors.OpenStackError(f"no token: {_failure(status, document)}", status=status)
     expires_text = str(((document or {}).get("token") or {}).get("expires_at") or "")
     try:
         expires = datetime.fromisoformat(expires_text.replace("Z", "+00:00"))
