@@ -1,0 +1,166 @@
+"""The cloud node controller's initialisation of one Node (upstream ``k8s.io/cloud-provider``'s
+cloud node controller, which we cannot import, rewritten on the core's runtime).
+
+A Node carrying the ``node.cloudprovider.kubernetes.io/uninitialized`` taint gets, from its
+server's InstancesV2 metadata: ``spec.providerID`` (when empty), the zone, region and
+instance-type labels (GA and the legacy ones upstream still writes), its addresses, and then
+loses the taint. All or nothing, in this order:
+1. every OpenStack read first, so a Nova or Neutron failure writes nothing;
+2. ``status.addresses`` through the status subresource (a merge patch: the list is replaced
+   whole, as a strategic merge keyed on ``type`` would mangle two InternalIPs);
+3. one Node update holding providerID, labels and the taint's removal, retried on conflict
+   from a fresh read: a node never shows the taint gone without its labels.
+A server that is not found leaves the node tainted, records a Warning event and is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from kubernetes.client import V1Node, V1NodeSpec, V1ObjectMeta
+
+from osk8s_ccm import labels
+from osk8s_ccm.instances import InstanceMetadata, InstanceNotFound, InstancesV2, NodeRef
+from osk8s_ccm.lookup import CloudLookup
+from osk8s_core.errors import KubernetesConflict, KubernetesNotFound
+from osk8s_core.k8s.apierrors import translate_api_errors
+from osk8s_core.k8s.clock import Clock
+from osk8s_core.k8s.controller import Controller, Requeue
+from osk8s_core.k8s.events import ObjectRef
+from osk8s_core.k8s.informer import Informer
+from osk8s_core.k8s.listwatch import ApiListWatch
+from osk8s_core.k8s.queue import WorkQueue
+from osk8s_core.k8s.store import split_key
+
+UNINITIALIZED_TAINT: Final = "node.cloudprovider.kubernetes.io/uninitialized"
+MERGE_PATCH: Final = "application/merge-patch+json"
+CONFLICT_RETRIES: Final = 5
+
+
+class NodeApi(Protocol):
+    """The calls of ``kubernetes.client.CoreV1Api`` this controller makes."""
+
+    def read_node(self, name: str) -> V1Node: ...
+
+    def replace_node(self, name: str, body: V1Node) -> V1Node: ...
+
+    def patch_node_status(
+        self, name: str, body: dict[str, Any], *, _content_type: str | None = ...
+    ) -> V1Node: ...
+
+
+class Recorder(Protocol):
+    def normal(self, ref: ObjectRef, reason: str, message: str) -> None: ...
+
+    def warning(self, ref: ObjectRef, reason: str, message: str) -> None: ...
+
+
+def is_uninitialized(node: V1Node) -> bool:
+    taints = (node.spec.taints if node.spec else None) or []
+    return any(t.key == UNINITIALIZED_TAINT for t in taints)
+
+
+def node_labels(meta: InstanceMetadata) -> dict[str, str]:
+    """The labels upstream's cloud node controller writes (empty values are left out)."""
+    pairs = {
+        labels.INSTANCE_TYPE_LABEL: meta.instance_type,
+        labels.LEGACY_INSTANCE_TYPE_LABEL: meta.instance_type,
+        labels.ZONE_LABEL: meta.zone,
+        labels.LEGACY_ZONE_LABEL: meta.zone,
+        labels.REGION_LABEL: meta.region,
+        labels.LEGACY_REGION_LABEL: meta.region,
+    }
+    return {key: value for key, value in pairs.items() if value}
+
+
+def _parts(node: V1Node) -> tuple[V1ObjectMeta, V1NodeSpec]:
+    """The node's metadata and spec, made present (the client types both as optional)."""
+    node.metadata = node.metadata or V1ObjectMeta()
+    node.spec = node.spec or V1NodeSpec()
+    return node.metadata, node.spec
+
+
+def _ref(node: V1Node) -> ObjectRef:
+    meta, _ = _parts(node)
+    return ObjectRef(kind="Node", name=str(meta.name or ""), uid=str(meta.uid or ""))
+
+
+class NodeInitializer:
+    """``reconcile(key)`` for the core ``Controller`` over a Node informer."""
+
+    def __init__(
+        self,
+        *,
+        api: NodeApi,
+        instances: InstancesV2,
+        lookup: Callable[[], CloudLookup],
+        recorder: Recorder,
+        retry_after: float = 10.0,
+    ) -> None:
+        self._api = api
+        self._instances = instances
+        self._lookup = lookup
+        self._recorder = recorder
+        self._retry_after = retry_after
+
+    def reconcile(self, key: str) -> Requeue | None:
+        _, name = split_key(key)
+        try:
+            with translate_api_errors(f"get node {name}"):
+                node = self._api.read_node(name)
+        except KubernetesNotFound:
+            return None
+        if not is_uninitialized(node):
+            return None
+        ref = NodeRef(name=name, provider_id=str(_parts(node)[1].provider_id or ""))
+        try:
+            meta = self._instances.instance_metadata(self._lookup(), ref)
+        except InstanceNotFound as exc:
+            self._recorder.warning(
+                _ref(node), "FailedToInitialize", f"no server found for node {name}: {exc}"
+            )
+            return Requeue(after=self._retry_after)
+        self._write_addresses(name, meta)
+        self._finish(name, meta)
+        self._recorder.normal(_ref(node), "Synced", "Node synced successfully")
+        return None
+
+    def _write_addresses(self, name: str, meta: InstanceMetadata) -> None:
+        body = {"status": {"addresses": [a.as_dict() for a in meta.node_addresses]}}
+        with translate_api_errors(f"patch node {name} status"):
+            self._api.patch_node_status(name, body, _content_type=MERGE_PATCH)
+
+    def _finish(self, name: str, meta: InstanceMetadata) -> None:
+        for attempt in range(CONFLICT_RETRIES):
+            with translate_api_errors(f"get node {name}"):
+                node = self._api.read_node(name)
+            metadata, spec = _parts(node)
+            if not spec.provider_id:
+                spec.provider_id = meta.provider_id
+            metadata.labels = {**(metadata.labels or {}), **node_labels(meta)}
+            kept = [t for t in spec.taints or [] if t.key != UNINITIALIZED_TAINT]
+            spec.taints = kept or None
+            try:
+                with translate_api_errors(f"update node {name}"):
+                    self._api.replace_node(name, node)
+                return
+            except KubernetesConflict:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+
+
+def cloud_node_controller(
+    list_nodes: Callable[..., Any], initializer: NodeInitializer, *, clock: Clock
+) -> Controller:
+    """A ``cloud-node`` controller: a Node informer queueing every added or changed Node
+    (an initialised one is a no-op) into ``initializer.reconcile``."""
+    informer = Informer(ApiListWatch(list_nodes, description="nodes"), name="nodes", clock=clock)
+    controller = Controller(
+        name="cloud-node",
+        reconcile=initializer.reconcile,
+        queue=WorkQueue(clock=clock),
+        informers=[informer],
+    )
+    informer.add_handlers(controller.handlers())
+    return controller

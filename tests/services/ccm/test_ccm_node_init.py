@@ -1,0 +1,122 @@
+"""The cloud node controller on the in-memory API server, over a small fake of the cloud
+lookup: initialisation all or nothing, a missing server leaves the taint and an event."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from types import MappingProxyType
+
+import pytest
+from kubernetes.client import CoreV1Api
+
+from osk8s_ccm.cloud_view import PortInfo, ServerAddress, ServerInfo
+from osk8s_ccm.instances import InstanceSettings, InstancesV2
+from osk8s_ccm.lookup import CloudLookup
+from osk8s_ccm.node_init import NodeInitializer, cloud_node_controller
+from osk8s_core import errors
+from osk8s_core.k8s.clock import SystemClock
+from osk8s_core.k8s.controller import Requeue
+from osk8s_core.k8s.events import EventRecorder
+
+from .fakes import FakeLookup
+from .node_helpers import events_for, expected_labels, node_json, taint_keys, tainted_node
+
+SERVER = ServerInfo(
+    id="id-1",
+    name="node-1",
+    availability_zone="az-2",
+    flavor_original_name="m1.small",
+    access_ipv4="203.0.113.5",
+    addresses=MappingProxyType({"net": (ServerAddress("10.0.0.5"),)}),
+)
+PORT = PortInfo(id="p1", device_id="id-1", fixed_ips=("10.0.0.5",))
+
+
+@pytest.fixture
+def core(kube_api) -> Iterator[CoreV1Api]:  # type: ignore[no-untyped-def]
+    client = kube_api.api_client()
+    yield CoreV1Api(client)
+    client.close()
+
+
+def initializer(core: CoreV1Api, lookup: CloudLookup) -> NodeInitializer:
+    recorder = EventRecorder(core, component="cloud-node-controller", clock=SystemClock())
+    return NodeInitializer(
+        api=core,
+        instances=InstancesV2(InstanceSettings(region="RegionOne")),
+        lookup=lambda: lookup,
+        recorder=recorder,
+    )
+
+
+def test_tainted_node_is_initialised(core: CoreV1Api) -> None:
+    tainted_node(core, "node-1")
+    assert initializer(core, FakeLookup([SERVER], [PORT])).reconcile("node-1") is None
+    node = node_json(core, "node-1")
+    assert node["spec"]["providerID"] == "openstack:///id-1"
+    assert node["metadata"]["labels"] == {
+        "keep": "me",
+        **expected_labels("m1.small", "az-2", "RegionOne"),
+    }
+    assert taint_keys(node) == ["example.com/dedicated"]
+    assert node["status"]["addresses"] == [
+        {"type": "InternalIP", "address": "10.0.0.5"},
+        {"type": "ExternalIP", "address": "203.0.113.5"},
+    ]
+    assert ("Normal", "Synced") in events_for(core, "node-1")
+
+
+def test_missing_server_leaves_the_taint_and_an_event(core: CoreV1Api) -> None:
+    tainted_node(core, "node-1", provider_id="openstack:///gone")
+    before = node_json(core, "node-1")
+    assert initializer(core, FakeLookup([SERVER], [PORT])).reconcile("node-1") == Requeue(10.0)
+    assert node_json(core, "node-1") == before
+    assert events_for(core, "node-1") == [("Warning", "FailedToInitialize")]
+
+
+class FailingLookup(FakeLookup):
+    def server_ports(self, server_id: str) -> list[PortInfo]:
+        raise errors.ServiceUnavailable("port_list failed: Neutron unreachable")
+
+
+def test_openstack_failure_writes_nothing(core: CoreV1Api) -> None:
+    tainted_node(core, "node-1")
+    before = node_json(core, "node-1")
+    with pytest.raises(errors.ServiceUnavailable):
+        initializer(core, FailingLookup([SERVER], [PORT])).reconcile("node-1")
+    assert node_json(core, "node-1") == before
+
+
+def test_initialised_or_missing_node_is_left_alone(core: CoreV1Api) -> None:
+    fake = FakeLookup([SERVER], [PORT])
+    init = initializer(core, fake)
+    tainted_node(core, "node-1")
+    init.reconcile("node-1")
+    version = node_json(core, "node-1")["metadata"]["resourceVersion"]
+    asked = sum(fake.asked.values())
+    assert init.reconcile("node-1") is None
+    assert init.reconcile("no-such-node") is None
+    assert node_json(core, "node-1")["metadata"]["resourceVersion"] == version
+    assert sum(fake.asked.values()) == asked  # no cloud call for an initialised node
+
+
+def test_controller_initialises_nodes_as_they_appear(core: CoreV1Api) -> None:
+    controller = cloud_node_controller(
+        core.list_node, initializer(core, FakeLookup([SERVER], [PORT])), clock=SystemClock()
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=controller.run, args=(stop,))
+    thread.start()
+    try:
+        tainted_node(core, "node-1")
+        deadline = time.monotonic() + 10
+        while taint_keys(node_json(core, "node-1")) != ["example.com/dedicated"]:
+            assert time.monotonic() < deadline, "node not initialised within 10 s"
+            time.sleep(0.05)
+        assert node_json(core, "node-1")["spec"]["providerID"] == "openstack:///id-1"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
