@@ -215,7 +215,7 @@ def test_definite_startup_failures_exit_1(
         proxy.inject(error(403), method="GET", path=r"/payload")
     elif case == "keystone-401":
         proxy.inject(error(401), method="POST", path=r"/auth/tokens")
-    else:
+    elif case == "bad-write-format":
         extra = "write-format = gcm\n"
     conf = tmp_path / "cloud.conf"
     text = cloud.cloud_conf(KEY_A, auth_url=f"{proxy.url}/identity/v3") + extra
