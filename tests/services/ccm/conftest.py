@@ -1,6 +1,6 @@
 """Fixtures of the ccm contract tests: a small world of real Nova servers on the test cloud.
 
-Booted once per module (Nova's fake driver is quick, the machine is loaded): node A has two
+Booted once per session (Nova's fake driver is quick, the machine is loaded): node A has two
 networks, a trunk parent port with a VLAN subport on a third network, a floating IP, access
 IPs and a ``hostname`` metadata key, in az-2; node B has one network in az-1 (it is the one
 the shutdown test stops). Everything is deleted at teardown, newest first.
@@ -57,6 +57,7 @@ class World:
     vlan_network: str
     """Name of the subport's network; sorts after ``osk8s-net``."""
     a_demo_ip: str
+    b_demo_ip: str
     a_second_ip: str
     subport_ip: str
     floating_ip: str
@@ -128,7 +129,7 @@ def cloud(ccm_conn: Connection) -> Cloud:
     return Cloud(NovaNeutron(client), registry)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
     conn = ccm_conn
     net: Any = conn.network
@@ -156,6 +157,9 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
         deletes.append(lambda: net.delete_trunk(trunk, ignore_missing=True))
         flavor_id = min(compute.flavors(), key=lambda f: (f.ram, f.vcpus)).id
         image_id = next(i for i in conn.image.images() if i.status == "active").id
+        made: list[str] = []
+        # Runs after both deletes below (newest first): their ports are freed only when gone.
+        deletes.append(lambda: _wait_gone(compute, made))
         a = compute.create_server(
             name=f"ccm-{tag}-a",
             flavor_id=flavor_id,
@@ -166,7 +170,8 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
             access_ipv6=ACCESS_V6,
             metadata={"hostname": HOSTNAME},
         )
-        deletes.append(lambda: _delete_server(compute, a.id))
+        made.append(a.id)
+        deletes.append(lambda: compute.delete_server(a.id, ignore_missing=True))
         b = compute.create_server(
             name=f"ccm-{tag}-b",
             flavor_id=flavor_id,
@@ -174,7 +179,8 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
             networks=[{"uuid": demo_net}],
             availability_zone="az-1",
         )
-        deletes.append(lambda: _delete_server(compute, b.id))
+        made.append(b.id)
+        deletes.append(lambda: compute.delete_server(b.id, ignore_missing=True))
         compute.wait_for_server(a, status="ACTIVE", failures=["ERROR"], wait=180)
         compute.wait_for_server(b, status="ACTIVE", failures=["ERROR"], wait=180)
         fip = net.create_ip(floating_network_id=floating_net, port_id=parent.id)
@@ -199,6 +205,7 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
             vlan_network=vlan.name,
             a_demo_ip=net.get_port(parent.id).fixed_ips[0]["ip_address"],
             a_second_ip=second_port.fixed_ips[0]["ip_address"],
+            b_demo_ip=next(net.ports(device_id=b.id)).fixed_ips[0]["ip_address"],
             subport_ip=net.get_port(sub.id).fixed_ips[0]["ip_address"],
             floating_ip=fip.floating_ip_address,
             flavor_name=compute.get_flavor(flavor_id).name,
@@ -209,7 +216,10 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
                 delete()
 
 
-def _delete_server(compute: Any, server_id: str) -> None:
-    """Delete and wait until gone: its ports (trunk parent, networks) are freed only then."""
-    compute.delete_server(server_id, ignore_missing=True)
-    _wait(lambda: compute.find_server(server_id), lambda s: s is None, "server deletion", 120)
+def _wait_gone(compute: Any, server_ids: list[str]) -> None:
+    _wait(
+        lambda: [i for i in server_ids if compute.find_server(i) is not None],
+        lambda left: not left,
+        "server deletion",
+        120,
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
@@ -14,6 +15,7 @@ from kubernetes.client import CoreV1Api
 from osk8s_ccm.cloud_view import PortInfo, ServerAddress, ServerInfo
 from osk8s_ccm.instances import InstanceSettings, InstancesV2
 from osk8s_ccm.lookup import CloudLookup
+from osk8s_ccm.node_addresses import AddressRefresher
 from osk8s_ccm.node_init import NodeInitializer, cloud_node_controller
 from osk8s_core import errors
 from osk8s_core.k8s.clock import SystemClock
@@ -120,3 +122,30 @@ def test_controller_initialises_nodes_as_they_appear(core: CoreV1Api) -> None:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_address_refresh_pass_writes_only_what_changed(core: CoreV1Api) -> None:
+    fake = FakeLookup([SERVER], [PORT])
+    init = initializer(core, fake)
+    for name in ("node-1", "pending", "gone"):
+        tainted_node(core, name, provider_id="openstack:///gone" if name == "gone" else "")
+    init.reconcile("node-1")
+    core.patch_node(  # "gone" is initialised, but its server has since been deleted
+        "gone", [{"op": "remove", "path": "/spec/taints/0"}]
+    )
+    refresher = AddressRefresher(
+        api=core, instances=InstancesV2(InstanceSettings(region="RegionOne")), snapshot=lambda: fake
+    )
+
+    def nodes() -> list[dict[str, object]]:
+        return [node_json(core, n) for n in ("node-1", "pending", "gone")]
+
+    first = refresher.sync_all(nodes())
+    assert (first.unchanged, first.skipped, first.updated) == (("node-1",), ("pending", "gone"), ())
+    fake.servers["id-1"] = replace(SERVER, access_ipv4="203.0.113.99")
+    second = refresher.sync_all(nodes())
+    assert second.updated == ("node-1",)
+    assert node_json(core, "node-1")["status"]["addresses"][-1] == {
+        "type": "ExternalIP",
+        "address": "203.0.113.99",
+    }
