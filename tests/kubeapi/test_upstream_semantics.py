@@ -477,3 +477,51 @@ def test_default_storage_class_is_filled_in(api_client: Any, core: client.CoreV1
         "default", {"metadata": {"name": "c2"}, "spec": {**claim, "storageClassName": ""}}
     )
     assert explicit_none.spec.storage_class_name == ""
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "body", "change", "field"),
+    [
+        ("v1", "Node", {"spec": {"podCIDRs": ["10.244.0.0/24"]}},
+         {"spec": {"podCIDRs": ["10.244.1.0/24"]}}, "spec.podCIDRs"),
+        ("v1", "PersistentVolume",
+         {"spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                   "csi": {"driver": "cinder.csi.openstack.org", "volumeHandle": "v1"}}},
+         {"spec": {"csi": {"volumeHandle": "v2"}}}, "spec.persistentvolumesource"),
+        ("storage.k8s.io/v1", "VolumeAttachment",
+         {"spec": {"attacher": "cinder.csi.openstack.org", "nodeName": "n1",
+                   "source": {"persistentVolumeName": "pv"}}},
+         {"spec": {"nodeName": "n2"}}, "spec"),
+        ("storage.k8s.io/v1", "CSIDriver", {"spec": {"attachRequired": True}},
+         {"spec": {"attachRequired": False}}, "spec.attachRequired"),
+        ("discovery.k8s.io/v1", "EndpointSlice", {"addressType": "IPv4", "endpoints": []},
+         {"addressType": "IPv6"}, "addressType"),
+        ("apps/v1", "Deployment",
+         {"spec": {"selector": {"matchLabels": {"app": "a"}},
+                   "template": {"metadata": {"labels": {"app": "a"}}}}},
+         {"spec": {"selector": {"matchLabels": {"app": "b"}}}}, "spec.selector"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding",
+         {"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "a"}},
+         {"roleRef": {"name": "b"}}, "roleRef"),
+    ],
+)  # fmt: skip
+def test_more_immutable_fields(
+    api_client: Any,
+    *,
+    api_version: str,
+    kind: str,
+    body: dict[str, Any],
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    resource = dynamic.DynamicClient(api_client).resources.get(api_version=api_version, kind=kind)
+    namespace = "default" if resource.namespaced else None
+    resource.create(body={"metadata": {"name": "x"}, **body}, namespace=namespace)
+    with pytest.raises(client.ApiException) as exc:
+        resource.patch(
+            name="x",
+            namespace=namespace,
+            body=change,
+            content_type="application/merge-patch+json",
+        )
+    assert _invalid_field(exc) == field
