@@ -243,9 +243,12 @@ def bench_cloud(sizes: Sequence[int]) -> None:
         for server in booted:
             with contextlib.suppress(Exception):
                 compute.delete_server(server, ignore_missing=True)
-        for server in booted:
-            with contextlib.suppress(Exception):
-                compute.wait_for_delete(server, wait=300)
+        # Quota counts a server until it is gone: wait for all of them before restoring it.
+        deadline = time.monotonic() + 600
+        while any(s.name.startswith(tag) for s in compute.servers()):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"servers {tag}-* still there after 600 s; quota left raised")
+            time.sleep(2)
         restore_quota()
         conn.close()
         store.close()
