@@ -78,7 +78,6 @@ class Result:
 
 @dataclass(frozen=True)
 class Environment:
-    images: ModuleType
     rootfs: dict[str, Path]
     entrypoint: dict[str, list[str]]
     cloud_conf: str
@@ -89,7 +88,7 @@ class Environment:
 # ---------------------------------------------------------------- fixtures
 
 
-def _entrypoint(images: ModuleType, image: Any) -> list[str]:
+def _entrypoint(image: Any) -> list[str]:
     blobs = image.layout / "blobs" / "sha256"
     index = json.loads((image.layout / "index.json").read_text())
     manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
@@ -165,9 +164,10 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def environment(
-    load_script: Callable[[str], ModuleType], barbican_key: str, kube: Path
-) -> Environment:
+def unpacked(
+    load_script: Callable[[str], ModuleType],
+) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """Root filesystem and Entrypoint per service (checked first: nothing else starts without)."""
     if os.geteuid() != 0:
         _unavailable("needs root (unshare, mount, chroot)")
     images = load_script("scripts/images.py")
@@ -178,11 +178,18 @@ def environment(
             _unavailable(f"image of {service} not built (make images)")
         path, failed = images.unpack(image, f"{image.layout}:{image.tag()}")
         assert not failed, failed
-        rootfs[service], entrypoint[service] = path, _entrypoint(images, image)
+        rootfs[service], entrypoint[service] = path, _entrypoint(image)
+    return rootfs, entrypoint
+
+
+@pytest.fixture(scope="module")
+def environment(
+    unpacked: tuple[dict[str, Path], dict[str, list[str]]], barbican_key: str, kube: Path
+) -> Environment:
     from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
     cloud_conf = Layout(resolve_dir(None, os.environ)).cloud_conf.read_text()
-    return Environment(images, rootfs, entrypoint, cloud_conf, barbican_key, kube)
+    return Environment(unpacked[0], unpacked[1], cloud_conf, barbican_key, kube)
 
 
 # ---------------------------------------------------------------- one container
