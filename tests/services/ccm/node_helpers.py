@@ -43,3 +43,24 @@ def expected_labels(instance_type: str, zone: str, region: str) -> dict[str, str
         "topology.kubernetes.io/region": region,
         "failure-domain.beta.kubernetes.io/region": region,
     }
+
+
+def plain_node(core: CoreV1Api, name: str, provider_id: str = "", ready: str | None = None) -> None:
+    """An initialised node; ``ready`` sets its Ready condition (None: no condition at all)."""
+    spec = V1NodeSpec(provider_id=provider_id or None)
+    core.create_node(V1Node(metadata=V1ObjectMeta(name=name), spec=spec))
+    if ready is not None:
+        set_ready(core, name, ready)
+
+
+def set_ready(core: CoreV1Api, name: str, status: str) -> None:
+    condition = {"type": "Ready", "status": status, "reason": "Test"}
+    core.patch_node_status(
+        name,
+        {"status": {"conditions": [condition]}},
+        _content_type="application/merge-patch+json",
+    )
+
+
+def node_names(core: CoreV1Api) -> set[str]:
+    return {str(n.metadata.name) for n in core.list_node().items if n.metadata}

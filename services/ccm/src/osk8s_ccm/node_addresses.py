@@ -18,7 +18,8 @@ import structlog
 
 from osk8s_ccm.instances import InstanceNotFound, InstancesV2, NodeRef
 from osk8s_ccm.lookup import CloudLookup
-from osk8s_ccm.node_init import MERGE_PATCH, UNINITIALIZED_TAINT, NodeApi
+from osk8s_ccm.node_init import UNINITIALIZED_TAINT
+from osk8s_ccm.node_update import MERGE_PATCH, NodeApi
 from osk8s_core import errors
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from kubernetes.client import V1Node, V1NodeSpec, V1ObjectMeta
+from kubernetes.client import V1Node
 
 from osk8s_ccm import labels
 from osk8s_ccm.instances import InstanceMetadata, InstanceNotFound, InstancesV2, NodeRef
 from osk8s_ccm.lookup import CloudLookup
-from osk8s_core.errors import KubernetesConflict, KubernetesNotFound
+from osk8s_ccm.node_update import MERGE_PATCH, NodeApi, parts, update_node
+from osk8s_core.errors import KubernetesNotFound
 from osk8s_core.k8s.apierrors import translate_api_errors
 from osk8s_core.k8s.clock import Clock
 from osk8s_core.k8s.controller import Controller, Requeue
@@ -34,20 +35,6 @@ from osk8s_core.k8s.queue import WorkQueue
 from osk8s_core.k8s.store import split_key
 
 UNINITIALIZED_TAINT: Final = "node.cloudprovider.kubernetes.io/uninitialized"
-MERGE_PATCH: Final = "application/merge-patch+json"
-CONFLICT_RETRIES: Final = 5
-
-
-class NodeApi(Protocol):
-    """The calls of ``kubernetes.client.CoreV1Api`` this controller makes."""
-
-    def read_node(self, name: str) -> V1Node: ...
-
-    def replace_node(self, name: str, body: V1Node) -> V1Node: ...
-
-    def patch_node_status(
-        self, name: str, body: dict[str, Any], *, _content_type: str | None = ...
-    ) -> V1Node: ...
 
 
 class Recorder(Protocol):
@@ -74,15 +61,8 @@ def node_labels(meta: InstanceMetadata) -> dict[str, str]:
     return {key: value for key, value in pairs.items() if value}
 
 
-def _parts(node: V1Node) -> tuple[V1ObjectMeta, V1NodeSpec]:
-    """The node's metadata and spec, made present (the client types both as optional)."""
-    node.metadata = node.metadata or V1ObjectMeta()
-    node.spec = node.spec or V1NodeSpec()
-    return node.metadata, node.spec
-
-
 def _ref(node: V1Node) -> ObjectRef:
-    meta, _ = _parts(node)
+    meta, _ = parts(node)
     return ObjectRef(kind="Node", name=str(meta.name or ""), uid=str(meta.uid or ""))
 
 
@@ -113,7 +93,7 @@ class NodeInitializer:
             return None
         if not is_uninitialized(node):
             return None
-        ref = NodeRef(name=name, provider_id=str(_parts(node)[1].provider_id or ""))
+        ref = NodeRef(name=name, provider_id=str(parts(node)[1].provider_id or ""))
         try:
             meta = self._instances.instance_metadata(self._lookup(), ref)
         except InstanceNotFound as exc:
@@ -132,22 +112,16 @@ class NodeInitializer:
             self._api.patch_node_status(name, body, _content_type=MERGE_PATCH)
 
     def _finish(self, name: str, meta: InstanceMetadata) -> None:
-        for attempt in range(CONFLICT_RETRIES):
-            with translate_api_errors(f"get node {name}"):
-                node = self._api.read_node(name)
-            metadata, spec = _parts(node)
+        def initialise(node: V1Node) -> bool:
+            metadata, spec = parts(node)
             if not spec.provider_id:
                 spec.provider_id = meta.provider_id
             metadata.labels = {**(metadata.labels or {}), **node_labels(meta)}
             kept = [t for t in spec.taints or [] if t.key != UNINITIALIZED_TAINT]
             spec.taints = kept or None
-            try:
-                with translate_api_errors(f"update node {name}"):
-                    self._api.replace_node(name, node)
-                return
-            except KubernetesConflict:
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise
+            return True
+
+        update_node(self._api, name, initialise)
 
 
 def cloud_node_controller(
