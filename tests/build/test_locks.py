@@ -82,3 +82,16 @@ def test_debian_lock_pins_python_with_hashes() -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", sha256), name
         assert url.endswith(".deb") and url.startswith("http"), name
         assert version, name
+
+
+def test_every_debian_lock_pins_exactly_its_package_set(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    debian = load_script("scripts/debian_lock.py")
+    assert set(debian.LOCKS) == {p.name for p in (ROOT / "bazel").glob("debian*.lock")}
+    for name, (_, packages) in debian.LOCKS.items():
+        assert debian.pinned(ROOT / "bazel" / name) == list(packages), f"re-run {name}"
+    # The tool layers only add what the base lacks (no package pinned twice at two versions).
+    base = set(debian.BASE)
+    assert not base & set(debian.CINDER_TOOLS) and not base & set(debian.MANILA_TOOLS)
+    assert "busybox-static" in base, "ls for upstream's exec probes"
