@@ -117,4 +117,4 @@ def test_bad_flag_values(flag: str) -> None:
     )
     # Rejected by the flag parser as upstream's cli.Run does: exit 1, the flag named.
     assert result.returncode == 1
-    assert f"argument {flag.split('=')[0]}" in result.stderr
+    assert f"argument {flag.split('=', maxsplit=1)[0]}" in result.stderr
