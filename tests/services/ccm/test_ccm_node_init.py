@@ -17,6 +17,7 @@ from osk8s_ccm.instances import InstanceSettings, InstancesV2
 from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.node_addresses import AddressRefresher
 from osk8s_ccm.node_init import NodeInitializer, cloud_node_controller
+from osk8s_ccm.provided_ip import PROVIDED_NODE_IP_ANNOTATION as PROVIDED
 from osk8s_core import errors
 from osk8s_core.k8s.clock import SystemClock
 from osk8s_core.k8s.controller import Requeue
@@ -149,3 +150,20 @@ def test_address_refresh_pass_writes_only_what_changed(core: CoreV1Api) -> None:
         "type": "ExternalIP",
         "address": "203.0.113.99",
     }
+
+
+def test_kubelet_provided_node_ip_is_honoured_or_keeps_the_taint(core: CoreV1Api) -> None:
+    fake = FakeLookup([SERVER], [PORT])
+    for name, ip in (("node-1", "203.0.113.5"), ("other-ip", "10.9.9.9")):
+        tainted_node(core, name, provider_id="openstack:///id-1")
+        core.patch_node(name, {"metadata": {"annotations": {PROVIDED: ip}}})
+    init = initializer(core, fake)
+    assert init.reconcile("node-1") is None
+    assert node_json(core, "node-1")["status"]["addresses"] == [
+        {"type": "ExternalIP", "address": "203.0.113.5"},
+        {"type": "InternalIP", "address": "10.0.0.5"},
+    ]
+    before = node_json(core, "other-ip")
+    assert init.reconcile("other-ip") == Requeue(10.0)
+    assert node_json(core, "other-ip") == before
+    assert events_for(core, "other-ip") == [("Warning", "FailedToInitialize")]

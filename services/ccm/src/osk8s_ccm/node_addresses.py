@@ -20,7 +20,9 @@ from osk8s_ccm.instances import InstanceNotFound, InstancesV2, NodeRef
 from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.node_init import UNINITIALIZED_TAINT
 from osk8s_ccm.node_update import MERGE_PATCH, NodeApi
+from osk8s_ccm.provided_ip import PROVIDED_NODE_IP_ANNOTATION, honour_provided_ip
 from osk8s_core import errors
+from osk8s_core.k8s.apierrors import translate_api_errors
 
 
 @dataclass(frozen=True)
@@ -63,21 +65,26 @@ class AddressRefresher:
         if _tainted(node):
             return "skipped"
         ref = NodeRef(name=name, provider_id=str((node.get("spec") or {}).get("providerID") or ""))
+        annotations = (node.get("metadata") or {}).get("annotations") or {}
         try:
             meta = self._instances.instance_metadata(lookup, ref)
+            found = honour_provided_ip(
+                meta.node_addresses, str(annotations.get(PROVIDED_NODE_IP_ANNOTATION) or "")
+            )
         except InstanceNotFound:
             return "skipped"
         except errors.Osk8sError as exc:
             self._log.warning("node addresses not refreshed", node=name, error=str(exc))
             return "failed"
-        wanted = [a.as_dict() for a in meta.node_addresses]
+        wanted = [a.as_dict() for a in found]
         if ((node.get("status") or {}).get("addresses") or []) == wanted:
             return "unchanged"
         try:
-            self._api.patch_node_status(
-                name, {"status": {"addresses": wanted}}, _content_type=MERGE_PATCH
-            )
-        except Exception as exc:
+            with translate_api_errors(f"patch node {name} status"):
+                self._api.patch_node_status(
+                    name, {"status": {"addresses": wanted}}, _content_type=MERGE_PATCH
+                )
+        except errors.KubernetesError as exc:  # logged; the next pass tries again
             self._log.warning("node addresses not written", node=name, error=str(exc))
             return "failed"
         return "updated"

@@ -10,20 +10,28 @@ loses the taint. All or nothing, in this order:
    whole, as a strategic merge keyed on ``type`` would mangle two InternalIPs);
 3. one Node update holding providerID, labels and the taint's removal, retried on conflict
    from a fresh read: a node never shows the taint gone without its labels.
-A server that is not found leaves the node tainted, records a Warning event and is retried.
+A server that is not found leaves the node tainted, records a Warning event and is retried;
+so does a kubelet ``--node-ip`` (``alpha.kubernetes.io/provided-node-ip``) the server does not
+have. When the server has it, it is honoured as upstream does (see ``provided_ip``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from kubernetes.client import V1Node
 
 from osk8s_ccm import labels
+from osk8s_ccm.addresses import NodeAddress
 from osk8s_ccm.instances import InstanceMetadata, InstanceNotFound, InstancesV2, NodeRef
 from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.node_update import MERGE_PATCH, NodeApi, parts, update_node
+from osk8s_ccm.provided_ip import (
+    PROVIDED_NODE_IP_ANNOTATION,
+    ProvidedNodeIpMismatch,
+    honour_provided_ip,
+)
 from osk8s_core.errors import KubernetesNotFound
 from osk8s_core.k8s.apierrors import translate_api_errors
 from osk8s_core.k8s.clock import Clock
@@ -101,13 +109,19 @@ class NodeInitializer:
                 _ref(node), "FailedToInitialize", f"no server found for node {name}: {exc}"
             )
             return Requeue(after=self._retry_after)
-        self._write_addresses(name, meta)
+        provided = (parts(node)[0].annotations or {}).get(PROVIDED_NODE_IP_ANNOTATION, "")
+        try:
+            addresses = honour_provided_ip(meta.node_addresses, provided)
+        except ProvidedNodeIpMismatch as exc:
+            self._recorder.warning(_ref(node), "FailedToInitialize", str(exc))
+            return Requeue(after=self._retry_after)
+        self._write_addresses(name, addresses)
         self._finish(name, meta)
         self._recorder.normal(_ref(node), "Synced", "Node synced successfully")
         return None
 
-    def _write_addresses(self, name: str, meta: InstanceMetadata) -> None:
-        body = {"status": {"addresses": [a.as_dict() for a in meta.node_addresses]}}
+    def _write_addresses(self, name: str, addresses: Sequence[NodeAddress]) -> None:
+        body = {"status": {"addresses": [a.as_dict() for a in addresses]}}
         with translate_api_errors(f"patch node {name} status"):
             self._api.patch_node_status(name, body, _content_type=MERGE_PATCH)
 
