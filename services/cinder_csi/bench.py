@@ -14,6 +14,7 @@ Keystone token requests and the one-off version discovery are not counted (warm-
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -242,6 +243,7 @@ def main() -> int:
     finally:
         for proxy in fleet.values():
             proxy.stop()
+        shutil.rmtree(base, ignore_errors=True)
     if not args.no_suite:
         seconds, tail = suite_time()
         print(f"\nconformance suite wall time: {seconds:.1f} s ({tail})")

@@ -3,6 +3,7 @@ socket and /metrics over HTTP, and stops cleanly on SIGTERM (no OpenStack call n
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +93,7 @@ def test_binary_serves_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_controller_without_cloud_config_is_a_usage_error() -> None:
