@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -16,7 +16,8 @@ from osk8s_ccm.cloud_view import PortInfo, ServerAddress, ServerInfo
 from osk8s_ccm.instances import InstanceSettings, InstancesV2
 from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.node_addresses import AddressRefresher
-from osk8s_ccm.node_init import NodeInitializer, cloud_node_controller
+from osk8s_ccm.node_controllers import NodeControllers, NodePeriods
+from osk8s_ccm.node_init import NodeInitializer
 from osk8s_ccm.provided_ip import PROVIDED_NODE_IP_ANNOTATION as PROVIDED
 from osk8s_core import errors
 from osk8s_core.k8s.clock import SystemClock
@@ -24,7 +25,15 @@ from osk8s_core.k8s.controller import Requeue
 from osk8s_core.k8s.events import EventRecorder
 
 from .fakes import FakeLookup
-from .node_helpers import events_for, expected_labels, node_json, taint_keys, tainted_node
+from .node_helpers import (
+    events_for,
+    expected_labels,
+    node_json,
+    node_names,
+    plain_node,
+    taint_keys,
+    tainted_node,
+)
 
 SERVER = ServerInfo(
     id="id-1",
@@ -105,24 +114,45 @@ def test_initialised_or_missing_node_is_left_alone(core: CoreV1Api) -> None:
     assert sum(fake.asked.values()) == asked  # no cloud call for an initialised node
 
 
-def test_controller_initialises_nodes_as_they_appear(core: CoreV1Api) -> None:
-    controller = cloud_node_controller(
-        core.list_node, initializer(core, FakeLookup([SERVER], [PORT])), clock=SystemClock()
+def test_node_controllers_initialise_refresh_and_delete(core: CoreV1Api) -> None:
+    fake = FakeLookup([SERVER], [PORT])
+    controllers = NodeControllers(
+        api=core,
+        list_nodes=core.list_node,
+        instances=InstancesV2(InstanceSettings(region="RegionOne")),
+        lookup=lambda: fake,
+        snapshot=lambda: fake,
+        recorder=EventRecorder(core, component="cloud-node-controller", clock=SystemClock()),
+        clock=SystemClock(),
+        periods=NodePeriods(node_monitor=0.05, status_update=0.05),
     )
     stop = threading.Event()
-    thread = threading.Thread(target=controller.run, args=(stop,))
+    thread = threading.Thread(target=controllers.run, args=(stop,))
     thread.start()
     try:
         tainted_node(core, "node-1")
-        deadline = time.monotonic() + 10
-        while taint_keys(node_json(core, "node-1")) != ["example.com/dedicated"]:
-            assert time.monotonic() < deadline, "node not initialised within 10 s"
-            time.sleep(0.05)
+        plain_node(core, "gone", provider_id="openstack:///gone", ready="False")
+        wait_until(lambda: taint_keys(node_json(core, "node-1")) == ["example.com/dedicated"])
         assert node_json(core, "node-1")["spec"]["providerID"] == "openstack:///id-1"
+        wait_until(lambda: "gone" not in node_names(core))  # lifecycle pass
+        fake.servers["id-1"] = replace(SERVER, access_ipv4="203.0.113.77")
+        wait_until(  # address refresh pass
+            lambda: (
+                {"type": "ExternalIP", "address": "203.0.113.77"}
+                in node_json(core, "node-1")["status"]["addresses"]
+            )
+        )
     finally:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached within 10 s"
+        time.sleep(0.05)
 
 
 def test_address_refresh_pass_writes_only_what_changed(core: CoreV1Api) -> None:

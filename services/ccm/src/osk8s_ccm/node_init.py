@@ -18,7 +18,7 @@ have. When the server has it, it is honoured as upstream does (see ``provided_ip
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from kubernetes.client import V1Node
 
@@ -34,12 +34,8 @@ from osk8s_ccm.provided_ip import (
 )
 from osk8s_core.errors import KubernetesNotFound
 from osk8s_core.k8s.apierrors import translate_api_errors
-from osk8s_core.k8s.clock import Clock
-from osk8s_core.k8s.controller import Controller, Requeue
+from osk8s_core.k8s.controller import Requeue
 from osk8s_core.k8s.events import ObjectRef
-from osk8s_core.k8s.informer import Informer
-from osk8s_core.k8s.listwatch import ApiListWatch
-from osk8s_core.k8s.queue import WorkQueue
 from osk8s_core.k8s.store import split_key
 
 UNINITIALIZED_TAINT: Final = "node.cloudprovider.kubernetes.io/uninitialized"
@@ -136,19 +132,3 @@ class NodeInitializer:
             return True
 
         update_node(self._api, name, initialise)
-
-
-def cloud_node_controller(
-    list_nodes: Callable[..., Any], initializer: NodeInitializer, *, clock: Clock
-) -> Controller:
-    """A ``cloud-node`` controller: a Node informer queueing every added or changed Node
-    (an initialised one is a no-op) into ``initializer.reconcile``."""
-    informer = Informer(ApiListWatch(list_nodes, description="nodes"), name="nodes", clock=clock)
-    controller = Controller(
-        name="cloud-node",
-        reconcile=initializer.reconcile,
-        queue=WorkQueue(clock=clock),
-        informers=[informer],
-    )
-    informer.add_handlers(controller.handlers())
-    return controller
