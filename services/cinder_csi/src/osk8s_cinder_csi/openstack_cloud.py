@@ -19,6 +19,7 @@ from osk8s_cinder_csi.lookups import NameFilter
 from osk8s_cinder_csi.sdk_values import backup_info, snapshot_info, volume_info
 from osk8s_cinder_csi.status import InvalidToken
 from osk8s_core import errors
+from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
 from osk8s_core.openstack.backups import Backups
 from osk8s_core.openstack.client import Logger, OpenStackClient
 from osk8s_core.openstack.idempotency import create_after_lookup, require_match, single
@@ -82,8 +83,10 @@ class OpenStackCinderCloud:
         metrics: ApiMetrics,
         logger: Logger,
         waits: CloudWaits | None = None,
+        crash_points: CrashPoints = NO_CRASH_POINTS,
     ) -> None:
         self._connect = connect
+        self._crash_points = crash_points
         self._metrics = metrics
         self._log = logger
         self._waits = waits if waits is not None else CloudWaits()
@@ -91,7 +94,12 @@ class OpenStackCinderCloud:
         self._snapshot_filters = NameFilter()  # only its server_side flag is used
 
     def _client(self) -> OpenStackClient[Connection]:
-        return OpenStackClient(self._connect(), metrics=self._metrics, logger=self._log)
+        return OpenStackClient(
+            self._connect(),
+            metrics=self._metrics,
+            logger=self._log,
+            crash_points=self._crash_points,
+        )
 
     def _volumes(self) -> Volumes:
         return Volumes(self._client(), waiter=self._waits.volume)

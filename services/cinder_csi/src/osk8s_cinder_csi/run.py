@@ -7,6 +7,7 @@ this module just builds the object graph (no module-level state).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from osk8s_cinder_csi.options import ControllerOptions, NodeOptions, attach_limi
 from osk8s_cinder_csi.settings import Settings
 from osk8s_core import __version__
 from osk8s_core.config import CloudConfig, load_cloud_config
+from osk8s_core.crashpoints import CrashPoints, crash_points_from_environ
 from osk8s_core.errors import ConfigError
 from osk8s_core.grpc.endpoint import parse_endpoint
 from osk8s_core.logging import bind_component, configure_logging
@@ -50,7 +52,9 @@ def _load(settings: Settings, log: Any) -> CloudConfig:
     return result.config
 
 
-def _clouds(settings: Settings, registry: CollectorRegistry, log: Any) -> Clouds:
+def _clouds(
+    settings: Settings, registry: CollectorRegistry, log: Any, crash_points: CrashPoints
+) -> Clouds:
     from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud  # noqa: PLC0415 - heavy
     from osk8s_core.credentials import (  # noqa: PLC0415 - with openstacksdk
         ClientSettings,
@@ -70,7 +74,9 @@ def _clouds(settings: Settings, registry: CollectorRegistry, log: Any) -> Clouds
             settings.cloud_config, settings=client, section=name, cache=cache, logger=log
         )
         factory.get()  # fail at start-up on a missing section or incomplete credentials
-        clouds[name] = OpenStackCinderCloud(connect=factory.get, metrics=metrics, logger=log)
+        clouds[name] = OpenStackCinderCloud(
+            connect=factory.get, metrics=metrics, logger=log, crash_points=crash_points
+        )
     return Clouds(clouds)
 
 
@@ -117,7 +123,8 @@ def run(settings: Settings) -> int:
     if settings.controller:
         storage = config.block_storage
         controller = ControllerParts(
-            clouds=_clouds(settings, registry, log),
+            # Inert unless a crash-consistency test set OSK8S_CRASH_AT / OSK8S_CRASH_LOG.
+            clouds=_clouds(settings, registry, log, crash_points_from_environ(os.environ)),
             options=ControllerOptions(
                 cluster=settings.cluster,
                 with_topology=settings.with_topology,
