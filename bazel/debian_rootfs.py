@@ -1,7 +1,8 @@
 """Unpacks pinned Debian packages into one image layer (run by `debian_rootfs`).
 
 `dpkg-deb -x` only (no maintainer scripts), then: docs and man pages dropped. The base layer
-(`--base`) also gets users (root, nonroot 65532), /tmp, `ls` (a link to busybox) and the stdlib
+(`--base`) also gets users (root, nonroot 65532), /tmp, `ls` (a link to busybox), the CA
+bundle and the stdlib
 compiled to unchecked-hash .pyc, so it is byte-identical on every build. An extra layer
 (`--link`, `--drop`) holds only its own packages and sits on top of the base layer.
 It must not touch the host's own packages.
@@ -69,8 +70,30 @@ def link(rootfs: Path, links: dict[str, str]) -> None:
         path.symlink_to(target)
 
 
+# Where OpenSSL (Python's ssl, curl) looks by default on Debian; the `openssl` package would
+# make these links, but only its library is in the image.
+SSL_LINKS = {
+    "usr/lib/ssl/cert.pem": "/etc/ssl/certs/ca-certificates.crt",
+    "usr/lib/ssl/certs": "/etc/ssl/certs",
+}
+
+
+def ca_bundle(rootfs: Path) -> None:
+    """/etc/ssl/certs/ca-certificates.crt from the Mozilla set, as update-ca-certificates does
+    (sorted, so the layer is byte-identical on every build)."""
+    certs = sorted((rootfs / "usr/share/ca-certificates").rglob("*.crt"))
+    if not certs:
+        raise SystemExit("ca-certificates: no certificates under /usr/share/ca-certificates")
+    bundle = "".join(c.read_text().rstrip("\n") + "\n" for c in certs)
+    (rootfs / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
+    (rootfs / "etc/ssl/certs/ca-certificates.crt").write_text(bundle)
+    drop(rootfs, ["usr/sbin/update-ca-certificates", "etc/ca-certificates"])
+    link(rootfs, SSL_LINKS)
+
+
 def tidy_base(rootfs: Path) -> None:
     link(rootfs, BASE_LINKS)
+    ca_bundle(rootfs)
     (rootfs / "etc").mkdir(exist_ok=True)
     (rootfs / "etc" / "passwd").write_text(PASSWD)
     (rootfs / "etc" / "group").write_text(GROUP)

@@ -22,9 +22,12 @@ BAZEL = Path(__file__).resolve().parent.parent / "bazel"
 # libstdc++; cryptography: libssl via its own wheel) load, and busybox-static: one static
 # 2 MB binary that gives every image the `ls` upstream's probes exec (the KMS DaemonSet's
 # `ls $(KMS_ENDPOINT)`) with no extra shared library. No dpkg, no perl.
+# ca-certificates: the Mozilla CA set as one bundle (/etc/ssl/certs/ca-certificates.crt, made
+# by debian_rootfs.py as update-ca-certificates would), like the certs every upstream image has.
 BASE = (
     "base-files",
     "busybox-static",
+    "ca-certificates",
     "gcc-12-base",
     "libbz2-1.0",
     "libc6",

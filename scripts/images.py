@@ -69,7 +69,10 @@ IMPORT_CHECK = (
     "import sys; "
     "sys.path[:0] = ['/app/runfiles/pypi/site', '/app/runfiles/osk8s/libs/osk8s_core/src']; "
     "import grpc, openstack, kubernetes, yaml, google.protobuf, cryptography.fernet, structlog, "
-    "prometheus_client, tenacity, requests, ssl, sqlite3, ctypes, osk8s_core; print('imports ok')"
+    "prometheus_client, tenacity, requests, ssl, sqlite3, ctypes, osk8s_core; "
+    # The CA bundle every upstream image carries, found where OpenSSL looks by default.
+    "assert ssl.create_default_context().cert_store_stats()['x509_ca'] > 100, 'no CA bundle'; "
+    "print('imports ok')"
 )
 
 
