@@ -3,7 +3,7 @@
 CPO makes a server GET and a port list per node per sync (2N requests). A ``SyncSnapshot``
 lists the project's servers with details once and their ports once (Neutron filter
 ``device_owner`` = ``compute:<zone>`` for every zone the servers are in), the trunk subports
-those ports name in one call by id, and the subports' networks in one call; flavors stay in
+those ports name by id, and the subports' networks by id (one call per 100 ids); flavors stay in
 the ``Flavors`` cache across syncs. It then answers InstancesV2's questions from those lists
 and asks the per-node ``LiveLookup`` only for what they miss: a server not in the list
 (deleted, or created after it), a server with no port in the list (a port with another
@@ -58,7 +58,7 @@ class SyncSnapshot:
         owners = sorted({f"compute:{zone}" for zone in zones} | {DEFAULT_OWNER})
         ports = cloud.list_ports(device_owner=owners)
         subport_ids = sorted({sp for p in ports for sp in p.subport_ids})
-        subports = cloud.list_ports(id=subport_ids) if subport_ids else []
+        subports = cloud.ports_by_id(subport_ids)
         names = cloud.network_names(p.network_id for p in subports)
         return cls(servers, [*ports, *subports], names, live=LiveLookup(cloud))
 

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from osk8s_core.openstack.client import OpenStackClient
 
 
+# Ids go in the query string (36 characters and "&id=" each): this many keep a request line
+# under the 8 KiB that web servers and proxies in front of Neutron commonly allow.
+IDS_PER_QUERY = 100
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
@@ -89,12 +94,23 @@ class NovaNeutron:
     def list_ports(self, **filters: Any) -> list[PortInfo]:
         return [port_info(p) for p in self.ports.query(**filters)]
 
+    def ports_by_id(self, port_ids: Iterable[str]) -> list[PortInfo]:
+        """The given ports, ``IDS_PER_QUERY`` ids per ``port_list``."""
+        wanted = sorted(set(port_ids))
+        return [
+            port
+            for start in range(0, len(wanted), IDS_PER_QUERY)
+            for port in self.list_ports(id=wanted[start : start + IDS_PER_QUERY])
+        ]
+
     def network_names(self, network_ids: Iterable[str]) -> dict[str, str]:
-        """Names of the given networks in one ``network_list``."""
+        """Names of the given networks, ``IDS_PER_QUERY`` ids per ``network_list``."""
         wanted = sorted(set(network_ids))
-        if not wanted:
-            return {}
-        return {str(n.id): _text(n.name) for n in self.networking.networks(id=wanted)}
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            chunk = wanted[start : start + IDS_PER_QUERY]
+            found.update({str(n.id): _text(n.name) for n in self.networking.networks(id=chunk)})
+        return found
 
 
 class LiveLookup:
