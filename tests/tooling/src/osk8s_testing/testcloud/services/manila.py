@@ -37,9 +37,21 @@ def _configure(ctx: Ctx) -> None:
     render_to("manila.conf", ctx.layout.etc("manila") / "manila.conf", values)
 
 
+# manila-scheduler and manila-share both create the default zone when they first register; started
+# together they race on its unique key and manila-share dies with DBDuplicateEntry ('nova-False'
+# for 'az_name_uc', seen in a clean-clone CI run). Creating the row once, before either starts,
+# removes the race.
+_DEFAULT_ZONE = (
+    "INSERT INTO availability_zones (id, deleted, name, created_at) "
+    "SELECT UUID(), 'False', 'nova', NOW() FROM DUAL WHERE NOT EXISTS "
+    "(SELECT 1 FROM availability_zones WHERE name = 'nova' AND deleted = 'False')"
+)
+
+
 def _setup(ctx: Ctx) -> None:
     mariadb.create_database(ctx, "manila", "manila")
     ctx.run("manila", ctx.venv_bin("manila-manage"), "--config-file", _conf(ctx), "db", "sync")
+    mariadb.execute(ctx, "manila", _DEFAULT_ZONE, database="manila")
 
 
 def _processes(ctx: Ctx) -> list[ProcessSpec]:

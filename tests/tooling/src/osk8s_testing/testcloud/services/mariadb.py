@@ -27,8 +27,15 @@ def url(ctx: Ctx, database: str) -> str:
 
 
 def create_database(ctx: Ctx, service: str, database: str) -> None:
-    sql = f"CREATE DATABASE IF NOT EXISTS {database} CHARACTER SET utf8"
-    ctx.run(service, CLIENT, "--no-defaults", "-S", str(socket_path(ctx)), "-u", "root", "-e", sql)
+    execute(ctx, service, f"CREATE DATABASE IF NOT EXISTS {database} CHARACTER SET utf8")
+
+
+def execute(ctx: Ctx, service: str, sql: str, *, database: str | None = None) -> None:
+    """Run one SQL statement as root over the socket (``database``: the default schema)."""
+    argv = [CLIENT, "--no-defaults", "-S", str(socket_path(ctx)), "-u", "root"]
+    if database is not None:
+        argv.append(database)
+    ctx.run(service, *argv, "-e", sql)
 
 
 def _setup(ctx: Ctx) -> None:
