@@ -1,0 +1,268 @@
+"""Routes against the real Neutron router of the test cloud, through a fault proxy (its call log
+counts the router updates; it injects the failed update).
+
+The module makes its OWN network, subnet, router and ports (never the demo router's routes):
+three ports stand in for node NICs (Neutron only checks that a next hop is on a router subnet,
+so no server is needed), the third one belonging to "another cluster". Pod CIDRs become
+routes and allowed address pairs, vanish with their node, and routes this cluster does not
+own survive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from openstack.connection import Connection
+from prometheus_client import CollectorRegistry
+
+from osk8s_ccm.nova_neutron import NovaNeutron
+from osk8s_ccm.routes import (
+    ADDRESS_PAIRS,
+    EXTRAROUTE,
+    NeutronRoutes,
+    NodeRoutes,
+    Route,
+    RouteReconciler,
+    parse_cidrs,
+)
+from osk8s_core import errors
+from osk8s_core.config import CloudConfig
+from osk8s_core.credentials.connection import build_connection
+from osk8s_core.credentials.tls import CaFileStore
+from osk8s_core.logging import get_logger
+from osk8s_core.metrics import ApiMetrics
+from osk8s_core.openstack.client import OpenStackClient
+from osk8s_core.retry import NO_RETRY
+from osk8s_testing.faultproxy.rules import error
+
+from .conftest import SETTINGS
+
+pytestmark = pytest.mark.contract
+
+SUBNET_CIDR = "10.81.0.0/24"
+CLUSTER = parse_cidrs(["10.244.0.0/16"])
+ADD = r"/add_extraroutes$"
+REMOVE = r"/remove_extraroutes$"
+
+
+@dataclass(frozen=True)
+class Site:
+    router_id: str
+    ips: tuple[str, str, str]
+    """Node 1, node 2, the foreign machine."""
+    port_ids: tuple[str, str, str]
+
+
+@pytest.fixture(scope="module")
+def site(ccm_conn: Connection) -> Iterator[Site]:
+    net: Any = ccm_conn.network
+    tag = uuid.uuid4().hex[:8]
+    undo: list[Callable[[], object]] = []
+    try:
+        network = net.create_network(name=f"ccm-routes-{tag}")
+        undo.append(lambda: net.delete_network(network, ignore_missing=True))
+        subnet = net.create_subnet(network_id=network.id, cidr=SUBNET_CIDR, ip_version=4)
+        router = net.create_router(name=f"ccm-routes-{tag}")
+        undo.append(lambda: net.delete_router(router, ignore_missing=True))
+        net.add_interface_to_router(router, subnet_id=subnet.id)
+        undo.append(lambda: net.remove_interface_from_router(router, subnet_id=subnet.id))
+        undo.append(lambda: net.update_router(router, routes=[]))
+        ports = []
+        for i in range(3):
+            port = net.create_port(name=f"ccm-routes-{tag}-{i}", network_id=network.id)
+            undo.append(lambda p=port: net.delete_port(p, ignore_missing=True))
+            ports.append(port)
+        ips = tuple(p.fixed_ips[0]["ip_address"] for p in ports)
+        yield Site(router.id, ips, tuple(p.id for p in ports))  # type: ignore[arg-type]
+    finally:
+        for step in reversed(undo):
+            with contextlib.suppress(Exception):
+                step()
+
+
+@pytest.fixture
+def neutron(fault_proxy: Any, cloud_config: CloudConfig) -> Iterator[tuple[Connection, Any]]:
+    fleet = fault_proxy.fleet(
+        {"keystone": "http://127.0.0.1:5000", "neutron": "http://127.0.0.1:9696"}
+    )
+    auth = dataclasses.replace(cloud_config.global_, auth_url=f"{fleet['keystone'].url}/v3")
+    store = CaFileStore()
+    conn = build_connection(auth, settings=SETTINGS, ca_store=store)
+    try:
+        yield conn, fleet["neutron"]
+    finally:
+        conn.close()
+        store.close()
+
+
+@pytest.fixture
+def fresh_router(site: Site, ccm_conn: Connection) -> Iterator[Site]:
+    """The module's router with no routes and its ports with no pairs, before and after."""
+
+    def clear() -> None:
+        net: Any = ccm_conn.network
+        net.update_router(site.router_id, routes=[])
+        for port_id in site.port_ids:
+            net.update_port(port_id, allowed_address_pairs=[])
+
+    clear()
+    yield site
+    clear()
+
+
+def reconciler(conn: Connection, site: Site) -> RouteReconciler:
+    client = OpenStackClient(
+        conn, metrics=ApiMetrics(CollectorRegistry()), retry_policy=NO_RETRY, logger=get_logger("t")
+    )
+    cloud = NovaNeutron(client)
+    return RouteReconciler(NeutronRoutes(cloud.networking, cloud.ports), site.router_id, CLUSTER)
+
+
+def node(name: str, cidr: str, ip: str) -> NodeRoutes:
+    return NodeRoutes(name, (cidr,), (ip,))
+
+
+def router_routes(conn: Connection, site: Site) -> set[Route]:
+    router: Any = conn.network.get_router(site.router_id)
+    return {Route(r["destination"], r["nexthop"]) for r in router.routes}
+
+
+def pairs(conn: Connection, port_id: str) -> set[str]:
+    port: Any = conn.network.get_port(port_id)
+    return {p["ip_address"] for p in port.allowed_address_pairs}
+
+
+def test_pod_cidrs_follow_nodes_and_foreign_routes_survive(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site
+) -> None:
+    site = fresh_router
+    conn, proxy = neutron
+    ip1, ip2, other = site.ips
+    foreign = {
+        Route("10.245.0.0/24", other),  # another cluster's pod CIDR
+        Route("10.244.99.0/24", other),  # inside our CIDR, next hop no node of ours
+    }
+    ccm_conn.network.add_extra_routes_to_router(
+        site.router_id,
+        {
+            "router": {
+                "routes": [{"destination": r.destination, "nexthop": r.nexthop} for r in foreign]
+            }
+        },
+    )
+    rec = reconciler(conn, site)
+    n1, n2 = node("n1", "10.244.1.0/24", ip1), node("n2", "10.244.2.0/24", ip2)
+
+    first = rec.reconcile([n1, n2])
+    assert router_routes(ccm_conn, site) == foreign | {
+        Route("10.244.1.0/24", ip1),
+        Route("10.244.2.0/24", ip2),
+    }
+    assert pairs(ccm_conn, site.port_ids[0]) == {"10.244.1.0/24"}
+    assert pairs(ccm_conn, site.port_ids[1]) == {"10.244.2.0/24"}
+    assert first.routed_nodes == {"n1", "n2"}
+    assert first.blackholes == (Route("10.244.99.0/24", other),)
+    assert proxy.calls.count("PUT", ADD) == 1
+    assert proxy.calls.count("PUT", REMOVE) == 0
+
+    # n2 is deleted: its address is no longer any node's, the ledger still knows the route.
+    second = rec.reconcile([n1])
+    assert second.removed == (Route("10.244.2.0/24", ip2),)
+    assert router_routes(ccm_conn, site) == foreign | {Route("10.244.1.0/24", ip1)}
+    assert pairs(ccm_conn, site.port_ids[1]) == set()
+    assert pairs(ccm_conn, site.port_ids[0]) == {"10.244.1.0/24"}
+    assert proxy.calls.count("PUT", ADD) == 1
+    assert proxy.calls.count("PUT", REMOVE) == 1
+
+    # A quiet pass reads the router and changes nothing.
+    rec.reconcile([n1])
+    assert proxy.calls.count("PUT", r"/v2.0/routers") == 2
+    assert pairs(ccm_conn, site.port_ids[2]) == set()
+
+
+def test_one_pass_is_one_add_and_one_remove(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site
+) -> None:
+    site = fresh_router
+    conn, proxy = neutron
+    ip1, ip2, _ = site.ips
+    rec = reconciler(conn, site)
+    rec.reconcile([node("n1", "10.244.1.0/24", ip1), NodeRoutes("n2", ("10.244.2.0/24",), (ip2,))])
+    assert proxy.calls.count("PUT", ADD) == 1
+    # Both nodes get new pod CIDRs (four changes) and a third CIDR appears: one call each way.
+    rec.reconcile(
+        [
+            NodeRoutes("n1", ("10.244.11.0/24", "10.244.12.0/24"), (ip1,)),
+            node("n2", "10.244.21.0/24", ip2),
+        ]
+    )
+    assert proxy.calls.count("PUT", ADD) == 2
+    assert proxy.calls.count("PUT", REMOVE) == 1
+    assert router_routes(ccm_conn, site) == {
+        Route("10.244.11.0/24", ip1),
+        Route("10.244.12.0/24", ip1),
+        Route("10.244.21.0/24", ip2),
+    }
+    assert pairs(ccm_conn, site.port_ids[0]) == {"10.244.11.0/24", "10.244.12.0/24"}
+    assert pairs(ccm_conn, site.port_ids[1]) == {"10.244.21.0/24"}
+
+
+def test_pairs_rolled_back_when_the_route_update_fails(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site
+) -> None:
+    site = fresh_router
+    conn, proxy = neutron
+    ip1, ip2, _ = site.ips
+    ccm_conn.network.update_port(
+        site.port_ids[0], allowed_address_pairs=[{"ip_address": "192.0.2.7"}]
+    )
+    rec = reconciler(conn, site)
+    nodes = [node("n1", "10.244.1.0/24", ip1), node("n2", "10.244.2.0/24", ip2)]
+    proxy.inject(error(500), method="PUT", path=ADD, first=1)
+    with pytest.raises(errors.ServerError):
+        rec.reconcile(nodes)
+    assert router_routes(ccm_conn, site) == set()
+    assert pairs(ccm_conn, site.port_ids[0]) == {"192.0.2.7"}
+    assert pairs(ccm_conn, site.port_ids[1]) == set()
+    # Both ports had been given their pair before the failed update.
+    assert proxy.calls.count("PUT", rf"/ports/{site.port_ids[0]}") == 2
+    assert proxy.calls.count("PUT", rf"/ports/{site.port_ids[1]}") == 2
+
+    rec.reconcile(nodes)
+    assert router_routes(ccm_conn, site) == {
+        Route("10.244.1.0/24", ip1),
+        Route("10.244.2.0/24", ip2),
+    }
+    assert pairs(ccm_conn, site.port_ids[0]) == {"192.0.2.7", "10.244.1.0/24"}
+
+
+def test_plain_extraroute_is_one_guarded_write(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site
+) -> None:
+    site = fresh_router
+    conn, proxy = neutron
+    ip1, ip2, other = site.ips
+    foreign = Route("10.245.0.0/24", other)
+    ccm_conn.network.update_router(
+        site.router_id, routes=[{"destination": foreign.destination, "nexthop": other}]
+    )
+    rec = reconciler(conn, site)
+    rec._extensions = {EXTRAROUTE, ADDRESS_PAIRS}  # as on a Neutron without extraroute-atomic
+    router_path = rf"/v2.0/routers/{site.router_id}$"
+    rec.reconcile([node("n1", "10.244.1.0/24", ip1), node("n2", "10.244.2.0/24", ip2)])
+    assert proxy.calls.count("PUT", router_path) == 1
+    # Another writer changed the router meanwhile (412 on the If-Match revision): re-read, retry.
+    proxy.inject(error(412), method="PUT", path=router_path, first=1)
+    reads = proxy.calls.count("GET", router_path)
+    rec.reconcile([node("n1", "10.244.1.0/24", ip1)])
+    assert proxy.calls.count("PUT", router_path) == 3
+    assert proxy.calls.count("GET", router_path) == reads + 2
+    assert router_routes(ccm_conn, site) == {foreign, Route("10.244.1.0/24", ip1)}
+    assert pairs(ccm_conn, site.port_ids[1]) == set()
+    assert proxy.calls.count("PUT", ADD) + proxy.calls.count("PUT", REMOVE) == 0
