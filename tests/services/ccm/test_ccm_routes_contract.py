@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -76,10 +77,10 @@ def site(ccm_conn: Connection) -> Iterator[Site]:
         ports = []
         for i in range(3):
             port = net.create_port(name=f"ccm-routes-{tag}-{i}", network_id=network.id)
-            undo.append(lambda p=port: net.delete_port(p, ignore_missing=True))
+            undo.append(functools.partial(net.delete_port, port, ignore_missing=True))
             ports.append(port)
         ips = tuple(p.fixed_ips[0]["ip_address"] for p in ports)
-        yield Site(router.id, ips, tuple(p.id for p in ports))  # type: ignore[arg-type]
+        yield Site(router.id, ips, tuple(p.id for p in ports))
     finally:
         for step in reversed(undo):
             with contextlib.suppress(Exception):
