@@ -229,3 +229,24 @@ def test_guarded_write_gives_up_after_repeated_conflicts() -> None:
 def test_router_without_extraroute_is_refused() -> None:
     with pytest.raises(errors.ConfigError, match="extraroute"):
         RouteReconciler(FakeRouter({ADDRESS_PAIRS}), "r", CLUSTER).reconcile(NODES)
+
+
+class Warnings:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, str]]] = []
+
+    def warning(self, event: str, **fields: str) -> None:
+        self.seen.append((event, fields))
+
+
+def test_blackholes_are_reported_and_left() -> None:
+    router = FakeRouter({ATOMIC})
+    router.routes = [Route("10.244.9.0/24", "10.0.0.99")]
+    log = Warnings()
+    result = RouteReconciler(router, "r", CLUSTER, log=log).reconcile(NODES[:1])
+    assert result.blackholes == (Route("10.244.9.0/24", "10.0.0.99"),)
+    assert log.seen == [
+        ("blackhole route", {"destination": "10.244.9.0/24", "nexthop": "10.0.0.99"})
+    ]
+    assert Route("10.244.9.0/24", "10.0.0.99") in router.routes
+    assert "remove" not in router.calls

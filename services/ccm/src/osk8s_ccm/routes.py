@@ -26,11 +26,12 @@ blackhole (CPO's ``Blackhole`` routes), whether or not it is removed.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from osk8s_core import errors
+from osk8s_core.logging import get_logger
 
 if TYPE_CHECKING:
     from osk8s_core.openstack.networking import Networking
@@ -202,9 +203,10 @@ def _entries(routes: Iterable[Route]) -> list[tuple[str, str]]:
 
 
 def _routes(raw: object) -> list[Route]:
+    entries = raw if isinstance(raw, list) else []
     return [
         Route(str(e["destination"]), str(e["nexthop"]))
-        for e in raw or []  # type: ignore[attr-defined]
+        for e in entries
         if isinstance(e, Mapping) and "destination" in e and "nexthop" in e
     ]
 
@@ -273,6 +275,7 @@ class RouteReconciler:
     router_id: str
     cluster_cidrs: tuple[Network, ...]
     ledger: frozenset[Route] = field(default_factory=frozenset)
+    log: Any = field(default_factory=lambda: get_logger("osk8s.ccm.routes"))
     _extensions: set[str] | None = None
 
     def _exts(self) -> set[str]:
@@ -295,6 +298,10 @@ class RouteReconciler:
             else:
                 self._apply_guarded(plan, exts, current, revision)
         self.ledger = plan.owned
+        for route in plan.blackholes:
+            self.log.warning(
+                "blackhole route", destination=route.destination, nexthop=route.nexthop
+            )
         return PassResult(plan.add, plan.remove, plan.blackholes, plan.routed_nodes)
 
     # The address-pair step
@@ -329,7 +336,7 @@ class RouteReconciler:
                 changes.append((port, new))
         return changes
 
-    def _add_pairs_then(self, plan: RoutePlan, exts: set[str], update: Any) -> None:
+    def _add_pairs_then(self, plan: RoutePlan, exts: set[str], update: Callable[[], None]) -> None:
         changes = self._pair_changes(plan.add, adding=True, exts=exts)
         done: list[PortPairs] = []
         try:
