@@ -4,16 +4,22 @@ Health and readiness are lists of named checks (a callable returning None when f
 reason); the answer is 200 ``ok`` or 500 naming each failing check, in the Kubernetes
 ``[+]name ok`` / ``[-]name failed: reason`` style. Metrics come from the injected registry.
 The server binds exactly the host:port it is given and must be stopped by its owner.
+
+Given an ``ssl_context`` it serves HTTPS (the TLS handshake runs on the request's thread, so
+a stalled client cannot block the accept loop); given a ``guard`` every request passes it
+first (delegated authentication/authorization: ``osk8s_core.k8s.delegated_auth``).
 """
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry
@@ -25,6 +31,26 @@ Check = Callable[[], str | None]
 """A health check: returns None when healthy, else a short reason. Raising also fails it."""
 
 _REASON_LIMIT: Final = 200
+_TLS_HANDSHAKE_TIMEOUT: Final = 10.0
+
+
+class Refused(Protocol):
+    """An answer that ends a request before its handler runs."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+
+
+class RequestGuard(Protocol):
+    """Decides, before any handler, whether a request is served."""
+
+    def check(self, method: str, path: str, authorization: str) -> Refused | None:
+        """None to serve; else the refusal. ``authorization``: the header, "" when absent."""
+        ...
 
 
 @dataclass
@@ -59,15 +85,29 @@ class HealthChecks:
 
 
 def _handler(
-    registry: CollectorRegistry, health: HealthChecks, ready: HealthChecks
+    registry: CollectorRegistry,
+    health: HealthChecks,
+    ready: HealthChecks,
+    guard: RequestGuard | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/livez": health, "/readyz": ready}
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "osk8s"
 
+        def setup(self) -> None:
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.settimeout(_TLS_HANDSHAKE_TIMEOUT)
+                self.request.do_handshake()
+            super().setup()
+
         def do_GET(self) -> None:
             url = urlsplit(self.path)
+            if guard is not None:
+                refused = guard.check("GET", url.path, self.headers.get("Authorization", ""))
+                if refused is not None:
+                    self._reply(refused.status, refused.body, refused.content_type)
+                    return
             if url.path == "/metrics":
                 encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
                 self._reply(200, encoder(registry), content_type)
@@ -92,6 +132,28 @@ def _handler(
     return Handler
 
 
+class _TlsServer(ThreadingHTTPServer):
+    """HTTPS: sockets wrapped on accept, handshake deferred to the request's thread."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext,
+    ) -> None:
+        self._context = context
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = self.socket.accept()
+        wrapped = self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return wrapped, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # failed handshakes (port scanners, plain-HTTP probes) are the client's problem
+        return
+
+
 class HealthServer:
     """Serves ``/metrics``, ``/healthz`` (alias ``/livez``) and ``/readyz`` on a thread."""
 
@@ -104,12 +166,17 @@ class HealthServer:
         host: str = "127.0.0.1",
         port: int = 0,
         poll_interval: float = 0.5,
+        ssl_context: ssl.SSLContext | None = None,
+        guard: RequestGuard | None = None,
     ) -> None:
         """``poll_interval`` bounds how long ``stop`` waits for the serving loop to notice."""
         self.health = health if health is not None else HealthChecks()
         self.ready = ready if ready is not None else HealthChecks()
-        self._server = ThreadingHTTPServer(
-            (host, port), _handler(registry, self.health, self.ready)
+        handler = _handler(registry, self.health, self.ready, guard)
+        self._server = (
+            _TlsServer((host, port), handler, ssl_context)
+            if ssl_context is not None
+            else ThreadingHTTPServer((host, port), handler)
         )
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
