@@ -38,7 +38,8 @@ from osk8s_testing.tls import self_signed_localhost
 GOOD_TOKEN = "tok-alice-5f1e0c2d9b"
 BOB_TOKEN = "tok-bob-77aa01c3e4"
 UNKNOWN_TOKEN = "tok-nobody-0d9e8f7a6b"
-USERS = {GOOD_TOKEN: "alice", BOB_TOKEN: "bob"}
+ADMIN_TOKEN = "tok-admin-3c4d5e6f70"
+USERS = {GOOD_TOKEN: "alice", BOB_TOKEN: "bob", ADMIN_TOKEN: "admin"}
 
 
 class ReviewWebhook:
@@ -56,7 +57,13 @@ class ReviewWebhook:
                     hook.token_reviews.append(body)
                     user = USERS.get(body["spec"]["token"])
                     status: dict[str, Any] = (
-                        {"authenticated": True, "user": {"username": user, "groups": ["devs"]}}
+                        {
+                            "authenticated": True,
+                            "user": {
+                                "username": user,
+                                "groups": ["system:masters" if user == "admin" else "devs"],
+                            },
+                        }
                         if user
                         else {"authenticated": False}
                     )
@@ -228,6 +235,16 @@ def test_probes_always_allowed_and_anonymous_is_authorized_not_401(
     )
     assert webhook.access_reviews[0]["spec"]["user"] == "system:anonymous"
     assert webhook.access_reviews[0]["spec"]["groups"] == ["system:unauthenticated"]
+
+
+def test_system_masters_skip_the_access_review(
+    api: KubeApiServer, webhook: ReviewWebhook, serve: Callable[..., Serving]
+) -> None:
+    serving = serve(lambda _path: api.api_client())
+    # upstream's default AlwaysAllowGroups: system:masters is never sent to a review
+    assert serving.get("/metrics", ADMIN_TOKEN).status_code == 200
+    assert len(webhook.token_reviews) == 1
+    assert webhook.access_reviews == []
 
 
 def test_always_allow_paths_option_replaces_the_default(
