@@ -12,6 +12,7 @@ first (delegated authentication/authorization: ``osk8s_core.k8s.delegated_auth``
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import threading
@@ -29,6 +30,8 @@ from osk8s_core.redaction import scrub_text, truncate
 
 Check = Callable[[], str | None]
 """A health check: returns None when healthy, else a short reason. Raising also fails it."""
+
+_log = logging.getLogger(__name__)
 
 _REASON_LIMIT: Final = 200
 _TLS_HANDSHAKE_TIMEOUT: Final = 10.0
@@ -132,26 +135,34 @@ def _handler(
     return Handler
 
 
-class _TlsServer(ThreadingHTTPServer):
-    """HTTPS: sockets wrapped on accept, handshake deferred to the request's thread."""
+class _Server(ThreadingHTTPServer):
+    """HTTP, or HTTPS with sockets wrapped on accept and the handshake deferred to the
+    request's thread; an IPv6 host (``::``, ``::1``) binds an IPv6 socket."""
 
     def __init__(
         self,
         address: tuple[str, int],
         handler: type[BaseHTTPRequestHandler],
-        context: ssl.SSLContext,
+        context: ssl.SSLContext | None,
     ) -> None:
         self._context = context
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = self.socket.accept()
+        if self._context is None:
+            return sock, address
         wrapped = self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return wrapped, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        if self._context is None:
+            super().handle_error(request, client_address)
+            return
         # failed handshakes (port scanners, plain-HTTP probes) are the client's problem
-        return
+        _log.debug("HTTPS request from %s failed", client_address[0], exc_info=True)
 
 
 class HealthServer:
@@ -173,11 +184,7 @@ class HealthServer:
         self.health = health if health is not None else HealthChecks()
         self.ready = ready if ready is not None else HealthChecks()
         handler = _handler(registry, self.health, self.ready, guard)
-        self._server = (
-            _TlsServer((host, port), handler, ssl_context)
-            if ssl_context is not None
-            else ThreadingHTTPServer((host, port), handler)
-        )
+        self._server = _Server((host, port), handler, ssl_context)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._poll_interval = poll_interval
