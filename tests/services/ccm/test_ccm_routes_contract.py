@@ -16,13 +16,16 @@ import functools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from kubernetes.client import CoreV1Api, V1Node, V1NodeSpec, V1ObjectMeta
 from openstack.connection import Connection
 from prometheus_client import CollectorRegistry
 
 from osk8s_ccm.nova_neutron import NovaNeutron
+from osk8s_ccm.route_condition import sync_routes
 from osk8s_ccm.routes import (
     ADDRESS_PAIRS,
     EXTRAROUTE,
@@ -267,3 +270,57 @@ def test_plain_extraroute_is_one_guarded_write(
     assert router_routes(ccm_conn, site) == {foreign, Route("10.244.1.0/24", ip1)}
     assert pairs(ccm_conn, site.port_ids[1]) == set()
     assert proxy.calls.count("PUT", ADD) + proxy.calls.count("PUT", REMOVE) == 0
+
+
+@pytest.fixture
+def core(kube_api) -> Iterator[CoreV1Api]:  # type: ignore[no-untyped-def]
+    client = kube_api.api_client()
+    yield CoreV1Api(client)
+    client.close()
+
+
+def k8s_node(core: CoreV1Api, name: str, cidr: str, ip: str) -> None:
+    core.create_node(V1Node(metadata=V1ObjectMeta(name=name), spec=V1NodeSpec(pod_cidr=cidr)))
+    core.patch_node_status(
+        name,
+        {
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": ip}],
+                "conditions": [
+                    {"type": "NetworkUnavailable", "status": "True", "reason": "NoRouteCreated"}
+                ],
+            }
+        },
+    )
+
+
+def network_unavailable(core: CoreV1Api, name: str) -> str:
+    status = core.read_node(name).status
+    listed = (status.conditions if status is not None else None) or []
+    found = [c.status for c in listed if c.type == "NetworkUnavailable"]
+    return found[0] if found else ""
+
+
+def test_node_objects_drive_routes_and_the_condition(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site, core: CoreV1Api
+) -> None:
+    site = fresh_router
+    conn, _ = neutron
+    ip1, ip2, _ = site.ips
+    k8s_node(core, "node-1", "10.244.1.0/24", ip1)
+    k8s_node(core, "node-2", "10.244.2.0/24", ip2)
+    rec = reconciler(conn, site)
+    now = datetime.now(UTC)
+
+    sync_routes(core, rec, now=now)
+    assert router_routes(ccm_conn, site) == {
+        Route("10.244.1.0/24", ip1),
+        Route("10.244.2.0/24", ip2),
+    }
+    assert network_unavailable(core, "node-1") == "False"
+    assert network_unavailable(core, "node-2") == "False"
+
+    core.delete_node("node-2")
+    result = sync_routes(core, rec, now=now)
+    assert result.removed == (Route("10.244.2.0/24", ip2),)
+    assert router_routes(ccm_conn, site) == {Route("10.244.1.0/24", ip1)}

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+from osk8s_ccm.routes import PassResult, RouteReconciler, node_from_k8s
 from osk8s_core.k8s.apierrors import translate_api_errors
 
 NETWORK_UNAVAILABLE: Final = "NetworkUnavailable"
@@ -54,3 +55,25 @@ def set_network_condition(
             name, {"status": {"conditions": [condition]}}, _content_type=STRATEGIC_MERGE_PATCH
         )
     return True
+
+
+class NodeListApi(NodeStatusApi, Protocol):
+    api_client: Any
+
+    def list_node(self) -> Any: ...
+
+
+def sync_routes(api: NodeListApi, reconciler: RouteReconciler, *, now: datetime) -> PassResult:
+    """One routes pass over every Node: the router changed by ``reconciler``, then each node
+    with a pod CIDR gets its ``NetworkUnavailable`` condition. A failed router update raises
+    before any condition is written (the next pass retries)."""
+    with translate_api_errors("list nodes"):
+        listed = api.list_node()
+    nodes = [api.api_client.sanitize_for_serialization(n) for n in listed.items]
+    views = [node_from_k8s(n) for n in nodes]
+    result = reconciler.reconcile(views)
+    for node, view in zip(nodes, views, strict=True):
+        if view.pod_cidrs:
+            routed = view.name in result.routed_nodes
+            set_network_condition(api, node, routed=routed, now=now)
+    return result
