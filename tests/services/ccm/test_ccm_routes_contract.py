@@ -324,3 +324,18 @@ def test_node_objects_drive_routes_and_the_condition(
     result = sync_routes(core, rec, now=now)
     assert result.removed == (Route("10.244.2.0/24", ip2),)
     assert router_routes(ccm_conn, site) == {Route("10.244.1.0/24", ip1)}
+
+
+def test_stale_revision_is_refused_by_neutron(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site
+) -> None:
+    site = fresh_router
+    conn, _ = neutron
+    ip1 = site.ips[0]
+    cloud = reconciler(conn, site).cloud
+    routes, revision = cloud.router_routes(site.router_id)
+    assert routes == [] and revision is not None
+    ccm_conn.network.update_router(site.router_id, description="someone else wrote")
+    with pytest.raises(errors.Conflict):
+        cloud.replace_routes(site.router_id, [Route("10.244.1.0/24", ip1)], revision)
+    assert router_routes(ccm_conn, site) == set()

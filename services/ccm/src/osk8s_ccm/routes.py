@@ -21,6 +21,11 @@ node deleted while no controller ran leaves a route that is reported as a blackh
 removed, since nothing proves it ours; the operator removes it, as they would today. Every
 route inside ``--cluster-cidr`` whose next hop is no node's address is reported as a
 blackhole (CPO's ``Blackhole`` routes), whether or not it is removed.
+
+``route_condition.sync_routes`` runs a pass over the Node objects and then writes each node's
+``NetworkUnavailable`` condition from ``PassResult.routed_nodes``. The core's ``Networking``
+already had what this needs: ``add_routes``/``remove_routes`` and ``update_router`` (which
+passes ``if_revision`` through to the sdk's ``If-Match``).
 """
 
 from __future__ import annotations
