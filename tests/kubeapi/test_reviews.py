@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,50 +12,17 @@ from kubernetes import client
 
 from osk8s_testing.kubeapi import KubeApiServer, WebhookConfig
 from osk8s_testing.kubeapi.fixtures import KubeApiFactory
-
-
-class _Webhook:
-    """A recording webhook on 127.0.0.1 answering with a fixed status."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status: dict[str, Any] = {}
-        self.decide: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                webhook.requests.append({"path": self.path, "body": body})
-                status = webhook.decide(body) if webhook.decide else webhook.status
-                data = json.dumps({**body, "status": status}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from osk8s_testing.kubeapi.review_webhook import ReviewWebhook
 
 
 @pytest.fixture
-def webhook() -> Iterator[_Webhook]:
-    hook = _Webhook()
+def webhook() -> Iterator[ReviewWebhook]:
+    hook = ReviewWebhook()
     yield hook
     hook.close()
 
 
-def test_token_review_passthrough(kube_api_factory: KubeApiFactory, webhook: _Webhook) -> None:
+def test_token_review_passthrough(kube_api_factory: KubeApiFactory, webhook: ReviewWebhook) -> None:
     server = kube_api_factory(webhooks=WebhookConfig(token_review_url=webhook.url))
     webhook.status = {
         "authenticated": True,
@@ -82,7 +47,7 @@ def test_token_review_passthrough(kube_api_factory: KubeApiFactory, webhook: _We
 
 
 def test_subject_access_review_passthrough(
-    kube_api_factory: KubeApiFactory, webhook: _Webhook
+    kube_api_factory: KubeApiFactory, webhook: ReviewWebhook
 ) -> None:
     server = kube_api_factory(webhooks=WebhookConfig(authorization_url=webhook.url))
     webhook.status = {"allowed": False, "denied": True, "reason": "policy says no"}
@@ -155,7 +120,7 @@ def _keystone_like(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_guarded_requests_go_through_both_webhooks(
-    kube_api_factory: KubeApiFactory, webhook: _Webhook
+    kube_api_factory: KubeApiFactory, webhook: ReviewWebhook
 ) -> None:
     server = kube_api_factory(
         webhooks=WebhookConfig(

@@ -7,13 +7,10 @@ answers are what a kube-apiserver with a token webhook and RBAC would say.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ from osk8s_core.health import HealthChecks, HealthServer
 from osk8s_core.k8s.secure_serving import SecureServingOptions
 from osk8s_testing.kubeapi import KubeApiServer, WebhookConfig
 from osk8s_testing.kubeapi.fixtures import KubeApiFactory
+from osk8s_testing.kubeapi.review_webhook import ReviewWebhook
 from osk8s_testing.tls import self_signed_localhost
 
 GOOD_TOKEN = "tok-alice-5f1e0c2d9b"
@@ -42,59 +40,27 @@ ADMIN_TOKEN = "tok-admin-3c4d5e6f70"
 USERS = {GOOD_TOKEN: "alice", BOB_TOKEN: "bob", ADMIN_TOKEN: "admin"}
 
 
-class ReviewWebhook:
+def _decide(body: dict[str, Any]) -> dict[str, Any]:
     """kube-apiserver's view: tokens -> users; only alice may get /metrics."""
+    if body["kind"] == "TokenReview":
+        user = USERS.get(body["spec"]["token"])
+        if not user:
+            return {"authenticated": False}
+        groups = ["system:masters" if user == "admin" else "devs"]
+        return {"authenticated": True, "user": {"username": user, "groups": groups}}
+    spec = body["spec"]
+    allowed = spec["user"] == "alice" and spec["nonResourceAttributes"] == {
+        "path": "/metrics",
+        "verb": "get",
+    }
+    status: dict[str, Any] = {"allowed": allowed}
+    if not allowed and spec["user"] == "bob":
+        status["reason"] = "no RBAC policy matched"
+    return status
 
-    def __init__(self) -> None:
-        self.token_reviews: list[dict[str, Any]] = []
-        self.access_reviews: list[dict[str, Any]] = []
-        hook = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if body["kind"] == "TokenReview":
-                    hook.token_reviews.append(body)
-                    user = USERS.get(body["spec"]["token"])
-                    status: dict[str, Any] = (
-                        {
-                            "authenticated": True,
-                            "user": {
-                                "username": user,
-                                "groups": ["system:masters" if user == "admin" else "devs"],
-                            },
-                        }
-                        if user
-                        else {"authenticated": False}
-                    )
-                else:
-                    hook.access_reviews.append(body)
-                    spec = body["spec"]
-                    allowed = spec["user"] == "alice" and spec["nonResourceAttributes"] == {
-                        "path": "/metrics",
-                        "verb": "get",
-                    }
-                    status = {"allowed": allowed}
-                    if not allowed and spec["user"] == "bob":
-                        status["reason"] = "no RBAC policy matched"
-                data = json.dumps({**body, "status": status}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def _review_counts(webhook: ReviewWebhook) -> tuple[int, int]:
+    return len(webhook.reviews("TokenReview")), len(webhook.reviews("SubjectAccessReview"))
 
 
 class Clock:
@@ -107,7 +73,7 @@ class Clock:
 
 @pytest.fixture
 def webhook() -> Iterator[ReviewWebhook]:
-    hook = ReviewWebhook()
+    hook = ReviewWebhook(_decide)
     yield hook
     hook.close()
 
@@ -183,11 +149,11 @@ def test_valid_token_allowed_on_metrics(
     response = serving.get("/metrics", GOOD_TOKEN)
     assert response.status_code == 200
     assert "osk8s_demo_requests_total 1.0" in response.text
-    review = webhook.access_reviews[0]["spec"]
+    review = webhook.reviews("SubjectAccessReview")[0]["spec"]
     assert review["user"] == "alice"
     assert review["nonResourceAttributes"] == {"path": "/metrics", "verb": "get"}
     assert set(review["groups"]) == {"devs", "system:authenticated"}
-    assert webhook.token_reviews[0]["spec"]["token"] == GOOD_TOKEN
+    assert webhook.reviews("TokenReview")[0]["spec"]["token"] == GOOD_TOKEN
 
 
 def test_unknown_token_is_401(
@@ -197,7 +163,7 @@ def test_unknown_token_is_401(
     response = serving.get("/metrics", UNKNOWN_TOKEN)
     assert response.status_code == 401
     assert _status(response)["reason"] == "Unauthorized"
-    assert webhook.access_reviews == []  # never authorized
+    assert webhook.reviews("SubjectAccessReview") == []  # never authorized
     # upstream authenticates before the path check: a bad token is 401 on /healthz too
     assert serving.get("/healthz", UNKNOWN_TOKEN).status_code == 401
 
@@ -226,15 +192,15 @@ def test_probes_always_allowed_and_anonymous_is_authorized_not_401(
     assert (healthz.status_code, healthz.text) == (200, "ok\n")
     assert serving.get("/livez").status_code == 200
     assert serving.get("/readyz").status_code == 500  # the check ran: served, not refused
-    assert webhook.token_reviews == [] and webhook.access_reviews == []
+    assert webhook.reviews("TokenReview") == [] and webhook.reviews("SubjectAccessReview") == []
     # no token at all: upstream's anonymous user, authorized like anyone (RBAC says no)
     response = serving.get("/metrics")
     assert response.status_code == 403
     assert _status(response)["message"] == (
         'forbidden: User "system:anonymous" cannot get path "/metrics"'
     )
-    assert webhook.access_reviews[0]["spec"]["user"] == "system:anonymous"
-    assert webhook.access_reviews[0]["spec"]["groups"] == ["system:unauthenticated"]
+    assert webhook.reviews("SubjectAccessReview")[0]["spec"]["user"] == "system:anonymous"
+    assert webhook.reviews("SubjectAccessReview")[0]["spec"]["groups"] == ["system:unauthenticated"]
 
 
 def test_system_masters_skip_the_access_review(
@@ -243,8 +209,8 @@ def test_system_masters_skip_the_access_review(
     serving = serve(lambda _path: api.api_client())
     # upstream's default AlwaysAllowGroups: system:masters is never sent to a review
     assert serving.get("/metrics", ADMIN_TOKEN).status_code == 200
-    assert len(webhook.token_reviews) == 1
-    assert webhook.access_reviews == []
+    assert len(webhook.reviews("TokenReview")) == 1
+    assert webhook.reviews("SubjectAccessReview") == []
 
 
 def test_always_allow_paths_option_replaces_the_default(
@@ -304,10 +270,16 @@ def test_decisions_cached_within_ttl(
     assert serving.get("/metrics", GOOD_TOKEN).status_code == 200
     assert serving.get("/metrics", BOB_TOKEN).status_code == 403  # denials cached too
     assert serving.get("/metrics", UNKNOWN_TOKEN).status_code == 401
-    assert (len(webhook.token_reviews), len(webhook.access_reviews)) == (3, 2)
+    assert (len(webhook.reviews("TokenReview")), len(webhook.reviews("SubjectAccessReview"))) == (
+        3,
+        2,
+    )
     clock.t += 1.0  # past upstream's 10 s
     assert serving.get("/metrics", GOOD_TOKEN).status_code == 200
-    assert (len(webhook.token_reviews), len(webhook.access_reviews)) == (4, 3)
+    assert (len(webhook.reviews("TokenReview")), len(webhook.reviews("SubjectAccessReview"))) == (
+        4,
+        3,
+    )
 
 
 def test_ipv6_bind_address(api: KubeApiServer, serve: Callable[..., Serving]) -> None:
