@@ -517,7 +517,7 @@ def test_user_info_is_the_authenticated_user(
 ) -> None:
     from osk8s_testing.kubeapi import WebhookConfig
 
-    from .test_reviews import _Webhook
+    from osk8s_testing.kubeapi.review_webhook import ReviewWebhook
 
     def decide(body: dict[str, Any]) -> dict[str, Any]:
         if body["kind"] == "TokenReview":
@@ -525,8 +525,7 @@ def test_user_info_is_the_authenticated_user(
             return {"authenticated": True, "user": user}
         return {"allowed": True}
 
-    reviewer = _Webhook()
-    reviewer.decide = decide
+    reviewer = ReviewWebhook(decide)
     try:
         server = kube_api_factory(
             webhooks=WebhookConfig(
