@@ -516,7 +516,6 @@ def test_user_info_is_the_authenticated_user(
     kube_api_factory: KubeApiFactory, webhook: Webhook
 ) -> None:
     from osk8s_testing.kubeapi import WebhookConfig
-
     from osk8s_testing.kubeapi.review_webhook import ReviewWebhook
 
     def decide(body: dict[str, Any]) -> dict[str, Any]:
