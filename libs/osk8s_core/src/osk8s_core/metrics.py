@@ -51,22 +51,23 @@ class _Family:
 class ApiMetrics:
     """``openstack_api_request_duration_seconds`` / ``_requests_total`` / ``_errors_total``."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, prefix: str = "") -> None:
+        """``prefix``: CAPO names its family ``capo_openstack_api_request_*`` (``"capo_"``)."""
         self._family = _Family(
             duration=Histogram(
-                "openstack_api_request_duration_seconds",
+                f"{prefix}openstack_api_request_duration_seconds",
                 "Latency of an OpenStack API call",
                 ["request"],
                 registry=registry,
             ),
             total=Counter(
-                "openstack_api_requests_total",
+                f"{prefix}openstack_api_requests_total",
                 "Total number of OpenStack API calls",
                 ["request"],
                 registry=registry,
             ),
             errors=Counter(
-                "openstack_api_request_errors_total",
+                f"{prefix}openstack_api_request_errors_total",
                 "Total number of errors for an OpenStack API call",
                 ["request"],
                 registry=registry,
