@@ -23,7 +23,7 @@ from osk8s_ccm.node_init import NodeInitializer, Recorder
 from osk8s_ccm.node_lifecycle import NodeLifecycle
 from osk8s_ccm.node_update import NodeApi
 from osk8s_core.k8s.clock import Clock
-from osk8s_core.k8s.controller import Controller
+from osk8s_core.k8s.controller import Controller, ControllerSettings
 from osk8s_core.k8s.informer import Informer
 from osk8s_core.k8s.listwatch import ApiListWatch
 from osk8s_core.k8s.queue import WorkQueue
@@ -51,11 +51,15 @@ class NodeControllers:
         periods: NodePeriods = NodePeriods(),
         cloud_node: bool = True,
         lifecycle: bool = True,
+        informer: Informer | None = None,
+        workers: int = 1,
         logger: Any = None,
     ) -> None:
         self._log = logger or structlog.get_logger("osk8s.ccm.nodes")
         self._periods = periods
-        self.informer = Informer(
+        # A shared informer (the process's) is started by its owner, not here.
+        self._owns_informer = informer is None
+        self.informer = informer or Informer(
             ApiListWatch(list_nodes, description="nodes"), name="nodes", clock=clock
         )
         initializer = NodeInitializer(
@@ -65,9 +69,11 @@ class NodeControllers:
             name="cloud-node",
             reconcile=initializer.reconcile,
             queue=WorkQueue(clock=clock),
-            informers=[self.informer],
+            informers=[self.informer] if self._owns_informer else [],
+            settings=ControllerSettings(workers=max(workers, 1)),
         )
-        self.informer.add_handlers(self.controller.handlers())
+        if cloud_node:
+            self.informer.add_handlers(self.controller.handlers())
         self._cloud_node = cloud_node
         self._refresher = AddressRefresher(api=api, instances=instances, snapshot=snapshot)
         self._lifecycle = (
@@ -84,7 +90,7 @@ class NodeControllers:
             threads.append(
                 self._every(stop, "node-addresses", self._periods.status_update, self._refresh)
             )
-        else:
+        elif self._owns_informer:
             threads.append(self.informer.start(stop))
         if self._lifecycle is not None:
             threads.append(
