@@ -14,6 +14,7 @@ from osk8s_ccm.routes import (
     PortPairs,
     Route,
     RouteReconciler,
+    RouteUpdateFailed,
     node_from_k8s,
     parse_cidrs,
     plan_routes,
@@ -176,11 +177,53 @@ def test_failed_add_rolls_back_the_pairs() -> None:
     router = FakeRouter({ATOMIC, ADDRESS_PAIRS}, ports())
     router.ports["p1"] = PortPairs("p1", ("10.0.0.5",), True, ({"ip_address": "192.0.2.1"},))
     router.fail_update = errors.ServerError("boom")
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(RouteUpdateFailed) as failed:
         RouteReconciler(router, "r", CLUSTER).reconcile(NODES)
+    assert isinstance(failed.value.__cause__, errors.ServerError)
     assert router.ports["p1"].pairs == ({"ip_address": "192.0.2.1"},)
     assert router.ports["p2"].pairs == ()
     assert router.calls[-2:] == ["pairs:p2", "pairs:p1"]  # undone newest first
+    # What the controller turns into FailedToCreateRoute events and conditions.
+    assert failed.value.failed_adds == {
+        Route("10.244.1.0/24", "10.0.0.5"): "a",
+        Route("10.244.2.0/24", "10.0.0.6"): "b",
+        Route("10.244.3.0/24", "10.0.0.7"): "c",
+    }
+    assert failed.value.result.routed_nodes == frozenset()
+
+
+def test_failed_add_leaves_routed_nodes_routed() -> None:
+    router = FakeRouter({ATOMIC})
+    rec = RouteReconciler(router, "r", CLUSTER)
+    rec.reconcile(NODES[:1])
+    router.fail_update = errors.ServerError("boom")
+    with pytest.raises(RouteUpdateFailed) as failed:
+        rec.reconcile(NODES)
+    assert failed.value.result.routed_nodes == {"a"}
+    assert set(failed.value.failed_adds.values()) == {"b", "c"}
+
+
+class FailingRemoval(FakeRouter):
+    def remove_routes(self, router_id: str, routes: Sequence[Route]) -> None:
+        self.calls.append("remove")
+        raise errors.ServerError("boom")
+
+
+def test_failed_removal_after_adds_keeps_the_routes_owned() -> None:
+    router = FailingRemoval({ATOMIC})
+    rec = RouteReconciler(router, "r", CLUSTER)
+    rec.reconcile(NODES[1:2])
+    gone = Route("10.244.2.0/24", "10.0.0.6")
+    with pytest.raises(RouteUpdateFailed) as failed:
+        rec.reconcile(NODES[:1])  # adds a's route, b is deleted
+    assert failed.value.failed_adds == {}
+    assert failed.value.result.added == (Route("10.244.1.0/24", "10.0.0.5"),)
+    assert failed.value.result.routed_nodes == {"a"}
+    assert gone in rec.ledger
+    router.calls.clear()
+    with pytest.raises(RouteUpdateFailed):  # the next pass tries the removal again
+        rec.reconcile(NODES[:1])
+    assert router.calls == ["get", "remove"]
 
 
 def test_removal_takes_the_pair_away_after_the_route() -> None:
@@ -221,8 +264,9 @@ def test_guarded_write_rereads_on_conflict_and_keeps_the_other_writer() -> None:
 def test_guarded_write_gives_up_after_repeated_conflicts() -> None:
     router = FakeRouter({EXTRAROUTE})
     router.conflicts = 100
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(RouteUpdateFailed) as failed:
         RouteReconciler(router, "r", CLUSTER).reconcile(NODES[:1])
+    assert isinstance(failed.value.__cause__, errors.Conflict)
     assert router.calls.count("put") == 5
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from prometheus_client import CollectorRegistry
 
 from osk8s_ccm.nova_neutron import NovaNeutron
 from osk8s_ccm.route_condition import sync_routes
+from osk8s_ccm.route_controller import COMPONENT, RouteController, RouteSettings
 from osk8s_ccm.routes import (
     ADDRESS_PAIRS,
     EXTRAROUTE,
@@ -33,12 +36,17 @@ from osk8s_ccm.routes import (
     NodeRoutes,
     Route,
     RouteReconciler,
+    RouteUpdateFailed,
     parse_cidrs,
 )
 from osk8s_core import errors
 from osk8s_core.config import CloudConfig
 from osk8s_core.credentials.connection import build_connection
 from osk8s_core.credentials.tls import CaFileStore
+from osk8s_core.k8s.clock import SystemClock
+from osk8s_core.k8s.events import EventRecorder
+from osk8s_core.k8s.informer import Informer
+from osk8s_core.k8s.listwatch import ApiListWatch
 from osk8s_core.logging import get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
@@ -46,6 +54,7 @@ from osk8s_core.retry import NO_RETRY
 from osk8s_testing.faultproxy.rules import error
 
 from .conftest import SETTINGS
+from .node_helpers import events_for
 
 pytestmark = pytest.mark.contract
 
@@ -229,8 +238,9 @@ def test_pairs_rolled_back_when_the_route_update_fails(
     rec = reconciler(conn, site)
     nodes = [node("n1", "10.244.1.0/24", ip1), node("n2", "10.244.2.0/24", ip2)]
     proxy.inject(error(500), method="PUT", path=ADD, first=1)
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(RouteUpdateFailed) as failed:
         rec.reconcile(nodes)
+    assert isinstance(failed.value.__cause__, errors.ServerError)
     assert router_routes(ccm_conn, site) == set()
     assert pairs(ccm_conn, site.port_ids[0]) == {"192.0.2.7"}
     assert pairs(ccm_conn, site.port_ids[1]) == set()
@@ -339,3 +349,98 @@ def test_stale_revision_is_refused_by_neutron(
     with pytest.raises(errors.Conflict):
         cloud.replace_routes(site.router_id, [Route("10.244.1.0/24", ip1)], revision)
     assert router_routes(ccm_conn, site) == set()
+
+
+# The route controller: its run loop over a real Node informer on the in-memory API server.
+
+
+def _until(check: Callable[[], bool], what: str, wait: float = 20.0) -> None:
+    deadline = time.monotonic() + wait
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not reached in {wait} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running_controller(conn: Connection, site: Site, core: CoreV1Api) -> Iterator[RouteReconciler]:
+    clock = SystemClock()
+    informer = Informer(
+        ApiListWatch(core.list_node, description="nodes"), name="nodes", clock=clock
+    )
+    rec = reconciler(conn, site)
+    controller = RouteController(
+        api=core,
+        nodes=informer,
+        reconciler=rec,
+        settings=RouteSettings(site.router_id, CLUSTER, period=0.2),
+        recorder=EventRecorder(core, component=COMPONENT, clock=clock),
+        clock=clock,
+    )
+    stop = threading.Event()
+    threads = [informer.start(stop), threading.Thread(target=controller.run, args=(stop,))]
+    threads[1].start()
+    try:
+        yield rec
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
+def test_route_controller_follows_nodes_and_leaves_other_clusters_alone(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site, core: CoreV1Api
+) -> None:
+    site = fresh_router
+    conn, proxy = neutron
+    ip1, ip2, other = site.ips
+    foreign = Route("10.245.0.0/24", other)  # another cluster's route on the shared router
+    ccm_conn.network.update_router(
+        site.router_id, routes=[{"destination": foreign.destination, "nexthop": other}]
+    )
+    k8s_node(core, "rc-1", "10.244.1.0/24", ip1)
+    with running_controller(conn, site, core):
+        _until(lambda: Route("10.244.1.0/24", ip1) in router_routes(ccm_conn, site), "route 1")
+        _until(lambda: network_unavailable(core, "rc-1") == "False", "rc-1 condition")
+        # A node added while running gets its route on a later pass.
+        k8s_node(core, "rc-2", "10.244.2.0/24", ip2)
+        _until(lambda: Route("10.244.2.0/24", ip2) in router_routes(ccm_conn, site), "route 2")
+        _until(lambda: network_unavailable(core, "rc-2") == "False", "rc-2 condition")
+        # A deleted node's route goes; the other cluster's route stays.
+        core.delete_node("rc-2")
+        _until(lambda: len(router_routes(ccm_conn, site)) == 2, "route 2 removed")
+        assert router_routes(ccm_conn, site) == {foreign, Route("10.244.1.0/24", ip1)}
+        # Quiet passes read the router and never write it.
+        writes = proxy.calls.count("PUT", r"/v2.0/routers")
+        reads = proxy.calls.count("GET", rf"/v2.0/routers/{site.router_id}$")
+        _until(
+            lambda: proxy.calls.count("GET", rf"/v2.0/routers/{site.router_id}$") >= reads + 3,
+            "passes",
+        )
+        assert proxy.calls.count("PUT", r"/v2.0/routers") == writes
+    core.delete_node("rc-1")
+
+
+def test_route_controller_reports_a_failed_route(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site, core: CoreV1Api
+) -> None:
+    site = fresh_router
+    conn, proxy = neutron
+    ip1 = site.ips[0]
+    proxy.inject(error(500), method="PUT", path=ADD, first=1)
+    k8s_node(core, "rc-fail", "10.244.7.0/24", ip1)
+    with running_controller(conn, site, core):
+        _until(lambda: ("Warning", "FailedToCreateRoute") in events_for(core, "rc-fail"), "event")
+        # The next pass creates it and clears the condition.
+        _until(lambda: network_unavailable(core, "rc-fail") == "False", "condition cleared")
+    assert router_routes(ccm_conn, site) == {Route("10.244.7.0/24", ip1)}
+    message = next(
+        str(e.message)
+        for e in core.list_namespaced_event("default").items
+        if e.involved_object.name == "rc-fail" and e.reason == "FailedToCreateRoute"
+    )
+    assert (
+        message.startswith("Could not create route ")
+        and "10.244.7.0/24 for node rc-fail" in message
+    )
+    core.delete_node("rc-fail")

@@ -7,11 +7,12 @@ conditions are kept), the content type upstream's ``PatchStatus`` sends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from osk8s_ccm.routes import PassResult, RouteReconciler, node_from_k8s
+from osk8s_ccm.routes import PassResult, RouteReconciler, RouteUpdateFailed, node_from_k8s
 from osk8s_core.k8s.apierrors import translate_api_errors
 
 NETWORK_UNAVAILABLE: Final = "NetworkUnavailable"
@@ -63,17 +64,33 @@ class NodeListApi(NodeStatusApi, Protocol):
     def list_node(self) -> Any: ...
 
 
+def write_conditions(
+    api: NodeStatusApi,
+    nodes: Iterable[Mapping[str, Any]],
+    routed: AbstractSet[str],
+    *,
+    now: datetime,
+) -> None:
+    """Each node with a pod CIDR gets its condition (nodes without one are skipped, as
+    upstream skips nodes not yet given a CIDR)."""
+    for node in nodes:
+        view = node_from_k8s(node)
+        if view.pod_cidrs:
+            set_network_condition(api, node, routed=view.name in routed, now=now)
+
+
 def sync_routes(api: NodeListApi, reconciler: RouteReconciler, *, now: datetime) -> PassResult:
-    """One routes pass over every Node: the router changed by ``reconciler``, then each node
-    with a pod CIDR gets its ``NetworkUnavailable`` condition. A failed router update raises
-    before any condition is written (the next pass retries)."""
+    """One routes pass over every Node (listed): the router changed by ``reconciler``, then
+    each node with a pod CIDR gets its ``NetworkUnavailable`` condition. When the router
+    update fails, the conditions say what the router has, then ``RouteUpdateFailed`` is
+    raised (the next pass retries)."""
     with translate_api_errors("list nodes"):
         listed = api.list_node()
     nodes = [api.api_client.sanitize_for_serialization(n) for n in listed.items]
-    views = [node_from_k8s(n) for n in nodes]
-    result = reconciler.reconcile(views)
-    for node, view in zip(nodes, views, strict=True):
-        if view.pod_cidrs:
-            routed = view.name in result.routed_nodes
-            set_network_condition(api, node, routed=routed, now=now)
+    try:
+        result = reconciler.reconcile([node_from_k8s(n) for n in nodes])
+    except RouteUpdateFailed as failed:
+        write_conditions(api, nodes, failed.result.routed_nodes, now=now)
+        raise
+    write_conditions(api, nodes, result.routed_nodes, now=now)
     return result

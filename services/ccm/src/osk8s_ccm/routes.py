@@ -30,6 +30,7 @@ passes ``if_revision`` through to the sdk's ``If-Match``).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -272,6 +273,18 @@ class PassResult:
     routed_nodes: frozenset[str]
 
 
+class RouteUpdateFailed(Exception):
+    """A pass's router update failed (the cause is chained). ``result`` is the router as the
+    pass left it: with ``extraroute-atomic`` the adds may have gone through and only the
+    removal failed. ``failed_adds`` (route -> node) are the routes not created, for upstream's
+    ``FailedToCreateRoute`` events and the nodes' ``NetworkUnavailable`` condition."""
+
+    def __init__(self, result: PassResult, failed_adds: Mapping[Route, str]) -> None:
+        self.result = result
+        self.failed_adds = dict(failed_adds)
+        super().__init__(f"router update failed ({len(self.failed_adds)} routes not created)")
+
+
 @dataclass
 class RouteReconciler:
     """Keeps the router's routes equal to the nodes' pod CIDRs, touching only owned routes."""
@@ -294,20 +307,46 @@ class RouteReconciler:
         return self._extensions
 
     def reconcile(self, nodes: Sequence[NodeRoutes]) -> PassResult:
+        """One pass; ``RouteUpdateFailed`` when the router update fails (next pass retries)."""
         exts = self._exts()
         current, revision = self.cloud.router_routes(self.router_id)
         plan = plan_routes(nodes, current, self.cluster_cidrs, self.ledger)
-        if plan.add or plan.remove:
-            if ATOMIC in exts:
-                self._apply_atomic(plan, exts)
-            else:
-                self._apply_guarded(plan, exts, current, revision)
-        self.ledger = plan.owned
         for route in plan.blackholes:
             self.log.warning(
                 "blackhole route", destination=route.destination, nexthop=route.nexthop
             )
+        added = not plan.add
+        try:
+            if plan.add:
+                update = (
+                    functools.partial(self.cloud.add_routes, self.router_id, plan.add)
+                    if ATOMIC in exts
+                    else self._guarded_write(plan, current, revision)
+                )
+                self._add_pairs_then(plan, exts, update)
+                added = True
+            if plan.remove:
+                if ATOMIC in exts:
+                    self.cloud.remove_routes(self.router_id, plan.remove)
+                elif not plan.add:  # with adds, the one guarded write removed them too
+                    self._guarded_write(plan, current, revision)()
+                self._remove_pairs(plan, exts)
+        except Exception as exc:
+            raise self._failed(plan, nodes, added=added) from exc
+        self.ledger = plan.owned
         return PassResult(plan.add, plan.remove, plan.blackholes, plan.routed_nodes)
+
+    def _failed(
+        self, plan: RoutePlan, nodes: Sequence[NodeRoutes], *, added: bool
+    ) -> RouteUpdateFailed:
+        if added:  # only the removal failed: the removed routes stay owned
+            self.ledger = plan.owned | frozenset(plan.remove)
+            result = PassResult(plan.add, (), plan.blackholes, plan.routed_nodes)
+            return RouteUpdateFailed(result, {})
+        wanted = desired_routes(nodes, self.cluster_cidrs)
+        failed = {route: wanted[route] for route in plan.add}
+        routed = plan.routed_nodes - frozenset(failed.values())
+        return RouteUpdateFailed(PassResult((), (), plan.blackholes, routed), failed)
 
     # The address-pair step
 
@@ -360,18 +399,12 @@ class RouteReconciler:
 
     # The router update
 
-    def _apply_atomic(self, plan: RoutePlan, exts: set[str]) -> None:
-        if plan.add:
-            self._add_pairs_then(
-                plan, exts, lambda: self.cloud.add_routes(self.router_id, plan.add)
-            )
-        if plan.remove:
-            self.cloud.remove_routes(self.router_id, plan.remove)
-            self._remove_pairs(plan, exts)
+    def _guarded_write(
+        self, plan: RoutePlan, current: list[Route], revision: int | None
+    ) -> Callable[[], None]:
+        """Plain ``extraroute``: one read-modify-write of ``routes`` doing the whole plan,
+        guarded by the revision read; a lost race re-reads and retries."""
 
-    def _apply_guarded(
-        self, plan: RoutePlan, exts: set[str], current: list[Route], revision: int | None
-    ) -> None:
         def write() -> None:
             routes, rev = current, revision
             for attempt in range(GUARDED_TRIES):
@@ -386,5 +419,4 @@ class RouteReconciler:
                     if attempt == GUARDED_TRIES - 1:
                         raise
 
-        self._add_pairs_then(plan, exts, write)
-        self._remove_pairs(plan, exts)
+        return write
