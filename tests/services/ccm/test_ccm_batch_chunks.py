@@ -107,7 +107,7 @@ def requests(registry: CollectorRegistry, label: str) -> int:
 def test_a_sync_of_250_nodes_lists_ids_in_chunks_of_100() -> None:
     cloud = Cloud(N)
     registry = CollectorRegistry()
-    client = OpenStackClient(
+    client: OpenStackClient[Any] = OpenStackClient(
         cloud, metrics=ApiMetrics(registry), retry_policy=NO_RETRY, logger=get_logger("t")
     )
     snapshot = SyncSnapshot.take(NovaNeutron(client))
