@@ -1,11 +1,12 @@
-"""Entry point of ``capo-controller-manager``: parses upstream-compatible flags.
-
-Service logic has not landed yet: running it exits clearly.
+"""Entry point of ``capo-controller-manager``: parses upstream-compatible flags and runs the
+controller manager (``app.run``); ``leaks`` (osk8s) lists OpenStack objects a cluster's names
+or tags account for that no live OpenStackCluster/OpenStackMachine does.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from osk8s_core import cli
@@ -53,5 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return cli.not_implemented(PROG)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["leaks"]:
+        from osk8s_capo.leaks import main as leaks_main  # noqa: PLC0415 - lazy: cheap --help
+
+        return leaks_main(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    from osk8s_capo.app import run  # noqa: PLC0415 - lazy: --help must not import the client
+
+    return run(args)

@@ -1,0 +1,211 @@
+"""The control-plane endpoint (capo.md §2.2) and the API server load balancer (§2.3).
+
+LB, listeners, pools and monitors are named ``k8s-clusterapi-cluster-<ns>-<name>-kubeapi``
+and ``…-kubeapi-<port>`` and found by name before any create. The floating IP is found by
+its description (unique per cluster) so a crash between its create and the status write
+adopts it; it is written to status before it is attached. A user-given
+``apiServer.floatingIP`` is used, never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from osk8s_capo import naming
+from osk8s_capo.cluster_network import ClusterRef, NetworkError
+from osk8s_capo.scope import Scope
+from osk8s_core.errors import Osk8sError
+from osk8s_core.openstack.loadbalancers import LoadBalancerSpec
+
+DEFAULT_PORT: Final = 6443
+MONITOR_DEFAULTS: Final = {"delay": 10, "timeout": 5, "maxRetries": 5, "maxRetriesDown": 3}
+
+
+def api_port(spec: Mapping[str, Any]) -> int:
+    """``controlPlaneEndpoint.port`` if valid, else ``apiServer.port``, else 6443."""
+    endpoint = spec.get("controlPlaneEndpoint") or {}
+    if endpoint.get("port"):
+        return int(endpoint["port"])
+    return int((spec.get("apiServer") or {}).get("port") or DEFAULT_PORT)
+
+
+def lb_enabled(spec: Mapping[str, Any]) -> bool:
+    lb = (spec.get("apiServer") or {}).get("managedLoadBalancer")
+    return lb is not None and lb.get("enabled", True) is not False
+
+
+def floating_ip_enabled(spec: Mapping[str, Any], external: Mapping[str, Any] | None) -> bool:
+    api = spec.get("apiServer") or {}
+    return external is not None and api.get("enableFloatingIP", True) is not False
+
+
+def fip_description(cluster: ClusterRef) -> str:
+    """Our marker on the API floating IP (adoption and cleanup by description)."""
+    return f"{cluster.description} kubeapi"
+
+
+def api_floating_ip(
+    scope: Scope,
+    cluster: ClusterRef,
+    spec: Mapping[str, Any],
+    external: Mapping[str, Any],
+    known: str,
+) -> Any:
+    """Get or create the API FIP: the user's address, else the one in status, else ours by
+    description, else a new one."""
+    fips = scope.floating_ips
+    wanted = (spec.get("apiServer") or {}).get("floatingIP") or known
+    if wanted:
+        found = fips.query(floating_ip_address=wanted)
+        if found:
+            return found[0]
+        # CAPO creates a requested address that does not exist (needs admin rights).
+        return fips.create(external["id"], description=fip_description(cluster), address=wanted)
+    return fips.create(external["id"], description=fip_description(cluster))
+
+
+def reconcile_load_balancer(
+    scope: Scope,
+    cluster: ClusterRef,
+    spec: Mapping[str, Any],
+    *,
+    network: Mapping[str, Any],
+    external: Mapping[str, Any] | None,
+    previous: Mapping[str, Any],
+    save: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Ensure the LB tree and its FIP; ``save`` persists partial status (IDs, FIP) at once.
+    Returns status ``apiServerManagedLoadBalancer``."""
+    lbs, children = scope.load_balancers, scope.lb_children
+    name = naming.load_balancer_name(cluster.namespace, cluster.name)
+    settings = (spec.get("apiServer") or {}).get("managedLoadBalancer") or {}
+    subnets = network.get("subnets") or []
+    if not subnets:
+        raise NetworkError(
+            "LoadBalancerFailed", "cluster network has no subnet", condition="APIEndpointReady"
+        )
+    vip_subnet = subnets[0]["id"]
+    tags = list(spec.get("tags") or [])
+    try:
+        lb = lbs.create(
+            LoadBalancerSpec(
+                name=name,
+                vip_subnet_id=vip_subnet,
+                vip_address=previous.get("internalIP")
+                or (spec.get("apiServer") or {}).get("fixedIP"),
+                description=cluster.description,
+                provider=settings.get("provider"),
+                availability_zone=settings.get("availabilityZone"),
+                tags=tags,
+            )
+        )
+        status: dict[str, Any] = {
+            "id": lb.id,
+            "name": lb.name,
+            "internalIP": lb.vip_address,
+            "loadBalancerNetwork": {
+                "id": network["id"],
+                "name": network.get("name", ""),
+                "subnets": subnets,
+            },
+        }
+        if tags:
+            status["tags"] = tags
+        if settings.get("allowedCIDRs"):
+            status["allowedCIDRs"] = list(settings["allowedCIDRs"])
+        if floating_ip_enabled(spec, external):
+            assert external is not None
+            fip = api_floating_ip(scope, cluster, spec, external, str(previous.get("ip") or ""))
+            status["ip"] = fip.floating_ip_address
+            save(status)  # written before the attach: a failure later cannot leak it
+            if fip.port_id != lb.vip_port_id:
+                scope.floating_ips.associate(fip.id, lb.vip_port_id)
+        else:
+            save(status)
+        ports = [api_port(spec), *[int(p) for p in settings.get("additionalPorts") or []]]
+        algorithm = "SOURCE_IP_PORT" if settings.get("provider") == "ovn" else "ROUND_ROBIN"
+        monitor = {**MONITOR_DEFAULTS, **(settings.get("monitor") or {})}
+        for port in ports:
+            child = naming.lb_port_name(name, port)
+            listener = children.create_listener(lb.id, child, protocol="TCP", port=port)
+            pool = children.create_pool(
+                lb.id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
+            )
+            _ensure_monitor(scope, lb.id, pool.id, child, monitor)
+    except NetworkError:
+        raise
+    except Osk8sError as exc:
+        raise NetworkError(
+            "LoadBalancerFailed", f"load balancer {name}: {exc}", condition="APIEndpointReady"
+        ) from exc
+    return status
+
+
+def _ensure_monitor(
+    scope: Scope, lb_id: str, pool_id: str, name: str, monitor: Mapping[str, int]
+) -> None:
+    children = scope.lb_children
+    found = children.find_health_monitor(pool_id)
+    wanted = {
+        "delay": int(monitor["delay"]),
+        "timeout": int(monitor["timeout"]),
+        "max_retries": int(monitor["maxRetries"]),
+        "max_retries_down": int(monitor["maxRetriesDown"]),
+    }
+    if found is None:
+        children.create_health_monitor(
+            lb_id,
+            pool_id,
+            monitor_type="TCP",
+            delay=wanted["delay"],
+            timeout=wanted["timeout"],
+            max_retries=wanted["max_retries"],
+            max_retries_down=wanted["max_retries_down"],
+            name=name,
+        )
+        return
+    changed = {k: v for k, v in wanted.items() if getattr(found, k, None) != v}
+    if changed:
+        api = scope.load_balancers.api
+        scope.load_balancers.wait_active(lb_id)
+        scope.client.call(
+            "loadbalancer_healthmonitor_update",
+            lambda: api.update_health_monitor(found.id, **changed),
+        )
+        scope.load_balancers.wait_active(lb_id)
+
+
+def reconcile_endpoint(
+    scope: Scope,
+    cluster: ClusterRef,
+    spec: Mapping[str, Any],
+    *,
+    external: Mapping[str, Any] | None,
+    lb_status: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The decision table of §2.2; returns ``{host, port}``."""
+    port = api_port(spec)
+    if lb_status is not None:
+        host = lb_status.get("ip") or lb_status.get("internalIP")
+        return {"host": host, "port": port}
+    endpoint = spec.get("controlPlaneEndpoint") or {}
+    if endpoint.get("host") and endpoint.get("port"):
+        return {"host": endpoint["host"], "port": int(endpoint["port"])}
+    if floating_ip_enabled(spec, external):
+        assert external is not None
+        try:
+            fip = api_floating_ip(scope, cluster, spec, external, "")
+        except Osk8sError as exc:
+            raise NetworkError(
+                "FloatingIPError", f"API floating IP: {exc}", condition="APIEndpointReady"
+            ) from exc
+        return {"host": fip.floating_ip_address, "port": port}
+    fixed = (spec.get("apiServer") or {}).get("fixedIP")
+    if fixed:
+        return {"host": fixed, "port": port}
+    raise NetworkError(
+        "APIEndpointConfigFailed",
+        "unable to determine control plane endpoint",
+        condition="APIEndpointReady",
+    )

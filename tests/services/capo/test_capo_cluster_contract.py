@@ -1,0 +1,182 @@
+"""OpenStackCluster against the real test cloud, with CAPI Cluster objects in the in-memory
+API server serving CAPO's CRDs (defaults, pruning, CEL): the managed network path with
+security groups and the API load balancer, idle reconciles, rule changes, deletion leaving
+nothing; the existing-network/no-LB path; pause; errors as conditions that recover."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openstack.connection import Connection
+
+from osk8s_capo import conditions as cond
+from osk8s_capo import naming
+from osk8s_capo.cluster_controller import FINALIZER
+
+from .capo_harness import World, clouds_yaml_for
+
+pytestmark = pytest.mark.contract
+
+CNI_RULE = {
+    "name": "BGP (calico)",
+    "direction": "ingress",
+    "etherType": "IPv4",
+    "protocol": "tcp",
+    "portRangeMin": 179,
+    "portRangeMax": 179,
+    "remoteManagedGroups": ["controlplane", "worker"],
+}
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    found = cond.find((obj or {}).get("status"), type_)
+    assert found is not None, f"no {type_} condition in {json.dumps((obj or {}).get('status'))}"
+    return found
+
+
+def is_ready(obj: dict[str, Any] | None) -> bool:
+    return obj is not None and cond.is_true(obj.get("status"), cond.READY)
+
+
+def external_network_id(demo: Connection) -> str:
+    nets = list(demo.network.networks(is_router_external=True))
+    assert nets, "the test cloud has an external network"
+    return sorted(nets, key=lambda n: n.name)[0].id
+
+
+@pytest.fixture(scope="module")
+def managed(
+    request: pytest.FixtureRequest, capo_api: Any, capo_layout: Any, demo: Connection
+) -> Iterator[tuple[World, str]]:
+    """One fully managed cluster (network, router, SGs, API LB with FIP) shared by the
+    read-only checks; deleted (and checked empty) at the end."""
+    from osk8s_testing.testcloud.outputs import DEMO_CLOUD
+
+    world = World(capo_api, clouds_yaml_for(capo_layout.clouds_yaml, DEMO_CLOUD), demo)
+    name = "full"
+    world.create_cluster(
+        name,
+        {
+            "managedSubnets": [{"cidr": "10.6.0.0/24", "dnsNameservers": ["192.0.2.53"]}],
+            "externalNetwork": {"id": external_network_id(demo)},
+            "apiServer": {"managedLoadBalancer": {}},
+            "managedSecurityGroups": {"clusterNodesSecurityGroupRules": [CNI_RULE]},
+            "tags": ["osk8s-test"],
+        },
+    )
+    world.converge(name, until=is_ready)
+    yield world, name
+    world.delete(name)
+    left = world.cloud_objects(name)
+    assert all(not ids for ids in left.values()), left
+
+
+def test_managed_cluster_is_ready_with_contract_fields(
+    managed: tuple[World, str], demo: Connection
+) -> None:
+    world, name = managed
+    osc = world.osc(name)
+    status, spec = osc["status"], osc["spec"]
+    assert FINALIZER in osc["metadata"]["finalizers"]
+    assert status["initialization"]["provisioned"] is True
+    for type_ in (
+        cond.READY,
+        cond.NETWORK_READY,
+        cond.ROUTER_READY,
+        cond.SECURITY_GROUPS_READY,
+        cond.API_ENDPOINT_READY,
+        cond.AUTHENTICATED,
+    ):
+        assert condition(osc, type_)["status"] == "True", type_
+    assert condition(osc, cond.PAUSED)["status"] == "False"
+    # CRD schema defaults were applied by the API server (CAPO relies on them).
+    assert spec["identityRef"]["type"] == "Secret"
+    assert spec["apiServer"]["managedLoadBalancer"]["enabled"] is True
+    assert [fd["name"] for fd in status["failureDomains"]] == ["az-1", "az-2"]
+    assert all(fd["controlPlane"] for fd in status["failureDomains"])
+    managed_name = naming.network_name(world.namespace, name)
+    network = demo.network.get_network(status["network"]["id"])
+    assert network.name == managed_name and "osk8s-test" in network.tags
+    subnet = demo.network.get_subnet(status["network"]["subnets"][0]["id"])
+    assert subnet.cidr == "10.6.0.0/24" and subnet.dns_nameservers == ["192.0.2.53"]
+    router = demo.network.get_router(status["router"]["id"])
+    assert router.name == managed_name
+    assert router.external_gateway_info["network_id"] == status["externalNetwork"]["id"]
+    ports = list(demo.network.ports(device_id=router.id, network_id=network.id))
+    assert [ip["subnet_id"] for p in ports for ip in p.fixed_ips] == [subnet.id]
+
+
+def test_api_load_balancer_active_with_floating_ip(
+    managed: tuple[World, str], demo: Connection
+) -> None:
+    world, name = managed
+    osc = world.osc(name)
+    lb_status = osc["status"]["apiServerManagedLoadBalancer"]
+    lb = demo.load_balancer.get_load_balancer(lb_status["id"])
+    lb_name = naming.load_balancer_name(world.namespace, name)
+    assert lb.name == lb_name and lb.provisioning_status == "ACTIVE"
+    assert lb.vip_address == lb_status["internalIP"]
+    listeners = list(demo.load_balancer.listeners(loadbalancer_id=lb.id))
+    assert [(x.name, x.protocol, x.protocol_port) for x in listeners] == [
+        (f"{lb_name}-6443", "TCP", 6443)
+    ]
+    pools = list(demo.load_balancer.pools(loadbalancer_id=lb.id))
+    assert [(p.name, p.lb_algorithm) for p in pools] == [(f"{lb_name}-6443", "ROUND_ROBIN")]
+    monitors = list(demo.load_balancer.health_monitors(pool_id=pools[0].id))
+    assert [(m.type, m.delay, m.timeout, m.max_retries, m.max_retries_down) for m in monitors] == [
+        ("TCP", 10, 5, 5, 3)
+    ]
+    fips = list(demo.network.ips(port_id=lb.vip_port_id))
+    assert [f.floating_ip_address for f in fips] == [lb_status["ip"]]
+    assert osc["spec"]["controlPlaneEndpoint"] == {"host": lb_status["ip"], "port": 6443}
+
+
+def test_security_groups_default_and_cluster_rules(
+    managed: tuple[World, str], demo: Connection
+) -> None:
+    world, name = managed
+    status = world.osc(name)["status"]
+    cp, worker = status["controlPlaneSecurityGroup"], status["workerSecurityGroup"]
+    assert cp["name"] == naming.security_group_name(world.namespace, name, "controlplane")
+    assert "bastionSecurityGroup" not in status
+
+    def rules(group_id: str) -> set[tuple[Any, ...]]:
+        return {
+            (
+                r.direction,
+                r.protocol,
+                r.port_range_min,
+                r.port_range_max,
+                r.remote_group_id,
+                r.remote_ip_prefix,
+            )
+            for r in demo.network.security_group_rules(security_group_id=group_id)
+            if r.direction == "ingress"
+        }
+
+    cp_rules, worker_rules = rules(cp["id"]), rules(worker["id"])
+    assert ("ingress", "tcp", 6443, 6443, None, None) in cp_rules
+    assert ("ingress", "tcp", 2379, 2380, cp["id"], None) in cp_rules
+    assert ("ingress", "tcp", 30000, 32767, None, "10.6.0.0/24") in worker_rules
+    for group_rules in (cp_rules, worker_rules):
+        assert ("ingress", "tcp", 179, 179, cp["id"], None) in group_rules
+        assert ("ingress", "tcp", 179, 179, worker["id"], None) in group_rules
+
+
+def test_unchanged_cluster_reconcile_makes_no_write(managed: tuple[World, str]) -> None:
+    world, name = managed
+    before_rv = world.osc(name)["metadata"]["resourceVersion"]
+    counts = world.api_requests()
+    world.reconciler().reconcile(world.key(name))
+    after = world.api_requests()
+    delta = {k: v - counts.get(k, 0) for k, v in after.items() if v != counts.get(k, 0)}
+    writes = {
+        k: v
+        for k, v in delta.items()
+        if not k.endswith(("_list", "_get")) and k != "identity_token_get"
+    }
+    assert writes == {}, delta
+    assert world.osc(name)["metadata"]["resourceVersion"] == before_rv
