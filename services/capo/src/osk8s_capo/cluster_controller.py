@@ -5,7 +5,8 @@ Per reconcile: read the object fresh; skip when externally managed; wait for the
 Cluster; report ``Paused`` and stop when paused; authenticate
 (``OpenStackAuthenticationSucceeded``); persist the finalizer before any cloud write;
 then network → router → security groups → API endpoint → failure domains, each step's
-outcome in its condition (the OpenStack message included, CAPO #3375), ``Ready`` as their sum, ``initialization.provisioned`` set once.
+outcome in its condition (the OpenStack message included, CAPO #3375), ``Ready`` as their
+sum, ``initialization.provisioned`` set once.
 Status is written only when it changed (an unchanged cluster costs no write).
 """
 
