@@ -39,9 +39,13 @@ ROOT_ALLOWED = {
 # Every optional part switched on, per chart, so schema validation covers it too.
 FULL_VALUES: dict[str, dict[str, Any]] = {
     "openstack-cloud-controller-manager": {
-        "serviceMonitor": {"enabled": True},
-        "controllerExtraArgs": "--user-agent=a\n--cluster-cidr=10.0.0.0/16",
+        "serviceMonitor": {"enabled": True, "additionalLabels": {"team": "a"}},
+        "controllerExtraArgs": "- --user-agent=a\n- --cluster-cidr=10.0.0.0/16",
         "cloudConfig": {"global": {"auth-url": "https://k:5000/v3"}, "route": {"router-id": "r"}},
+        "commonAnnotations": {"note": "x"},
+        "hostAliases": [{"ip": "10.0.0.1", "hostnames": ["keystone.example"]}],
+        "extraInitContainers": [{"name": "wait", "image": "busybox"}],
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": 10258, "scheme": "HTTPS"}},
     },
     "openstack-cinder-csi": {
         "podMonitor": {"enabled": True},
@@ -173,9 +177,9 @@ def test_ccm_cloud_config_is_rendered_from_values(charts: ModuleType) -> None:
     secret = rendered.named("Secret", "cloud-config")
     ini = configparser.ConfigParser()
     ini.read_string(base64.b64decode(secret["data"]["cloud.conf"]).decode())
-    assert ini["Global"]["auth-url"] == "https://keystone:5000/v3"
-    assert ini["Global"]["region"] == "RegionOne"
-    assert ini["LoadBalancer"]["lb-provider"] == "ovn"
+    assert ini["Global"]["auth-url"] == '"https://keystone:5000/v3"'  # quoted, as CPO's chart
+    assert ini["Global"]["region"] == '"RegionOne"'
+    assert ini["LoadBalancer"]["lb-provider"] == '"ovn"'
     assert not ini.has_section("Route"), "empty sections are left out"
     pod = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
     assert "--controllers=cloud-node,service" in _args(pod, "openstack-cloud-controller-manager")
@@ -183,6 +187,51 @@ def test_ccm_cloud_config_is_rendered_from_values(charts: ModuleType) -> None:
     assert env["CLUSTER_NAME"] == "prod"
     taints = {t["key"] for t in pod["tolerations"]}
     assert "node.cloudprovider.kubernetes.io/uninitialized" in taints
+
+
+def test_ccm_takes_the_values_file_of_cpos_chart(charts: ModuleType, tmp_path: Any) -> None:
+    """CPO's own values.yaml (third_party/cpo-deploy), as an operator has it, with extra args
+    in CPO's YAML-list form and the service monitor on: same keys, same meaning."""
+    cpo = charts.ROOT / "third_party/cpo-deploy/charts/openstack-cloud-controller-manager"
+    values = yaml.safe_load((cpo / "values.yaml").read_text())
+    values.pop("image")  # theirs names their registry
+    values["controllerExtraArgs"] = "- --cluster-cidr=10.244.0.0/16\n- --allocate-node-cidrs=true"
+    values["serviceMonitor"] = {"enabled": True}
+    values["cloudConfig"]["global"] = {"auth-url": "https://k:5000/v3", "password": 'p"w\\x;#'}
+    values["cloudConfig"]["route"] = {"router-id": "r-1"}
+    rendered = charts.render("openstack-cloud-controller-manager", values)
+    pod = rendered.of_kind("DaemonSet")[0]["spec"]["template"]["spec"]
+    args = _args(pod, "openstack-cloud-controller-manager")
+    assert args[-3:] == [
+        "--bind-address=0.0.0.0",
+        "--cluster-cidr=10.244.0.0/16",
+        "--allocate-node-cidrs=true",
+    ]
+    assert pod["serviceAccountName"] == "cloud-controller-manager"
+    assert pod["securityContext"]["runAsUser"] == 1001
+    assert pod["dnsPolicy"] == "ClusterFirst"
+    assert pod["containers"][0]["ports"][0]["containerPort"] == 10258
+    delegate = rendered.named(
+        "ClusterRoleBinding", "system:openstack-cloud-controller-manager:auth-delegate"
+    )
+    assert delegate["roleRef"]["name"] == "system:auth-delegator"
+    assert delegate["subjects"][0]["name"] == (
+        "system:serviceaccount:kube-system:cloud-controller-manager"
+    )
+    # CPO's selector labels: `helm upgrade` from a CPO release keeps the DaemonSet.
+    selector = rendered.of_kind("DaemonSet")[0]["spec"]["selector"]["matchLabels"]
+    assert set(selector) == {"component", "app", "release"}
+    # The quoted cloud.conf reads back through our loader (gcfg quoting).
+    from osk8s_core.config.loader import load_cloud_config
+
+    conf = base64.b64decode(rendered.named("Secret", "cloud-config")["data"]["cloud.conf"])
+    path = tmp_path / "cloud.conf"
+    path.write_bytes(conf)
+    loaded = load_cloud_config([path], environ={}).config
+    assert loaded.route.router_id == "r-1"
+    assert loaded.global_.password is not None
+    assert loaded.global_.password.reveal() == 'p"w\\x;#'
+    assert loaded.global_.auth_url == "https://k:5000/v3"
 
 
 def test_ccm_existing_secret_is_not_created(charts: ModuleType) -> None:

@@ -10,13 +10,18 @@
 {{- end -}}
 {{- end -}}
 
+{{/* The selector labels of CPO's chart, so `helm upgrade` from CPO's release keeps the
+DaemonSet (a selector cannot change). */}}
 {{- define "occm.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "occm.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+component: controllermanager
+app: {{ include "occm.name" . }}
+release: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "occm.labels" -}}
 {{ include "occm.selectorLabels" . }}
+app.kubernetes.io/name: {{ include "occm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: osk8s
@@ -30,7 +35,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
-{{/* cloud.conf from .Values.cloudConfig: one INI section per non-empty map. */}}
+{{/* cloud.conf from .Values.cloudConfig: one INI section per non-empty map, values quoted
+as CPO's chart does (gcfg reads the quotes away). */}}
 {{- define "occm.cloudConfig" -}}
 {{- if .Values.cloudConfigContents -}}
 {{ .Values.cloudConfigContents }}
@@ -41,7 +47,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if $values }}
 [{{ $section }}]
 {{- range $k, $v := $values }}
-{{ $k }} = {{ $v }}
+{{ $k }} = {{ $v | quote }}
 {{- end }}
 {{ end }}
 {{- end }}
