@@ -182,6 +182,14 @@ class WebhookServer:
             self._thread = None
         self._server.server_close()
 
+    def run(self, stop: threading.Event) -> None:
+        """A manager runnable (``Manager.add_runnable``): serve until ``stop`` is set."""
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            self.stop()
+
     def __enter__(self) -> WebhookServer:
         return self.start()
 
