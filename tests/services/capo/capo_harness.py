@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from osk8s_capo import naming
 from osk8s_capo.cluster_controller import ClusterReconciler
 from osk8s_capo.credentials import ConnectionSource, CredentialResolver
-from osk8s_capo.kube import CLUSTER, OPENSTACK_CLUSTER, KubeObjects
+from osk8s_capo.kube import CLUSTER, OPENSTACK_CLUSTER, KubeObjects, Resource
 from osk8s_capo.scope import ScopeFactory
 from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
 from osk8s_core.credentials import ClientSettings, ConnectionCache
@@ -162,6 +162,10 @@ class World:
             "spec": {"identityRef": {"name": "cloud-config", "cloudName": "openstack"}, **spec},
         }
         return self.kube.create(OPENSTACK_CLUSTER, self.namespace, osc)
+
+    @staticmethod
+    def kube_objects_resource(kind: str = "OpenStackCluster") -> Resource:
+        return CLUSTER if kind == "Cluster" else OPENSTACK_CLUSTER
 
     def osc(self, name: str) -> dict[str, Any]:
         found = self.kube.get(OPENSTACK_CLUSTER, self.namespace, name)

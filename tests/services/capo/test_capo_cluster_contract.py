@@ -119,7 +119,7 @@ def test_api_load_balancer_active_with_floating_ip(
     lb_name = naming.load_balancer_name(world.namespace, name)
     assert lb.name == lb_name and lb.provisioning_status == "ACTIVE"
     assert lb.vip_address == lb_status["internalIP"]
-    listeners = list(demo.load_balancer.listeners(loadbalancer_id=lb.id))
+    listeners = list(demo.load_balancer.listeners(load_balancer_id=lb.id))
     assert [(x.name, x.protocol, x.protocol_port) for x in listeners] == [
         (f"{lb_name}-6443", "TCP", 6443)
     ]
@@ -180,3 +180,165 @@ def test_unchanged_cluster_reconcile_makes_no_write(managed: tuple[World, str]) 
     }
     assert writes == {}, delta
     assert world.osc(name)["metadata"]["resourceVersion"] == before_rv
+
+
+def test_rule_change_is_reconciled_by_diff(managed: tuple[World, str], demo: Connection) -> None:
+    """Runs last on the shared cluster: a changed rule list converges (the old rule is
+    deleted, the new one created, the defaults left alone)."""
+    world, name = managed
+    osc = world.osc(name)
+    worker = osc["status"]["workerSecurityGroup"]["id"]
+    before = {r.id for r in demo.network.security_group_rules(security_group_id=worker)}
+    vxlan = {
+        "name": "VXLAN",
+        "direction": "ingress",
+        "etherType": "IPv4",
+        "protocol": "udp",
+        "portRangeMin": 4789,
+        "portRangeMax": 4789,
+        "remoteIPPrefix": "10.6.0.0/24",
+    }
+    world.kube.patch(
+        world.kube_objects_resource(),
+        osc,
+        {"spec": {"managedSecurityGroups": {"clusterNodesSecurityGroupRules": [vxlan]}}},
+    )
+    world.reconciler().reconcile(world.key(name))
+    rules = list(demo.network.security_group_rules(security_group_id=worker))
+    shapes = {(r.protocol, r.port_range_min, r.remote_ip_prefix) for r in rules}
+    assert ("udp", 4789, "10.6.0.0/24") in shapes
+    assert not any(r.port_range_min == 179 for r in rules)
+    kept = {r.id for r in rules}
+    assert len(before - kept) == 2  # the two BGP rules (from cp and from workers)
+    assert len(kept - before) == 1
+
+
+def test_existing_network_without_load_balancer(world: World, demo: Connection) -> None:
+    """The user's network and subnet are used (never changed, never deleted); no LB and no
+    floating IP: the endpoint is apiServer.fixedIP."""
+    net = demo.network.create_network(name=f"{world.namespace}-user-net")
+    subnet = demo.network.create_subnet(
+        network_id=net.id, name=f"{world.namespace}-user-subnet", cidr="10.77.0.0/24", ip_version=4
+    )
+    try:
+        world.create_cluster(
+            "byo",
+            {
+                "network": {"filter": {"name": net.name}},
+                "enableExternalNetwork": False,
+                "apiServer": {"enableFloatingIP": False, "fixedIP": "10.77.0.10"},
+            },
+        )
+        osc = world.converge("byo", until=is_ready)
+        assert osc is not None
+        status = osc["status"]
+        assert status["network"]["id"] == net.id
+        assert [s["id"] for s in status["network"]["subnets"]] == [subnet.id]
+        assert status.get("externalNetwork") is None and "router" not in status
+        assert "apiServerManagedLoadBalancer" not in status
+        assert osc["spec"]["controlPlaneEndpoint"] == {"host": "10.77.0.10", "port": 6443}
+        assert condition(osc, cond.SECURITY_GROUPS_READY)["reason"] == cond.NOT_MANAGED
+        world.delete("byo")
+        assert demo.network.get_network(net.id).id == net.id
+        assert demo.network.get_subnet(subnet.id).id == subnet.id
+        assert all(not ids for ids in world.cloud_objects("byo").values())
+    finally:
+        demo.network.delete_subnet(subnet.id, ignore_missing=True)
+        demo.network.delete_network(net.id, ignore_missing=True)
+
+
+def test_paused_cluster_is_left_alone_with_paused_condition(world: World) -> None:
+    world.create_cluster("paused", {"managedSubnets": [{"cidr": "10.8.0.0/24"}]}, paused=True)
+    world.reconciler().reconcile(world.key("paused"))
+    osc = world.osc("paused")
+    assert condition(osc, cond.PAUSED)["status"] == "True"
+    assert "finalizers" not in osc["metadata"]  # nothing was started
+    assert all(not ids for ids in world.cloud_objects("paused").values())
+    # The annotation pauses too (on an unpaused Cluster).
+    world.kube.patch(
+        world.kube_objects_resource("Cluster"),
+        {"metadata": {"namespace": world.namespace, "name": "paused"}},
+        {"spec": {"paused": False}},
+    )
+    world.kube.patch(
+        world.kube_objects_resource(),
+        osc,
+        {"metadata": {"annotations": {"cluster.x-k8s.io/paused": ""}}},
+    )
+    world.reconciler().reconcile(world.key("paused"))
+    assert condition(world.osc("paused"), cond.PAUSED)["status"] == "True"
+    assert all(not ids for ids in world.cloud_objects("paused").values())
+
+
+def test_no_owner_cluster_means_wait(world: World) -> None:
+    world.kube.create(
+        world.kube_objects_resource(),
+        world.namespace,
+        {
+            "apiVersion": world.kube_objects_resource().api_version,
+            "kind": "OpenStackCluster",
+            "metadata": {"name": "orphan"},
+            "spec": {"identityRef": {"name": "cloud-config", "cloudName": "openstack"}},
+        },
+    )
+    assert world.reconciler().reconcile(world.key("orphan")) is None
+    osc = world.osc("orphan")
+    assert "status" not in osc or not osc["status"].get("conditions")
+    assert "finalizers" not in osc["metadata"]
+
+
+def test_bad_credentials_show_and_recover(world: World, capo_layout: Any) -> None:
+    from osk8s_testing.testcloud.outputs import DEMO_CLOUD
+
+    world.put_secret(clouds_yaml_for(capo_layout.clouds_yaml, DEMO_CLOUD, password="wrong"))
+    world.create_cluster(
+        "creds",
+        {
+            "network": {"id": "00000000-0000-0000-0000-000000000000"},
+            "enableExternalNetwork": False,
+            "apiServer": {"enableFloatingIP": False, "fixedIP": "10.0.0.1"},
+        },
+    )
+    with pytest.raises(Exception):  # noqa: B017 - the work queue retries whatever it is
+        world.reconciler().reconcile(world.key("creds"))
+    osc = world.osc("creds")
+    auth = condition(osc, cond.AUTHENTICATED)
+    assert auth["status"] == "False" and auth["reason"] == cond.AUTH_FAILED
+    assert "401" in auth["message"] or "nauthorized" in auth["message"]
+    assert "wrong" not in json.dumps(osc["status"])
+    assert "finalizers" not in osc["metadata"]  # no cloud write before credentials work
+    # Fixed Secret content is picked up at once (read uncached), no hand edit of status.
+    world.put_secret(clouds_yaml_for(capo_layout.clouds_yaml, DEMO_CLOUD))
+    world.converge(
+        "creds", until=lambda o: cond.is_true((o or {}).get("status"), cond.AUTHENTICATED), rounds=3
+    )
+    osc = world.osc("creds")
+    net = condition(osc, cond.NETWORK_READY)
+    assert net["status"] == "False" and "00000000-0000-0000-0000-000000000000" in net["message"]
+    world.delete("creds")
+
+
+def test_missing_external_network_shows_and_recovers(world: World, demo: Connection) -> None:
+    world.create_cluster(
+        "ext",
+        {
+            "managedSubnets": [{"cidr": "10.9.0.0/24"}],
+            "externalNetwork": {"filter": {"name": f"{world.namespace}-no-such-net"}},
+            "apiServer": {"enableFloatingIP": False, "fixedIP": "10.9.0.10"},
+        },
+    )
+    with pytest.raises(Exception):  # noqa: B017
+        world.reconciler().reconcile(world.key("ext"))
+    osc = world.osc("ext")
+    net = condition(osc, cond.NETWORK_READY)
+    assert net["status"] == "False" and "no external networks match" in net["message"]
+    assert condition(osc, cond.READY)["status"] == "False"
+    world.kube.patch(
+        world.kube_objects_resource(),
+        osc,
+        {"spec": {"externalNetwork": {"filter": None, "id": external_network_id(demo)}}},
+    )
+    osc = world.converge("ext", until=is_ready)
+    assert osc is not None and osc["status"]["router"]["id"]
+    world.delete("ext")
+    assert all(not ids for ids in world.cloud_objects("ext").values())
