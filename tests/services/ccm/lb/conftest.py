@@ -185,7 +185,7 @@ class Octavia:
         ]
 
     def listeners(self, lb_id: str) -> list[Any]:
-        return list(self.conn.load_balancer.listeners(loadbalancer_id=lb_id))
+        return list(self.conn.load_balancer.listeners(load_balancer_id=lb_id))
 
     def pools(self, lb_id: str) -> list[Any]:
         return list(self.conn.load_balancer.pools(loadbalancer_id=lb_id))

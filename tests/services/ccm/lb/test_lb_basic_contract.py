@@ -99,3 +99,34 @@ def test_unchanged_resync_makes_no_write(octavia: Octavia, made: Made) -> None:
     reads = harness.reads()
     print(f"idle resync reads: {sum(reads.values())} {reads}")
     assert sum(reads.values()) <= IDLE_READ_BUDGET, reads
+
+
+def test_node_change_updates_members_only(octavia: Octavia, made: Made) -> None:
+    harness = octavia.harness()
+    provider = harness.provider
+    provider.update_load_balancer(octavia.cluster, made.svc, nodes_at(11, 13, 14), Recorder())
+    assert harness.writes() == {"loadbalancer_member_update": 2}
+    [lb] = octavia.lbs()
+    for pool in octavia.pools(lb.id):
+        addresses = sorted(m.address for m in octavia.conn.load_balancer.members(pool.id))
+        assert addresses == ["192.0.2.11", "192.0.2.13", "192.0.2.14"]
+    print(f"node change requests: {harness.requests()}")
+    # Back to the module's nodes for the cases after this one.
+    provider.update_load_balancer(octavia.cluster, made.svc, nodes_at(11, 12), Recorder())
+
+
+def test_delete_leaves_nothing(octavia: Octavia, made: Made) -> None:
+    harness = octavia.harness()
+    recorder = Recorder()
+    harness.provider.ensure_load_balancer_deleted(octavia.cluster, made.svc, recorder)
+    assert octavia.inventory() == {
+        "lbs": [],
+        "listeners": [],
+        "pools": [],
+        "fips": [],
+        "security_groups": [],
+    }
+    print(f"delete requests: {harness.requests()}")
+    # Deleting again is a no-op success.
+    harness.provider.ensure_load_balancer_deleted(octavia.cluster, made.svc, recorder)
+    assert harness.provider.get_load_balancer(octavia.cluster, made.svc) is None
