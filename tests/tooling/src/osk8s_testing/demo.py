@@ -35,6 +35,7 @@ from osk8s_core.credentials.factory import ConnectionFactory
 from osk8s_core.logging import configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
+from osk8s_testing.demo_ccm import scenario_ccm
 
 COMPONENT = "osk8s-demo"
 
@@ -328,6 +329,7 @@ SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
         "cinder-csi-plugin: CSI volume lifecycle over gRPC against real Cinder",
         _service_demo("services/cinder_csi/demo.py"),
     ),
+    ("openstack-cloud-controller-manager: servers become nodes; stopped -> tainted", scenario_ccm),
 )
 
 
