@@ -294,9 +294,15 @@ def _lead(
     )
     lease = election.resource_name
 
+    failed: list[str] = []
+
     def lead(ended: threading.Event) -> None:
         context.metrics.leading(lease, True)
-        manager.run(context, ended)
+        try:
+            manager.run(context, ended)
+        except Exception as exc:
+            failed.append(f"{type(exc).__name__}: {exc}")
+            raise  # the elector gives the lease up
 
     elector = LeaderElector(
         lock,
@@ -313,5 +319,8 @@ def _lead(
     elector.run(stop)
     if stop.is_set():
         return 0
-    log.error("leaderelection lost")
+    if failed:
+        log.error("controllers failed; lease given up", error=failed[0])
+    else:
+        log.error("leaderelection lost")
     return EXIT_FAILED
