@@ -195,7 +195,7 @@ class Cluster:
 
     def holder(self) -> str:
         lease = self.leases.read_namespaced_lease("cloud-controller-manager", "kube-system")
-        return str(lease.spec.holder_identity or "")
+        return str(lease.spec.holder_identity or "") if lease.spec else ""
 
     def writes(self) -> dict[str, Counter[str]]:
         """State writes per user as the API server authorised them (reviews excluded)."""
