@@ -107,9 +107,13 @@ class _Collector:
     events: list[tuple[EventType, str, str]] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
     readiness: Readiness | None = None
+    already: frozenset[tuple[str, str, str]] = frozenset()
+    """Events the controller wrote itself this sync (settings warnings a provider may
+    repeat): not written twice."""
 
     def event(self, type_: EventType, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
+        if (type_, reason, message) not in self.already:
+            self.events.append((type_, reason, message))
 
     def annotate(self, key: str, value: str) -> None:
         self.annotations[key] = value
@@ -317,7 +321,9 @@ class ServiceController:
                 "UnAvailableLoadBalancer",
                 "There are no available nodes for LoadBalancer",
             )
-        collector = _Collector()
+        collector = _Collector(
+            already=frozenset(("Warning", w.reason, w.message) for w in settings.warnings)
+        )
         cluster = self.settings.cluster_name
         try:
             with self._timed(ENSURE):
@@ -493,12 +499,15 @@ def build_service_controller(context: ControllerContext) -> ServiceController | 
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
+        module = None
+    build = getattr(module, function, None)
+    if build is None:
         structlog.get_logger("osk8s.ccm.service").error(
             "failed to start service controller: no load balancer provider in this build",
-            module=module_name,
+            provider=".".join(PROVIDER_MODULE),
         )
         return None
-    provider: LoadBalancerProvider = getattr(module, function)(context)
+    provider: LoadBalancerProvider = build(context)
     balancer = context.cloud_config.load_balancer
     classes = context.cloud_config.load_balancer_classes
     return ServiceController(

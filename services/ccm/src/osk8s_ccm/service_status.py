@@ -14,6 +14,7 @@ of only in a log line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,8 @@ FINALIZER: Final = "service.kubernetes.io/load-balancer-cleanup"
 CONDITION_TYPE: Final = "LoadBalancerReady"
 STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
 MAX_MESSAGE: Final = 32768  # metav1.Condition message limit
+FALLBACK_REASON: Final = "SyncFailed"
+_REASON: Final = re.compile(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?")  # metav1.Condition
 
 
 class ServiceApi(Protocol):
@@ -121,6 +124,9 @@ def _condition(obj: KubeObject, readiness: Readiness, now: datetime) -> dict[str
     """The condition to write, or None when the current one already says this."""
     status = "True" if readiness.ready else "False"
     message = readiness.message[:MAX_MESSAGE]
+    # kube-apiserver refuses the whole patch for a malformed reason: never send one.
+    reason = readiness.reason if _REASON.fullmatch(readiness.reason) else FALLBACK_REASON
+    readiness = Readiness(readiness.ready, reason[:1024], message)
     generation = int(_meta(obj).get("generation") or 0)
     current = _current_condition(obj)
     if current is not None and (
