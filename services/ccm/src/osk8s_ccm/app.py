@@ -166,7 +166,11 @@ def _serve(options: CcmOptions, metrics: CcmMetrics, health: HealthChecks) -> He
         kube_client=lambda path: _kube_client(options, kubeconfig=path, agent="auth-delegator"),
         health=health,
     )
-    return server.start()
+    server.start()
+    host, port = server.address
+    log = structlog.get_logger("osk8s.ccm")
+    log.info("secure serving", address=f"{host}:{port}", metrics="/metrics", health="/healthz")
+    return server
 
 
 def _install_signals(stop: threading.Event) -> None:
