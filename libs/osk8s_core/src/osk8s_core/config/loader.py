@@ -68,10 +68,19 @@ class LoadResult:
 
 
 def default_search_dirs(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
-    """clouds.yaml search order after the explicit file: cwd, ~/.config/openstack, /etc."""
+    """clouds.yaml search order after the explicit file: cwd, ~/.config/openstack, /etc.
+
+    Without ``HOME`` and without a passwd entry for the uid (an image run as an arbitrary
+    ``runAsUser``, e.g. CPO's 1001), there is no home directory: it is skipped, not fatal."""
     env = os.environ if environ is None else environ
-    home = Path(env.get("HOME") or Path.home())
-    return (Path.cwd(), home / ".config" / "openstack", Path("/etc/openstack"))
+    home: Path | None = Path(env["HOME"]) if env.get("HOME") else None
+    if home is None:
+        try:
+            home = Path.home()
+        except (RuntimeError, KeyError):
+            home = None
+    homes = (home / ".config" / "openstack",) if home is not None else ()
+    return (Path.cwd(), *homes, Path("/etc/openstack"))
 
 
 def load_cloud_config(
