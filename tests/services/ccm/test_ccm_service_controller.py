@@ -618,3 +618,28 @@ def test_running_controller_follows_node_changes_and_periodic_sync_is_idle(
         rig.stop.set()
         for thread in rig.threads:
             thread.join(5)
+
+
+def test_provider_repeating_a_settings_warning_is_written_once(rig: Rig) -> None:
+    add_node(rig.core, "n1")
+    key = add_service(rig.core, "web", externalTrafficPolicy="Local")
+    original = rig.provider.ensure_load_balancer
+
+    def repeating(
+        cluster_name: str, service: LoadBalancerService, nodes: Any, recorder: LoadBalancerRecorder
+    ) -> LoadBalancerStatus:
+        for warning in service_settings(service, CONFIG, {}).warnings:
+            recorder.event("Warning", warning.reason, warning.message)
+        recorder.event("Warning", "LoadBalancerForcedInternal", "no floating network")
+        return original(cluster_name, service, nodes, recorder)
+
+    rig.provider.ensure_load_balancer = repeating  # type: ignore[method-assign]
+    rig.step(key)
+    found = [
+        e
+        for e in rig.core.list_namespaced_event(NS).items
+        if e.involved_object.name == "web" and e.type == "Warning"
+    ]
+    assert sorted((e.reason, e.count) for e in found) == sorted(
+        [(ETP_LOCAL_WITHOUT_MONITOR, 1), ("LoadBalancerForcedInternal", 1)]
+    )
