@@ -27,7 +27,6 @@ from osk8s_ccm.controllers import controller_specs
 from osk8s_ccm.instances import InstancesV2
 from osk8s_ccm.manager import (
     ControllerContext,
-    ControllerCrashed,
     ControllerManager,
     ControllerUnavailable,
     SharedInformers,
@@ -219,9 +218,8 @@ def run(
         return EXIT_FAILED
     try:
         context = _context(options, provider, kube, metrics, log)
-        return _run_controllers(
-            options=options, manager=manager, context=context, health=health, stop=stop, log=log
-        )
+        running = _Running(options, manager, context, health, log)
+        return running.run(stop)
     finally:
         if server is not None:
             server.stop()
@@ -250,81 +248,76 @@ def _context(
     )
 
 
-def _run_controllers(
-    *,
-    options: CcmOptions,
-    manager: ControllerManager,
-    context: ControllerContext,
-    health: HealthChecks,
-    stop: threading.Event,
-    log: Any,
-) -> int:
-    if not options.leader_election.enabled:
+@dataclass(frozen=True)
+class _Running:
+    """What runs once the process is set up: the controllers, alone or under the lease."""
+
+    options: CcmOptions
+    manager: ControllerManager
+    context: ControllerContext
+    health: HealthChecks
+    log: Any
+
+    def run(self, stop: threading.Event) -> int:
+        if self.options.leader_election.enabled:
+            return self._lead(stop)
         try:
-            manager.run(context, stop)
-        except ControllerCrashed as exc:
-            log.error("stopping", reason=str(exc))
+            self.manager.run(self.context, stop)
+        except Exception as exc:  # a controller crashed or could not start: exit as upstream
+            self.log.error("controllers failed", error=f"{type(exc).__name__}: {exc}")
             return EXIT_FAILED
         return 0
-    return _lead(
-        options=options, manager=manager, context=context, health=health, stop=stop, log=log
-    )
 
+    def _lead(self, stop: threading.Event) -> int:
+        from kubernetes.client import CoordinationV1Api  # noqa: PLC0415
 
-def _lead(
-    *,
-    options: CcmOptions,
-    manager: ControllerManager,
-    context: ControllerContext,
-    health: HealthChecks,
-    stop: threading.Event,
-    log: Any,
-) -> int:
-    from kubernetes.client import CoordinationV1Api  # noqa: PLC0415
+        from osk8s_core.k8s.leader import (  # noqa: PLC0415
+            LeaderCallbacks,
+            LeaderElector,
+            default_identity,
+        )
+        from osk8s_core.k8s.leaselock import KubeLeaseLock  # noqa: PLC0415
 
-    from osk8s_core.k8s.leader import (  # noqa: PLC0415
-        LeaderCallbacks,
-        LeaderElector,
-        default_identity,
-    )
-    from osk8s_core.k8s.leaselock import KubeLeaseLock  # noqa: PLC0415
+        election = self.options.leader_election
+        identity = default_identity()
+        lock = KubeLeaseLock(
+            CoordinationV1Api(_kube_client(self.options, agent="leader-election")),
+            namespace=election.resource_namespace,
+            name=election.resource_name,
+        )
+        lease = election.resource_name
+        metrics = self.context.metrics
+        failed: list[str] = []
 
-    election = options.leader_election
-    identity = default_identity()
-    lock = KubeLeaseLock(
-        CoordinationV1Api(_kube_client(options, agent="leader-election")),
-        namespace=election.resource_namespace,
-        name=election.resource_name,
-    )
-    lease = election.resource_name
+        def lead(ended: threading.Event) -> None:
+            metrics.leading(lease, True)
+            try:
+                self.manager.run(self.context, ended)
+            except Exception as exc:
+                failed.append(f"{type(exc).__name__}: {exc}")
+                raise  # the elector gives the lease up
 
-    failed: list[str] = []
-
-    def lead(ended: threading.Event) -> None:
-        context.metrics.leading(lease, True)
-        try:
-            manager.run(context, ended)
-        except Exception as exc:
-            failed.append(f"{type(exc).__name__}: {exc}")
-            raise  # the elector gives the lease up
-
-    elector = LeaderElector(
-        lock,
-        config=election.config(identity),
-        callbacks=LeaderCallbacks(
-            on_started_leading=lead,
-            on_stopped_leading=lambda: context.metrics.leading(lease, False),
-        ),
-        clock=context.clock,
-    )
-    health.add("leaderElection", lambda: None if elector.healthy() else "lease not renewed")
-    context.metrics.leading(lease, False)
-    log.info("attempting to acquire leader lease", lease=f"{lock.namespace}/{lease}", id=identity)
-    elector.run(stop)
-    if stop.is_set():
-        return 0
-    if failed:
-        log.error("controllers failed; lease given up", error=failed[0])
-    else:
-        log.error("leaderelection lost")
-    return EXIT_FAILED
+        elector = LeaderElector(
+            lock,
+            config=election.config(identity),
+            callbacks=LeaderCallbacks(
+                on_started_leading=lead,
+                on_stopped_leading=lambda: metrics.leading(lease, False),
+            ),
+            clock=self.context.clock,
+        )
+        self.health.add(
+            "leaderElection", lambda: None if elector.healthy() else "lease not renewed"
+        )
+        metrics.leading(lease, False)
+        self.log.info(
+            "attempting to acquire leader lease", lease=f"{lock.namespace}/{lease}", id=identity
+        )
+        elector.run(stop)
+        if stop.is_set():
+            return 0
+        if failed:
+            self.log.error("controllers failed; lease given up", error=failed[0])
+        else:
+            self.log.error("leaderelection lost")
+        return EXIT_FAILED
