@@ -643,3 +643,18 @@ def test_provider_repeating_a_settings_warning_is_written_once(rig: Rig) -> None
     assert sorted((e.reason, e.count) for e in found) == sorted(
         [(ETP_LOCAL_WITHOUT_MONITOR, 1), ("LoadBalancerForcedInternal", 1)]
     )
+
+
+def test_deleting_service_without_our_finalizer_gets_none(rig: Rig) -> None:
+    add_node(rig.core, "n1")
+    key = add_service(rig.core, "web")
+    rig.core.patch_namespaced_service(
+        "web",
+        NS,
+        {"metadata": {"finalizers": ["example.com/hold"]}},
+        _content_type="application/merge-patch+json",
+    )
+    rig.core.delete_namespaced_service("web", NS)
+    rig.step(key)
+    assert rig.provider.calls == []
+    assert service_json(rig.core, "web")["metadata"]["finalizers"] == ["example.com/hold"]

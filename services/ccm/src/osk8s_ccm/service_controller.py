@@ -274,6 +274,10 @@ class ServiceController:
         log = self._log.bind(service=key)
         if needs_cleanup(obj):
             return self._delete(obj, log)
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            # Deleting without our finalizer (other finalizers hold it): never add ours now;
+            # clean up from the last sync if there was one.
+            return self._gone(key)
         if not wants_load_balancer(obj):
             with self._lock:
                 self._synced.pop(key, None)
@@ -302,7 +306,9 @@ class ServiceController:
         ref = ObjectRef.of(obj)
         settings = self._settings_for(facts)
         for warning in settings.warnings:
-            log.warning("service annotation ignored", reason=warning.reason, detail=warning.message)
+            log.warning(
+                "load balancer settings warning", reason=warning.reason, detail=warning.message
+            )
             self._provider_events.event(ref, "Warning", warning.reason, warning.message)
         if settings.errors:
             message = "; ".join(settings.errors)
