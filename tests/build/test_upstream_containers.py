@@ -374,19 +374,31 @@ def _http_answers(scheme: str, port: int) -> bool:
         return False
 
 
+def _runtime_home(rootfs: Path, uid: int) -> str:
+    """HOME as runc sets it: the uid's home in the image's /etc/passwd, else "/" (CPO's
+    manifests run OCCM as 1001, which has no entry)."""
+    passwd = rootfs / "etc" / "passwd"
+    lines = passwd.read_text().splitlines() if passwd.exists() else []
+    for fields in (line.split(":") for line in lines):
+        if len(fields) >= 6 and fields[2] == str(uid):
+            return fields[5] or "/"
+    return "/"
+
+
 def run_container(container: Container, env: Environment, work: Path) -> Result:
     rootfs = env.rootfs[container.service]
     argv = container.argv(env.entrypoint[container.service])
     pairs = _mount_sources(container, work)
     _write_files(container, argv, pairs, env)
+    user = 0 if container.user is None else container.user
     image_env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "HOSTNAME": "node-1",
+        "HOME": _runtime_home(rootfs, user),
     }
     environ = {**image_env, **container.env, "KUBECONFIG": f"{KUBECONFIG_DIR}/kubeconfig"}
-    user = 0 if container.user is None else container.user
     ready = _ready_check(container, argv, pairs)
     process = _launch(rootfs, pairs, user, argv, environ)
     seen, probes = "", []
