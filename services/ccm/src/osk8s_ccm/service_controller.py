@@ -160,6 +160,56 @@ def _relevant(obj: KubeObject) -> tuple[Any, ...]:
     )
 
 
+def _go(value: Any) -> str:
+    """Go's ``%v`` of a string slice or scalar (``[a b]``, ``<nil>``-free)."""
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(str(item) for item in value) + "]"
+    return "" if value is None else str(value)
+
+
+def _changed(
+    before: Mapping[str, Any], after: Mapping[str, Any], fields: Sequence[tuple[str, str, Any]]
+) -> list[tuple[str, str]]:
+    out = []
+    for name, reason, empty in fields:
+        was, now = before.get(name) or empty, after.get(name) or empty
+        if was != now:
+            out.append((reason, f"{_go(was)} -> {_go(now)}"))
+    return out
+
+
+def spec_change_events(old: KubeObject, new: KubeObject) -> list[tuple[str, str]]:
+    """The Normal events upstream's ``needsUpdate`` records about a changed Service."""
+    before, after = old.get("spec") or {}, new.get("spec") or {}
+    out: list[tuple[str, str]] = []
+    if wants_load_balancer(old) != wants_load_balancer(new):
+        out.append(("Type", f"{_go(before.get('type'))} -> {_go(after.get('type'))}"))
+    changed: tuple[tuple[str, str, Any], ...] = (
+        ("loadBalancerSourceRanges", "LoadBalancerSourceRanges", []),
+        ("loadBalancerIP", "LoadbalancerIP", ""),
+    )
+    out.extend(_changed(before, after, changed))
+    old_ips, new_ips = before.get("externalIPs") or [], after.get("externalIPs") or []
+    if len(old_ips) != len(new_ips):
+        out.append(("ExternalIP", f"Count: {len(old_ips)} -> {len(new_ips)}"))
+    else:
+        out.extend(
+            ("ExternalIP", f"Added: {ip}")
+            for ip, was in zip(new_ips, old_ips, strict=True)
+            if ip != was
+        )
+    old_uid = (old.get("metadata") or {}).get("uid")
+    new_uid = (new.get("metadata") or {}).get("uid")
+    if old_uid != new_uid:
+        out.append(("UID", f"{_go(old_uid)} -> {_go(new_uid)}"))
+    policy: tuple[tuple[str, str, Any], ...] = (
+        ("externalTrafficPolicy", "ExternalTrafficPolicy", ""),
+        ("healthCheckNodePort", "HealthCheckNodePort", 0),
+    )
+    out.extend(_changed(before, after, policy))
+    return out
+
+
 def _failure_reason(exc: Exception) -> str:
     return exc.reason if isinstance(exc, LoadBalancerError) else "SyncFailed"
 
@@ -255,10 +305,10 @@ class ServiceController:
         # queue, so a failing Service cannot bypass its backoff through its own condition.
         if old is new or _relevant(old) == _relevant(new):
             return
-        old_type = (old.get("spec") or {}).get("type")
-        new_type = (new.get("spec") or {}).get("type")
-        if old_type != new_type:
-            self._events.event(ObjectRef.of(new), "Normal", "Type", f"{old_type} -> {new_type}")
+        if wants_load_balancer(old) or wants_load_balancer(new):
+            ref = ObjectRef.of(new)
+            for reason, message in spec_change_events(old, new):
+                self._events.event(ref, "Normal", reason, message)
         self._enqueue(new)
 
     def _node_updated(self, old: KubeObject, new: KubeObject) -> None:
