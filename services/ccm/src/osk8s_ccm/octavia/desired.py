@@ -286,9 +286,7 @@ def listener_specs(
                 connection_limit=opts.connection_limit,
                 tags=(opts.lb_name,) if features.tags else (),
                 timeouts=dict(opts.timeouts) if features.timeouts and lprotocol != "UDP" else {},
-                allowed_cidrs=tuple(sorted(opts.allowed_cidrs))
-                if features.vip_acl and opts.allowed_cidrs
-                else None,
+                allowed_cidrs=tuple(sorted(opts.allowed_cidrs)) if features.vip_acl else None,
                 insert_headers=headers if lprotocol in ("HTTP", "TERMINATED_HTTPS") else None,
                 default_tls_container_ref=opts.tls_container_ref,
             )

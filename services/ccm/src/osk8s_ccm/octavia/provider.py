@@ -138,7 +138,10 @@ class OctaviaProvider:
         self._updates = LoadBalancerUpdates(self._lbs, self._children)
         options = settings.options
         self._tree = TreeReconciler(
-            self._children, self._updates, serial=options.provider_requires_serial_api_calls
+            self._lbs,
+            self._children,
+            self._updates,
+            serial=options.provider_requires_serial_api_calls,
         )
         self._features = FeatureProbe(octavia, provider=options.lb_provider)
         self._networking = Networking(network)
@@ -282,7 +285,7 @@ class OctaviaProvider:
             x_forwarded_for=s.x_forwarded_for,
             tls_container_ref=s.default_tls_container_ref or None,
             timeouts=timeouts,
-            allowed_cidrs=s.source_ranges if not _open_to_all(s.source_ranges) else (),
+            allowed_cidrs=s.source_ranges,
             session_affinity_client_ip=service.session_affinity == "ClientIP",
             member_subnet_id=member_subnet,
             health_monitor=s.health_monitor.enabled,
@@ -615,10 +618,6 @@ class OctaviaProvider:
             remaining = [t for t in tags if t != lb_name]
             # Matches CPO: an empty tag list is sent as [""] (Octavia ignores [] in a PUT).
             self._lbs.update(lb.id, tags=remaining or [""])
-
-
-def _open_to_all(ranges: Sequence[str]) -> bool:
-    return set(ranges) <= {"0.0.0.0/0", "::/0"}
 
 
 def _reason(exc: errors.OpenStackError) -> str:

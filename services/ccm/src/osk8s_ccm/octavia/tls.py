@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from osk8s_core import errors
+from osk8s_core.openstack.raw import checked
 from osk8s_core.openstack.secrets import secret_id
 
 if TYPE_CHECKING:
@@ -31,14 +32,12 @@ class TlsRefs:
         parts = ref.rstrip("/").split("/")
         kind = parts[-2] if len(parts) >= 2 else ""
         ident = secret_id(ref)
+        if kind not in ("containers", "secrets"):
+            raise InvalidTlsRef(f"TLS ref {ref!r} names neither a Barbican container nor a secret")
+        # A plain GET of the metadata: the sdk's get_secret answers a missing secret with an
+        # empty resource instead of NotFound.
+        label = "container_get" if kind == "containers" else "secret_get"
         try:
-            if kind == "containers":
-                self._client.call("container_get", api.get_container, ident)
-            elif kind == "secrets":
-                self._client.call("secret_get", api.get_secret, ident)
-            else:
-                raise InvalidTlsRef(
-                    f"TLS ref {ref!r} names neither a Barbican container nor a secret"
-                )
+            self._client.call(label, lambda: checked(api.get(f"/{kind}/{ident}")))
         except errors.NotFound as exc:
             raise InvalidTlsRef(f"TLS ref {ref!r} does not exist in Barbican") from exc

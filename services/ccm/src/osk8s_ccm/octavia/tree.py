@@ -3,8 +3,8 @@ wanted ``desired.ListenerSpec`` tree (CPO §1.4.4 step 10, §1.4.5) with as few 
 possible: two lists (listeners, pools of the LB), one member list per pool and one monitor
 read per monitored pool, then writes only for what differs. An unchanged Service makes no
 write. Serial mode (``provider-requires-serial-api-calls``) creates each object on its own
-and members one by one; otherwise a missing listener comes with its pool tree in one POST
-and members are replaced in one batch PUT.
+and members one by one; otherwise members are set in one batch PUT. (Children inline in a
+listener or pool POST make Octavia answer 500: only the LB create takes a whole tree.)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from osk8s_ccm.octavia.desired import ListenerSpec, MemberSpec, MonitorSpec, PoolSpec
 from osk8s_core.openstack.lb_children import LoadBalancerChildren
 from osk8s_core.openstack.lb_updates import LoadBalancerUpdates
+from osk8s_core.openstack.loadbalancers import LoadBalancers
 
 
 class PortConflict(Exception):
@@ -92,8 +93,13 @@ def _wanted_identity(member: MemberSpec) -> tuple[Any, ...]:
 @dataclass
 class TreeReconciler:
     """Brings one LB's children to the wanted tree; ``owned`` says which existing listeners
-    belong to this Service (tag or name), so a shared LB's other listeners are left alone."""
+    belong to this Service (tag or name), so a shared LB's other listeners are left alone.
 
+    Writes do not wait for ACTIVE after themselves: the next write waits before it (Octavia
+    refuses changes while one is pending) and the pass ends with one wait, so N changes cost
+    N + 1 status polls rather than 2N."""
+
+    lbs: LoadBalancers
     children: LoadBalancerChildren
     updates: LoadBalancerUpdates
     serial: bool = False
@@ -105,9 +111,47 @@ class TreeReconciler:
         *,
         owned: Callable[[Any], bool],
         prune: bool = True,
+    ) -> int:
+        """Returns the number of writes made (0 for an unchanged tree)."""
+        run = _Pass(self, lb_id)
+        run.reconcile(wanted, owned=owned, prune=prune)
+        return run.finish()
+
+    def delete_owned(self, lb_id: str, *, owned: Callable[[Any], bool]) -> int:
+        """Delete this Service's listeners (and their pools and monitors) from a shared LB;
+        returns how many listeners went."""
+        listeners = [li for li in self.children.listeners(lb_id) if owned(li)]
+        if not listeners:
+            return 0
+        run = _Pass(self, lb_id)
+        pools = {p.id: p for p in self.children.pools(lb_id)}
+        for li in listeners:
+            run.delete_listener(li, pools)
+        run.finish()
+        return len(listeners)
+
+
+class _Pass:
+    """One reconcile of one LB: counts its writes for the final wait."""
+
+    def __init__(self, owner: TreeReconciler, lb_id: str) -> None:
+        self.children = owner.children
+        self.updates = owner.updates
+        self.serial = owner.serial
+        self._lbs = owner.lbs
+        self.lb_id = lb_id
+        self.writes = 0
+
+    def finish(self) -> int:
+        if self.writes:
+            self._lbs.wait_active(self.lb_id)
+        return self.writes
+
+    def reconcile(
+        self, wanted: Sequence[ListenerSpec], *, owned: Callable[[Any], bool], prune: bool
     ) -> None:
-        listeners = self.children.listeners(lb_id)
-        pools = {p.id: p for p in self.children.pools(lb_id)} if listeners else {}
+        listeners = self.children.listeners(self.lb_id)
+        pools = {p.id: p for p in self.children.pools(self.lb_id)} if listeners else {}
         by_key = {(str(li.protocol), int(li.protocol_port)): li for li in listeners}
         wanted_keys = {w.key for w in wanted}
         for spec in wanted:
@@ -118,155 +162,153 @@ class TreeReconciler:
                     "another Service on this load balancer"
                 )
         if prune:
+            # First, so a port moving to another protocol (TCP → HTTP) is free again.
             for li in listeners:
                 key = (str(li.protocol), int(li.protocol_port))
                 if key not in wanted_keys and owned(li):
-                    self._delete_listener(lb_id, li, pools)
+                    self.delete_listener(li, pools)
         for spec in wanted:
             existing = by_key.get(spec.key)
             if existing is None:
-                self._create_listener(lb_id, spec)
-                continue
-            self._update_listener(lb_id, existing, spec, pools)
+                self._create_listener(spec)
+            else:
+                self._update_listener(existing, spec, pools)
 
     # Creation
 
-    def _create_listener(self, lb_id: str, spec: ListenerSpec) -> None:
-        if not self.serial:
-            self.updates.create_listener_tree(lb_id, spec.body(), wait=False)
-            return
+    def _create_listener(self, spec: ListenerSpec) -> None:
+        # Not one POST with ``default_pool``: Octavia answers 500 to a listener created with
+        # its pool tree inline (its graph create of listeners is broken); a pool with its
+        # members and monitor inline is fine, so a new listener costs two writes.
+        self.writes += 1
+        own = {
+            k: v
+            for k, v in spec.attributes().items()
+            if k not in ("name", "protocol", "protocol_port")
+        }
         listener = self.children.create_listener(
-            lb_id,
-            spec.name,
-            protocol=spec.protocol,
-            port=spec.port,
-            **{
-                k: v
-                for k, v in spec.attributes().items()
-                if k not in ("name", "protocol", "protocol_port")
-            },
+            self.lb_id, spec.name, protocol=spec.protocol, port=spec.port, wait=False, **own
         )
-        self._create_pool(lb_id, listener.id, spec.pool)
+        self._create_pool(listener.id, spec.pool)
 
-    def _create_pool(self, lb_id: str, listener_id: str, spec: PoolSpec) -> None:
-        body = spec.body(with_children=not self.serial)
-        if not self.serial:
-            self.children.create_pool(
-                lb_id,
-                spec.name,
-                listener_id=listener_id,
-                **{k: v for k, v in body.items() if k != "name"},
-                wait=False,
-            )
-            return
+    def _create_pool(self, listener_id: str, spec: PoolSpec) -> None:
+        # The pool alone: Octavia answers 500 to children inline outside the LB graph create.
+        self.writes += 1
+        attrs = {k: v for k, v in spec.body(with_children=False).items() if k != "name"}
         pool = self.children.create_pool(
-            lb_id,
-            spec.name,
-            listener_id=listener_id,
-            **{k: v for k, v in body.items() if k != "name"},
+            self.lb_id, spec.name, listener_id=listener_id, wait=False, **attrs
         )
-        for member in spec.members:
-            self._create_member(lb_id, pool.id, member)
+        if self.serial:
+            for member in spec.members:
+                self._create_member(pool.id, member)
+        elif spec.members:
+            self.writes += 1
+            self.updates.replace_members(
+                self.lb_id, pool.id, [m.body() for m in spec.members], wait=False
+            )
         if spec.monitor is not None:
-            self._create_monitor(lb_id, pool.id, spec.monitor)
+            self._create_monitor(pool.id, spec.monitor)
 
-    def _create_member(self, lb_id: str, pool_id: str, member: MemberSpec) -> None:
+    def _create_member(self, pool_id: str, member: MemberSpec) -> None:
+        self.writes += 1
         attrs = {k: v for k, v in member.body().items() if k not in ("address", "protocol_port")}
         self.children.create_member(
-            lb_id, pool_id, address=member.address, port=member.port, **attrs
+            self.lb_id, pool_id, address=member.address, port=member.port, wait=False, **attrs
         )
 
-    def _create_monitor(self, lb_id: str, pool_id: str, monitor: MonitorSpec) -> None:
+    def _create_monitor(self, pool_id: str, monitor: MonitorSpec) -> None:
+        self.writes += 1
         body = monitor.body()
         self.children.create_health_monitor(
-            lb_id,
+            self.lb_id,
             pool_id,
             monitor_type=body.pop("type"),
             delay=body.pop("delay"),
             timeout=body.pop("timeout"),
             max_retries=body.pop("max_retries"),
+            wait=False,
             **body,
         )
 
     # Updates
 
-    def _update_listener(
-        self, lb_id: str, existing: Any, spec: ListenerSpec, pools: dict[str, Any]
-    ) -> None:
+    def _update_listener(self, existing: Any, spec: ListenerSpec, pools: dict[str, Any]) -> None:
         changes = listener_changes(existing, spec)
         if changes:
-            self.updates.update_listener(lb_id, existing.id, **changes)
+            self.writes += 1
+            self.updates.update_listener(self.lb_id, existing.id, wait=False, **changes)
         pool = pools.get(existing.default_pool_id) if existing.default_pool_id else None
         if pool is not None and str(pool.protocol) != spec.pool.protocol:
             # Octavia cannot change a pool's protocol: replace it (matches CPO).
-            self._delete_pool(lb_id, pool)
+            self._delete_pool(pool)
             pool = None
         if pool is None:
-            self._create_pool(lb_id, existing.id, spec.pool)
+            self._create_pool(existing.id, spec.pool)
             return
         changes = pool_changes(pool, spec.pool)
         if changes:
-            self.updates.update_pool(lb_id, pool.id, **changes)
-        self._reconcile_members(lb_id, pool.id, spec.pool.members)
-        self._reconcile_monitor(lb_id, pool, spec.pool.monitor)
+            self.writes += 1
+            self.updates.update_pool(self.lb_id, pool.id, wait=False, **changes)
+        self._reconcile_members(pool.id, spec.pool.members)
+        self._reconcile_monitor(pool, spec.pool.monitor)
 
-    def _reconcile_members(self, lb_id: str, pool_id: str, wanted: Sequence[MemberSpec]) -> None:
+    def _reconcile_members(self, pool_id: str, wanted: Sequence[MemberSpec]) -> None:
         existing = self.children.members(pool_id)
         if sorted(map(_member_identity, existing), key=repr) == sorted(
             map(_wanted_identity, wanted), key=repr
         ):
             return
         if not self.serial:
-            self.updates.replace_members(lb_id, pool_id, [m.body() for m in wanted])
+            self.writes += 1
+            self.updates.replace_members(
+                self.lb_id, pool_id, [m.body() for m in wanted], wait=False
+            )
             return
         wanted_keys = {m.key for m in wanted}
         have = {(e.address, int(e.protocol_port)): e for e in existing}
         for member in wanted:
             if member.key not in have:
-                self._create_member(lb_id, pool_id, member)
+                self._create_member(pool_id, member)
         for key, obsolete in have.items():
             if key not in wanted_keys:
-                self.children.delete_member(lb_id, pool_id, obsolete.id)
+                self.writes += 1
+                self.children.delete_member(self.lb_id, pool_id, obsolete.id, wait=False)
 
-    def _reconcile_monitor(self, lb_id: str, pool: Any, wanted: MonitorSpec | None) -> None:
+    def _reconcile_monitor(self, pool: Any, wanted: MonitorSpec | None) -> None:
         monitor_id = getattr(pool, "health_monitor_id", None)
         if monitor_id is None:
             if wanted is not None:
-                self._create_monitor(lb_id, pool.id, wanted)
+                self._create_monitor(pool.id, wanted)
             return
         if wanted is None:
-            self.children.delete_health_monitor(lb_id, monitor_id)
+            self._delete_monitor(monitor_id)
             return
         existing = self.updates.get_health_monitor(monitor_id)
         if str(existing.type) != wanted.type:
-            self.children.delete_health_monitor(lb_id, monitor_id)
-            self._create_monitor(lb_id, pool.id, wanted)
+            self._delete_monitor(monitor_id)
+            self._create_monitor(pool.id, wanted)
             return
         changes = monitor_changes(existing, wanted)
         if changes:
-            self.updates.update_health_monitor(lb_id, monitor_id, **changes)
+            self.writes += 1
+            self.updates.update_health_monitor(self.lb_id, monitor_id, wait=False, **changes)
 
     # Deletion
 
-    def _delete_pool(self, lb_id: str, pool: Any) -> None:
+    def _delete_monitor(self, monitor_id: str) -> None:
+        self.writes += 1
+        self.children.delete_health_monitor(self.lb_id, monitor_id, wait=False)
+
+    def _delete_pool(self, pool: Any) -> None:
         monitor_id = getattr(pool, "health_monitor_id", None)
         if monitor_id:
-            self.children.delete_health_monitor(lb_id, monitor_id)
-        self.children.delete_pool(lb_id, pool.id)
+            self._delete_monitor(monitor_id)
+        self.writes += 1
+        self.children.delete_pool(self.lb_id, pool.id, wait=False)
 
-    def _delete_listener(self, lb_id: str, listener: Any, pools: dict[str, Any]) -> None:
+    def delete_listener(self, listener: Any, pools: dict[str, Any]) -> None:
         pool = pools.get(listener.default_pool_id) if listener.default_pool_id else None
         if pool is not None:
-            self._delete_pool(lb_id, pool)
-        self.children.delete_listener(lb_id, listener.id)
-
-    def delete_owned(self, lb_id: str, *, owned: Callable[[Any], bool]) -> int:
-        """Delete this Service's listeners (and their pools and monitors) from a shared LB;
-        returns how many listeners went."""
-        listeners = [li for li in self.children.listeners(lb_id) if owned(li)]
-        if not listeners:
-            return 0
-        pools = {p.id: p for p in self.children.pools(lb_id)}
-        for li in listeners:
-            self._delete_listener(lb_id, li, pools)
-        return len(listeners)
+            self._delete_pool(pool)
+        self.writes += 1
+        self.children.delete_listener(self.lb_id, listener.id, wait=False)
