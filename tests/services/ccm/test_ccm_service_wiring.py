@@ -5,11 +5,12 @@ feed it, and a Service gets its load balancer while the manager runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import pytest
@@ -20,18 +21,21 @@ from osk8s_ccm.ccm_metrics import CcmMetrics
 from osk8s_ccm.cli import build_parser
 from osk8s_ccm.controllers import controller_specs
 from osk8s_ccm.manager import ControllerContext, ControllerManager, SharedInformers
+from osk8s_ccm.octavia.provider import OctaviaProvider
 from osk8s_ccm.options import CcmOptions, options_from_args
 from osk8s_ccm.service_controller import ServiceController, build_service_controller
 from osk8s_core.config import CloudConfig
 from osk8s_core.k8s.clock import SystemClock
 from osk8s_core.k8s.events import EventRecorder
+from osk8s_core.logging import get_logger
+from osk8s_core.openstack.client import OpenStackClient
 
 from .test_ccm_service_controller import VIP, FakeProvider, add_node, add_service
 
 PROVIDERS: list[FakeProvider] = []
 
 
-def build_fake_provider(context: ControllerContext) -> FakeProvider:
+def build_fake_provider(context: ControllerContext, environ: Mapping[str, str]) -> FakeProvider:
     provider = FakeProvider(context.core)
     PROVIDERS.append(provider)
     return provider
@@ -123,3 +127,23 @@ def test_manager_runs_the_service_controller_by_name(core: Any) -> None:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+class Untouchable:
+    """A connection that fails the test if anything is asked of it."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the provider touched the connection at build time: {name}")
+
+
+def test_the_real_octavia_provider_is_built_without_a_request(core: Any) -> None:
+    ctx = context(core, options("--cluster-name=prod"))
+    ctx = dataclasses.replace(
+        ctx,
+        openstack=OpenStackClient(
+            Untouchable(), metrics=ctx.metrics.api, logger=get_logger("test")
+        ),
+    )
+    built = build_service_controller(ctx, environ={"OCCM_WAIT_LB_ACTIVE_STEPS": "5"})
+    assert isinstance(built, ServiceController)
+    assert isinstance(built._provider, OctaviaProvider)

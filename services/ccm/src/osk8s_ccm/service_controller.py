@@ -30,6 +30,7 @@ start the shared informers (the manager does).
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -77,7 +78,7 @@ PROVIDER_COMPONENT: Final = "cloud-provider-openstack"
 ENSURE: Final = "loadbalancer_ensure"
 UPDATE: Final = "loadbalancer_update"
 DELETE: Final = "loadbalancer_delete"
-PROVIDER_MODULE: Final = ("osk8s_ccm.octavia.provider", "build_provider")
+PROVIDER_MODULE: Final = ("osk8s_ccm.service_provider", "build_provider")
 
 SettingsFor = Callable[[LoadBalancerService], ServiceLoadBalancerSettings]
 
@@ -547,8 +548,12 @@ class _NoTimer:
         return None
 
 
-def build_service_controller(context: ControllerContext) -> ServiceController | None:
-    """The manager's plug point (``osk8s_ccm.controllers.SERVICE_PLUGIN``)."""
+def build_service_controller(
+    context: ControllerContext, *, environ: Mapping[str, str] | None = None
+) -> ServiceController | None:
+    """The manager's plug point (``osk8s_ccm.controllers.SERVICE_PLUGIN``). ``environ``
+    (default: the process's, read here once) carries ``OCCM_WAIT_LB_ACTIVE_STEPS``."""
+    environ = os.environ if environ is None else environ
     module_name, function = PROVIDER_MODULE
     try:
         module = importlib.import_module(module_name)
@@ -563,7 +568,7 @@ def build_service_controller(context: ControllerContext) -> ServiceController | 
             provider=".".join(PROVIDER_MODULE),
         )
         return None
-    provider: LoadBalancerProvider = build(context)
+    provider: LoadBalancerProvider = build(context, environ)
     balancer = context.cloud_config.load_balancer
     classes = context.cloud_config.load_balancer_classes
     return ServiceController(
