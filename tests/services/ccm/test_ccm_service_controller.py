@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import structlog.testing
 from kubernetes.client import CoreV1Api
 from prometheus_client import CollectorRegistry
 
@@ -457,7 +458,11 @@ def test_bad_annotation_and_etp_local_without_monitor_warn(rig: Rig) -> None:
     key = add_service(
         rig.core, "web", annotations={ann.CONNECTION_LIMIT: "lots"}, externalTrafficPolicy="Local"
     )
-    rig.step(key)
+    with structlog.testing.capture_logs() as logs:
+        rig.step(key)
+    [line] = [entry for entry in logs if entry.get("reason") == ETP_LOCAL_WITHOUT_MONITOR]
+    assert line["log_level"] == "warning" and line["service"] == key
+    assert f'{ann.ENABLE_HEALTH_MONITOR}: "true"' in line["detail"]
     assert rig.provider.methods() == ["ensure"]  # warnings do not stop the sync
     warnings = {(c, r): m for c, t, r, m in events(rig.core, "web") if t == "Warning"}
     assert "lots" in warnings[(PROVIDER_COMPONENT, "LoadBalancerAnnotationInvalid")]
