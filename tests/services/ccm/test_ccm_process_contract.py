@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,7 +27,6 @@ from typing import Any
 
 import pytest
 import requests
-import urllib3
 import yaml
 from kubernetes.client import CoordinationV1Api, CoreV1Api
 
@@ -145,7 +145,15 @@ class Replica:
     def get(self, path: str, token: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         url = f"https://127.0.0.1:{self.port}{path}"
-        return requests.get(url, headers=headers, verify=False, timeout=10)  # self-signed
+        return requests.get(url, headers=headers, verify=self._ca(), timeout=10)
+
+    def _ca(self) -> str:
+        """The self-signed certificate it serves (no --tls-cert-file), trusted from then on:
+        every request is verified against it (host 127.0.0.1 must be in its names)."""
+        ca = self.log_path.with_suffix(".crt")
+        if not ca.exists():
+            ca.write_text(ssl.get_server_certificate(("127.0.0.1", self.port)))
+        return str(ca)
 
     def wait_healthy(self, timeout: float = 60.0) -> float:
         """Seconds from spawn to the first ``/healthz`` 200."""
@@ -156,7 +164,7 @@ class Replica:
                 pytest.fail(f"ccm {self.name} exited {self.proc.returncode}: {self.log()}")
             try:
                 return self.get("/healthz").status_code == 200
-            except requests.RequestException:
+            except (requests.RequestException, OSError):
                 return False
 
         _wait(healthy, f"ccm {self.name} healthy", timeout)
@@ -221,7 +229,6 @@ def _initialised(core: CoreV1Api, name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def cluster(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     workdir = tmp_path_factory.mktemp("ccm-process")
     webhook = ReviewWebhook(_decide)
     hooks = WebhookConfig(

@@ -10,6 +10,7 @@ controllers start only once leading and the process exits 1 when the lease is lo
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import structlog
 
@@ -297,13 +298,18 @@ class _Running:
                 failed.append(f"{type(exc).__name__}: {exc}")
                 raise  # the elector gives the lease up
 
+        def stopped() -> None:
+            metrics.leading(lease, False)
+            if not stop.is_set() and not failed:
+                # Upstream: klog.FlushAndExit(1) at once; controller threads still finishing
+                # must not write once another replica may lead.
+                self.log.error("leaderelection lost")
+                _exit_now(EXIT_FAILED)
+
         elector = LeaderElector(
             lock,
             config=election.config(identity),
-            callbacks=LeaderCallbacks(
-                on_started_leading=lead,
-                on_stopped_leading=lambda: metrics.leading(lease, False),
-            ),
+            callbacks=LeaderCallbacks(on_started_leading=lead, on_stopped_leading=stopped),
             clock=self.context.clock,
         )
         self.health.add(
@@ -316,8 +322,12 @@ class _Running:
         elector.run(stop)
         if stop.is_set():
             return 0
-        if failed:
-            self.log.error("controllers failed; lease given up", error=failed[0])
-        else:
-            self.log.error("leaderelection lost")
+        self.log.error("controllers failed; lease given up", error=failed[0] if failed else "")
         return EXIT_FAILED
+
+
+def _exit_now(code: int) -> NoReturn:
+    logging.shutdown()  # flush the log handlers: nothing else runs after this
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

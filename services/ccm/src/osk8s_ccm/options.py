@@ -114,6 +114,9 @@ class LeaderElectionOptions:
             lease_duration=self.lease_duration,
             renew_deadline=self.renew_deadline,
             retry_period=self.retry_period,
+            # Another candidate may take over lease_duration - renew_deadline after a failed
+            # renewal: the work gets half of that to stop before the process exits.
+            stop_grace=max((self.lease_duration - self.renew_deadline) / 2, 0.1),
         )
 
 
