@@ -296,3 +296,20 @@ def test_service_plugin_and_disabled_load_balancer(core: CoreV1Api) -> None:
     off = CloudConfig(load_balancer=replace(LoadBalancerOptions(), enabled=False))
     assert factory(make_context(core, config=off)) is None
     assert len(contexts) == 1
+
+
+def test_disabled_plugins_are_not_imported() -> None:
+    asked: list[str] = []
+
+    def load(name: str) -> Any:
+        asked.append(name)
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    specs = controller_specs(
+        options("--controllers=cloud-node,cloud-node-lifecycle"), importer=load
+    )
+    assert asked == []
+    assert [s.name for s in specs] == ["cloud-node", "cloud-node-lifecycle", "route", "service"]
+    assert ControllerManager(specs, ("cloud-node", "cloud-node-lifecycle")).check() == []
+    controller_specs(options("--controllers=*,-route"), importer=load)
+    assert asked == [SERVICE_PLUGIN[0]]

@@ -133,8 +133,12 @@ def controller_specs(
         ControllerSpec("cloud-node", cloud_node),
         ControllerSpec("cloud-node-lifecycle", cloud_node_lifecycle),
     ]
-    route = _plugin(ROUTE_PLUGIN, importer)
-    if route is not None:
+    enabled = set(options.controllers)
+    # A disabled controller's module is not even imported (start-up time and memory).
+    route = _plugin(ROUTE_PLUGIN, importer) if "route" in enabled else None
+    if "route" not in enabled:
+        specs.append(ControllerSpec("route", None, unavailable="disabled"))
+    elif route is not None:
         specs.append(ControllerSpec("route", _route_gate(route)))
     elif options.routes_wanted:
         specs.append(
@@ -149,8 +153,10 @@ def controller_specs(
         )
     else:
         specs.append(ControllerSpec("route", _route_gate(_never)))
-    service = _plugin(SERVICE_PLUGIN, importer)
-    if service is not None:
+    service = _plugin(SERVICE_PLUGIN, importer) if "service" in enabled else None
+    if "service" not in enabled:
+        specs.append(ControllerSpec("service", None, unavailable="disabled"))
+    elif service is not None:
         specs.append(ControllerSpec("service", _service_gate(service)))
     else:
         specs.append(
