@@ -283,14 +283,32 @@ class Warnings:
         self.seen.append((event, fields))
 
 
-def test_blackholes_are_reported_and_left() -> None:
-    router = FakeRouter({ATOMIC})
-    router.routes = [Route("10.244.9.0/24", "10.0.0.99")]
+def test_blackholes_are_reported_and_left_while_a_port_holds_the_next_hop() -> None:
+    router = FakeRouter({ATOMIC}, [PortPairs("px", ("10.0.0.99",), True, ())])
+    router.routes = [Route("10.244.9.0/24", "10.0.0.99")]  # another machine's, say
     log = Warnings()
-    result = RouteReconciler(router, "r", CLUSTER, log=log).reconcile(NODES[:1])
+    rec = RouteReconciler(router, "r", CLUSTER, log=log)
+    result = rec.reconcile(NODES[:1])
     assert result.blackholes == (Route("10.244.9.0/24", "10.0.0.99"),)
     assert log.seen == [
         ("blackhole route", {"destination": "10.244.9.0/24", "nexthop": "10.0.0.99"})
     ]
     assert Route("10.244.9.0/24", "10.0.0.99") in router.routes
     assert "remove" not in router.calls
+    assert router.calls.count("ports") == 1
+    router.calls.clear()
+    rec.reconcile(NODES[:1])  # looked up once: a quiet pass only reads the router
+    assert router.calls == ["get"]
+
+
+def test_after_a_restart_a_route_whose_next_hop_no_port_holds_is_removed() -> None:
+    # A node deleted while no controller ran (its server gone with it): the new process's
+    # ledger is empty, yet the dead route goes; a foreign route held by a port stays, and
+    # routes outside the cluster CIDR are never looked at.
+    router = FakeRouter({ATOMIC}, [PortPairs("px", ("10.0.0.99",), True, ())])
+    dead, held = Route("10.244.8.0/24", "10.0.0.42"), Route("10.244.9.0/24", "10.0.0.99")
+    outside = Route("10.245.0.0/24", "10.0.0.43")
+    router.routes = [dead, held, outside]
+    result = RouteReconciler(router, "r", CLUSTER).reconcile([])
+    assert result.removed == (dead,)
+    assert set(router.routes) == {held, outside}

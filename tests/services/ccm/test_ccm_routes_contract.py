@@ -444,3 +444,24 @@ def test_route_controller_reports_a_failed_route(
         and "10.244.7.0/24 for node rc-fail" in message
     )
     core.delete_node("rc-fail")
+
+
+def test_a_restarted_reconciler_removes_dead_routes_only(
+    ccm_conn: Connection, neutron: tuple[Connection, Any], fresh_router: Site
+) -> None:
+    """A node deleted (server and port gone) while no controller ran: its route's next hop is
+    held by no port, so a fresh reconciler (empty ledger) removes it; the route to a port of
+    another machine (held) stays."""
+    site = fresh_router
+    conn, proxy = neutron
+    ip1, _, other = site.ips
+    free = next(f"10.81.0.{i}" for i in range(200, 250) if f"10.81.0.{i}" not in site.ips)
+    dead, held = Route("10.244.5.0/24", free), Route("10.244.6.0/24", other)
+    ccm_conn.network.update_router(
+        site.router_id,
+        routes=[{"destination": r.destination, "nexthop": r.nexthop} for r in (dead, held)],
+    )
+    result = reconciler(conn, site).reconcile([node("n1", "10.244.1.0/24", ip1)])
+    assert result.removed == (dead,)
+    assert router_routes(ccm_conn, site) == {held, Route("10.244.1.0/24", ip1)}
+    assert proxy.calls.count("PUT", REMOVE) == 1

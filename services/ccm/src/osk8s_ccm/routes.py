@@ -16,9 +16,14 @@ shared router a route is this cluster's only if its destination lies inside ``--
 AND its next hop is an address of one of this cluster's nodes. A deleted node's address is no
 longer known from the Node objects, so the reconciler keeps a ledger of the routes it has
 seen owned (added by it, or with a next hop that was a node's address): a route in the ledger
-stays recognised after its node is gone and is removed. The ledger lives in the process: a
-node deleted while no controller ran leaves a route that is reported as a blackhole but never
-removed, since nothing proves it ours; the operator removes it, as they would today. Every
+stays recognised after its node is gone and is removed. The ledger lives in the process; after
+a restart (or for a node deleted while no controller ran) a route inside ``--cluster-cidr``
+that no node explains is checked once against the ports on the router's networks: when no
+port holds its next hop, the route is dead for every cluster on the router (nothing can
+answer at that address) and is removed; when a port holds it (another cluster's machine, or
+a node deleted from Kubernetes whose server still runs), nothing proves it ours and it stays,
+reported, for the operator. Nothing is stored anywhere: a Neutron route has no description
+or tag to mark it with, and CPO's RBAC gives no writable object to keep a list in. Every
 route inside ``--cluster-cidr`` whose next hop is no node's address is reported as a
 blackhole (CPO's ``Blackhole`` routes), whether or not it is removed.
 
@@ -295,6 +300,8 @@ class RouteReconciler:
     ledger: frozenset[Route] = field(default_factory=frozenset)
     log: Any = field(default_factory=lambda: get_logger("osk8s.ccm.routes"))
     _extensions: set[str] | None = None
+    _held: set[Route] = field(default_factory=set)
+    """Unexplained routes whose next hop a port holds: not ours, not looked up again."""
 
     def _exts(self) -> set[str]:
         if self._extensions is None:
@@ -310,7 +317,8 @@ class RouteReconciler:
         """One pass; ``RouteUpdateFailed`` when the router update fails (next pass retries)."""
         exts = self._exts()
         current, revision = self.cloud.router_routes(self.router_id)
-        plan = plan_routes(nodes, current, self.cluster_cidrs, self.ledger)
+        known = self.ledger | self._dead_routes(nodes, current)
+        plan = plan_routes(nodes, current, self.cluster_cidrs, known)
         for route in plan.blackholes:
             self.log.warning(
                 "blackhole route", destination=route.destination, nexthop=route.nexthop
@@ -335,6 +343,25 @@ class RouteReconciler:
             raise self._failed(plan, nodes, added=added) from exc
         self.ledger = plan.owned
         return PassResult(plan.add, plan.remove, plan.blackholes, plan.routed_nodes)
+
+    def _dead_routes(self, nodes: Sequence[NodeRoutes], current: Sequence[Route]) -> set[Route]:
+        """Routes in the cluster CIDR that neither a node nor the ledger explains, whose next
+        hop no port on the router's networks holds. Each such route is looked up once (two
+        ``port_list`` calls, only when there is one): a held one is remembered as not ours."""
+        node_ips = {ip for n in nodes for ip in n.internal_ips}
+        unknown = {
+            r
+            for r in current
+            if _inside(r.destination, self.cluster_cidrs)
+            and r.nexthop not in node_ips
+            and r not in self.ledger
+            and r not in self._held
+        }
+        if not unknown:
+            return set()
+        held = {ip for port in self.cloud.router_ports(self.router_id) for ip in port.fixed_ips}
+        self._held |= {r for r in unknown if r.nexthop in held}
+        return {r for r in unknown if r.nexthop not in held}
 
     def _failed(
         self, plan: RoutePlan, nodes: Sequence[NodeRoutes], *, added: bool
