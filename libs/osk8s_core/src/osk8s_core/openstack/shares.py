@@ -182,9 +182,12 @@ class Shares:
         )
         return self.wait_rule_active(share_id, rule.id) if wait else rule
 
+    def get_access_rule(self, rule_id: str) -> ShareAccessRule:
+        return self._client.call("share_access_get", self._api.get_access_rule, rule_id)
+
     def wait_rule_active(self, share_id: str, rule_id: str) -> ShareAccessRule:
         def fetch() -> ShareAccessRule:
-            return self._client.call("share_access_get", self._api.get_access_rule, rule_id)
+            return self.get_access_rule(rule_id)
 
         return self._waiter.until(
             fetch,
