@@ -641,10 +641,22 @@ def test_cinder_settings_contract_holds_for_the_chart_controller_line() -> None:
     assert settings.log.verbosity == 2 and settings.log.to_stderr
 
 
+def test_manila_settings_contract_holds_for_the_chart_lines() -> None:
+    """D's ``settings_from_args`` reads the chart's controller and node lines unchanged."""
+    from osk8s_manila_csi.settings import settings_from_args as manila_settings
+
+    lines = [argv for _, binary, argv in CHART_LINES if binary == MANILA]
+    assert len(lines) == 2
+    for argv in lines:
+        settings = manila_settings(parse(MANILA, argv)[0])
+        assert settings.protocol == "NFS" and settings.with_topology
+        assert settings.fwd_endpoint == "unix:///var/lib/kubelet/plugins/csi-nfsplugin/csi.sock"
+        assert settings.driver_name == "nfs.manila.csi.openstack.org"
+        assert settings.controller and settings.node
+
+
 NOT_YET_RUNNING = {
     OCCM: "osk8s_ccm.cli",
-    MANILA: "osk8s_manila_csi.cli",
-    "octavia-ingress-controller": "osk8s_octavia_ingress.cli",
     "capo-controller-manager": "osk8s_capo.cli",
 }
 
