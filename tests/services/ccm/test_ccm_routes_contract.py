@@ -13,12 +13,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +57,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.retry import NO_RETRY
 from osk8s_testing.faultproxy.rules import error
+from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 from .conftest import SETTINGS
 from .node_helpers import events_for
@@ -465,3 +471,54 @@ def test_a_restarted_reconciler_removes_dead_routes_only(
     assert result.removed == (dead,)
     assert router_routes(ccm_conn, site) == {held, Route("10.244.1.0/24", ip1)}
     assert proxy.calls.count("PUT", REMOVE) == 1
+
+
+def test_the_process_runs_the_route_controller(
+    ccm_conn: Connection,
+    fresh_router: Site,
+    core: CoreV1Api,
+    kube_api: Any,
+    tmp_path: Path,
+) -> None:
+    """The real binary with upstream's route flags and ``[Route] router-id``: a Node's pod
+    CIDR becomes a route on the router and its condition is cleared."""
+    site = fresh_router
+    ip1 = site.ips[0]
+    conf = tmp_path / "cloud.conf"
+    base = Layout(resolve_dir(None, os.environ)).cloud_conf
+    conf.write_text(f"{base.read_text()}\n[Route]\nrouter-id = {site.router_id}\n")
+    k8s_node(core, "proc-1", "10.244.3.0/24", ip1)
+    argv = [
+        str(Path(sys.executable).parent / "openstack-cloud-controller-manager"),
+        "--cloud-provider=openstack",
+        f"--cloud-config={conf}",
+        f"--kubeconfig={kube_api.write_kubeconfig(tmp_path / 'kubeconfig')}",
+        "--controllers=route",
+        "--allocate-node-cidrs=true",
+        "--cluster-cidr=10.244.0.0/16",
+        "--route-reconciliation-period=1s",
+        "--leader-elect=false",
+        "--secure-port=0",
+    ]
+    log = tmp_path / "ccm.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _until(
+            lambda: (
+                Route("10.244.3.0/24", ip1) in router_routes(ccm_conn, site)
+                or proc.poll() is not None
+            ),
+            "route from the process",
+            60,
+        )
+        assert proc.poll() is None, log.read_text()[-3000:]
+        _until(lambda: network_unavailable(core, "proc-1") == "False", "condition cleared")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    core.delete_node("proc-1")
