@@ -663,3 +663,23 @@ def test_deleting_service_without_our_finalizer_gets_none(rig: Rig) -> None:
     rig.step(key)
     assert rig.provider.calls == []
     assert service_json(rig.core, "web")["metadata"]["finalizers"] == ["example.com/hold"]
+
+
+def test_a_returned_ensure_is_ready_whatever_it_waited_for(rig: Rig) -> None:
+    add_node(rig.core, "n1")
+    key = add_service(rig.core, "web")
+    original = rig.provider.ensure_load_balancer
+
+    def waited(
+        cluster_name: str, service: LoadBalancerService, nodes: Any, recorder: LoadBalancerRecorder
+    ) -> LoadBalancerStatus:
+        recorder.not_ready("WaitingForLoadBalancer", "PENDING_CREATE, waiting for ACTIVE")
+        return original(cluster_name, service, nodes, recorder)
+
+    rig.provider.ensure_load_balancer = waited  # type: ignore[method-assign]
+    rig.step(key)
+    ready = condition(service_json(rig.core, "web"))
+    assert ready is not None and (ready["status"], ready["reason"]) == (
+        "True",
+        "LoadBalancerEnsured",
+    )

