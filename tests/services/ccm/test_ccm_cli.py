@@ -247,9 +247,6 @@ def test_exit_codes_of_the_binary(tmp_path: Path) -> None:
     assert missing.returncode == 255
     assert "Cloud provider could not be initialized: " in missing.stderr
     assert "none.conf" in missing.stderr
-    no_config = _run("--cloud-provider=openstack")
-    assert no_config.returncode == 255
-    assert "no OpenStack cloud provider config file given" in no_config.stderr
     version = _run("--version")
     assert version.returncode == 0
     assert "openstack-cloud-controller-manager" in version.stdout
