@@ -246,12 +246,42 @@ def _write_files(
             Path(files.cert).rename(target.parent / "tls.crt")
             Path(files.key).rename(target.parent / "tls.key")
         elif name.endswith(".yaml"):  # octavia-ingress-controller's --config
-            config = {"cluster-name": "osk8s-test", "openstack": {"auth-url": KEYSTONE},
-                      "kubernetes": {"kubeconfig": f"{KUBECONFIG_DIR}/kubeconfig"}}  # fmt: skip
-            target.write_text(yaml.safe_dump(config))
+            target.write_text(yaml.safe_dump(_octavia_config(cloud_conf)))
     (host_path(pairs, f"{KUBECONFIG_DIR}/kubeconfig") or Path()).write_text(
         env.kubeconfig.read_text()
     )
+
+
+def _octavia_config(cloud_conf: str) -> dict[str, Any]:
+    """The test cloud's cloud.conf as the ingress controller's YAML (its ``openstack:`` keys
+    are CPO's mapstructure names: project-* where the INI says tenant-*)."""
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string(cloud_conf)
+    auth = {k.replace("tenant-", "project-"): v for k, v in ini["Global"].items()}
+    return {
+        "cluster-name": "osk8s-test",
+        "openstack": auth,
+        "octavia": {"subnet-id": ini["LoadBalancer"]["subnet-id"]},
+        "kubernetes": {"kubeconfig": f"{KUBECONFIG_DIR}/kubeconfig"},
+    }
+
+
+def _lease_held(kubeconfig: Path | None, name: str) -> bool:
+    """Whether a holder took the Lease kube-system/<name> (leader election ran)."""
+    if kubeconfig is None or not kubeconfig.exists():
+        return False
+    from kubernetes import client, config
+
+    api = client.ApiClient(config.new_client_from_config(str(kubeconfig)).configuration)
+    try:
+        lease = client.CoordinationV1Api(api).read_namespaced_lease(name, "kube-system")
+        return bool(lease.spec and lease.spec.holder_identity)
+    except client.exceptions.ApiException:
+        return False
+    finally:
+        api.close()
 
 
 def _launch(rootfs: Path, pairs: list[tuple[str, Path]], user: int, argv: list[str],
@@ -358,7 +388,11 @@ def _ready_check(
         return lambda: "healthz answered on :10258" if _http_answers("https", 10258) else ""
     if container.service == "capo":  # controller-runtime's health probe address
         return lambda: "healthz answered on :9440" if _http_answers("http", 9440) else ""
-    return lambda: ""  # octavia-ingress: no outside-visible first work defined yet
+    if container.service == "octavia_ingress":  # leader election, then the informers
+        kubeconfig = host_path(pairs, f"{KUBECONFIG_DIR}/kubeconfig")
+        return lambda: "took the Lease kube-system/octavia-ingress-controller" if _lease_held(
+            kubeconfig, "octavia-ingress-controller") else ""  # fmt: skip
+    return lambda: ""
 
 
 def _http_answers(scheme: str, port: int) -> bool:

@@ -1,30 +1,57 @@
-"""Entry point of ``octavia-ingress-controller``: parses upstream-compatible flags.
+"""Entry point of ``octavia-ingress-controller``: CPO's ``--config`` and ``--debug`` plus
+klog's flags; reads the config once and runs the controller.
 
-Service logic has not landed yet: running it exits clearly.
+Exit codes as CPO: 1 when the config cannot be read or lacks ``cluster-name`` (logrus
+Fatal), 0 after SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import threading
 from collections.abc import Sequence
 
 from osk8s_core import cli
 
 PROG = "octavia-ingress-controller"
+EXIT_CONFIG = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """CPO's ``--config`` and ``--debug``; klog's full flag set comes from the core."""
-    parser = cli.build_parser(PROG, "Octavia ingress controller (osk8s).")
+    parser = cli.build_parser(PROG, "Ingress controller for OpenStack (osk8s).")
     parser.add_argument(
-        "--config",
-        default="$HOME/.ingress_openstack.yaml",
-        help="YAML config (kubernetes:, openstack:, octavia: sections)",
+        "--config", default="", help="config file (default is $HOME/.ingress_openstack.yaml)"
     )
-    cli.add_bool(parser, "--debug", help="debug logging")
+    cli.add_bool(parser, "--debug", help="Print more detailed information.")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return cli.not_implemented(PROG)
+    ns = build_parser().parse_args(argv)
+    # SIGTERM/SIGINT stop the controller cleanly from here on, even during start-up.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    # Heavy imports only past --help/--version.
+    from osk8s_core.errors import ConfigError  # noqa: PLC0415
+    from osk8s_core.logging import DEBUG_VERBOSITY, configure_logging, get_logger  # noqa: PLC0415
+    from osk8s_octavia_ingress.app import run  # noqa: PLC0415
+    from osk8s_octavia_ingress.config import load_config  # noqa: PLC0415
+
+    flags = cli.log_flags(ns)
+    kwargs = flags.logging_kwargs()
+    if ns.debug:
+        kwargs["verbosity"] = max(int(kwargs["verbosity"]), DEBUG_VERBOSITY)
+    configure_logging(**kwargs)
+    log = get_logger("osk8s.octavia_ingress")
+    try:
+        config = load_config(ns.config, environ=os.environ)
+    except ConfigError as exc:
+        log.error("Failed to read config file", error=str(exc))
+        return EXIT_CONFIG
+    log.info("Using config file", file=config.file)
+    for warning in config.warnings:
+        log.warning("config warning", detail=warning)
+    return run(config, stop=stop)

@@ -17,6 +17,7 @@ from typing import Any, Final
 import structlog
 
 from osk8s_core.config import clouds_yaml
+from osk8s_core.config.auth import AuthOptions
 from osk8s_core.config.ini import parse_ini
 from osk8s_core.config.model import CloudConfig, ConfigWarning
 from osk8s_core.config.schema import SECTIONS, Assigned, RawConfig, parse_value
@@ -217,3 +218,33 @@ def _semantic_warnings(raw: RawConfig) -> list[ConfigWarning]:
         if assigned is not None and assigned.value not in known:
             out.append(ConfigWarning(assigned.file, assigned.line, "LoadBalancer", key, message))
     return out
+
+
+def load_auth_options(
+    entries: Sequence[tuple[str, str, int]],
+    *,
+    source: str,
+    section: str = "openstack",
+    environ: Mapping[str, str] | None = None,
+    search_dirs: Sequence[Path] | None = None,
+) -> AuthOptions:
+    """``[Global]`` auth options given as (cloud.conf key, raw value, line) triples read from
+    another format (the ingress controller's ``openstack:`` YAML map), parsed by the same
+    schema and completed from clouds.yaml when ``use-clouds`` is true (explicit values win).
+
+    Unknown keys raise ``ConfigError`` naming ``section``; values are never echoed.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    dirs = tuple(search_dirs) if search_dirs is not None else default_search_dirs(env)
+    spec = SECTIONS["global"]
+    values: dict[str, Assigned] = {}
+    for key, raw, line in entries:
+        field_spec = spec.fields.get(key)
+        if field_spec is None:
+            raise ConfigError("unknown key", file=source, section=section, key=key)
+        values[field_spec.name] = Assigned(
+            parse_value(field_spec, raw, source=source, section=section), source, line
+        )
+    if _value(values, "use_clouds", default=False):
+        _fill_from_clouds(RawConfig(), values, None, env=env, search_dirs=dirs)
+    return AuthOptions(**{name: assigned.value for name, assigned in values.items()})

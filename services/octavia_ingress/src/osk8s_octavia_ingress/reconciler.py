@@ -1,0 +1,320 @@
+"""One Ingress key → its Octavia load balancer, floating IP, Barbican secrets and status.
+
+Order as CPO's ``ensureIngress``: LB (found or made by name) → skip when its description
+already names this resourceVersion → TLS secrets → listener → pools, members, policies →
+address (VIP, or a floating IP when not internal) → ``status.loadBalancer`` → event
+``Updated`` → description with the new resourceVersion. An Ingress that is gone, being
+deleted or not ours has its LB (cascade), floating IP (unless kept), security group and
+Barbican secrets removed. Every step finds before it creates, so a crash anywhere and a
+restart converge without a duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from osk8s_core import errors
+from osk8s_core.k8s.events import ObjectRef
+from osk8s_core.k8s.store import split_key
+from osk8s_core.openstack.loadbalancers import LoadBalancerSpec, provisioning_status
+from osk8s_octavia_ingress import ingress_settings, naming, selection, tls
+from osk8s_octavia_ingress.config import IngressConfig
+from osk8s_octavia_ingress.desired import HTTP_PORT, HTTPS_PORT, IngressError, build_tree
+from osk8s_octavia_ingress.octavia_tree import ListenerSpec, OctaviaTree
+
+if TYPE_CHECKING:
+    from openstack.load_balancer.v2.load_balancer import LoadBalancer
+
+    from osk8s_core.openstack.floating_ips import FloatingIps
+    from osk8s_core.openstack.loadbalancers import LoadBalancers
+    from osk8s_core.openstack.secrets import Secrets
+    from osk8s_octavia_ingress.kube import JsonObject, KubeView
+
+
+class Recorder(Protocol):
+    """What the reconciler needs of an EventRecorder."""
+
+    def normal(self, ref: ObjectRef, reason: str, message: str) -> None: ...
+
+    def warning(self, ref: ObjectRef, reason: str, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a sync did (for logs, tests and the benchmark)."""
+
+    action: str
+    """``skipped``, ``ensured``, ``deleted``, ``absent``."""
+    address: str = ""
+
+
+class IngressReconciler:
+    """Reconciles Ingress keys; collaborators are passed in (no globals)."""
+
+    def __init__(
+        self,
+        *,
+        config: IngressConfig,
+        kube: KubeView,
+        lbs: LoadBalancers,
+        tree: OctaviaTree,
+        fips: FloatingIps,
+        secrets: Secrets | None,
+        recorder: Recorder,
+        logger: Any,
+        security_groups: Any = None,
+    ) -> None:
+        self._config = config
+        self._kube = kube
+        self._lbs = lbs
+        self._tree = tree
+        self._fips = fips
+        self._secrets = secrets
+        self._recorder = recorder
+        self._log = logger
+        self._groups = security_groups
+        self._last_seen: dict[str, JsonObject] = {}
+
+    def remember(self, ingress: JsonObject) -> None:
+        """The last state of an Ingress (the informer's delete event), so a delete honours
+        its ``keep-floatingip`` after the object is gone."""
+        meta = ingress.get("metadata") or {}
+        self._last_seen[f"{meta.get('namespace')}/{meta.get('name')}"] = ingress
+
+    def sync(self, key: str) -> Outcome:
+        namespace, name = split_key(key)
+        ingress = self._kube.ingress(namespace, name)
+        if ingress is None or ingress["metadata"].get("deletionTimestamp"):
+            return self.delete(namespace, name, ingress or self._last_seen.get(key))
+        if not selection.is_ours(ingress, self._kube.ingress_classes()):
+            return self.delete(namespace, name, ingress)
+        self._last_seen[key] = ingress
+        try:
+            return self._ensure(ingress)
+        except IngressError as exc:
+            self._recorder.warning(ObjectRef.of(_with_kind(ingress)), "Failed", str(exc))
+            raise
+
+    # Ensure
+
+    def _resource(self, namespace: str, name: str) -> str:
+        return naming.resource_name(self._config.cluster_name, namespace, name)
+
+    def _ensure_lb(self, namespace: str, name: str) -> LoadBalancer:
+        octavia = self._config.octavia
+        spec = LoadBalancerSpec(
+            name=self._resource(namespace, name),
+            vip_subnet_id=octavia.subnet_id,
+            description=naming.lb_description(self._config.cluster_name, namespace, name),
+            provider=octavia.provider or None,
+            flavor_id=octavia.flavor_id or None,
+        )
+        lb = self._lbs.find_by_name(spec.name)
+        if lb is None:
+            return self._lbs.create(spec)
+        return lb
+
+    def _ensure(self, ingress: JsonObject) -> Outcome:
+        meta = ingress["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        settings = ingress_settings.parse(ingress)
+        resource = self._resource(namespace, name)
+        lb = self._ensure_lb(namespace, name)
+        if naming.processed_version(lb.description) == str(meta.get("resourceVersion")):
+            return Outcome("skipped")
+        if provisioning_status(lb) != "ACTIVE":
+            lb = self._lbs.wait_active(lb.id)
+        refs = self._tls_refs(ingress, namespace, name)
+        port = HTTPS_PORT if refs else HTTP_PORT
+        tree = build_tree(
+            ingress,
+            resource=resource,
+            services=self._kube.services(namespace),
+            nodes=self._kube.nodes(),
+            listener_port=port,
+        )
+        attributes: dict[str, Any] = {"allowed_cidrs": list(settings.allowed_cidrs)}
+        attributes.update(dict(settings.timeouts))
+        if refs:
+            attributes["default_tls_container_ref"] = refs[0]
+            attributes["sni_container_refs"] = list(refs)
+        listener = self._tree.ensure_listener(
+            lb.id,
+            ListenerSpec(resource, "TERMINATED_HTTPS" if refs else "HTTP", port, attributes),
+        )
+        self._tree.apply(lb.id, listener, tree)
+        if self._groups is not None:
+            self._groups.ensure(namespace, name, tree.node_ports, self._kube.nodes())
+        address = self._address(lb, settings, namespace, name)
+        written = self._set_status(ingress, address)
+        fullname = f"{namespace}/{name}"
+        self._recorder.normal(
+            ObjectRef.of(_with_kind(written)),
+            "Updated",
+            f"Successfully associated IP address {address} to ingress {fullname}",
+        )
+        version = str(written["metadata"].get("resourceVersion"))
+        description = naming.processed_description(
+            self._config.cluster_name, namespace, name, version
+        )
+        if lb.description != description:
+            self._lbs.update(lb.id, description=description)
+        return Outcome("ensured", address)
+
+    def _tls_refs(self, ingress: JsonObject, namespace: str, name: str) -> list[str]:
+        entries = (ingress.get("spec") or {}).get("tls") or []
+        if not entries:
+            return []
+        if self._secrets is None:
+            raise IngressError(
+                "TLS Ingress not supported because of Key Manager service unavailable"
+            )
+        refs = []
+        for entry in entries:
+            secret_name = str(entry.get("secretName") or "")
+            secret = self._kube.secret(namespace, secret_name)
+            if secret is None:
+                raise IngressError(
+                    f'failed to create Barbican secret: secret "{secret_name}" not found'
+                )
+            barbican_name = naming.secret_name(
+                self._config.cluster_name, namespace, name, secret_name
+            )
+            existing = self._secrets.find_by_name(barbican_name)
+            if existing is not None:
+                refs.append(str(existing.secret_ref))
+                continue
+            bundle = tls.pkcs12_bundle(secret, name=secret_name)
+            refs.append(tls.store(self._secrets, barbican_name, bundle))
+        return refs
+
+    def _address(
+        self,
+        lb: LoadBalancer,
+        settings: ingress_settings.IngressSettings,
+        namespace: str,
+        name: str,
+    ) -> str:
+        network = self._config.octavia.floating_network_id
+        if settings.internal or not network:
+            return str(lb.vip_address)
+        port_id = str(lb.vip_port_id)
+        if settings.floating_ip:
+            return self._use_given_fip(settings.floating_ip, port_id, network)
+        current = self._fips.on_port(port_id)
+        if current is not None:
+            return str(current.floating_ip_address)
+        description = naming.fip_description(self._config.cluster_name, namespace, name)
+        return str(
+            self._fips.create(network, description=description, port_id=port_id).floating_ip_address
+        )
+
+    def _use_given_fip(self, address: str, port_id: str, network: str) -> str:
+        found = self._fips.query(floating_ip_address=address)
+        if not found:
+            # CPO: a given address that does not exist yet is allocated on the network.
+            fip = self._fips.create(
+                network, description=f"Floating IP {address}", port_id=port_id, address=address
+            )
+            return str(fip.floating_ip_address)
+        fip = found[0]
+        if fip.port_id and fip.port_id != port_id:
+            raise IngressError(f"floating IP {address} is already in use by another port")
+        if fip.port_id != port_id:
+            self._fips.associate(fip.id, port_id)
+        return address
+
+    def _set_status(self, ingress: JsonObject, address: str) -> JsonObject:
+        current = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if current == [{"ip": address}]:
+            return ingress
+        return self._kube.set_address(ingress, address)
+
+    # Delete
+
+    def delete(self, namespace: str, name: str, last: JsonObject | None) -> Outcome:
+        """Remove everything the Ingress had; ``last`` is its last known state (None when
+        unknown: then only floating IPs this controller allocated are released)."""
+        key = f"{namespace}/{name}"
+        resource = self._resource(namespace, name)
+        lb = self._lbs.find_by_name(resource)
+        if lb is None and self._secrets is None:
+            self._last_seen.pop(key, None)
+            return Outcome("absent")
+        settings = ingress_settings.parse(last) if last is not None else None
+        if lb is not None:
+            self._release_fip(lb, settings, namespace, name)
+            if self._groups is not None:
+                self._groups.delete(namespace, name)
+            self._delete_lb(lb)
+        if self._secrets is not None and (last is None or (last.get("spec") or {}).get("tls")):
+            prefix = f"{resource}_"
+            for secret in self._secrets.query():
+                if str(secret.name or "").startswith(prefix):
+                    self._secrets.delete(str(secret.secret_ref))
+        self._last_seen.pop(key, None)
+        return Outcome("deleted" if lb is not None else "absent")
+
+    def _release_fip(
+        self,
+        lb: LoadBalancer,
+        settings: ingress_settings.IngressSettings | None,
+        namespace: str,
+        name: str,
+    ) -> None:
+        fip = self._fips.on_port(str(lb.vip_port_id)) if lb.vip_port_id else None
+        if fip is None:
+            return
+        ours = fip.description == naming.fip_description(self._config.cluster_name, namespace, name)
+        keep = settings.keep_floating_ip if settings is not None else not ours
+        if keep:
+            self._fips.disassociate(fip.id)
+        else:
+            self._fips.delete(fip.id)
+
+    def _delete_lb(self, lb: LoadBalancer) -> None:
+        with contextlib.suppress(errors.ResourceError):  # an LB in ERROR can go as it is
+            self._lbs.wait_active(lb.id)
+        self._lbs.delete(lb.id, cascade=True, wait=True)
+
+    # Node sync
+
+    def sync_members(self, keys: Callable[[], list[JsonObject]] | None = None) -> int:
+        """CPO's periodic node sync: the members of every Ingress LB follow the nodes.
+        Returns the number of writes."""
+        ingresses = keys() if keys is not None else self._kube.ingresses()
+        classes = self._kube.ingress_classes()
+        nodes = self._kube.nodes()
+        writes = 0
+        for ingress in ingresses:
+            if not selection.is_ours(ingress, classes):
+                continue
+            meta = ingress["metadata"]
+            namespace, name = str(meta["namespace"]), str(meta["name"])
+            lb = self._lbs.find_by_name(self._resource(namespace, name))
+            if lb is None:
+                continue
+            try:
+                tree = build_tree(
+                    ingress,
+                    resource=self._resource(namespace, name),
+                    services=self._kube.services(namespace),
+                    nodes=nodes,
+                    listener_port=HTTP_PORT,
+                )
+            except IngressError as exc:
+                self._log.warning(
+                    "node sync skipped", ingress=f"{namespace}/{name}", error=str(exc)
+                )
+                continue
+            writes += self._tree.sync_members(lb.id, tree.pools)
+        return writes
+
+
+def _with_kind(ingress: Mapping[str, Any]) -> Mapping[str, Any]:
+    if ingress.get("kind"):
+        return ingress
+    return {**ingress, "kind": "Ingress", "apiVersion": "networking.k8s.io/v1"}
