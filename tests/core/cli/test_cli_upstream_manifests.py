@@ -656,7 +656,6 @@ def test_manila_settings_contract_holds_for_the_chart_lines() -> None:
 
 
 NOT_YET_RUNNING = {
-    OCCM: "osk8s_ccm.cli",
     "capo-controller-manager": "osk8s_capo.cli",
 }
 
