@@ -330,6 +330,7 @@ def test_metrics_need_an_authorised_token_and_healthz_is_open(cluster: Cluster) 
             "cloudprovider_openstack_reconcile_duration_seconds",
             "cloudprovider_openstack_reconcile_total",
             "cloudprovider_openstack_reconcile_errors_total",
+            "process_resident_memory_bytes",
         ):
             assert f"# TYPE {family} " in allowed.text
     leader = cluster.a.get("/metrics", "tok-prom-5a9b").text

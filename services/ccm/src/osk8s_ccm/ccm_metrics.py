@@ -7,14 +7,16 @@ are the core's ``ApiMetrics``, fed by ``OpenStackClient`` for every HTTP attempt
 ``cloudprovider_openstack_reconcile_*`` family (label ``operation``, fed by the service
 controller: ``loadbalancer_ensure``/``_update``/``_delete``) is the core's
 ``ReconcileMetrics``. Added here only what upstream's controller manager also serves:
-``leader_election_master_status`` (client-go's leader election gauge).
+``leader_election_master_status`` (client-go's leader election gauge) and the
+``process_*`` family (resident memory, CPU seconds, open fds, start time: the names Go's
+process collector uses).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
 
 from osk8s_core.metrics import ApiMetrics, ReconcileMetrics
 
@@ -32,6 +34,7 @@ class CcmMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> CcmMetrics:
         registry = registry if registry is not None else CollectorRegistry()
+        ProcessCollector(registry=registry)
         return cls(
             registry=registry,
             api=ApiMetrics(registry),
