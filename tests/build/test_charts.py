@@ -234,6 +234,25 @@ def test_ccm_takes_the_values_file_of_cpos_chart(charts: ModuleType, tmp_path: A
     assert loaded.global_.auth_url == "https://k:5000/v3"
 
 
+def test_ccm_rbac_is_cpos(charts: ModuleType) -> None:
+    """The ClusterRole grants exactly what CPO's system:cloud-controller-manager grants (the
+    process needs nothing more: leases, node and service status patches, events)."""
+    roles = charts.ROOT / "third_party/cpo-deploy/manifests/controller-manager"
+    items = yaml.safe_load((roles / "cloud-controller-manager-roles.yaml").read_text())["items"]
+    cpo = next(i for i in items if i["metadata"]["name"] == "system:cloud-controller-manager")
+    ours = charts.render("openstack-cloud-controller-manager").named(
+        "ClusterRole", "system:cloud-controller-manager"
+    )
+
+    def rules(role: dict[str, Any]) -> list[tuple[tuple[str, ...], ...]]:
+        return sorted(
+            (tuple(r.get("apiGroups", [])), tuple(r["resources"]), tuple(sorted(r["verbs"])))
+            for r in role["rules"]
+        )
+
+    assert rules(ours) == rules(cpo)
+
+
 def test_ccm_existing_secret_is_not_created(charts: ModuleType) -> None:
     rendered = charts.render(
         "openstack-cloud-controller-manager", {"secret": {"create": False, "name": "mine"}}
