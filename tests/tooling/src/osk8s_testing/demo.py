@@ -36,6 +36,7 @@ from osk8s_core.logging import configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_testing.demo_ccm import scenario_ccm
+from osk8s_testing.demo_ccm_lb import scenario_ccm_lb
 
 COMPONENT = "osk8s-demo"
 
@@ -330,6 +331,7 @@ SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
         _service_demo("services/cinder_csi/demo.py"),
     ),
     ("openstack-cloud-controller-manager: servers become nodes; stopped -> tainted", scenario_ccm),
+    ("openstack-cloud-controller-manager: Service LoadBalancer on Octavia", scenario_ccm_lb),
 )
 
 
