@@ -108,8 +108,9 @@ def test_region_and_interface_select_the_catalog_endpoint(
 def test_user_agent_component_version_and_extras(keystone: FakeKeystone) -> None:
     connect(keystone, user_id="u", password="p").session.get_token()
     agent = keystone.auth_requests()[0].headers["User-Agent"]
+    # CPO prepends each --user-agent to the base in turn (gophercloud UserAgent.Prepend).
     assert agent.startswith(
-        "openstack-cloud-controller-manager/1.2.3 magnum/9 site-x keystoneauth1/"
+        "site-x magnum/9 openstack-cloud-controller-manager/1.2.3 keystoneauth1/"
     )
 
 

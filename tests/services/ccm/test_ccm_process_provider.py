@@ -73,8 +73,9 @@ def test_timeout_user_agent_and_region_from_the_config(tmp_path: Path) -> None:
     made = provider(opts)
     session = made.openstack.connection.session
     assert session.timeout == 7.0
+    # gophercloud's UserAgent.Prepend, as CPO uses it: extras in front, the last given first.
     assert session.user_agent.startswith(
-        f"openstack-cloud-controller-manager/{__version__} site-x/2 ops"
+        f"ops site-x/2 openstack-cloud-controller-manager/{__version__} "
     )
     assert made.config.global_.region == "RegionTwo"
     lookup: Any = OneServer()

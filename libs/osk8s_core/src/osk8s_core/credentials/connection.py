@@ -32,14 +32,16 @@ class ClientSettings:
     version: str
     """Our version, the second half of ``<component>/<version>``."""
     user_agent_extras: tuple[str, ...] = ()
-    """Extra User-Agent words (CPO ``--user-agent``, repeatable), appended in order."""
+    """Extra User-Agent words (CPO ``--user-agent``, repeatable), in the order given."""
     timeout: float | None = 60.0
     """HTTP timeout in seconds for every call (OCCM: ``[Metadata] request-timeout``, default
     60 s as CPO). Never leave it unbounded in a service: a hung call would hang the caller."""
 
     @property
     def user_agent(self) -> str:
-        return " ".join((f"{self.component}/{self.version}", *self.user_agent_extras))
+        """As CPO builds it: gophercloud's ``UserAgent.Prepend`` of ``<component>/<version>``,
+        then of each extra in turn, so the last extra comes first and the base last."""
+        return " ".join((*reversed(self.user_agent_extras), f"{self.component}/{self.version}"))
 
 
 def tls_files_digest(auth: AuthOptions) -> str:
