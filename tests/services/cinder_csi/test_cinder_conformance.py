@@ -19,6 +19,7 @@ import grpc
 import pytest
 
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.checks import walk_list_volumes
 
 from .conftest import Target
 from .csi_helpers import GIB, cap, code_of, create_req
@@ -235,17 +236,7 @@ def test_get_and_validate(target: Target, cleanup: list[tuple[str, str]]) -> Non
 def test_list_volumes_paginates(target: Target, cleanup: list[tuple[str, str]]) -> None:
     ctrl = target.driver.controller
     ids = {make_volume(target, cleanup).volume_id for _ in range(3)}
-    seen: list[str] = []
-    token = ""
-    for _ in range(100):
-        page = ctrl.ListVolumes(csi_pb2.ListVolumesRequest(max_entries=2, starting_token=token))
-        assert len(page.entries) <= 2
-        seen.extend(e.volume.volume_id for e in page.entries)
-        token = page.next_token
-        if not token:
-            break
-    assert ids <= set(seen)
-    assert len(seen) == len(set(seen))
+    assert ids <= set(walk_list_volumes(ctrl, page=2))
     bad = csi_pb2.ListVolumesRequest(starting_token=f"{uuid.uuid4()}:")
     assert code_of(ctrl.ListVolumes, bad) == grpc.StatusCode.ABORTED
 
