@@ -61,6 +61,8 @@ class FakeProvider:
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     finalizer_at_call: list[bool] = field(default_factory=list)
     delay: float = 0.0
+    barrier: threading.Barrier | None = None
+    """Ensure calls wait here for each other (proves they run at the same time)."""
     active: dict[str, int] = field(default_factory=dict)
     max_active: int = 0
     overlap_same_key: bool = False
@@ -74,6 +76,8 @@ class FakeProvider:
             self.active[service.key] = self.active.get(service.key, 0) + 1
             self.max_active = max(self.max_active, sum(self.active.values()))
         try:
+            if self.barrier is not None and method == "ensure":
+                self.barrier.wait()
             if self.delay:
                 time.sleep(self.delay)
             pending = self.failures.get(method) or []
@@ -562,7 +566,7 @@ def test_concurrent_service_syncs(core: Any) -> None:
     rig = make_rig(core, workers=3)
     try:
         add_node(core, "n1")
-        rig.provider.delay = 0.3
+        rig.provider.barrier = threading.Barrier(3, timeout=10)
         rig.run_controller()
         for i in range(3):
             add_service(core, f"web-{i}")
@@ -602,8 +606,13 @@ def test_running_controller_follows_node_changes_and_periodic_sync_is_idle(
         eventually(lambda: rig.provider.methods() == ["ensure"], "ensured")
         add_node(core, "n2", address="10.0.0.2")
         eventually(lambda: rig.provider.last() == ("update", key, ("n1", "n2")), "updated")
-        rig.settle()
-        time.sleep(0.1)  # the node's address patch is a second update: let it land
+
+        def n2_synced_with_address() -> bool:
+            synced = rig.controller._synced.get(key)
+            return synced is not None and any(n.name == "n2" and n.addresses for n in synced.nodes)
+
+        # the node's address patch is a second update: let it land first
+        eventually(n2_synced_with_address, "n2's address given to the provider")
         updates = rig.provider.methods().count("update")
         rig.provider.failures["update"] = [LoadBalancerError("member create failed")]
         core.delete_node("n2")
