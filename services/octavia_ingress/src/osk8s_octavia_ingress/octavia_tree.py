@@ -20,9 +20,11 @@ from osk8s_octavia_ingress.naming import POLICY_DESCRIPTION
 
 if TYPE_CHECKING:
     from openstack.load_balancer.v2.listener import Listener
+    from openstack.load_balancer.v2.load_balancer import LoadBalancer
 
     from osk8s_core.openstack.lb_children import LoadBalancerChildren
     from osk8s_core.openstack.lb_updates import LoadBalancerUpdates
+    from osk8s_core.openstack.loadbalancers import LoadBalancerSpec
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,44 @@ class OctaviaTree:
         self._children = children
         self._updates = updates
         self._l7 = l7
+
+    def create_populated(
+        self, lb: LoadBalancerSpec, listener: ListenerSpec, tree: Tree
+    ) -> LoadBalancer:
+        """LB, listener, pools, members, policies and rules in one POST (Octavia's fully
+        populated create: atomic, so a crash leaves all or nothing); idempotent by LB name."""
+        pools = [
+            {
+                "name": spec.name,
+                "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN",
+                "members": [
+                    {"address": m.address, "protocol_port": m.port, "name": m.name}
+                    for m in spec.members
+                ],
+            }
+            for spec in tree.pools
+        ]
+        body: dict[str, Any] = {
+            "name": listener.name,
+            "protocol": listener.protocol,
+            "protocol_port": listener.port,
+            **listener.attributes,
+            "l7policies": [
+                {
+                    "name": policy.name,
+                    "action": "REDIRECT_TO_POOL",
+                    "redirect_pool": {"name": policy.pool},
+                    "position": position,
+                    "description": POLICY_DESCRIPTION,
+                    "rules": [rule.attributes() for rule in policy.rules],
+                }
+                for position, policy in enumerate(tree.policies, start=1)
+            ],
+        }
+        if tree.default_pool:
+            body["default_pool"] = {"name": tree.default_pool}
+        return self._updates.create_populated(lb, [body], pools=pools)
 
     def ensure_listener(self, lb_id: str, spec: ListenerSpec) -> Listener:
         found = self._children.find_listener(lb_id, spec.name)
@@ -107,20 +147,16 @@ class OctaviaTree:
         return str(pool.id)
 
     def _sync_members(self, lb_id: str, pool_id: str, spec: PoolSpec) -> int:
-        current = {(m.address, m.protocol_port): m for m in self._children.members(pool_id)}
-        wanted = {(m.address, m.port): m for m in spec.members}
-        writes = 0
-        for key, member in current.items():
-            if key not in wanted:
-                self._children.delete_member(lb_id, pool_id, member.id)
-                writes += 1
-        for key, want in wanted.items():
-            if key not in current:
-                self._children.create_member(
-                    lb_id, pool_id, address=want.address, port=want.port, name=want.name
-                )
-                writes += 1
-        return writes
+        """One batch update (Octavia keeps members whose address and port stay, so their ids
+        and health do too) when the set differs; no write when it is the same."""
+        current = {(m.address, m.protocol_port) for m in self._children.members(pool_id)}
+        if current == {(m.address, m.port) for m in spec.members}:
+            return 0
+        members = [
+            {"address": m.address, "protocol_port": m.port, "name": m.name} for m in spec.members
+        ]
+        self._updates.replace_members(lb_id, pool_id, members)
+        return 1
 
     def _apply_policies(
         self, lb_id: str, listener_id: str, tree: Tree, pool_ids: Mapping[str, str]

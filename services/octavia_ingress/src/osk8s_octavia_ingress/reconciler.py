@@ -103,30 +103,27 @@ class IngressReconciler:
     def _resource(self, namespace: str, name: str) -> str:
         return naming.resource_name(self._config.cluster_name, namespace, name)
 
-    def _ensure_lb(self, namespace: str, name: str) -> LoadBalancer:
+    def _lb_spec(self, namespace: str, name: str) -> LoadBalancerSpec:
         octavia = self._config.octavia
-        spec = LoadBalancerSpec(
+        return LoadBalancerSpec(
             name=self._resource(namespace, name),
             vip_subnet_id=octavia.subnet_id,
             description=naming.lb_description(self._config.cluster_name, namespace, name),
             provider=octavia.provider or None,
             flavor_id=octavia.flavor_id or None,
         )
-        lb = self._lbs.find_by_name(spec.name)
-        if lb is None:
-            return self._lbs.create(spec)
-        return lb
 
     def _ensure(self, ingress: JsonObject) -> Outcome:
         meta = ingress["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         settings = ingress_settings.parse(ingress)
         resource = self._resource(namespace, name)
-        lb = self._ensure_lb(namespace, name)
-        if naming.processed_version(lb.description) == str(meta.get("resourceVersion")):
+        lb_spec = self._lb_spec(namespace, name)
+        lb = self._lbs.find_by_name(lb_spec.name)
+        if lb is not None and naming.processed_version(lb.description) == str(
+            meta.get("resourceVersion")
+        ):
             return Outcome("skipped")
-        if provisioning_status(lb) != "ACTIVE":
-            lb = self._lbs.wait_active(lb.id)
         refs = self._tls_refs(ingress, namespace, name)
         port = HTTPS_PORT if refs else HTTP_PORT
         tree = build_tree(
@@ -141,10 +138,17 @@ class IngressReconciler:
         if refs:
             attributes["default_tls_container_ref"] = refs[0]
             attributes["sni_container_refs"] = list(refs)
-        listener = self._tree.ensure_listener(
-            lb.id,
-            ListenerSpec(resource, "TERMINATED_HTTPS" if refs else "HTTP", port, attributes),
+        listener_spec = ListenerSpec(
+            resource, "TERMINATED_HTTPS" if refs else "HTTP", port, attributes
         )
+        if lb is None and not self._config.octavia.provider_requires_serial_api_calls:
+            # The whole tree in one POST (CPO: unless provider-requires-serial-api-calls).
+            lb = self._tree.create_populated(lb_spec, listener_spec, tree)
+        elif lb is None:
+            lb = self._lbs.create(lb_spec)
+        elif provisioning_status(lb) != "ACTIVE":
+            lb = self._lbs.wait_active(lb.id)
+        listener = self._tree.ensure_listener(lb.id, listener_spec)
         self._tree.apply(lb.id, listener, tree)
         if self._groups is not None:
             self._groups.ensure(namespace, name, tree.node_ports, self._kube.nodes())

@@ -50,11 +50,16 @@ class LoadBalancerUpdates:
         listeners: Sequence[Mapping[str, Any]],
         *,
         wait: bool = True,
+        pools: Sequence[Mapping[str, Any]] = (),
     ) -> LoadBalancer:
         """One POST with the LB and its listeners, pools, members and monitors (Octavia's
         "fully populated" create). Idempotent by the LB name like ``LoadBalancers.create``:
-        an LB found by name is returned as it is (its tree is the caller's reconcile)."""
+        an LB found by name is returned as it is (its tree is the caller's reconcile).
+        ``pools``: LB-level pools that listeners' ``default_pool`` and L7 policies'
+        ``redirect_pool`` name as ``{"name": ...}`` (the ingress controller's shared pools)."""
         attrs = {**spec.attributes(), "listeners": [dict(item) for item in listeners]}
+        if pools:
+            attrs["pools"] = [dict(item) for item in pools]
         lb = create_once(
             find=lambda: self._lbs.find_by_name(spec.name),
             create=lambda: self._client.call(
