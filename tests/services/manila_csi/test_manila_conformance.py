@@ -85,15 +85,11 @@ def pair(nfs: Driver) -> Iterator[tuple[csi_pb2.Volume, csi_pb2.Volume]]:
             )
 
 
-def req(nfs: Driver, name: str, *, size: int = GIB, **params: str) -> csi_pb2.CreateVolumeRequest:
-    request = create_req(name, size, mode=MNMW, secrets=nfs.secrets, parameters=params)
+def req(
+    nfs: Driver, name: str, size: int = GIB, params: dict[str, str] | None = None
+) -> csi_pb2.CreateVolumeRequest:
+    request = create_req(name, size, mode=MNMW, secrets=nfs.secrets, parameters=params or {})
     return request
-
-
-def volume(nfs: Driver, made: list[tuple[str, str]], **params: str) -> csi_pb2.Volume:
-    created: csi_pb2.Volume = nfs.controller.CreateVolume(req(nfs, unique(), **params)).volume
-    made.append(("volume", created.volume_id))
-    return created
 
 
 # shared spec checks ----------------------------------------------------------------------------
@@ -126,7 +122,7 @@ def test_required_fields(nfs: Driver) -> None:
     block = create_req("x", secrets=nfs.secrets)
     block.volume_capabilities[0].CopyFrom(cap(block=True))
     assert code_of(nfs.controller.CreateVolume, block) == grpc.StatusCode.INVALID_ARGUMENT
-    unknown = req(nfs, "x", bogus="1")
+    unknown = req(nfs, "x", params={"bogus": "1"})
     assert "bogus" in status_of(nfs.controller.CreateVolume, unknown).details
 
 
@@ -134,7 +130,7 @@ def test_create_idempotent_then_delete_idempotent(nfs: Driver, made: list[tuple[
     first = check_create_idempotent(
         nfs.controller,
         lambda vid: made.append(("volume", vid)),
-        request=lambda name, size: req(nfs, name, size=size),
+        request=lambda name, size: req(nfs, name, size),
     )
     assert first.volume_context["shareID"] == first.volume_id
     rules = first.volume_context["shareAccessIDs"].split(",")
@@ -194,7 +190,7 @@ def test_storage_class_parameters_and_metadata(nfs: Driver, made: list[tuple[str
         "csi.storage.k8s.io/pvc/namespace": "apps",
         "csi.storage.k8s.io/pv/name": "pv-1",
     }
-    request = req(nfs, unique(), **params)
+    request = req(nfs, unique(), params=params)
     vol = nfs.controller.CreateVolume(request).volume
     made.append(("volume", vol.volume_id))
     share = nfs.view().shares.get(vol.volume_id)
@@ -216,7 +212,7 @@ def test_storage_class_parameters_and_metadata(nfs: Driver, made: list[tuple[str
     rules = nfs.view().shares.access_rules(vol.volume_id)
     assert sorted(r.access_to for r in rules) == ["10.0.0.0/24", "10.0.1.5", "10.0.2.0/24"]
     assert len(again.volume_context["shareAccessIDs"].split(",")) == 3
-    bad = req(nfs, unique(), **{"nfs-shareClient": "not-an-ip"})
+    bad = req(nfs, unique(), params={"nfs-shareClient": "not-an-ip"})
     assert code_of(nfs.controller.CreateVolume, bad) == grpc.StatusCode.INVALID_ARGUMENT
 
 
