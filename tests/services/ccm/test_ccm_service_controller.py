@@ -692,3 +692,31 @@ def test_a_returned_ensure_is_ready_whatever_it_waited_for(rig: Rig) -> None:
         "True",
         "LoadBalancerEnsured",
     )
+
+
+def test_delete_failures_say_which_step_and_keep_the_finalizer(rig: Rig) -> None:
+    add_node(rig.core, "n1")
+    key = add_service(rig.core, "web")
+    rig.step(key)
+    original = rig.provider.get_load_balancer
+    rig.provider.get_load_balancer = lambda *a: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        LoadBalancerError("octavia unreachable")
+    )
+    rig.core.delete_namespaced_service("web", NS)
+    with pytest.raises(LoadBalancerError):
+        rig.step(key)
+    rig.provider.get_load_balancer = original  # type: ignore[method-assign]
+    rig.provider.failures["delete"] = [LoadBalancerError("load balancer is PENDING_UPDATE")]
+    with pytest.raises(LoadBalancerError):
+        rig.step(key)
+    assert service_json(rig.core, "web")["metadata"]["finalizers"] == [FINALIZER]
+    failed = [m for _, t, r, m in events(rig.core, "web") if r == "SyncLoadBalancerFailed"]
+    assert failed == [
+        "Error syncing load balancer: failed to check if load balancer exists before cleanup: "
+        "octavia unreachable",
+        "Error syncing load balancer: failed to delete load balancer: "
+        "load balancer is PENDING_UPDATE",
+    ]
+    assert rig.metric("cloudprovider_openstack_reconcile_errors_total", "loadbalancer_delete") == 2
+    rig.step(key)
+    assert rig.core.list_namespaced_service(NS).items == []

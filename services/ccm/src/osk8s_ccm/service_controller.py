@@ -123,6 +123,13 @@ class _Collector:
         self.readiness = Readiness(ready=False, reason=reason, message=message)
 
 
+@dataclass
+class _Phase:
+    """Which step of a cleanup failed, in upstream's words."""
+
+    failure: str = "failed to delete load balancer"
+
+
 @dataclass(frozen=True)
 class _Synced:
     """What the provider last succeeded with for one Service."""
@@ -370,7 +377,11 @@ class ServiceController:
             self._write_status(obj, None, Readiness(False, "InvalidConfiguration", message))
             return None  # retrying cannot help: wait for the Service to change
         self._events.event(ref, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
-        add_finalizer(self._api, obj)
+        try:
+            add_finalizer(self._api, obj)
+        except Exception as exc:
+            self._sync_failed(ref, "failed to add load balancer cleanup finalizer", exc)
+            raise
         if not nodes:
             self._events.event(
                 ref,
@@ -387,12 +398,7 @@ class ServiceController:
                 status = self._provider.ensure_load_balancer(cluster, facts, nodes, collector)
         except Exception as exc:
             self._flush(obj, collector)
-            self._events.event(
-                ref,
-                "Warning",
-                "SyncLoadBalancerFailed",
-                f"Error syncing load balancer: failed to ensure load balancer: {exc}",
-            )
+            self._sync_failed(ref, "failed to ensure load balancer", exc)
             readiness = collector.readiness or Readiness(False, _failure_reason(exc), str(exc))
             self._write_status(obj, None, readiness)
             return self._retry(exc, log)
@@ -441,19 +447,19 @@ class ServiceController:
         ref = ObjectRef.of(obj)
         facts = _facts(obj)
         collector = _Collector()
+        phase = _Phase()
         try:
-            self._provider_delete(ref, facts, collector)
+            self._provider_delete(ref, facts, collector, phase)
         except Exception as exc:
             self._flush(obj, collector)
-            self._events.event(
-                ref,
-                "Warning",
-                "SyncLoadBalancerFailed",
-                f"Error syncing load balancer: failed to delete load balancer: {exc}",
-            )
+            self._sync_failed(ref, phase.failure, exc)
             return self._retry(exc, log)
         self._flush(obj, collector, annotate=False)
-        remove_finalizer(self._api, obj)
+        try:
+            remove_finalizer(self._api, obj)
+        except Exception as exc:
+            self._sync_failed(ref, "failed to remove load balancer cleanup finalizer", exc)
+            raise
         self._events.event(ref, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
         self._write_status(obj, (), None)
         with self._lock:
@@ -492,14 +498,26 @@ class ServiceController:
         log.info("deleted load balancer of a removed service", uid=facts.uid)
 
     def _provider_delete(
-        self, ref: ObjectRef, facts: LoadBalancerService, collector: _Collector
+        self,
+        ref: ObjectRef,
+        facts: LoadBalancerService,
+        collector: _Collector,
+        phase: _Phase | None = None,
     ) -> None:
+        phase = phase or _Phase()
         cluster = self.settings.cluster_name
         with self._timed(DELETE):
+            phase.failure = "failed to check if load balancer exists before cleanup"
             if self._provider.get_load_balancer(cluster, facts) is None:
                 return
             self._events.event(ref, "Normal", "DeletingLoadBalancer", "Deleting load balancer")
+            phase.failure = "failed to delete load balancer"
             self._provider.ensure_load_balancer_deleted(cluster, facts, collector)
+
+    def _sync_failed(self, ref: ObjectRef, what: str, exc: Exception) -> None:
+        """Upstream's Warning: ``Error syncing load balancer: <what>: <error>``."""
+        message = f"Error syncing load balancer: {what}: {exc}"
+        self._events.event(ref, "Warning", "SyncLoadBalancerFailed", message)
 
     # -- helpers ---------------------------------------------------------------------------
 
