@@ -1,9 +1,9 @@
-"""Nova servers: get, find by name, their Neutron ports, volume attach/detach.
+"""Nova servers: get, find by name, create, delete, their Neutron ports, volume attach/detach.
 
-Labels as CPO: ``server_get``, ``server_list``, ``port_list``, ``volume_attach``,
-``volume_detach``, ``volume_attachment_list``. Attachments go through Nova's
-``os-volume_attachments`` (what CPO's cinder CSI does), never Cinder's attachments API
-directly. Thin layer; waits for the Cinder side belong to ``volumes``.
+Labels as CPO: ``server_get``, ``server_list``, ``server_create``, ``server_delete``,
+``port_list``, ``volume_attach``, ``volume_detach``, ``volume_attachment_list``.
+Attachments go through Nova's ``os-volume_attachments`` (what CPO's cinder CSI does), never
+Cinder's attachments API directly. Thin layer; waits for the Cinder side belong to ``volumes``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from osk8s_core import errors
 from osk8s_core.openstack.filters import named, nova_name_regex
-from osk8s_core.openstack.idempotency import single
+from osk8s_core.openstack.idempotency import create_once, single
 from osk8s_core.openstack.waiting import Waiter
 
 if TYPE_CHECKING:
@@ -54,6 +54,36 @@ class Servers:
         escaped, then checked again); AmbiguousMatch when several carry the name."""
         found = named(self.query(name=nova_name_regex(name)), name)
         return single(found, what=f"servers named {name!r}")
+
+    def create(self, name: str, **attrs: Any) -> Server:
+        """Boot a server named ``name`` (``flavor_id``, ``image_id``, ``networks``,
+        ``block_device_mapping``... in ``attrs``) unless one of that exact name exists, which
+        is returned as is (CAPO's adoption by name); a lost create answer is looked up again,
+        so a retry never boots a second server."""
+        return create_once(
+            find=lambda: self.find_by_name(name),
+            create=lambda: self._client.call(
+                "server_create", self._compute.create_server, idempotent=False, name=name, **attrs
+            ),
+        )
+
+    def delete(self, server_id: str) -> None:
+        """Delete; a server already gone is success (Nova deletes asynchronously)."""
+        compute = self._compute
+        self._client.call(
+            "server_delete", lambda: compute.delete_server(server_id, ignore_missing=True)
+        )
+
+    def wait_gone(self, server_id: str) -> None:
+        """Poll until the server is gone, ``DELETED`` or ``SOFT_DELETED`` (CAPO #2618)."""
+
+        def fetch() -> object:
+            server = self.get(server_id)
+            if str(server.status).upper() in ("DELETED", "SOFT_DELETED"):
+                raise errors.NotFound(f"server {server_id} is {server.status}")
+            return server
+
+        self._waiter.until_gone(fetch, describe=f"server {server_id} deletion", failure=())
 
     def wait_active(self, server_id: str) -> Server:
         return self._waiter.until(

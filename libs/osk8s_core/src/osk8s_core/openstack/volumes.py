@@ -39,6 +39,8 @@ class VolumeSpec:
     source_volume_id: str | None = None
     backup_id: str | None = None
     """Restore from a backup (needs microversion 3.47+; the sdk negotiates it)."""
+    image_id: str | None = None
+    """Create from a Glance image (a bootable root volume, CAPO's ``rootVolume``)."""
 
     def attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {"name": self.name, "size": self.size_gb}
@@ -49,6 +51,7 @@ class VolumeSpec:
             "snapshot_id": self.snapshot_id,
             "source_volid": self.source_volume_id,
             "backup_id": self.backup_id,
+            "image_id": self.image_id,
         }
         attrs.update({k: v for k, v in optional.items() if v is not None})
         if self.metadata:
