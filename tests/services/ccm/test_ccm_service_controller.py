@@ -720,3 +720,20 @@ def test_delete_failures_say_which_step_and_keep_the_finalizer(rig: Rig) -> None
     assert rig.metric("cloudprovider_openstack_reconcile_errors_total", "loadbalancer_delete") == 2
     rig.step(key)
     assert rig.core.list_namespaced_service(NS).items == []
+
+
+def test_type_change_without_finalizer_still_deletes_the_lb(rig: Rig) -> None:
+    add_node(rig.core, "n1")
+    key = add_service(rig.core, "web")
+    rig.step(key)
+    rig.core.patch_namespaced_service(
+        "web",
+        NS,
+        {"metadata": {"finalizers": None}, "spec": {"type": "ClusterIP"}},
+        _content_type="application/merge-patch+json",
+    )
+    rig.step(key)
+    assert rig.provider.methods() == ["ensure", "delete"]
+    assert rig.provider.lbs == {}
+    rig.step(key)
+    assert rig.provider.methods() == ["ensure", "delete"]

@@ -338,8 +338,9 @@ class ServiceController:
             return self._gone(key)
         if not wants_load_balancer(obj):
             with self._lock:
-                self._synced.pop(key, None)
-            return None
+                had_lb = key in self._synced
+            # Upstream deletes the LB of a Service that stopped wanting one, finalizer or not.
+            return self._delete(obj, log) if had_lb else None
         facts = _facts(obj)
         nodes = eligible_nodes(self._nodes.store.objects())
         with self._lock:
