@@ -250,3 +250,16 @@ def test_exit_codes_of_the_binary(tmp_path: Path) -> None:
     version = _run("--version")
     assert version.returncode == 0
     assert "openstack-cloud-controller-manager" in version.stdout
+
+
+def test_leader_election_config_leaves_the_work_half_the_takeover_margin() -> None:
+    config = parse("--cloud-provider=openstack").leader_election.config("me")
+    assert (config.lease_duration, config.renew_deadline, config.retry_period) == (15, 10, 2)
+    assert config.stop_grace == 2.5  # (15 s - 10 s) / 2: stopped before anyone can take over
+    short = parse(
+        "--cloud-provider=openstack",
+        "--leader-elect-lease-duration=3s",
+        "--leader-elect-renew-deadline=2s",
+        "--leader-elect-retry-period=500ms",
+    )
+    assert short.leader_election.config("me").stop_grace == 0.5

@@ -45,6 +45,7 @@ LEASE = 3.0  # --leader-elect-lease-duration: short, so a takeover is quick
 TOKENS = {
     "tok-ccm-a-41f0": "ccm-a",
     "tok-ccm-b-93c2": "ccm-b",
+    "tok-ccm-c-2e77": "ccm-c",
     "tok-admin-7d1e": "admin",
     "tok-prom-5a9b": "prometheus",
     "tok-dev-0c3d": "dev",
@@ -64,7 +65,7 @@ def _decide(body: dict[str, Any]) -> dict[str, Any]:
         return {"authenticated": True, "user": {"username": user, "groups": ["ops"]}}
     spec = body["spec"]
     user = spec["user"]
-    if user in {"ccm-a", "ccm-b", "admin"}:
+    if user in {"ccm-a", "ccm-b", "ccm-c", "admin"}:
         return {"allowed": True}
     metrics = {"path": "/metrics", "verb": "get"}
     if user == "prometheus" and spec.get("nonResourceAttributes") == metrics:
@@ -106,7 +107,9 @@ def _wait(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any
 class Replica:
     """One ccm process with its own token and secure port."""
 
-    def __init__(self, name: str, token: str, api: KubeApiServer, workdir: Path) -> None:
+    def __init__(
+        self, name: str, token: str, api: KubeApiServer, workdir: Path, *extra: str
+    ) -> None:
         self.name = name
         self.port = _free_port()
         self.log_path = workdir / f"{name}.log"
@@ -134,6 +137,7 @@ class Replica:
                 f"--authentication-kubeconfig={kubeconfig}",
                 f"--authorization-kubeconfig={kubeconfig}",
             ]
+        self.argv += extra
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
 
@@ -192,6 +196,7 @@ class Replica:
 
 @dataclass
 class Cluster:
+    workdir: Path
     api: KubeApiServer
     webhook: ReviewWebhook
     core: CoreV1Api
@@ -251,7 +256,7 @@ def cluster(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         a.start()
         numbers["a_first_healthy_s"] = a.wait_healthy()
         leases = CoordinationV1Api(client)
-        found = Cluster(api, webhook, core, leases, a, b, ghost, numbers)
+        found = Cluster(workdir, api, webhook, core, leases, a, b, ghost, numbers)
         _wait(lambda: _holder_or_none(found), "replica A leads", 30)
         numbers["a_leading_s"] = time.monotonic() - a.started
         b.start()
@@ -407,3 +412,39 @@ def test_a_leader_that_loses_its_lease_stops_and_exits_1(cluster: Cluster) -> No
     assert time.monotonic() - stolen < 2.0 + 3.0  # renew deadline, plus a retry and start-up
     assert "leaderelection lost" in b.log()
     assert cluster.holder() == "intruder"  # it stopped writing: the lease was not taken back
+
+
+def test_sigterm_releases_the_lease_and_exits_0(cluster: Cluster) -> None:
+    """A third replica on its own Lease (``--leader-elect-resource-name/-namespace``): it
+    leads at once, and SIGTERM ends it cleanly with the lease released for the next one."""
+    c = Replica(
+        "c",
+        "tok-ccm-c-2e77",
+        cluster.api,
+        cluster.workdir,
+        "--leader-elect-resource-name=ccm-c-lease",
+        "--leader-elect-resource-namespace=default",
+        # Later flags win: a 3 s grace for the work to stop before the lease is released
+        # (with too short a grace the lease is kept and simply expires: the safe side).
+        "--leader-elect-lease-duration=9s",
+        "--leader-elect-renew-deadline=3s",
+    )
+    try:
+        c.start()
+        c.wait_healthy()
+
+        def holder() -> str:
+            try:
+                lease = cluster.leases.read_namespaced_lease("ccm-c-lease", "default")
+            except Exception:
+                return ""
+            return str(lease.spec.holder_identity or "") if lease.spec else ""
+
+        _wait(holder, "replica C leads its own lease", 30)
+        assert c.proc is not None
+        c.proc.send_signal(signal.SIGTERM)
+        assert c.proc.wait(15) == 0
+        assert holder() == ""  # released: a successor need not wait a lease duration
+        assert "released lease" in c.log()
+    finally:
+        c.stop()
