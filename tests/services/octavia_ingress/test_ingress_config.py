@@ -77,13 +77,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
 
 def test_every_upstream_openstack_key_maps_to_a_core_option(tmp_path: Path) -> None:
     # Each YAML key of CPO's AuthOpts parses (the INI spelling differs for project-*).
-    document = {
-        "cluster-name": "c",
-        "octavia": {"subnet-id": "s"},
-        "openstack": {key: "x" for key in OPENSTACK_KEYS if key not in ("use-clouds",)},
-    }
-    document["openstack"]["tls-insecure"] = "false"
-    document["openstack"]["os-endpoint-type"] = "internal"
+    openstack = {key: "x" for key in OPENSTACK_KEYS if key not in ("use-clouds",)}
+    openstack["tls-insecure"] = "false"
+    openstack["os-endpoint-type"] = "internal"
+    document = {"cluster-name": "c", "octavia": {"subnet-id": "s"}, "openstack": openstack}
     config = load_config(str(write(tmp_path, document)), environ={})
     assert config.openstack.trustee_id == "x" and config.openstack.application_credential_id == "x"
     assert config.openstack.project_domain_id == "x" and config.openstack.token is not None
@@ -135,7 +132,7 @@ def test_default_file_is_found_in_home(tmp_path: Path) -> None:
         (
             {"cluster-name": "c", "octavia": {"subnet-id": "s", "manage-security-groups": "maybe"}},
             "octavia.manage-security-groups",
-        ),  # fmt: skip
+        ),
         (
             {
                 "cluster-name": "c",
@@ -143,7 +140,7 @@ def test_default_file_is_found_in_home(tmp_path: Path) -> None:
                 "openstack": {"tls-insecure": "no?"},
             },
             "tls-insecure",
-        ),  # fmt: skip
+        ),
         (["a", "list"], "not a mapping"),
     ],
 )
@@ -153,9 +150,19 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, document: object, message: 
 
 
 def test_use_clouds_fills_from_clouds_yaml(tmp_path: Path) -> None:
-    clouds = {"clouds": {"mine": {"auth": {"auth_url": "https://k/v3", "username": "cu",
-                                           "password": "cp", "project_name": "cproj"},
-                                  "region_name": "R9"}}}  # fmt: skip
+    clouds = {
+        "clouds": {
+            "mine": {
+                "auth": {
+                    "auth_url": "https://k/v3",
+                    "username": "cu",
+                    "password": "cp",
+                    "project_name": "cproj",
+                },
+                "region_name": "R9",
+            }
+        }
+    }
     (tmp_path / "clouds.yaml").write_text(yaml.safe_dump(clouds))
     document = {
         "cluster-name": "c",
@@ -165,7 +172,7 @@ def test_use_clouds_fills_from_clouds_yaml(tmp_path: Path) -> None:
             "cloud": "mine",
             "username": "explicit",
             "clouds-file": str(tmp_path / "clouds.yaml"),
-        },  # fmt: skip
+        },
     }
     config = load_config(str(write(tmp_path, document)), environ={})
     assert config.openstack.username == "explicit"  # explicit values win, as CPO

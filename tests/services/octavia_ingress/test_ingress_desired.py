@@ -51,8 +51,11 @@ def ingress(
 
 
 def web(path: str, path_type: str) -> dict[str, Any]:
-    return {"path": path, "pathType": path_type,
-            "backend": {"service": {"name": "web", "port": {"number": 80}}}}  # fmt: skip
+    return {
+        "path": path,
+        "pathType": path_type,
+        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+    }
 
 
 @pytest.mark.parametrize(
@@ -129,7 +132,7 @@ def test_pools_and_members_by_port_number_and_name() -> None:
                     "pathType": "Prefix",
                     "backend": {"service": {"name": "api", "port": {"name": "grpc"}}},
                 }
-            ],  # fmt: skip
+            ],
             defaultBackend={"service": {"name": "web", "port": {"number": 80}}},
         ),
         resource="r",
@@ -174,16 +177,25 @@ def test_bad_backends_are_clear_errors(backend: dict[str, Any], message: str) ->
 
 def test_no_eligible_node_is_an_error() -> None:
     with pytest.raises(IngressError, match="no available nodes"):
-        build_tree(ingress([web("/", "Prefix")]), resource="r", services=SERVICES,
-                   nodes=[NODES[2]], listener_port=80)  # fmt: skip
+        build_tree(
+            ingress([web("/", "Prefix")]),
+            resource="r",
+            services=SERVICES,
+            nodes=[NODES[2]],
+            listener_port=80,
+        )
 
 
 def classes(*items: tuple[str, str, bool]) -> list[dict[str, Any]]:
     out = []
     for name, controller, default in items:
         annotations = {"ingressclass.kubernetes.io/is-default-class": "true"} if default else {}
-        out.append({"metadata": {"name": name, "annotations": annotations},
-                    "spec": {"controller": controller}})  # fmt: skip
+        out.append(
+            {
+                "metadata": {"name": name, "annotations": annotations},
+                "spec": {"controller": controller},
+            }
+        )
     return out
 
 
@@ -212,10 +224,20 @@ def test_annotations_defaults_and_values() -> None:
     assert default.internal and not default.keep_floating_ip and default.floating_ip == ""
     assert default.allowed_cidrs == ("0.0.0.0/0",) and default.timeouts == ()
     p = ingress_settings.PREFIX
-    parsed = ingress_settings.parse({"metadata": {"annotations": {
-        p + "internal": "false", p + "floatingip": "172.24.4.9", p + "keep-floatingip": "true",
-        p + "whitelist-source-range": "10.0.0.0/8, 192.168.0.0/16",
-        p + "timeout-client-data": "60000", p + "timeout-member-connect": "soon"}}})  # fmt: skip
+    parsed = ingress_settings.parse(
+        {
+            "metadata": {
+                "annotations": {
+                    p + "internal": "false",
+                    p + "floatingip": "172.24.4.9",
+                    p + "keep-floatingip": "true",
+                    p + "whitelist-source-range": "10.0.0.0/8, 192.168.0.0/16",
+                    p + "timeout-client-data": "60000",
+                    p + "timeout-member-connect": "soon",
+                }
+            }
+        }
+    )
     assert not parsed.internal and parsed.keep_floating_ip and parsed.floating_ip == "172.24.4.9"
     assert parsed.allowed_cidrs == ("10.0.0.0/8", "192.168.0.0/16")
     assert parsed.timeouts == (("timeout_client_data", 60000),)  # unparsable: ignored, as CPO
