@@ -7,6 +7,7 @@ cluster's names can produce (for "nothing left" checks scoped to one cluster).""
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -188,15 +189,20 @@ class World:
         last: Exception | None = None
         for _ in range(rounds):
             try:
-                rec.reconcile(self.key(name))
+                result = rec.reconcile(self.key(name))
             except Osk8sError as exc:
                 last = exc
+                time.sleep(0.2)
+            else:
+                if result is not None and result.after > 0:
+                    time.sleep(min(result.after, 1.0))
             obj = self.kube.get(OPENSTACK_CLUSTER, self.namespace, name)
             if until(obj):
                 return obj
-        raise AssertionError(f"{name} did not converge; last error: {last!r}")
+        conditions = ((obj or {}).get("status") or {}).get("conditions")
+        raise AssertionError(f"{name} did not converge; last error: {last!r}; {conditions}")
 
-    def delete(self, name: str, rounds: int = 60) -> None:
+    def delete(self, name: str, rounds: int = 120) -> None:
         self.kube.delete(OPENSTACK_CLUSTER, self.namespace, name)
         self.converge(name, until=lambda obj: obj is None, rounds=rounds)
 

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
 from osk8s_capo import naming
 from osk8s_capo.cluster_controller import FINALIZER
 
-from .capo_harness import World, clouds_yaml_for
+from .capo_harness import World
 
 pytestmark = pytest.mark.contract
 
@@ -29,6 +30,12 @@ CNI_RULE = {
     "portRangeMax": 179,
     "remoteManagedGroups": ["controlplane", "worker"],
 }
+
+
+def with_password(clouds_yaml: str, password: str) -> str:
+    data = yaml.safe_load(clouds_yaml)
+    data["clouds"]["openstack"]["auth"]["password"] = password
+    return str(yaml.safe_dump(data))
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
@@ -48,14 +55,10 @@ def external_network_id(demo: Connection) -> str:
 
 
 @pytest.fixture(scope="module")
-def managed(
-    request: pytest.FixtureRequest, capo_api: Any, capo_layout: Any, demo: Connection
-) -> Iterator[tuple[World, str]]:
+def managed(capo_api: Any, capo_clouds_yaml: str, demo: Connection) -> Iterator[tuple[World, str]]:
     """One fully managed cluster (network, router, SGs, API LB with FIP) shared by the
     read-only checks; deleted (and checked empty) at the end."""
-    from osk8s_testing.testcloud.outputs import DEMO_CLOUD
-
-    world = World(capo_api, clouds_yaml_for(capo_layout.clouds_yaml, DEMO_CLOUD), demo)
+    world = World(capo_api, capo_clouds_yaml, demo)
     name = "full"
     world.create_cluster(
         name,
@@ -287,10 +290,8 @@ def test_no_owner_cluster_means_wait(world: World) -> None:
     assert "finalizers" not in osc["metadata"]
 
 
-def test_bad_credentials_show_and_recover(world: World, capo_layout: Any) -> None:
-    from osk8s_testing.testcloud.outputs import DEMO_CLOUD
-
-    world.put_secret(clouds_yaml_for(capo_layout.clouds_yaml, DEMO_CLOUD, password="wrong"))
+def test_bad_credentials_show_and_recover(world: World, capo_clouds_yaml: str) -> None:
+    world.put_secret(with_password(capo_clouds_yaml, "wrong"))
     world.create_cluster(
         "creds",
         {
@@ -308,7 +309,7 @@ def test_bad_credentials_show_and_recover(world: World, capo_layout: Any) -> Non
     assert "wrong" not in json.dumps(osc["status"])
     assert "finalizers" not in osc["metadata"]  # no cloud write before credentials work
     # Fixed Secret content is picked up at once (read uncached), no hand edit of status.
-    world.put_secret(clouds_yaml_for(capo_layout.clouds_yaml, DEMO_CLOUD))
+    world.put_secret(capo_clouds_yaml)
     world.converge(
         "creds", until=lambda o: cond.is_true((o or {}).get("status"), cond.AUTHENTICATED), rounds=3
     )

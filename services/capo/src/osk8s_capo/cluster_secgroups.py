@@ -16,6 +16,7 @@ from typing import Any, Final
 from osk8s_capo import naming
 from osk8s_capo.cluster_network import ClusterRef, NetworkError, set_tags
 from osk8s_capo.scope import Scope
+from osk8s_core import errors
 from osk8s_core.errors import Osk8sError
 from osk8s_core.openstack.security_groups import RuleSpec
 
@@ -207,7 +208,20 @@ def _sync_rules(scope: Scope, group: Any, wanted: list[RuleSpec]) -> None:
             present.add(key)
         else:
             sgs.delete_rule(rule.id)
-    for spec in wanted:
-        if spec.key() not in present:
+    missing = [spec for spec in wanted if spec.key() not in present]
+    if not missing:
+        return
+    # One bulk POST for all missing rules (Neutron creates them in one transaction); a
+    # duplicate (409: a concurrent or lost earlier create) falls back to one-by-one
+    # find-or-create, which adopts what landed.
+    api = scope.client.service("network")
+    body = [{"security_group_id": group.id, **spec.attributes()} for spec in missing]
+    try:
+        scope.client.call(
+            "security_group_rule_create",
+            lambda: list(api.create_security_group_rules(body)),
+            idempotent=False,
+        )
+    except errors.Conflict:
+        for spec in missing:
             sgs.create_rule(group.id, spec)
-            present.add(spec.key())
