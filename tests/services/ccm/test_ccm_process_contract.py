@@ -379,8 +379,9 @@ def test_only_the_leader_writes_and_the_other_takes_over_after_kill_9(
     _wait(lambda: cluster.holder() not in {"", old_holder}, "replica B leads", 30)
     takeover = time.monotonic() - killed
     cluster.numbers["takeover_after_kill_s"] = takeover
-    # Within one lease duration of the last renewal, plus B's retry period and jitter.
-    assert takeover < LEASE + 2.0
+    # Within one lease duration of the last renewal, plus B's retry period and jitter (1.1 s)
+    # and some slack for a loaded 2-core CI machine.
+    assert takeover < LEASE + 3.0
     # The new leader acts: node B is re-registered by its kubelet, tainted again.
     core.delete_node(world.b_name)
     tainted_node(core, world.b_name, provider_id=world.b_id)
@@ -409,7 +410,8 @@ def test_a_leader_that_loses_its_lease_stops_and_exits_1(cluster: Cluster) -> No
     stolen = time.monotonic()
     code = b.proc.wait(15)
     assert code == 1
-    assert time.monotonic() - stolen < 2.0 + 3.0  # renew deadline, plus a retry and start-up
+    # The renew deadline (2 s) plus a retry and the exit itself; slack for a loaded machine.
+    assert time.monotonic() - stolen < 2.0 + 4.0
     assert "leaderelection lost" in b.log()
     assert cluster.holder() == "intruder"  # it stopped writing: the lease was not taken back
 
