@@ -60,6 +60,7 @@ class FakeProvider:
     lbs: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     finalizer_at_call: list[bool] = field(default_factory=list)
+    ensured: list[LoadBalancerService] = field(default_factory=list)
     delay: float = 0.0
     barrier: threading.Barrier | None = None
     """Ensure calls wait here for each other (proves they run at the same time)."""
@@ -103,6 +104,7 @@ class FakeProvider:
         nodes: Sequence[LoadBalancerNode],
         recorder: LoadBalancerRecorder,
     ) -> LoadBalancerStatus:
+        self.ensured.append(service)
         live = self.core.read_namespaced_service(service.name, service.namespace)
         self.finalizer_at_call.append(FINALIZER in (live.metadata.finalizers or []))
         self._enter("ensure", service, nodes)
@@ -361,6 +363,10 @@ def test_spec_change_ensures_again_and_node_changes_update(rig: Rig) -> None:
     rig.step(key)
     assert rig.provider.methods()[-1] == "ensure"
     assert "UnAvailableLoadBalancer" in reasons(rig.core, "web")
+    # the provider sees the Service as it is, published status included
+    last = rig.provider.ensured[-1]
+    assert [p.port for p in last.ports] == [81]
+    assert last.current_ingress == (IngressPoint(ip=VIP, ip_mode="VIP"),)
 
 
 def test_delete_ensures_deleted_then_removes_finalizer(rig: Rig) -> None:

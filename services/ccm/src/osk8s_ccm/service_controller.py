@@ -396,7 +396,9 @@ class ServiceController:
         cluster = self.settings.cluster_name
         try:
             with self._timed(ENSURE):
-                status = self._provider.ensure_load_balancer(cluster, facts, nodes, collector)
+                status = self._provider.ensure_load_balancer(
+                    cluster, LoadBalancerService.from_object(obj), nodes, collector
+                )
         except Exception as exc:
             self._flush(obj, collector)
             self._sync_failed(ref, "failed to ensure load balancer", exc)
@@ -446,7 +448,7 @@ class ServiceController:
 
     def _delete(self, obj: KubeObject, log: Any) -> Requeue | None:
         ref = ObjectRef.of(obj)
-        facts = _facts(obj)
+        facts = LoadBalancerService.from_object(obj)
         collector = _Collector()
         phase = _Phase()
         try:
