@@ -425,7 +425,10 @@ class ServiceController:
         try:
             with self._timed(UPDATE):
                 self._provider.update_load_balancer(
-                    self.settings.cluster_name, synced.service, nodes, collector
+                    self.settings.cluster_name,
+                    LoadBalancerService.from_object(obj),
+                    nodes,
+                    collector,
                 )
         except Exception as exc:
             self._flush(obj, collector)
