@@ -46,6 +46,7 @@ TOKENS = {
     "tok-ccm-a-41f0": "ccm-a",
     "tok-ccm-b-93c2": "ccm-b",
     "tok-ccm-c-2e77": "ccm-c",
+    "tok-ccm-d-6b18": "ccm-d",
     "tok-admin-7d1e": "admin",
     "tok-prom-5a9b": "prometheus",
     "tok-dev-0c3d": "dev",
@@ -65,7 +66,7 @@ def _decide(body: dict[str, Any]) -> dict[str, Any]:
         return {"authenticated": True, "user": {"username": user, "groups": ["ops"]}}
     spec = body["spec"]
     user = spec["user"]
-    if user in {"ccm-a", "ccm-b", "ccm-c", "admin"}:
+    if user in {"ccm-a", "ccm-b", "ccm-c", "ccm-d", "admin"}:
         return {"allowed": True}
     metrics = {"path": "/metrics", "verb": "get"}
     if user == "prometheus" and spec.get("nonResourceAttributes") == metrics:
@@ -450,3 +451,34 @@ def test_sigterm_releases_the_lease_and_exits_0(cluster: Cluster) -> None:
         assert "released lease" in c.log()
     finally:
         c.stop()
+
+
+def test_without_leader_election_the_controllers_run_at_once(
+    cluster: Cluster, world: World
+) -> None:
+    """``--leader-elect=false`` and ``--secure-port=0``: no lease, no port, controllers at
+    once (nobody else leads now: the intruder holds the shared lease)."""
+    core = cluster.core
+    core.delete_node(world.b_name)
+    tainted_node(core, world.b_name, provider_id=world.b_id)
+    d = Replica(
+        "d",
+        "tok-ccm-d-6b18",
+        cluster.api,
+        cluster.workdir,
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--controllers=cloud-node",
+    )
+    try:
+        d.start()
+        _wait(lambda: _initialised(core, world.b_name), "node B initialised by replica D", 60)
+        writes = cluster.writes()["ccm-d"]
+        assert writes["nodes"] >= 1
+        assert writes["leases"] == 0
+        assert cluster.holder() == "intruder"
+        assert d.proc is not None and d.proc.poll() is None
+        assert "secure serving" not in d.log()
+    finally:
+        d.stop()
+    assert d.proc is not None and d.proc.returncode == 0
