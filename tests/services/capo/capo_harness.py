@@ -90,6 +90,8 @@ class World:
     demo: Connection
     namespace: str = field(default_factory=lambda: f"capo-{uuid.uuid4().hex[:8]}")
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    client_timeout: float = 10.0
+    """HTTP timeout of the controller's OpenStack client (a hung call ends this fast)."""
 
     def __post_init__(self) -> None:
         self.api = self.kube_api.api_client()
@@ -98,7 +100,9 @@ class World:
         self.core.create_namespace({"metadata": {"name": self.namespace}})
         self.put_secret(self.clouds_yaml)
         self.metrics = ApiMetrics(self.registry, prefix="capo_")
-        self.cache = ConnectionCache(settings=ClientSettings(component="capo-test", version="0"))
+        self.cache = ConnectionCache(
+            settings=ClientSettings(component="capo-test", version="0", timeout=self.client_timeout)
+        )
 
     def put_secret(self, clouds_yaml: str, name: str = "cloud-config") -> None:
         body = {
