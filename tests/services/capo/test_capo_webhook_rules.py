@@ -251,3 +251,42 @@ def test_rotated_certificate_is_served_without_restart(served: Any, tmp_path: Pa
     old_ca.write_text(first)
     with pytest.raises(ssl.SSLError):
         post(server.address[1], str(old_ca), MACHINE_PATH, review("v1", "CREATE", machine()))
+
+
+def test_runnable_waits_for_the_certificate_then_serves(tmp_path: Path) -> None:
+    """cert-manager may mount the Secret after the pod starts: the manager's runnable keeps
+    trying instead of failing, and serves once tls.crt/tls.key are there."""
+    import socket
+    import threading
+
+    from osk8s_capo.webhooks_server import runnable
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=runnable(str(tmp_path), port, retry_interval=0.1), args=(stop,)
+    )
+    thread.start()
+    try:
+        time.sleep(0.3)
+        with pytest.raises(OSError):
+            post(port, __file__, MACHINE_PATH, review("v1", "CREATE", machine()))
+        self_signed_localhost(tmp_path)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                status, _ = post(
+                    port, str(tmp_path / "tls.crt"), MACHINE_PATH, review("v1", "CREATE", machine())
+                )
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert status == 200
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -60,8 +60,10 @@ Registrar = Callable[[Manager, Dependencies], None]
 def registrars() -> list[Registrar]:
     """Every controller/runnable of the binary (imported lazily: cheap ``--help``)."""
     from osk8s_capo.cluster_controller import register as register_cluster  # noqa: PLC0415
+    from osk8s_capo.machine import register as register_machine  # noqa: PLC0415
+    from osk8s_capo.server import register as register_server  # noqa: PLC0415
 
-    return [register_cluster]
+    return [register_cluster, register_machine, register_server]
 
 
 def build_dependencies(
@@ -152,6 +154,9 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
     )
     for register in registrars():
         register(manager, deps)
+    from osk8s_capo.webhooks_server import runnable  # noqa: PLC0415 - cheap --help
+
+    manager.add_runnable("webhook-server", runnable(args.webhook_cert_dir, args.webhook_port))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

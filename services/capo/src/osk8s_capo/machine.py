@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
@@ -38,6 +38,7 @@ from osk8s_capo.kube import (
     meta,
 )
 from osk8s_capo.machine_spec import InvalidMachineSpec, provider_id, server_spec
+from osk8s_capo.manager import ControllerSpec, Watch
 from osk8s_capo.scope import Scope
 from osk8s_core import errors
 from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
@@ -61,6 +62,10 @@ INSTANCE_STATE_ERROR: Final = "InstanceStateError"
 INSTANCE_DELETED: Final = "InstanceDeleted"
 LB_MEMBER_ERROR: Final = "LoadBalancerMemberError"
 FIP_ERROR: Final = "FloatingIPError"
+
+if TYPE_CHECKING:
+    from osk8s_capo.app import Dependencies
+    from osk8s_capo.manager import Manager
 
 ScopeFor = Callable[[str, IdentityRef], Scope]
 
@@ -393,3 +398,37 @@ class _MachineRun:
         fip = scope.floating_ips.on_port(port_id)
         if fip is not None:
             scope.floating_ips.disassociate(str(fip.id))
+
+
+# -- manager wiring ---------------------------------------------------------------------------
+
+
+def machine_to_infra(machine: Mapping[str, Any]) -> list[str]:
+    """Machine events (bootstrap data, failure domain) → its OpenStackMachine."""
+    ref = (machine.get("spec") or {}).get("infrastructureRef") or {}
+    namespace = meta(machine).get("namespace")
+    if ref.get("kind") != "OpenStackMachine" or not ref.get("name") or not namespace:
+        return []
+    return [f"{namespace}/{ref['name']}"]
+
+
+def server_to_machine(server: Mapping[str, Any]) -> list[str]:
+    """OpenStackServer status changes → the OpenStackMachine owning it."""
+    owner = capi.owner_name(server, "OpenStackMachine", group=OPENSTACK_MACHINE.group)
+    namespace = meta(server).get("namespace")
+    return [f"{namespace}/{owner}"] if owner and namespace else []
+
+
+def register(manager: Manager, deps: Dependencies) -> None:
+    reconciler = MachineReconciler(
+        kube=deps.kube, scope_for=deps.scopes.scope, crash_points=deps.crash_points
+    )
+    manager.register(
+        ControllerSpec(
+            name="openstackmachine",
+            resource=OPENSTACK_MACHINE,
+            reconcile=reconciler.reconcile_key,
+            workers=deps.concurrency.machine,
+            watches=(Watch(MACHINE, machine_to_infra), Watch(OPENSTACK_SERVER, server_to_machine)),
+        )
+    )

@@ -21,6 +21,7 @@ import structlog
 from osk8s_capo import conditions as cond
 from osk8s_capo.credentials import IdentityError, IdentityRef
 from osk8s_capo.kube import OPENSTACK_SERVER, PAUSED_ANNOTATION, KubeObjects, annotations_of, meta
+from osk8s_capo.manager import ControllerSpec
 from osk8s_capo.server_boot import (
     addresses,
     boot_attributes,
@@ -37,6 +38,8 @@ from osk8s_core.k8s.controller import Requeue
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
+    from osk8s_capo.app import Dependencies
+    from osk8s_capo.manager import Manager
     from osk8s_core.openstack.client import OpenStackClient
 
 FINALIZER: Final = "openstackserver.infrastructure.cluster.x-k8s.io"
@@ -292,3 +295,28 @@ class _Run:
                     continue
                 self.cloud.volumes.delete(str(volume.id))
         return done
+
+
+# -- manager wiring ---------------------------------------------------------------------------
+
+
+def register(manager: Manager, deps: Dependencies) -> None:
+    """The OpenStackServer controller (workers: ``--openstackmachine-concurrency``, as CAPO)."""
+    reconciler = ServerReconciler(
+        kube=deps.kube,
+        client_for=lambda namespace, ref: deps.scopes.scope(namespace, ref).client,
+        crash_points=deps.crash_points,
+    )
+
+    def reconcile_key(key: str) -> Requeue | None:
+        namespace, _, name = key.partition("/")
+        return reconciler.reconcile(namespace, name)
+
+    manager.register(
+        ControllerSpec(
+            name="openstackserver",
+            resource=OPENSTACK_SERVER,
+            reconcile=reconcile_key,
+            workers=deps.concurrency.machine,
+        )
+    )

@@ -16,7 +16,7 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -195,3 +195,25 @@ class WebhookServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def runnable(
+    cert_dir: str, port: int, *, retry_interval: float = 10.0
+) -> Callable[[threading.Event], None]:
+    """The manager runnable for ``--webhook-cert-dir``/``--webhook-port``. Until the
+    certificate is mounted (cert-manager may issue it after the pod starts) it logs and
+    tries again, instead of serving without TLS or taking the controllers down."""
+
+    def run(stop: threading.Event) -> None:
+        options = WebhookServerOptions(cert_dir=cert_dir, port=port)
+        while not stop.is_set():
+            try:
+                server = WebhookServer(options)
+            except (OSError, ssl.SSLError) as exc:
+                _log.error("webhook server not started: %s (retrying)", exc)
+                stop.wait(retry_interval)
+                continue
+            server.run(stop)
+            return
+
+    return run
