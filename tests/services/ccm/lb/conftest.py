@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import RetryPolicy, WaitPolicy
+from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 POLICY = RetryPolicy(max_attempts=4, backoff_base=0.2)
 OCTAVIA_POLICY = dataclasses.replace(POLICY, retry_conflict=True)
@@ -214,6 +217,10 @@ class Octavia:
         for fip in self.fips():
             with contextlib.suppress(Exception):
                 self.conn.network.delete_ip(fip.id, ignore_missing=True)
+        self.sweep_groups()
+
+    def sweep_groups(self) -> None:
+        """Detach this run's groups from every port, then delete them."""
         for group in self.groups():
             with contextlib.suppress(Exception):
                 for port in self.conn.network.ports(security_groups=[group.id]):
@@ -225,6 +232,14 @@ class Octavia:
 def nodes_at(*hosts: int) -> Sequence[LoadBalancerNode]:
     """Nodes with addresses in the demo subnet (Octavia only needs the address)."""
     return [node(f"node-{h}", f"{SUBNET_CIDR_PREFIX}{h}") for h in hosts]
+
+
+@pytest.fixture(scope="session")
+def testcloud_network() -> dict[str, str]:
+    """The demo network and subnet ids the test cloud made (its state file)."""
+    layout = Layout(resolve_dir(None, os.environ))
+    network: dict[str, str] = json.loads(layout.state_file.read_text())["network"]
+    return network
 
 
 @pytest.fixture(scope="module")
