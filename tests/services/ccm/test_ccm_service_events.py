@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from osk8s_ccm.service_controller import spec_change_events
+from osk8s_ccm.service_changes import spec_change_events
 
 
 def svc(uid: str = "u1", **spec: Any) -> dict[str, Any]:
