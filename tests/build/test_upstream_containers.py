@@ -34,8 +34,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +48,7 @@ import pytest
 import yaml
 from upstream_containers import UNWRITTEN, Container, upstream_containers
 
+from osk8s_testing.csi.partner import serve_partner
 from osk8s_testing.tls import self_signed_localhost
 
 KEYSTONE = "http://127.0.0.1:5000/v3"
@@ -383,7 +386,11 @@ def _ready_check(
         sock = host_path(pairs, _socket(_flag(argv, "endpoint")))
         driver = _flag(argv, "drivername").encode()
         method = "/csi.v1.Identity/GetPluginInfo"
-        return lambda: "CSI GetPluginInfo answered" if _grpc_answers(sock, method, driver) else ""
+
+        def check() -> str:
+            return "CSI GetPluginInfo answered" if _grpc_answers(sock, method, driver) else ""
+
+        return _with_partner(check, host_path(pairs, _socket(_flag(argv, "fwdendpoint"))))
     if container.service == "ccm":  # the secure serving port, as upstream (--secure-port)
         return lambda: "healthz answered on :10258" if _http_answers("https", 10258) else ""
     if container.service == "capo":  # controller-runtime's health probe address
@@ -393,6 +400,22 @@ def _ready_check(
         return lambda: "took the Lease kube-system/octavia-ingress-controller" if _lease_held(
             kubeconfig, "octavia-ingress-controller") else ""  # fmt: skip
     return lambda: ""
+
+
+def _with_partner(check: Callable[[], str], socket: Path | None) -> Callable[[], str]:
+    """Manila forwards node calls to a partner plugin (csi-driver-nfs in upstream's docs) and
+    waits for it at start, as upstream: serve a CSI node stand-in on the mounted socket for as
+    long as the ready check lives."""
+    assert socket is not None, "the partner socket folder is not mounted"
+    socket.parent.mkdir(parents=True, exist_ok=True)
+    stack = ExitStack()
+    stack.enter_context(serve_partner(socket))
+
+    def ready() -> str:
+        return check()
+
+    weakref.finalize(ready, stack.close)
+    return ready
 
 
 def _http_answers(scheme: str, port: int) -> bool:

@@ -34,7 +34,7 @@ SERVICES = {
 }
 # Services whose logic has not landed: their binaries refuse with one line (exit 3), and their
 # charts are marked deprecated (tests/build/test_charts.py) until their issue lands.
-UNWRITTEN = frozenset({"manila_csi", "capo"})
+UNWRITTEN = frozenset({"capo"})
 OCTAVIA_IMAGE = "registry.k8s.io/provider-os/octavia-ingress-controller:v1.36.0"
 # What the kubelet's downward API would give a fieldRef here.
 FIELD_REFS = {"spec.nodeName": "node-1", "metadata.namespace": "kube-system"}
@@ -169,12 +169,23 @@ def render_chart(chart: Path) -> list[dict[str, Any]]:
     ]
 
 
+# Placeholders upstream's raw manila manifests ask the operator to fill in (the chart fills them
+# from values): the protocol and the partner node plugin's socket folder (csi-driver-nfs).
+_MANILA_PLACEHOLDERS = {"SHARE-PROTOCOL": "NFS", "FWD-NODEPLUGIN": "csi-nfsplugin"}
+
+
+def _operator_filled(text: str) -> str:
+    for placeholder, value in _MANILA_PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
 def upstream_containers(keystone_url: str) -> list[Container]:
     """Every provider-os container in cpo-deploy (charts rendered with default values)."""
     found: list[Container] = []
     for path in sorted((DEPLOY / "manifests").rglob("*.yaml")):
         rel = path.relative_to(DEPLOY).as_posix()
-        found += containers_of(rel, _load_all(path.read_text()))
+        found += containers_of(rel, _load_all(_operator_filled(path.read_text())))
     webhook = DEPLOY / "examples" / "webhook" / "keystone-deployment.yaml"
     text = webhook.read_text().replace("{{ keystone_server_url }}", keystone_url)
     found += containers_of(webhook.relative_to(DEPLOY).as_posix(), _load_all(text))
