@@ -253,6 +253,48 @@ def test_ccm_rbac_is_cpos(charts: ModuleType) -> None:
     assert rules(ours) == rules(cpo)
 
 
+def test_ccm_daemonset_runs_on_control_plane_nodes_with_cpos_secret(charts: ModuleType) -> None:
+    """Defaults as CPO's chart values (nodeSelector, tolerations) and CPO's DaemonSet manifest
+    (host network, kube-system, the `cloud-config` Secret's cloud.conf at /etc/config)."""
+    cpo = charts.ROOT / "third_party/cpo-deploy"
+    cpo_values = yaml.safe_load(
+        (cpo / "charts/openstack-cloud-controller-manager/values.yaml").read_text()
+    )
+    manifest = cpo / "manifests/controller-manager/openstack-cloud-controller-manager-ds.yaml"
+    cpo_ds = next(d for d in yaml.safe_load_all(manifest.read_text()) if d["kind"] == "DaemonSet")
+    cpo_pod = cpo_ds["spec"]["template"]["spec"]
+    rendered = charts.render("openstack-cloud-controller-manager")
+    (ds,) = rendered.of_kind("DaemonSet")
+    pod = ds["spec"]["template"]["spec"]
+    assert ds["metadata"]["namespace"] == cpo_ds["metadata"]["namespace"] == "kube-system"
+    assert pod["nodeSelector"] == cpo_values["nodeSelector"]
+    assert pod["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
+    assert pod["tolerations"] == cpo_values["tolerations"]
+    assert pod["hostNetwork"] is cpo_pod["hostNetwork"] is True
+    assert pod["serviceAccountName"] == cpo_pod["serviceAccountName"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+
+    def secret_mount(spec: dict[str, Any]) -> tuple[str, str, str]:
+        volume = next(v for v in spec["volumes"] if "secret" in v)
+        (container,) = spec["containers"]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+        env = {e["name"]: e["value"] for e in container["env"]}
+        return volume["secret"]["secretName"], mount["mountPath"], env["CLOUD_CONFIG"]
+
+    assert (
+        secret_mount(pod)
+        == secret_mount(cpo_pod)
+        == (
+            "cloud-config",
+            "/etc/config",
+            "/etc/config/cloud.conf",
+        )
+    )
+    secret = rendered.named("Secret", "cloud-config")
+    assert secret["metadata"]["namespace"] == "kube-system"
+    assert set(secret["data"]) == {"cloud.conf"}
+
+
 def test_ccm_existing_secret_is_not_created(charts: ModuleType) -> None:
     rendered = charts.render(
         "openstack-cloud-controller-manager", {"secret": {"create": False, "name": "mine"}}
