@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -250,3 +251,30 @@ def octavia(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[Octavia
         yield world
     finally:
         world.sweep()
+
+
+_FORCE_ERROR = """
+import configparser, sys
+import sqlalchemy
+config = configparser.RawConfigParser()
+config.read(sys.argv[1])
+engine = sqlalchemy.create_engine(config["database"]["connection"])
+with engine.begin() as db:
+    done = db.execute(
+        sqlalchemy.text(
+            "UPDATE load_balancer SET provisioning_status='ERROR' WHERE id=:id"
+        ),
+        {"id": sys.argv[2]},
+    )
+    assert done.rowcount == 1, done.rowcount
+"""
+
+
+def force_error(lb_id: str) -> None:
+    """Put one load balancer this test made into ERROR, as a failed Octavia worker leaves it
+    (Octavia has no API for that): one UPDATE of its row through the test cloud's own
+    database settings, run with the test cloud's interpreter (it has the DB driver)."""
+    layout = Layout(resolve_dir(None, os.environ))
+    python = layout.root / "venv" / "bin" / "python"
+    conf = layout.root / "etc" / "octavia" / "octavia.conf"
+    subprocess.run([str(python), "-c", _FORCE_ERROR, str(conf), lb_id], check=True, timeout=60)

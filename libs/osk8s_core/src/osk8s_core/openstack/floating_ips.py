@@ -85,6 +85,10 @@ class FloatingIps:
             attrs["fixed_ip_address"] = fixed_ip
         return self._client.call("floating_ip_update", lambda: self._api.update_ip(fip_id, **attrs))
 
+    def update(self, fip_id: str, **attrs: Any) -> FloatingIP:
+        """Set other attributes (``description``...)."""
+        return self._client.call("floating_ip_update", lambda: self._api.update_ip(fip_id, **attrs))
+
     def disassociate(self, fip_id: str) -> FloatingIP:
         """Detach from its port; a floating IP on no port stays as it is."""
         return self._client.call(

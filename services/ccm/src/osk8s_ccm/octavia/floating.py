@@ -136,6 +136,13 @@ class FloatingAddresses:
         elif fip.port_id:
             self._fips.disassociate(fip.id)
 
+    def redescribe(self, port_id: str, old: str, new: str) -> None:
+        """Cluster rename: the floating IP on ``port_id`` carrying the old marker gets the
+        new one, so it stays CCM's (and is released with the LB)."""
+        fip = self._fips.on_port(port_id)
+        if fip is not None and fip.description == old:
+            self._fips.update(fip.id, description=new)
+
     def leftovers(self, description: str) -> list[Any]:
         """Floating IPs with CCM's marker for this Service on no port (an LB recreated after
         ERROR or a crash between steps left them); they are re-attached or released."""

@@ -485,9 +485,16 @@ class OctaviaProvider:
             "LoadBalancerRename",
             f"renaming load balancer {lb.id} from cluster {old!r} to {sync.cluster!r}",
         )
-        return rename_tree(
+        renamed = rename_tree(
             self._lbs, self._children, self._updates, lb, old_cluster=old, new_cluster=sync.cluster
         )
+        service = sync.service
+        self._fips.redescribe(
+            str(lb.vip_port_id),
+            naming.fip_description(old, service.namespace, service.name),
+            sync.fip_description,
+        )
+        return renamed
 
     def _address(self, sync: _Sync, lb: Any, is_owner: bool) -> str:
         """Step 11: the address to advertise; attaches, detaches or creates the FIP."""
