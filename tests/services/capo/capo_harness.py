@@ -130,7 +130,12 @@ class World:
         return ClusterReconciler(kube=self.kube, scopes=scopes)
 
     def create_cluster(
-        self, name: str, spec: dict[str, Any], *, paused: bool = False
+        self,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        paused: bool = False,
+        labels: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         cluster = self.kube.create(
             CLUSTER,
@@ -138,7 +143,7 @@ class World:
             {
                 "apiVersion": CLUSTER.api_version,
                 "kind": "Cluster",
-                "metadata": {"name": name},
+                "metadata": {"name": name, "labels": dict(labels or {})},
                 "spec": {
                     "paused": paused,
                     "infrastructureRef": {
@@ -154,7 +159,7 @@ class World:
             "kind": "OpenStackCluster",
             "metadata": {
                 "name": name,
-                "labels": {"cluster.x-k8s.io/cluster-name": name},
+                "labels": {"cluster.x-k8s.io/cluster-name": name, **(labels or {})},
                 "ownerReferences": [
                     {
                         "apiVersion": CLUSTER.api_version,

@@ -122,6 +122,8 @@ def reconcile_load_balancer(
             if fip.port_id != lb.vip_port_id:
                 scope.floating_ips.associate(fip.id, lb.vip_port_id)
         else:
+            # No floating IP: the schema requires ``ip``; the VIP is the address to use.
+            status["ip"] = lb.vip_address
             save(status)
         ports = [api_port(spec), *[int(p) for p in settings.get("additionalPorts") or []]]
         algorithm = "SOURCE_IP_PORT" if settings.get("provider") == "ovn" else "ROUND_ROBIN"

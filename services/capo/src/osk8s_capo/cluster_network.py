@@ -44,7 +44,9 @@ class ClusterRef:
 
 
 def _status_of(resource: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": resource.id, "name": resource.name or ""}
+    # The schema requires a non-empty name; an unnamed user network or subnet shows its ID
+    # (a status write that the API server refuses would hide every condition).
+    out: dict[str, Any] = {"id": resource.id, "name": resource.name or resource.id}
     tags = list(getattr(resource, "tags", None) or [])
     if tags:
         out["tags"] = tags

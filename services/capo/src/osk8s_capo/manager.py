@@ -130,6 +130,9 @@ class Manager:
         self.ready = HealthChecks()
         self.elector: LeaderElector | None = None
         self.leading = threading.Event()
+        self.servers: list[HealthServer] = []
+        """Probe and diagnostics servers once running (their bound addresses)."""
+        self.started = threading.Event()
 
     # Registration
 
@@ -191,6 +194,8 @@ class Manager:
 
     def run(self, stop: threading.Event) -> None:
         servers = self._start_servers()
+        self.servers = servers
+        self.started.set()
         threads = [
             threading.Thread(target=run, args=(stop,), name=name, daemon=True)
             for name, run in self._runnables
