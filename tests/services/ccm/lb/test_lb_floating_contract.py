@@ -2,7 +2,7 @@
 gets no floating IP; turning external allocates one with CCM's marker; turning internal with
 ``keep-floatingip`` detaches but keeps it, and delete keeps it too; ``spec.loadBalancerIP``
 attaches a floating IP the user allocated (never deleting it); a floating subnet chosen by
-name pattern is honoured.
+name pattern of a ``[LoadBalancerClass]`` is honoured, an unknown class refused.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from osk8s_ccm import lb_annotations as ann
-from osk8s_ccm.lb_provider import LoadBalancerService
+from osk8s_ccm.lb_provider import LoadBalancerError, LoadBalancerService
 from osk8s_core.config import LoadBalancerClass
 
 from .conftest import Octavia, Recorder, annotated, nodes_at, service
@@ -24,10 +24,21 @@ def _with_ids(svc: LoadBalancerService, recorder: Recorder) -> LoadBalancerServi
     return annotated(svc, recorder.annotations)
 
 
-def test_internal_external_and_keep_floatingip(octavia: Octavia) -> None:
-    provider = octavia.harness().provider
+def test_internal_external_class_and_keep_floatingip(octavia: Octavia) -> None:
+    # The floating network and subnet come from a [LoadBalancerClass] only (a name pattern).
+    subnet = octavia.conn.network.get_subnet(octavia.options.floating_subnet_id)
+    classes = {
+        "public": LoadBalancerClass(
+            floating_network_id=octavia.options.floating_network_id,
+            floating_subnet=f"~^{subnet.name[:5]}",
+        )
+    }
+    harness = octavia.harness(classes=classes, floating_network_id="", floating_subnet_id="")
+    provider = harness.provider
     nodes = nodes_at(21)
-    svc = service("flip", ("TCP", 80, 30180), annotations={ann.INTERNAL: "true"})
+    svc = service(
+        "flip", ("TCP", 80, 30180), annotations={ann.INTERNAL: "true", ann.CLASS: "public"}
+    )
     recorder = Recorder()
     status = provider.ensure_load_balancer(octavia.cluster, svc, nodes, recorder)
     [lb] = octavia.lbs()
@@ -38,7 +49,9 @@ def test_internal_external_and_keep_floatingip(octavia: Octavia) -> None:
     status = provider.ensure_load_balancer(octavia.cluster, svc, nodes, recorder)
     [fip] = octavia.fips()
     assert fip.port_id == lb.vip_port_id
+    assert fip.floating_network_id == octavia.options.floating_network_id
     assert [p.ip for p in status.ingress] == [fip.floating_ip_address]
+    assert harness.requests().get("subnet_list") == 1  # the pattern, resolved in Neutron
 
     svc = annotated(svc, {ann.INTERNAL: "true", ann.KEEP_FLOATING_IP: "true"})
     status = provider.ensure_load_balancer(octavia.cluster, svc, nodes, recorder)
@@ -57,6 +70,11 @@ def test_internal_external_and_keep_floatingip(octavia: Octavia) -> None:
     [left] = octavia.fips()  # keep-floatingip: released from the LB, not deleted
     assert (left.id, left.port_id) == (fip.id, None)
     octavia.conn.network.delete_ip(left.id)
+
+    unknown = dataclasses.replace(svc, annotations={ann.CLASS: "nope"})
+    with pytest.raises(LoadBalancerError, match="LoadBalancerClass") as caught:
+        provider.ensure_load_balancer(octavia.cluster, unknown, nodes, recorder)
+    assert caught.value.reason == "InvalidConfiguration"
 
 
 def test_load_balancer_ip_attaches_the_users_floating_ip(octavia: Octavia) -> None:
@@ -80,28 +98,3 @@ def test_load_balancer_ip_attaches_the_users_floating_ip(octavia: Octavia) -> No
         assert octavia.conn.network.get_ip(users.id).port_id is None
     finally:
         octavia.conn.network.delete_ip(users.id, ignore_missing=True)
-
-
-def test_floating_subnet_by_name_pattern_and_class(octavia: Octavia) -> None:
-    subnet = octavia.conn.network.get_subnet(octavia.options.floating_subnet_id)
-    classes = {
-        "public": LoadBalancerClass(
-            floating_network_id=octavia.options.floating_network_id,
-            floating_subnet=f"~^{subnet.name[:5]}",
-        )
-    }
-    harness = octavia.harness(classes=classes, floating_network_id="", floating_subnet_id="")
-    svc = service("cls", ("TCP", 80, 30380), annotations={ann.CLASS: "public"})
-    recorder = Recorder()
-    status = harness.provider.ensure_load_balancer(octavia.cluster, svc, nodes_at(23), recorder)
-    [fip] = octavia.fips()
-    assert [p.ip for p in status.ingress] == [fip.floating_ip_address]
-    assert harness.requests().get("subnet_list") == 1  # the pattern was resolved in Neutron
-    harness.provider.ensure_load_balancer_deleted(
-        octavia.cluster, _with_ids(svc, recorder), recorder
-    )
-    assert octavia.inventory()["fips"] == [] and octavia.lbs() == []
-
-    unknown = dataclasses.replace(svc, annotations={ann.CLASS: "nope"})
-    with pytest.raises(Exception, match="LoadBalancerClass"):
-        harness.provider.ensure_load_balancer(octavia.cluster, unknown, nodes_at(23), recorder)
