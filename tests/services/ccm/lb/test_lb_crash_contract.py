@@ -11,6 +11,8 @@ before the recorder saw the id is the "lost" case.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from osk8s_ccm import lb_annotations as ann
@@ -35,7 +37,7 @@ class CrashWorld:
         self.persisted = Recorder()
         self.node_ip = node_ip
 
-    def scenario(self, points: CrashPoints, **options: object) -> None:
+    def scenario(self, points: CrashPoints, **options: Any) -> None:
         harness = self.octavia.harness(crash_points=points, **options)
         svc = annotated(BASE, self.persisted.annotations)
         harness.provider.ensure_load_balancer(
@@ -115,6 +117,7 @@ def _later_creates(octavia: Octavia, world: CrashWorld) -> None:
     world.scenario(NO_CRASH_POINTS, provider_requires_serial_api_calls=True)
     [lb] = octavia.lbs()
     conn = octavia.conn
+    lb_api: Any = conn.load_balancer
     sweep_groups = octavia.sweep_groups
 
     def reset() -> None:
@@ -123,10 +126,10 @@ def _later_creates(octavia: Octavia, world: CrashWorld) -> None:
         # A pool delete takes its members and monitor along (Octavia cascades it).
         for pool in octavia.pools(lb.id):
             conn.load_balancer.delete_pool(pool.id)
-            conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.3)
+            lb_api.wait_for_load_balancer(lb.id, interval=0.3)
         for listener in octavia.listeners(lb.id):
             conn.load_balancer.delete_listener(listener.id)
-            conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.3)
+            lb_api.wait_for_load_balancer(lb.id, interval=0.3)
         for fip in octavia.fips():
             conn.network.delete_ip(fip.id)
         sweep_groups()

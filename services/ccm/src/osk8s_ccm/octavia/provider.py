@@ -24,7 +24,12 @@ from osk8s_ccm.lb_provider import (
     LoadBalancerStatus,
     RetryLater,
 )
-from osk8s_ccm.lb_settings import ServiceLoadBalancerSettings, ingress_for, service_settings
+from osk8s_ccm.lb_settings import (
+    ServiceLoadBalancerSettings,
+    ingress_for,
+    service_settings,
+    wait_lb_active_steps,
+)
 from osk8s_ccm.octavia import naming
 from osk8s_ccm.octavia.desired import (
     TIMEOUT_KEYS,
@@ -69,6 +74,13 @@ def wait_policy_for_steps(steps: int) -> WaitPolicy:
     (``OCCM_WAIT_LB_ACTIVE_STEPS``, default 23: about five and a half minutes)."""
     total = sum(1.2**i for i in range(steps))
     return WaitPolicy(timeout=total, interval=1.0, factor=1.2, max_interval=1.2 ** (steps - 1))
+
+
+def active_waiter(environ: Mapping[str, str]) -> tuple[Waiter, str | None]:
+    """The Waiter of every "until ACTIVE" from ``OCCM_WAIT_LB_ACTIVE_STEPS`` (read once, at
+    the process edge) and the warning to log when its value was bad."""
+    steps, warning = wait_lb_active_steps(environ)
+    return Waiter(policy=wait_policy_for_steps(steps)), warning
 
 
 @dataclass(frozen=True)

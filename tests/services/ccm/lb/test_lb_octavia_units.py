@@ -1,0 +1,216 @@
+"""Pure parts of the Octavia provider: names and markers (§1.4.1), feature gates by API
+version and provider (§1.4.2), the wanted listener/pool/member/monitor tree (§1.4.5),
+what a listener/pool/monitor update changes, node selection, floating subnet patterns,
+managed security group rules (§1.4.9) and the OCCM_WAIT_LB_ACTIVE_STEPS wait.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from osk8s_ccm.lb_provider import LoadBalancerNode, NodeAddress
+from osk8s_ccm.lb_settings import ServiceLoadBalancerSettings
+from osk8s_ccm.octavia import naming
+from osk8s_ccm.octavia.desired import (
+    ListenerSpec,
+    NodeTarget,
+    PortTarget,
+    TreeOptions,
+    listener_specs,
+)
+from osk8s_ccm.octavia.features import OctaviaFeatures, version_from_listing
+from osk8s_ccm.octavia.floating import name_matcher
+from osk8s_ccm.octavia.nodes import member_targets, node_address
+from osk8s_ccm.octavia.provider import active_waiter, wait_policy_for_steps
+from osk8s_ccm.octavia.secgroups import wanted_rules
+from osk8s_ccm.octavia.tree import listener_changes, monitor_changes, pool_changes
+
+from .conftest import service
+
+LATEST = OctaviaFeatures((2, 27))
+NODES = (NodeTarget("n1", "10.0.0.1"), NodeTarget("n2", "10.0.0.2"))
+
+
+def test_names_and_markers_match_cpo() -> None:
+    assert naming.lb_name("kubernetes", "ns", "web") == "kube_service_kubernetes_ns_web"
+    assert naming.legacy_lb_name("12345678-90ab-cdef-1234-567890abcdef") == (
+        "a1234567890abcdef1234567890abcde"
+    )
+    lb = naming.lb_name("c", "ns", "web")
+    assert naming.listener_name(1, lb) == "listener_1_kube_service_c_ns_web"
+    assert naming.pool_name(0, lb) == "pool_0_kube_service_c_ns_web"
+    assert naming.monitor_name(2, lb) == "monitor_2_kube_service_c_ns_web"
+    assert naming.member_name("node", "10.0.0.1", 30000) == "member_node_10.0.0.1_30000"
+    assert naming.fip_description("c", "ns", "web") == (
+        "Floating IP for Kubernetes external service ns/web from cluster c"
+    )
+    assert naming.lb_description("c", "ns", "web") == (
+        "Kubernetes external service ns/web from cluster c"
+    )
+    assert naming.sg_name("uid", "ns", "web") == "lb-sg-uid-ns-web"
+    assert len(naming.lb_name("c" * 300, "ns", "web")) == 255
+
+
+def test_cluster_of_and_rename() -> None:
+    name = naming.lb_name("old", "ns", "web")
+    assert naming.cluster_of(name, "ns", "web") == "old"
+    assert naming.cluster_of(name, "ns", "other") is None
+    assert naming.cluster_of("my-own-lb", "ns", "web") is None
+    assert naming.renamed(f"listener_0_{name}", "old", "new") == (
+        "listener_0_kube_service_new_ns_web"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "provider", "expected"),
+    [
+        ((2, 0), "amphora", (False, False, False, False, False, False)),
+        ((2, 5), "amphora", (True, True, False, False, False, False)),
+        ((2, 16), "amphora", (True, True, True, True, True, True)),
+        ((2, 27), "ovn", (True, False, False, False, False, False)),
+    ],
+)
+def test_feature_gates(version: tuple[int, int], provider: str, expected: tuple[bool, ...]) -> None:
+    f = OctaviaFeatures(version, provider)
+    got = (f.tags, f.timeouts, f.flavors, f.vip_acl, f.availability_zones, f.http_monitor_on_udp)
+    assert got == expected
+
+
+def test_version_is_the_last_entry_of_the_listing() -> None:
+    listing = {"versions": [{"id": "v2.0"}, {"id": "v2.27"}, {"id": "v2.3"}, {"id": "junk"}]}
+    assert version_from_listing(listing) == (2, 3)  # matches CPO: the last, not the highest
+    assert version_from_listing({}) == (2, 0)
+
+
+def _specs(
+    opts: TreeOptions, features: OctaviaFeatures = LATEST, protocol: str = "TCP"
+) -> list[ListenerSpec]:
+    return list(listener_specs([PortTarget(protocol, 80, 30080)], NODES, opts, features))
+
+
+def test_plain_tcp_tree() -> None:
+    [spec] = _specs(TreeOptions(lb_name="lb", allowed_cidrs=("0.0.0.0/0",)))
+    assert (spec.name, spec.protocol, spec.port, spec.tags) == ("listener_0_lb", "TCP", 80, ("lb",))
+    assert spec.pool.protocol == "TCP" and spec.pool.monitor is None
+    assert [(m.name, m.address, m.port) for m in spec.pool.members] == [
+        ("n1", "10.0.0.1", 30080),
+        ("n2", "10.0.0.2", 30080),
+    ]
+    assert spec.allowed_cidrs == ("0.0.0.0/0",)
+    body = spec.body()
+    assert body["default_pool"]["members"][0]["protocol_port"] == 30080
+
+
+@pytest.mark.parametrize(
+    ("opts", "listener", "pool"),
+    [
+        (TreeOptions(lb_name="lb", proxy_protocol="PROXYV2"), "TCP", "PROXYV2"),
+        (TreeOptions(lb_name="lb", x_forwarded_for=True), "HTTP", "HTTP"),
+        (TreeOptions(lb_name="lb", tls_container_ref="ref"), "TERMINATED_HTTPS", "HTTP"),
+    ],
+)
+def test_listener_and_pool_protocols(opts: TreeOptions, listener: str, pool: str) -> None:
+    [spec] = _specs(opts)
+    assert (spec.protocol, spec.pool.protocol) == (listener, pool)
+
+
+def test_monitor_types() -> None:
+    local = TreeOptions(lb_name="lb", health_monitor=True, health_check_node_port=32000)
+    [tcp] = _specs(local)
+    assert tcp.pool.monitor is not None and tcp.pool.monitor.type == "HTTP"
+    assert {m.monitor_port for m in tcp.pool.members} == {32000}
+    [udp_old] = _specs(local, OctaviaFeatures((2, 15)), protocol="UDP")
+    assert udp_old.pool.monitor is not None and udp_old.pool.monitor.type == "UDP-CONNECT"
+    [ovn] = _specs(local, OctaviaFeatures((2, 27), "ovn"))
+    assert ovn.pool.monitor is not None and ovn.pool.monitor.type == "TCP"
+    assert ovn.timeouts == {} and ovn.allowed_cidrs is None  # ovn: neither
+    [none] = _specs(TreeOptions(lb_name="lb"))
+    assert none.pool.monitor is None
+
+
+def test_no_node_port_means_no_members() -> None:
+    [spec] = listener_specs([PortTarget("TCP", 80, 0)], NODES, TreeOptions(lb_name="lb"), LATEST)
+    assert spec.pool.members == ()
+
+
+def test_update_diffs() -> None:
+    [spec] = _specs(TreeOptions(lb_name="lb", connection_limit=5, allowed_cidrs=("10.0.0.0/8",)))
+    same = SimpleNamespace(
+        name=spec.name,
+        connection_limit=5,
+        tags=["other", "lb"],
+        allowed_cidrs=["10.0.0.0/8"],
+        **{k: v for k, v in spec.timeouts.items()},
+    )
+    assert listener_changes(same, spec) == {}
+    changed = SimpleNamespace(**{**vars(same), "connection_limit": -1, "tags": ["other"]})
+    assert listener_changes(changed, spec) == {"connection_limit": 5, "tags": ["other", "lb"]}
+    pool = SimpleNamespace(name=spec.pool.name, lb_algorithm="SOURCE_IP", session_persistence=None)
+    assert pool_changes(pool, spec.pool) == {"lb_algorithm": "ROUND_ROBIN"}
+    [monitored] = _specs(TreeOptions(lb_name="lb", health_monitor=True, monitor_delay=9))
+    assert monitored.pool.monitor is not None
+    monitor = SimpleNamespace(**{**monitored.pool.monitor.updatable(), "delay": 5})
+    assert monitor_changes(monitor, monitored.pool.monitor) == {"delay": 9}
+
+
+def test_member_address_selection_and_node_selector() -> None:
+    both = LoadBalancerNode(
+        name="a",
+        labels={"role": "lb"},
+        addresses=(
+            NodeAddress("ExternalIP", "203.0.113.5"),
+            NodeAddress("InternalIP", "fd00::5"),
+            NodeAddress("InternalIP", "10.0.0.5"),
+        ),
+    )
+    external_only = LoadBalancerNode(
+        name="b", addresses=(NodeAddress("ExternalIP", "203.0.113.6"),)
+    )
+    assert node_address(both, "IPv4") == "10.0.0.5"
+    assert node_address(both, "IPv6") == "fd00::5"
+    assert node_address(external_only, "IPv4") == "203.0.113.6"
+    assert node_address(external_only, "IPv6") is None
+    assert [t.name for t in member_targets([both, external_only], {}, "IPv4")] == ["a", "b"]
+    assert [t.name for t in member_targets([both, external_only], {"role": ""}, "IPv4")] == ["a"]
+    assert member_targets([both], {"role": "web"}, "IPv4") == ()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "matches"),
+    [
+        ("public-*", "public-1", True),
+        ("public-*", "private-1", False),
+        ("~^pub.*[0-9]$", "public-1", True),
+        ("!public-*", "public-1", False),
+        ("!~^pub", "private", True),
+    ],
+)
+def test_floating_subnet_patterns(pattern: str, name: str, matches: bool) -> None:
+    assert name_matcher(pattern)(name) is matches
+
+
+def test_security_group_rules() -> None:
+    svc = service("web", ("TCP", 80, 30080), ("UDP", 53, 30053), health_check_node_port=32000)
+    settings = ServiceLoadBalancerSettings(source_ranges=("198.51.100.0/24",))
+    amphora = wanted_rules(svc, settings, LATEST, "10.0.0.0/24")
+    assert sorted((r.protocol, r.port_range_min, r.remote_ip_prefix) for r in amphora) == [
+        ("tcp", 30080, "10.0.0.0/24"),
+        ("tcp", 32000, "10.0.0.0/24"),
+        ("udp", 30053, "10.0.0.0/24"),
+    ]
+    ovn = wanted_rules(svc, settings, OctaviaFeatures((2, 27), "ovn"), "10.0.0.0/24")
+    assert ("tcp", 30080, "198.51.100.0/24") in {
+        (r.protocol, r.port_range_min, r.remote_ip_prefix) for r in ovn
+    }
+
+
+def test_wait_lb_active_steps() -> None:
+    policy = wait_policy_for_steps(23)
+    assert policy.interval == 1.0 and policy.factor == 1.2
+    assert 320 < policy.timeout < 340  # CPO's backoff: about five and a half minutes
+    waiter, warning = active_waiter({"OCCM_WAIT_LB_ACTIVE_STEPS": "5"})
+    assert warning is None and waiter.policy.timeout == pytest.approx(sum(1.2**i for i in range(5)))
+    _, warning = active_waiter({"OCCM_WAIT_LB_ACTIVE_STEPS": "many"})
+    assert warning is not None and "many" in warning
