@@ -14,6 +14,7 @@ import yaml
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
+from osk8s_capo import leaks as leaks_mod
 from osk8s_capo import naming
 from osk8s_capo.cluster_controller import FINALIZER
 
@@ -343,3 +344,70 @@ def test_missing_external_network_shows_and_recovers(world: World, demo: Connect
     assert osc is not None and osc["status"]["router"]["id"]
     world.delete("ext")
     assert all(not ids for ids in world.cloud_objects("ext").values())
+
+
+def test_leak_report_lists_only_unaccounted_objects(
+    managed: tuple[World, str], demo: Connection
+) -> None:
+    world, name = managed
+    prefix = (naming.network_name(world.namespace, name), f"k8s-cluster-{world.namespace}-{name}-")
+
+    def ours(leaks: list[leaks_mod.Leak]) -> list[tuple[str, str]]:
+        return sorted(
+            (leak.kind, leak.name)
+            for leak in leaks
+            if leak.name.startswith(prefix)
+            or (leak.kind == "floating_ip"
+            and leak.name == world.osc(name)["status"]["apiServerManagedLoadBalancer"]["ip"])
+        )
+
+    live = leaks_mod.expected_names({(world.namespace, name)})
+    assert ours(leaks_mod.find_leaks(demo.network, demo.load_balancer, live)) == []
+    orphaned = ours(leaks_mod.find_leaks(demo.network, demo.load_balancer, set()))
+    kinds = sorted(kind for kind, _ in orphaned)
+    assert kinds == [
+        "floating_ip",
+        "load_balancer",
+        "network",
+        "router",
+        "security_group",
+        "security_group",
+        "subnet",
+    ], orphaned
+
+
+def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
+    managed: tuple[World, str], demo: Connection
+) -> None:
+    """Last test of the module: deletes the shared cluster. An LB that OCCM made on the
+    cluster network blocks deletion with a condition; the osk8s opt-in annotation lets the
+    controller delete it; then nothing named after the cluster is left."""
+    world, name = managed
+    osc = world.osc(name)
+    subnet = osc["status"]["network"]["subnets"][0]["id"]
+    foreign = demo.load_balancer.create_load_balancer(
+        name="kube_service_occm_web", vip_subnet_id=subnet
+    )
+    world.kube.delete(world.kube_objects_resource(), world.namespace, name)
+    osc = world.converge(
+        name,
+        until=lambda o: (
+            o is not None and cond.is_true(o.get("status"), cond.FOREIGN_LOAD_BALANCERS)
+        ),
+        rounds=80,
+    )
+    assert osc is not None and foreign.id in condition(osc, cond.FOREIGN_LOAD_BALANCERS)["message"]
+    assert FINALIZER in osc["metadata"]["finalizers"]
+    assert world.cloud_objects(name)["networks"], "the network is kept while the LB is there"
+    assert demo.load_balancer.get_load_balancer(foreign.id).provisioning_status != "DELETED"
+    world.kube.patch(
+        world.kube_objects_resource(),
+        osc,
+        {"metadata": {"annotations": {"osk8s.io/delete-foreign-load-balancers": "true"}}},
+    )
+    world.converge(name, until=lambda o: o is None, rounds=120)
+    left = world.cloud_objects(name)
+    assert all(not ids for ids in left.values()), left
+    gone = [lb for lb in demo.load_balancer.load_balancers(name="kube_service_occm_web")
+            if lb.id == foreign.id and lb.provisioning_status != "DELETED"]  # fmt: skip
+    assert gone == []
