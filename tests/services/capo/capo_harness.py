@@ -95,7 +95,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.api = self.kube_api.api_client()
-        self.core = k8s.CoreV1Api(self.api)
+        self.core: Any = k8s.CoreV1Api(self.api)
         self.kube = KubeObjects(self.api)
         self.core.create_namespace({"metadata": {"name": self.namespace}})
         self.put_secret(self.clouds_yaml)

@@ -97,7 +97,7 @@ def _empty_project(conn: Connection) -> None:
                 device_id=router.id, device_owner="network:router_interface"
             ):
                 for ip in port.fixed_ips:
-                    conn.network.remove_interface_from_router(router, subnet_id=ip["subnet_id"])
+                    conn.network.remove_interface_from_router(router, subnet=ip["subnet_id"])
             conn.network.delete_router(router.id)
     for network in list(conn.network.networks(project_id=conn.current_project_id)):
         with contextlib.suppress(Exception):

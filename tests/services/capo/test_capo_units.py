@@ -1,0 +1,280 @@
+"""Pure logic of the CAPO cluster side: names (§2.11, byte for byte), conditions, credentials
+from clouds.yaml Secrets and ClusterIdentities, filters, default security group rules, the
+contract helpers and the manager's address parsing. No cloud, no API server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from osk8s_capo import capi, naming, params
+from osk8s_capo import conditions as cond
+from osk8s_capo.cluster_secgroups import desired_rules
+from osk8s_capo.credentials import (
+    ConnectionSource,
+    CredentialResolver,
+    IdentityError,
+    IdentityRef,
+    auth_from_clouds_yaml,
+)
+from osk8s_capo.manager import split_address
+from osk8s_core.credentials import ClientSettings, ConnectionCache
+
+CLOUDS = """
+clouds:
+  openstack:
+    auth:
+      auth_url: https://keystone.example:5000/v3
+      username: alice
+      password: s3cret-pw
+      project_name: tenant
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+  appcred:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: https://keystone.example:5000/v3
+      application_credential_id: ac-id
+      application_credential_secret: ac-secret
+    verify: false
+"""
+
+
+def test_names_match_capo() -> None:
+    assert naming.network_name("ns", "c1") == "k8s-clusterapi-cluster-ns-c1"
+    assert (
+        naming.router_name("ns", "c1")
+        == naming.subnet_name("ns", "c1")
+        == "k8s-clusterapi-cluster-ns-c1"
+    )
+    assert naming.security_group_name("ns", "c1", "worker") == "k8s-cluster-ns-c1-secgroup-worker"
+    assert naming.load_balancer_name("ns", "c1") == "k8s-clusterapi-cluster-ns-c1-kubeapi"
+    assert (
+        naming.lb_port_name(naming.load_balancer_name("ns", "c1"), 6443)
+        == "k8s-clusterapi-cluster-ns-c1-kubeapi-6443"
+    )
+    assert naming.lb_member_name("lb", 6443, "m-0") == "lb-6443-m-0"
+    assert (
+        naming.description("ns", "c1") == "Created by cluster-api-provider-openstack cluster ns-c1"
+    )
+    assert naming.bastion_name("c1") == "c1-bastion"
+    assert naming.port_name("srv", 0) == "srv-0" and naming.root_volume_name("srv") == "srv-root"
+    assert naming.merge_tags(["a", "b"], None, ["b", "", "c"]) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="role"):
+        naming.security_group_name("ns", "c1", "etcd")
+
+
+def test_condition_transition_time_moves_only_on_status_change() -> None:
+    times = iter([dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 2, tzinfo=dt.UTC)])
+    status: dict[str, Any] = {}
+    assert cond.set_condition(status, "Ready", False, "Waiting", "first", clock=lambda: next(times))
+    first = cond.find(status, "Ready")
+    assert first is not None and first["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    assert not cond.set_condition(status, "Ready", False, "Waiting", "first")  # no change, no write
+    assert cond.set_condition(status, "Ready", False, "Other", "second")
+    assert cond.find(status, "Ready")["lastTransitionTime"] == "2026-01-01T00:00:00Z"  # type: ignore[index]
+    assert cond.set_condition(status, "Ready", True, "Ready", clock=lambda: next(times))
+    assert cond.find(status, "Ready")["lastTransitionTime"] == "2026-01-02T00:00:00Z"  # type: ignore[index]
+    cond.set_condition(status, "X", "Unknown", "R", "password=hunter2 " + "x" * 5000)
+    x = cond.find(status, "X")
+    assert (
+        x is not None
+        and len(x["message"]) <= cond.MESSAGE_LIMIT + 40
+        and "hunter2" not in x["message"]
+    )
+
+
+def test_password_and_application_credential_from_clouds_yaml() -> None:
+    auth = auth_from_clouds_yaml(CLOUDS, "openstack", region="RegionTwo")
+    assert (auth.username, auth.project_name, auth.region) == ("alice", "tenant", "RegionTwo")
+    assert auth.password is not None and auth.password.reveal() == "s3cret-pw"
+    assert "s3cret-pw" not in repr(auth)
+    app = auth_from_clouds_yaml(CLOUDS, "appcred", cacert="-----BEGIN CERTIFICATE-----")
+    assert app.application_credential_id == "ac-id" and app.tls_insecure is True
+    assert app.ca_data == "-----BEGIN CERTIFICATE-----"
+    with_global_ca = auth_from_clouds_yaml(CLOUDS, "openstack", ca_file="/etc/ca.pem")
+    assert with_global_ca.ca_file == "/etc/ca.pem" and with_global_ca.region == "RegionOne"
+
+
+@pytest.mark.parametrize(
+    ("text", "cloud", "message"),
+    [
+        (CLOUDS, "missing", "no cloud named 'missing'"),
+        ("clouds: [", "openstack", "not valid YAML"),
+        ("other: {}", "openstack", "no clouds mapping"),
+        (
+            "clouds: {openstack: {auth: {username: u, password: secretvalue}}}",
+            "openstack",
+            "auth_url",
+        ),
+    ],
+)
+def test_bad_clouds_yaml_is_a_clear_error_without_secrets(
+    text: str, cloud: str, message: str
+) -> None:
+    with pytest.raises(IdentityError, match=message) as caught:
+        auth_from_clouds_yaml(text, cloud)
+    assert "secretvalue" not in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+class Secrets:
+    def __init__(self, data: dict[tuple[str, str], dict[str, str]]) -> None:
+        self.data = data
+        self.reads = 0
+
+    def read_secret(self, namespace: str, name: str) -> Mapping[str, str]:
+        self.reads += 1
+        if (namespace, name) not in self.data:
+            raise IdentityError(f"secret {namespace}/{name} not found")
+        return self.data[(namespace, name)]
+
+
+class Identities:
+    def __init__(self, identity: dict[str, Any] | None, labels: dict[str, str]) -> None:
+        self.identity, self.labels = identity, labels
+
+    def cluster_identity(self, name: str) -> Mapping[str, Any] | None:
+        return self.identity
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        return self.labels
+
+
+def test_one_connection_per_credential_set_and_secret_read_every_time() -> None:
+    secrets = Secrets({("ns", "cloud"): {"clouds.yaml": CLOUDS}})
+    built: list[Any] = []
+
+    def builder(auth: Any, *, settings: Any, ca_store: Any) -> Any:
+        built.append(auth)
+        return object()
+
+    source = ConnectionSource(
+        resolver=CredentialResolver(secrets=secrets),
+        cache=ConnectionCache(settings=ClientSettings(component="t", version="0"), builder=builder),
+    )
+    ref = IdentityRef(name="cloud", cloud_name="openstack")
+    first = source.connection("ns", ref)
+    assert source.connection("ns", ref) is first
+    assert secrets.reads == 2 and len(built) == 1
+    # Rotated Secret content: a new connection at once (no restart, no cache of Secrets).
+    secrets.data[("ns", "cloud")] = {"clouds.yaml": CLOUDS.replace("s3cret-pw", "rotated")}
+    assert source.connection("ns", ref) is not first and len(built) == 2
+    with pytest.raises(IdentityError, match="secret ns/other not found"):
+        source.connection("ns", IdentityRef(name="other", cloud_name="openstack"))
+    with pytest.raises(IdentityError, match=r"no 'clouds\.yaml' key"):
+        secrets.data[("ns", "empty")] = {}
+        source.connection("ns", IdentityRef(name="empty", cloud_name="openstack"))
+
+
+def test_cluster_identity_checks_the_namespace_selector() -> None:
+    secrets = Secrets({("capo-system", "central"): {"clouds.yaml": CLOUDS}})
+    identity = {
+        "spec": {
+            "secretRef": {"name": "central", "namespace": "capo-system"},
+            "namespaceSelector": {"matchLabels": {"team": "a"}},
+        }
+    }
+    ref = IdentityRef.from_spec({"type": "ClusterIdentity", "name": "id", "cloudName": "openstack"})
+    allowed = CredentialResolver(secrets=secrets, identities=Identities(identity, {"team": "a"}))
+    assert allowed.resolve("tenant-a", ref).source == "secret capo-system/central"
+    denied = CredentialResolver(secrets=secrets, identities=Identities(identity, {"team": "b"}))
+    with pytest.raises(IdentityError, match="IdentityAccessDenied"):
+        denied.resolve("tenant-b", ref)
+    with pytest.raises(IdentityError, match="needs name and cloudName"):
+        IdentityRef.from_spec({"name": "x"})
+
+
+def test_neutron_filter_and_exactly_one_match() -> None:
+    query = params.neutron_query(
+        {"name": "n", "projectID": "p", "tags": ["a", "b"], "notTagsAny": ["c"]}
+    )
+    assert query == {"name": "n", "project_id": "p", "tags": "a,b", "not_any_tags": "c"}
+
+    class Item:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    items = [Item("n"), Item("n")]
+    with pytest.raises(params.FilterMatchError, match="2 networks match"):
+        params.resolve(
+            {"filter": {"name": "n"}}, what="networks", get=Item, query=lambda **_: items
+        )
+    with pytest.raises(params.FilterMatchError, match="no networks match"):
+        params.resolve(
+            {"filter": {"name": "x"}}, what="networks", get=Item, query=lambda **_: items
+        )
+    assert (
+        params.resolve({"id": "abc"}, what="networks", get=Item, query=lambda **_: []).name == "abc"
+    )
+
+
+def test_default_rules_and_user_rules() -> None:
+    spec = {
+        "apiServer": {"managedLoadBalancer": {"additionalPorts": [8443]}},
+        "managedSecurityGroups": {
+            "allowAllInClusterTraffic": True,
+            "controlPlaneNodesSecurityGroupRules": [
+                {
+                    "name": "x",
+                    "direction": "ingress",
+                    "protocol": "tcp",
+                    "portRangeMin": 1,
+                    "remoteManagedGroups": ["bastion", "worker"],
+                }
+            ],
+        },
+        "bastion": {"enabled": True, "spec": {}},
+    }
+    groups = {"controlplane": "cp", "worker": "w", "bastion": "b"}
+    rules = desired_rules(spec, groups, ["10.0.0.0/24", "fd00::/64"])
+    cp = {
+        (r.protocol, r.port_range_min, r.port_range_max, r.remote_group_id, r.remote_ip_prefix)
+        for r in rules["controlplane"]
+    }
+    assert ("tcp", 6443, 6443, None, None) in cp and ("tcp", 8443, 8443, None, None) in cp
+    assert ("tcp", 22, 22, "b", None) in cp and (None, None, None, "w", None) in cp
+    assert ("tcp", 1, 1, "b", None) in cp and ("tcp", 1, 1, "w", None) in cp
+    worker = {(r.protocol, r.port_range_min, r.remote_ip_prefix) for r in rules["worker"]}
+    assert ("udp", 30000, "10.0.0.0/24") in worker
+    assert not any(prefix and ":" in prefix for _, _, prefix in worker)  # IPv4 subnets only
+    assert {(r.direction, r.ethertype) for r in rules["bastion"]} >= {
+        ("ingress", "IPv4"),
+        ("egress", "IPv6"),
+    }
+    assert len({r.key() for r in rules["worker"]}) == len(rules["worker"])
+
+
+def test_contract_helpers() -> None:
+    osc = {
+        "metadata": {
+            "ownerReferences": [
+                {"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "name": "c"}
+            ],
+            "annotations": {"cluster.x-k8s.io/managed-by": "kamaji"},
+            "labels": {"cluster.x-k8s.io/watch-filter": "a"},
+            "finalizers": ["other"],
+        }
+    }
+    assert capi.owner_name(osc, "Cluster") == "c" and capi.owner_name(osc, "Machine") is None
+    assert capi.is_externally_managed(osc)
+    assert capi.is_paused({"spec": {"paused": True}}, {"metadata": {}})
+    assert capi.is_paused(
+        {"spec": {}}, {"metadata": {"annotations": {"cluster.x-k8s.io/paused": ""}}}
+    )
+    assert not capi.is_paused({"spec": {}}, osc)
+    assert capi.matches_watch_filter(osc, "a") and not capi.matches_watch_filter(osc, "b")
+    assert (
+        capi.finalizers_with(osc, "f") == ["other", "f"]
+        and capi.finalizers_without(osc, "other") == []
+    )
+
+
+def test_addresses() -> None:
+    assert split_address(":9440") == ("0.0.0.0", 9440)
+    assert split_address("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert split_address("[::1]:8443") == ("::1", 8443)
+    assert split_address("0") is None and split_address("") is None
