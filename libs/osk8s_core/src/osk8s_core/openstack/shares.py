@@ -44,6 +44,7 @@ class ShareSpec:
     snapshot_id: str | None = None
     description: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    share_group_id: str | None = None
 
     def attributes(self) -> dict[str, Any]:
         values = {
@@ -52,6 +53,7 @@ class ShareSpec:
             "share_network_id": self.share_network_id,
             "snapshot_id": self.snapshot_id,
             "description": self.description,
+            "share_group_id": self.share_group_id,
         }
         attrs: dict[str, Any] = {
             "name": self.name,
