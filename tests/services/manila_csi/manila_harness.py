@@ -30,6 +30,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.proto.csi import csi_pb2_grpc
 from osk8s_core.retry import WaitPolicy
+from osk8s_manila_csi.affinity import PvcReader
 from osk8s_manila_csi.app import NodeParts, build_driver
 from osk8s_manila_csi.controller import ControllerOptions
 from osk8s_manila_csi.manila import Manila, ManilaClients
@@ -92,6 +93,7 @@ def start(
     runtime_config: dict[str, Any] | None = None,
     list_secrets: bool = True,
     client_timeout: float = 30.0,
+    pvc_reader: PvcReader | None = None,
 ) -> Iterator[Driver]:
     root = Path(tempfile.mkdtemp(prefix="manila-", dir="/tmp"))
     log = structlog.get_logger("test.manila")
@@ -141,6 +143,7 @@ def start(
             waiter=waiter,
             logger=log,
             registry=registry,
+            pvc_reader=pvc_reader,
         )
         server.start()
         stack.callback(server.stop, 0)

@@ -26,6 +26,7 @@ from osk8s_core.grpc.server import GrpcServer, ServerOptions, ServiceRegistratio
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.proto.csi import csi_pb2_grpc
 from osk8s_manila_csi.adapters import adapter_for
+from osk8s_manila_csi.affinity import PvcReader
 from osk8s_manila_csi.controller import ControllerOptions, ControllerService
 from osk8s_manila_csi.identity import IdentityService
 from osk8s_manila_csi.manila import ManilaClients
@@ -59,6 +60,7 @@ def build_driver(
     waiter: Waiter,
     logger: Logger,
     registry: CollectorRegistry,
+    pvc_reader: PvcReader | None = None,
     log_payloads: bool = False,
     max_workers: int = 10,
 ) -> GrpcServer:
@@ -68,7 +70,11 @@ def build_driver(
     services = [ServiceRegistration("csi.v1.Identity", _adder("Identity", identity))]
     if controller is not None:
         ctrl = ControllerService(
-            clients=clients, adapter=adapter, options=controller, waiter=waiter
+            clients=clients,
+            adapter=adapter,
+            options=controller,
+            waiter=waiter,
+            pvc_reader=pvc_reader,
         )
         services.append(ServiceRegistration("csi.v1.Controller", _adder("Controller", ctrl)))
     if node is not None:

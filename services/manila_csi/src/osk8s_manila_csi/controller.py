@@ -28,6 +28,7 @@ from osk8s_core.openstack.shares import ShareSpec
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
 from osk8s_manila_csi.adapters import Adapter
+from osk8s_manila_csi.affinity import PvcHints, PvcReader, pvc_hints
 from osk8s_manila_csi.manila import Manila, ManilaClients
 from osk8s_manila_csi.params import VolumeParams, parse_volume_params, share_metadata
 from osk8s_manila_csi.provision import (
@@ -92,7 +93,9 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         adapter: Adapter,
         options: ControllerOptions,
         waiter: Waiter,
+        pvc_reader: PvcReader | None = None,
     ) -> None:
+        self._pvc_reader = pvc_reader
         self._clients = clients
         self._adapter = adapter
         self._options = options
@@ -128,9 +131,15 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         size = size_gib(request.capacity_range if request.HasField("capacity_range") else None)
         specs = self._adapter.wanted_rules(params, request.name)  # bad clients: before any share
         manila = self._clients.for_secrets(request.secrets)
+        hints = (
+            pvc_hints(manila, params, self._pvc_reader)
+            if self._pvc_reader is not None
+            else PvcHints({}, params.group_id, {})
+        )
         snapshot_id = self._source_snapshot(manila, request, size)
+        spec = self._spec(request, params, size, snapshot_id, hints.group_id)
         share = ensure_share(
-            manila, self._spec(request, params, size, snapshot_id), snapshot_id=snapshot_id
+            manila, spec, snapshot_id=snapshot_id, scheduler_hints=hints.scheduler_hints
         )
         if request.volume_content_source.HasField("volume"):
             self._drop_clone_snapshot(manila, request.name)
@@ -140,8 +149,9 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             "shareAccessIDs": ",".join(r.id for r in rules),
             **dict(params.node_context or {}),
         }
-        if params.group_id:
-            volume_context["groupID"] = params.group_id
+        if hints.group_id:
+            volume_context["groupID"] = hints.group_id
+        volume_context.update(hints.context)
         volume = csi_pb2.Volume(
             volume_id=share.id,
             capacity_bytes=int(share.size or size) * GIB,
@@ -153,7 +163,12 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         return csi_pb2.CreateVolumeResponse(volume=volume)
 
     def _spec(
-        self, request: Any, params: VolumeParams, size: int, snapshot_id: str | None
+        self,
+        request: Any,
+        params: VolumeParams,
+        size: int,
+        snapshot_id: str | None,
+        group_id: str,
     ) -> ShareSpec:
         zone = params.availability
         if params.auto_topology and self._options.with_topology and not zone:
@@ -168,6 +183,7 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             snapshot_id=snapshot_id,
             description=SHARE_DESCRIPTION,
             metadata=share_metadata(params, cluster_id=self._options.cluster_id),
+            share_group_id=group_id or None,
         )
 
     def _source_snapshot(self, manila: Manila, request: Any, size: int) -> str | None:

@@ -9,7 +9,7 @@ in ``error`` is a clear FAILED_PRECONDITION naming the rule, not a share that ne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from osk8s_core import errors
@@ -20,10 +20,11 @@ from osk8s_core.grpc.csi import (
     InvalidArgument,
     ResourceExhausted,
 )
+from osk8s_core.openstack.idempotency import create_once, require_match
 from osk8s_core.openstack.shares import AccessRuleSpec, ShareSpec
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_manila_csi.adapters import Adapter
-from osk8s_manila_csi.manila import Manila
+from osk8s_manila_csi.manila import HINTS_MICROVERSION, Manila
 
 SHARE_DESCRIPTION: Final = "provisioned-by=manila.csi.openstack.org"
 SNAPSHOT_DESCRIPTION: Final = "snapshotted-by=manila.csi.openstack.org"
@@ -53,10 +54,19 @@ def failure_error(manila: Manila, resource_id: str, what: str) -> CsiError:
     return kind(f"{what} went into status error: {message.text[:300]}")
 
 
-def ensure_share(manila: Manila, spec: ShareSpec, *, snapshot_id: str | None) -> Any:
+def ensure_share(
+    manila: Manila,
+    spec: ShareSpec,
+    *,
+    snapshot_id: str | None,
+    scheduler_hints: Mapping[str, str] | None = None,
+) -> Any:
     """The share named ``spec.name``, created if missing, ``available``. An existing share of
     another size, protocol or source is AlreadyExists; one in ``error`` is deleted."""
-    share = manila.shares.create(spec, wait=False)
+    if scheduler_hints:
+        share = _create_with_hints(manila, spec, dict(scheduler_hints))
+    else:
+        share = manila.shares.create(spec, wait=False)
     if snapshot_id and getattr(share, "snapshot_id", None) not in (None, snapshot_id):
         raise errors.AlreadyExists(f"share {spec.name!r} exists from another snapshot")
     try:
@@ -65,6 +75,22 @@ def ensure_share(manila: Manila, spec: ShareSpec, *, snapshot_id: str | None) ->
         error = failure_error(manila, share.id, f"share {share.id}")
         manila.shares.delete(share.id, wait=True)
         raise error from None
+
+
+def _create_with_hints(manila: Manila, spec: ShareSpec, hints: dict[str, str]) -> Any:
+    if not manila.versions.allows(HINTS_MICROVERSION):
+        top = ".".join(map(str, manila.versions.maximum))
+        raise InvalidArgument(
+            f"PVC affinity annotations need Manila API {HINTS_MICROVERSION}; the server has {top}"
+        )
+    attributes = spec.attributes()
+    attributes["share_proto"] = attributes.pop("share_protocol")
+    wanted = {"size": spec.size_gb, "share_protocol": spec.protocol}
+    return create_once(
+        find=lambda: manila.shares.find_by_name(spec.name),
+        create=lambda: manila.shares.get(manila.api.create_with_hints(attributes, hints)),
+        check=lambda found: require_match(found, wanted, what=f"share {spec.name!r}"),
+    )
 
 
 def ensure_rules(

@@ -44,14 +44,26 @@ def _node(settings: Settings, log: Any) -> NodeParts:
     )
 
 
+def _pvc_reader(settings: Settings) -> Any:
+    from osk8s_core.k8s.client import KubeClientOptions, build_api_client  # noqa: PLC0415
+    from osk8s_core.k8s.pvc import KubePvcReader  # noqa: PLC0415 - kubernetes client
+
+    options = KubeClientOptions(
+        kubeconfig=settings.kubeconfig,
+        master=settings.master,
+        qps=settings.kube_api_qps,
+        burst=settings.kube_api_burst,
+        user_agent=f"{PROG}/{__version__}",
+    )
+    return KubePvcReader(build_api_client(options))
+
+
 def run(settings: Settings) -> int:
     configure_logging(**settings.log.logging_kwargs())
     bind_component("manila-csi")
     log = structlog.get_logger("osk8s.manila_csi")
     for flag in settings.deprecated:
         log.warning("deprecated flag ignored", flag=flag)
-    if settings.pvc_annotations:
-        log.warning("--pvc-annotations: PVC scheduler hints are not applied by this release")
     registry = CollectorRegistry()
     cache = ConnectionCache(
         settings=ClientSettings(
@@ -86,6 +98,7 @@ def run(settings: Settings) -> int:
         waiter=waiter,
         logger=log,
         registry=registry,
+        pvc_reader=_pvc_reader(settings) if settings.pvc_annotations and controller else None,
         log_payloads=settings.verbosity >= 5,
     )
     log.info("serving", endpoint=settings.endpoint, protocol=settings.protocol)
