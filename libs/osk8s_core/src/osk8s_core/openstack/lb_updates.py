@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from osk8s_core.openstack.idempotency import create_once
+from osk8s_core.openstack.idempotency import create_after_lookup, create_once
 from osk8s_core.openstack.raw import checked
 
 if TYPE_CHECKING:
@@ -51,23 +51,34 @@ class LoadBalancerUpdates:
         *,
         wait: bool = True,
         pools: Sequence[Mapping[str, Any]] = (),
+        looked_up: bool = False,
     ) -> LoadBalancer:
         """One POST with the LB and its listeners, pools, members and monitors (Octavia's
         "fully populated" create). Idempotent by the LB name like ``LoadBalancers.create``:
         an LB found by name is returned as it is (its tree is the caller's reconcile).
         ``pools``: LB-level pools that listeners' ``default_pool`` and L7 policies'
-        ``redirect_pool`` name as ``{"name": ...}`` (the ingress controller's shared pools)."""
+        ``redirect_pool`` name as ``{"name": ...}`` (the ingress controller's shared pools).
+        ``looked_up``: the caller just found no LB of that name, so that lookup is skipped (a
+        lost answer still looks again)."""
         attrs = {**spec.attributes(), "listeners": [dict(item) for item in listeners]}
         if pools:
             attrs["pools"] = [dict(item) for item in pools]
-        lb = create_once(
-            find=lambda: self._lbs.find_by_name(spec.name),
-            create=lambda: self._client.call(
+
+        def find() -> LoadBalancer | None:
+            return self._lbs.find_by_name(spec.name)
+
+        def create() -> LoadBalancer:
+            return self._client.call(
                 "loadbalancer_create",
                 self._lbs.api.create_load_balancer,
                 idempotent=False,
                 **attrs,
-            ),
+            )
+
+        lb = (
+            create_after_lookup(find=find, create=create, check=lambda found: found)
+            if looked_up
+            else create_once(find=find, create=create)
         )
         return self._lbs.wait_active(lb.id) if wait else lb
 

@@ -436,7 +436,9 @@ class OctaviaProvider:
         if self._settings.options.provider_requires_serial_api_calls:
             lb = self._lbs.create(spec, wait=False)
         else:
-            lb = self._updates.create_populated(spec, [w.body() for w in wanted], wait=False)
+            lb = self._updates.create_populated(
+                spec, [w.body() for w in wanted], wait=False, looked_up=True
+            )
         # Persist the id before the wait: a crash now still finds it on restart.
         sync.recorder.annotate(ann.LOAD_BALANCER_ID, str(lb.id))
         sync.recorder.not_ready("WaitingForLoadBalancer", f"load balancer {lb.id} is being created")
