@@ -7,7 +7,8 @@ snapshot specs (snapshot, create-from-snapshot, revert, mountable snapshots), so
 clone paths run end to end.
 
 What the dummy back end still lacks: no real export (``10.0.0.10:/path/to/fake/...`` cannot be
-mounted); NFS and CIFS only (no CephFS, so no Manila CSI CephFS path); DHSS=False only (no share
+mounted); CEPHFS only as far as Manila CSI needs it (plugins/manila_cephfs.py: fake monitor
+exports, cephx rules with fake keys; no Ceph behind it); DHSS=False only (no share
 networks or share servers); no replication (no ``replication_domain``), no share groups type,
 no migration setup; capacity is a fixed fake pool, so nothing fills up.
 """
