@@ -130,8 +130,11 @@ def reconcile_load_balancer(
         monitor = {**MONITOR_DEFAULTS, **(settings.get("monitor") or {})}
         for port in ports:
             child = naming.lb_port_name(name, port)
-            listener = children.create_listener(lb.id, child, protocol="TCP", port=port)
-            pool = children.create_pool(
+            # Look first: the creates wait for ACTIVE around them even when nothing is made.
+            listener = children.find_listener(lb.id, child) or children.create_listener(
+                lb.id, child, protocol="TCP", port=port
+            )
+            pool = children.find_pool(lb.id, child) or children.create_pool(
                 lb.id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
             )
             _ensure_monitor(scope, lb.id, pool.id, child, monitor)
