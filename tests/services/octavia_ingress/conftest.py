@@ -6,6 +6,7 @@ module holding Nodes, Services, Secrets and Ingresses.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import RetryPolicy, WaitPolicy
+from osk8s_octavia_ingress import naming
 from osk8s_octavia_ingress.app import build_reconciler
 from osk8s_octavia_ingress.config import IngressConfig, OctaviaConfig
 from osk8s_octavia_ingress.kube import ApiKubeView
@@ -141,6 +143,7 @@ def make_reconciler(
         cluster: str,
         *,
         floating: bool = False,
+        serial: bool = False,
         conn: Connection | None = None,
         crash_points: CrashPoints = NO_CRASH_POINTS,
     ) -> tuple[IngressReconciler, Counter]:
@@ -151,12 +154,14 @@ def make_reconciler(
             octavia=OctaviaConfig(
                 subnet_id=lb_options.subnet_id,
                 floating_network_id=lb_options.floating_network_id if floating else "",
+                provider_requires_serial_api_calls=serial,
             ),
         )
         counter = Counter()
+        metrics = ApiMetrics(counter.registry)
         client = OpenStackClient(
             conn or ingress_conn,
-            metrics=ApiMetrics(counter.registry),
+            metrics=metrics,
             retry_policy=POLICY,
             logger=get_logger("test.ingress"),
             crash_points=crash_points,
@@ -164,9 +169,17 @@ def make_reconciler(
         recorder = EventRecorder(
             kube.core, component="octavia-ingress-controller", clock=SystemClock()
         )
+        octavia = OpenStackClient(
+            conn or ingress_conn,
+            metrics=metrics,
+            retry_policy=dataclasses.replace(POLICY, retry_conflict=True),
+            logger=get_logger("test.ingress"),
+            crash_points=crash_points,
+        )
         reconciler = build_reconciler(
             config,
             client=client,
+            octavia_client=octavia,
             kube=ApiKubeView(kube.client),
             recorder=recorder,
             waiter=Waiter(policy=FAST_WAIT),
@@ -188,3 +201,67 @@ def delete_lbs(conn: Connection, name: str) -> None:
         with contextlib.suppress(Exception):
             lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
         lb_api.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
+
+
+CRASH_NAME = "crashy"
+
+
+@pytest.fixture(scope="module")
+def crash_world(kube: Kube) -> Kube:
+    kube.node("crash-node-a", "10.23.0.11")
+    kube.node("crash-node-b", "10.23.0.12")
+    kube.service("crash-web", [{"name": "http", "port": 80, "nodePort": 30380}])
+    kube.net.create_namespaced_ingress(
+        "default",
+        {
+            "metadata": {
+                "name": CRASH_NAME,
+                "annotations": {"kubernetes.io/ingress.class": "openstack"},
+            },
+            "spec": {
+                "rules": [
+                    {
+                        "host": "crash.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/app",
+                                    "pathType": "Prefix",
+                                    "backend": {
+                                        "service": {"name": "crash-web", "port": {"name": "http"}}
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        },
+    )
+    return kube
+
+
+def verify_one_of_each(conn: Connection, kube: Kube, resource: str) -> None:
+    lb_api: Any = conn.load_balancer
+    lbs = list(lb_api.load_balancers(name=resource))
+    assert len(lbs) == 1, [lb.id for lb in lbs]
+    lb = lbs[0]
+    listeners = list(lb_api.listeners(load_balancer_id=lb.id))
+    assert [(x.name, x.protocol) for x in listeners] == [(resource, "HTTP")]
+    pools = list(lb_api.pools(loadbalancer_id=lb.id))
+    assert len(pools) == 1
+    assert sorted((m.address, m.protocol_port) for m in lb_api.members(pools[0].id)) == [
+        ("10.23.0.11", 30380),
+        ("10.23.0.12", 30380),
+    ]
+    policies = list(lb_api.l7_policies(listener_id=listeners[0].id))
+    assert len(policies) == 1 and policies[0].redirect_pool_id == pools[0].id
+    rules = sorted((r.type, r.rule_value) for r in lb_api.l7_rules(policies[0].id))
+    assert rules == [
+        ("HOST_CRASH_NAME", r"^crash\.example\.com(:80)?$"),
+        ("PATH", r"^/app(/.*)?$"),
+    ]
+    ingress: Any = kube.net.read_namespaced_ingress(CRASH_NAME, "default")
+    assert ingress.status.load_balancer.ingress[0].ip == lb.vip_address
+    version = ingress.metadata.resource_version
+    assert naming.processed_version(lb.description) == version

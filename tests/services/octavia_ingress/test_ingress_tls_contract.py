@@ -48,7 +48,7 @@ def _secret(kube: Kube, tmp_path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(cert)
 
 
-def test_tls_added_later_keeps_lb_and_floating_ip(
+def test_tls_added_later_keeps_lb_and_floating_ip(  # noqa: PLR0915 (one life, in order)
     kube: Kube,
     make_reconciler: Builder,
     ingress_conn: Connection,

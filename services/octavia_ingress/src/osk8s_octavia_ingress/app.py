@@ -44,6 +44,7 @@ from osk8s_core.openstack.loadbalancers import LoadBalancers
 from osk8s_core.openstack.secrets import Secrets
 from osk8s_core.openstack.security_groups import SecurityGroups
 from osk8s_core.openstack.waiting import Waiter
+from osk8s_core.retry import RetryPolicy
 from osk8s_octavia_ingress.config import IngressConfig
 from osk8s_octavia_ingress.kube import ApiKubeView, KubeView
 from osk8s_octavia_ingress.octavia_tree import OctaviaTree
@@ -55,6 +56,8 @@ RESYNC_SECONDS: Final = 30.0
 NODE_SYNC_SECONDS: Final = 60.0
 MAX_RETRIES: Final = 5
 LEASE_NAMESPACE: Final = "kube-system"
+# Octavia's 409 means "the LB is busy with another change" (PENDING_*): wait and repeat.
+OCTAVIA_RETRY: Final = RetryPolicy(retry_conflict=True)
 
 
 def build_reconciler(
@@ -65,9 +68,12 @@ def build_reconciler(
     recorder: Recorder,
     logger: Any = None,
     waiter: Waiter | None = None,
+    octavia_client: OpenStackClient[Any] | None = None,
 ) -> IngressReconciler:
-    """The reconciler over ``client``'s project; Barbican only when the catalog has it."""
-    lbs = LoadBalancers(client, waiter=waiter)
+    """The reconciler over ``client``'s project; Barbican only when the catalog has it.
+    ``octavia_client`` (default: ``client``) carries Octavia's calls: give it a policy that
+    retries 409, which Octavia answers while another change holds the LB (PENDING_*)."""
+    lbs = LoadBalancers(octavia_client or client, waiter=waiter)
     children = LoadBalancerChildren(lbs)
     tree = OctaviaTree(
         children=children, updates=LoadBalancerUpdates(lbs, children), l7=L7Policies(lbs)
@@ -110,8 +116,10 @@ def run(config: IngressConfig, *, stop: threading.Event | None = None) -> int:
     settings = ClientSettings(component=COMPONENT, version=__version__, timeout=60)
     ca_store = CaFileStore()
     connection = build_connection(config.openstack, settings=settings, ca_store=ca_store)
-    client: OpenStackClient[Any] = OpenStackClient(
-        connection, metrics=ApiMetrics(registry), logger=log
+    metrics = ApiMetrics(registry)
+    client: OpenStackClient[Any] = OpenStackClient(connection, metrics=metrics, logger=log)
+    octavia: OpenStackClient[Any] = OpenStackClient(
+        connection, metrics=metrics, logger=log, retry_policy=OCTAVIA_RETRY
     )
     kube_client = build_api_client(
         KubeClientOptions(
@@ -127,7 +135,12 @@ def run(config: IngressConfig, *, stop: threading.Event | None = None) -> int:
     core = CoreV1Api(kube_client)
     recorder = EventRecorder(core, component=COMPONENT, clock=clock)
     reconciler = build_reconciler(
-        config, client=client, kube=ApiKubeView(kube_client), recorder=recorder, logger=log
+        config,
+        client=client,
+        octavia_client=octavia,
+        kube=ApiKubeView(kube_client),
+        recorder=recorder,
+        logger=log,
     )
 
     def lead(ended: threading.Event) -> None:
