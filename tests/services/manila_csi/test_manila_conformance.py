@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from osk8s_core import errors
+from osk8s_core.openstack.shares import ShareSpec
 from osk8s_core.proto.csi import csi_pb2
 from osk8s_testing.csi.checks import (
     Profile,
@@ -324,3 +325,25 @@ def test_pvc_annotations_become_scheduler_hints(
             driver.controller.DeleteVolume(
                 csi_pb2.DeleteVolumeRequest(volume_id=vol.volume_id, secrets=driver.secrets)
             )
+
+
+def test_clone_converges_after_a_crash_between_steps(
+    nfs: Driver, pair: tuple[csi_pb2.Volume, csi_pb2.Volume]
+) -> None:
+    """A crashed clone left its temporary snapshot and the new share (made from it) behind:
+    the retry adopts the share, takes no second snapshot and removes the temporary one."""
+    source = pair[0].volume_id
+    request = req(nfs, unique())
+    request.volume_content_source.volume.volume_id = source
+    manila = nfs.view()
+    temporary = manila.snapshots.create(f"csi-clone-source-{request.name}", source, wait=True)
+    spec = ShareSpec(name=request.name, size_gb=1, snapshot_id=temporary.id)
+    share = manila.shares.create(spec, wait=True)  # what the crashed attempt had made
+    try:
+        cloned = nfs.controller.CreateVolume(request).volume
+        assert cloned.volume_id == share.id
+        assert manila.snapshots.find_by_name(temporary.name) is None
+        assert [s.id for s in manila.snapshots.query(share_id=source)] == []
+    finally:
+        manila.shares.delete(share.id, wait=True)
+        manila.snapshots.delete(temporary.id, wait=True)
