@@ -6,6 +6,7 @@ pass boots it, the next machine pass mirrors it)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -192,17 +193,25 @@ class MachineWorld(ServerWorld):
         until: Callable[[dict[str, Any] | None], bool],
         *,
         points: CrashPoints = NO_CRASH_POINTS,
-        rounds: int = 80,
+        rounds: int = 10_000,
+        timeout: float = 240.0,
     ) -> dict[str, Any] | None:
+        """Step both controllers until ``until(machine)``: at most ``rounds`` passes and
+        ``timeout`` seconds (Nova's boot time on a loaded machine varies)."""
         machines, servers = self.machine_reconciler(points), self.reconciler(points)
-        for _ in range(rounds):
+        deadline = time.monotonic() + timeout
+        for index in range(rounds):
+            if index and time.monotonic() > deadline:
+                break
+            if index:
+                time.sleep(0.2)
             self.step(name, machines, servers)
             obj = self.osm(name)
             if until(obj):
                 return obj
         raise AssertionError(f"machine {name} did not converge: {self.osm(name)}")
 
-    def delete_machine(self, name: str, rounds: int = 120) -> None:
+    def delete_machine(self, name: str, rounds: int = 10_000) -> None:
         self.kube.delete(OPENSTACK_MACHINE, self.namespace, name)
         self.converge_machine(
             name,

@@ -6,6 +6,7 @@ can produce (for "nothing left" checks scoped to one server)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -116,12 +117,20 @@ class ServerWorld:
         until: Callable[[dict[str, Any] | None], bool],
         *,
         reconciler: ServerReconciler | None = None,
-        rounds: int = 60,
+        rounds: int = 10_000,
+        timeout: float = 240.0,
     ) -> dict[str, Any] | None:
-        """Reconcile until ``until(object)``; errors retried as the work queue would."""
+        """Reconcile until ``until(object)`` (at most ``rounds`` passes and ``timeout``
+        seconds: Nova's boot time on a loaded machine varies); errors retried as the work
+        queue would."""
         rec = reconciler or self.reconciler()
         last: BaseException | None = None
-        for _ in range(rounds):
+        deadline = time.monotonic() + timeout
+        for index in range(rounds):
+            if index and time.monotonic() > deadline:
+                break
+            if index:
+                time.sleep(0.2)
             try:
                 rec.reconcile(self.namespace, name)
             except Osk8sError as exc:
@@ -131,7 +140,7 @@ class ServerWorld:
                 return obj
         raise AssertionError(f"{name} did not converge; last error: {last!r}")
 
-    def delete(self, name: str, rounds: int = 80) -> None:
+    def delete(self, name: str, rounds: int = 10_000) -> None:
         self.kube.delete(OPENSTACK_SERVER, self.namespace, name)
         self.converge(name, lambda obj: obj is None, rounds=rounds)
 

@@ -7,8 +7,10 @@ control-plane server group; the no-LB control plane taking the API floating IP.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import openstack
 import pytest
@@ -16,8 +18,10 @@ from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
+from osk8s_capo import naming
 from osk8s_capo.kube import MACHINE, OPENSTACK_CLUSTER, OPENSTACK_SERVER
 from osk8s_capo.machine import FINALIZER, SERVER_GROUP_ANNOTATION, server_group_name
+from osk8s_testing.crashpoints import Point, loop_over_crash_points
 from osk8s_testing.testcloud.layout import Layout
 from osk8s_testing.testcloud.outputs import ADMIN_CLOUD
 
@@ -26,6 +30,11 @@ from .capo_machine_harness import MachineWorld, provisioned
 from .capo_server_harness import TestNetwork, private_network
 
 pytestmark = pytest.mark.contract
+
+PORT_CREATED = Point("port_create.after", 2)
+SERVER_CREATED = Point("server_create.after")
+PORT_ID_WRITE = Point("openstackserver_status_write.before", 2)
+MACHINE_WRITE = Point("openstackmachine_status_write.before")
 
 WRITES = (
     "port_create",
@@ -230,3 +239,119 @@ def test_managed_control_plane_server_group_and_api_floating_ip(
         demo.network.delete_ip(fip.id, ignore_missing=True)
         demo.network.remove_interface_from_router(router, subnet_id=net.subnet_id)
         demo.network.delete_router(router.id, ignore_missing=True)
+
+
+def _wait_lb(demo: Connection, lb_id: str) -> None:
+    deadline = time.monotonic() + 120
+    while demo.load_balancer.get_load_balancer(lb_id).provisioning_status != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"load balancer {lb_id} not ACTIVE")
+        time.sleep(0.5)
+
+
+def test_control_plane_joins_and_leaves_the_api_lb_pool(
+    mw: MachineWorld, net: TestNetwork, demo: Connection
+) -> None:
+    """The cluster's API LB (named as the cluster controller names it, made here): an ACTIVE
+    control-plane machine becomes the pool member ``<lb>-6443-<machine>`` at its cluster-network
+    address, and leaves the pool when it is deleted."""
+    lb_name = naming.load_balancer_name(mw.namespace, "c4")
+    lb = demo.load_balancer.create_load_balancer(name=lb_name, vip_subnet_id=net.subnet_id)
+    try:
+        _wait_lb(demo, lb.id)
+        listener = demo.load_balancer.create_listener(
+            name=f"{lb_name}-6443", loadbalancer_id=lb.id, protocol="TCP", protocol_port=6443
+        )
+        _wait_lb(demo, lb.id)
+        pool = demo.load_balancer.create_pool(
+            name=f"{lb_name}-6443",
+            listener_id=listener.id,
+            protocol="TCP",
+            lb_algorithm="ROUND_ROBIN",
+        )
+        _wait_lb(demo, lb.id)
+        lb = demo.load_balancer.get_load_balancer(lb.id)
+        osc = mw.cluster(
+            "c4",
+            net,
+            spec={
+                "apiServer": {"managedLoadBalancer": {"enabled": True}},
+                "controlPlaneEndpoint": {"host": lb.vip_address, "port": 6443},
+            },
+        )
+        status = dict(osc["status"])
+        status["apiServerManagedLoadBalancer"] = {
+            "id": lb.id,
+            "name": lb_name,
+            "ip": lb.vip_address,
+            "internalIP": lb.vip_address,
+        }
+        mw.kube.patch_status(OPENSTACK_CLUSTER, osc, status)
+        mw.bootstrap_secret()
+        mw.machine("cp-lb", "c4", {}, control_plane=True)
+        done = mw.converge_machine("cp-lb", provisioned)
+        assert done is not None
+        internal = [a["address"] for a in done["status"]["addresses"] if a["type"] == "InternalIP"]
+        members = list(demo.load_balancer.members(pool.id))
+        assert [(m.name, m.address, m.protocol_port) for m in members] == [
+            (f"{lb_name}-6443-cp-lb", internal[0], 6443)
+        ]
+        mw.delete_machine("cp-lb")
+        _wait_lb(demo, lb.id)
+        assert list(demo.load_balancer.members(pool.id)) == []
+        assert mw.cloud_objects("cp-lb") == {"servers": [], "ports": [], "volumes": []}
+    finally:
+        demo.load_balancer.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
+        deadline = time.monotonic() + 120  # the VIP port must go before the network can
+        while (gone := demo.load_balancer.find_load_balancer(lb.id)) is not None and (
+            gone.provisioning_status != "DELETED"
+        ):
+            assert time.monotonic() < deadline, "load balancer not deleted"
+            time.sleep(0.5)
+
+
+def test_kill_points_on_the_machine_path_converge_to_one_server_and_its_ports(
+    mw: MachineWorld, net: TestNetwork
+) -> None:
+    """Killed after the port create, after the server create, before the server's status
+    write of the port ID and before the machine's first status write, a restarted pair of
+    controllers adopts by name: one OpenStackServer, one Nova server, its ports."""
+    mw.cluster("c5", net)
+    mw.bootstrap_secret()
+    name = "kill"
+
+    def scenario(points: Any) -> None:
+        if mw.osm(name) is None:
+            mw.machine(name, "c5", {"ports": [{}, {"nameSuffix": "b"}]})
+        machines, servers = mw.machine_reconciler(points), mw.reconciler(points)
+        for _ in range(40):
+            machines.reconcile(mw.namespace, name)
+            servers.reconcile(mw.namespace, name)
+            if (mw.osm(name) or {}).get("status", {}).get("instanceID"):
+                return  # booting is Nova's business from here: no need to wait for ACTIVE
+        raise AssertionError("no instance recorded on the machine")
+
+    def verify() -> None:
+        found = mw.cloud_objects(name)
+        assert len(found["servers"]) == 1 and len(found["ports"]) == 2, found
+        osm = mw.osm(name)
+        assert osm is not None and osm["status"]["instanceID"] == found["servers"][0]
+        server = mw.kube.get(OPENSTACK_SERVER, mw.namespace, name)
+        assert server is not None
+        recorded = sorted(p["id"] for p in server["status"]["resources"]["ports"])
+        assert recorded == sorted(found["ports"])
+
+    def reset() -> None:
+        mw.delete_machine(name)
+        machine = mw.kube.get(MACHINE, mw.namespace, name)
+        if machine is not None:
+            mw.kube.delete(MACHINE, mw.namespace, name)
+        assert mw.cloud_objects(name) == {"servers": [], "ports": [], "volumes": []}
+
+    crashed = loop_over_crash_points(
+        scenario,
+        verify=verify,
+        reset=reset,
+        select=lambda p: p in (PORT_CREATED, SERVER_CREATED, PORT_ID_WRITE, MACHINE_WRITE),
+    )
+    assert set(crashed) == {PORT_CREATED, SERVER_CREATED, PORT_ID_WRITE, MACHINE_WRITE}

@@ -1,7 +1,8 @@
 """OpenStackServer against the real test cloud (Nova fake driver, Neutron, Cinder, Glance):
 resolve → persist → ports → boot → state, deletion leaving nothing of the server's and
 nothing user-supplied removed, boot from a root volume with extra devices, dependency errors
-as conditions, and the kill-point loop converging to one server and its ports.
+as conditions. (The kill-point loop over this path runs from the machine:
+test_capo_machine_contract.)
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import openstack
 import pytest
@@ -18,7 +18,6 @@ from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
 from osk8s_capo.server import FINALIZER
-from osk8s_testing.crashpoints import Point, loop_over_crash_points
 from osk8s_testing.testcloud.layout import Layout
 from osk8s_testing.testcloud.outputs import ADMIN_CLOUD
 
@@ -27,9 +26,6 @@ from .capo_server_harness import ServerWorld, TestNetwork, private_network, read
 
 pytestmark = pytest.mark.contract
 
-PORT_CREATED = Point("port_create.after", 2)
-SERVER_CREATED = Point("server_create.after")
-PORT_ID_WRITE = Point("openstackserver_status_write.before", 2)
 WRITES = ("port_create", "port_update", "port_delete", "port_tag_add", "server_create",
           "server_delete", "volume_create", "volume_delete")  # fmt: skip
 
@@ -204,55 +200,3 @@ def test_dependency_errors_are_conditions_and_nothing_is_created(
     assert "resolved" not in got["status"]
     assert servers.cloud_objects("srv-bad") == {"servers": [], "ports": [], "volumes": []}
     servers.delete("srv-bad", rounds=3)
-
-
-def test_kill_points_converge_to_one_server_and_its_ports(
-    servers: ServerWorld, net: TestNetwork
-) -> None:
-    """Killed after a port create, before/after the server create and before the status
-    writes that record the resolved spec and the port ID, a restarted reconcile adopts by
-    name: one server, one port each, nothing left after deletion."""
-    ports = [
-        {"network": {"id": net.network_id}},
-        {"network": {"id": net.network_id}, "nameSuffix": "b"},
-    ]
-    spec: dict[str, Any] = {"ports": ports}
-    name = "srv-kill"
-
-    def scenario(points: Any) -> None:
-        if servers.get(name) is None:
-            servers.create(name, spec)
-        rec = servers.reconciler(points)
-        for _ in range(40):
-            rec.reconcile(servers.namespace, name)
-            if (servers.get(name) or {}).get("status", {}).get("instanceID"):
-                return  # booting is Nova's business from here: no need to wait for ACTIVE
-        raise AssertionError("no instance recorded")
-
-    def verify() -> None:
-        found = servers.cloud_objects(name)
-        assert len(found["servers"]) == 1, found
-        assert len(found["ports"]) == 2, found
-        got = servers.get(name)
-        assert got is not None
-        assert got["status"]["instanceID"] == found["servers"][0]
-        assert sorted(p["id"] for p in got["status"]["resources"]["ports"]) == sorted(
-            found["ports"]
-        )
-
-    def reset() -> None:
-        servers.delete(name)
-        assert servers.cloud_objects(name) == {"servers": [], "ports": [], "volumes": []}
-
-    crashed = loop_over_crash_points(
-        scenario,
-        verify=verify,
-        reset=reset,
-        select=lambda p: (
-            p.name in ("port_create.after", "server_create.after")
-            or (p.name == "openstackserver_status_write.before" and p.occurrence <= 2)
-        ),
-    )
-    assert {p.name for p in crashed} == {
-        "port_create.after", "server_create.after", "openstackserver_status_write.before",
-    }  # fmt: skip
