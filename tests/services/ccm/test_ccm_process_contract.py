@@ -34,7 +34,7 @@ from osk8s_testing.kubeapi import KubeApiServer, ServerConfig, WebhookConfig
 from osk8s_testing.kubeapi.review_webhook import ReviewWebhook
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
-from .conftest import World
+from .conftest import HOSTNAME, World
 from .node_helpers import expected_labels, node_json, set_ready, taint_keys, tainted_node
 from .test_ccm_instances_contract import expected_tail
 
@@ -127,7 +127,7 @@ class Replica:
             "--leader-elect-renew-deadline=2s",
             "--leader-elect-retry-period=500ms",
             "--node-monitor-period=2s",
-            "--node-status-update-frequency=5s",
+            "--node-status-update-frequency=3s",
             "--use-service-account-credentials=false",
             # The chart's form; route needs --allocate-node-cidrs, service has its own tests.
             "--controllers=cloud-node,cloud-node-lifecycle",
@@ -315,6 +315,45 @@ def test_tainted_servers_become_initialised_nodes(cluster: Cluster, world: World
         ("Warning", "FailedToInitialize", "cloud-node-controller")
     }
     print(f"\nccm process numbers: {cluster.numbers}")
+
+
+def test_every_node_s_addresses_follow_nova_on_the_status_update_frequency(
+    cluster: Cluster, world: World, ccm_conn: Any
+) -> None:
+    """``--node-status-update-frequency=3s``: the leader's periodic pass rewrites the addresses
+    of every initialised node when its server changes (here the ``hostname`` metadata key,
+    step 3 of cpo.md §1.3: A's is changed, B gets one)."""
+    core = cluster.core
+    _wait(lambda: _initialised(core, world.a_name), "node A initialised", 60)
+    _wait(lambda: _initialised(core, world.b_name), "node B initialised", 60)
+    compute = ccm_conn.compute
+    tag = uuid.uuid4().hex[:6]
+    wanted = {world.a_name: f"a-{tag}.nodes.example", world.b_name: f"b-{tag}.nodes.example"}
+
+    def hostnames() -> dict[str, list[str]]:
+        found = {}
+        for name in wanted:
+            addresses = node_json(core, name)["status"].get("addresses") or []
+            found[name] = [a["address"] for a in addresses if a["type"] == "Hostname"]
+        return found
+
+    assert hostnames() == {world.a_name: [HOSTNAME], world.b_name: []}
+    try:
+        compute.set_server_metadata(world.a_id, hostname=wanted[world.a_name])
+        compute.set_server_metadata(world.b_id, hostname=wanted[world.b_name])
+        changed = time.monotonic()
+        # One period (3 s) plus a pass and the watch; slack for a loaded CI machine.
+        _wait(lambda: hostnames() == {n: [h] for n, h in wanted.items()}, "addresses", 30)
+        cluster.numbers["addresses_refreshed_s"] = time.monotonic() - changed
+        b = node_json(core, world.b_name)["status"]["addresses"]
+        assert b == [
+            {"type": "InternalIP", "address": world.b_demo_ip},
+            {"type": "Hostname", "address": wanted[world.b_name]},
+        ]
+    finally:
+        compute.set_server_metadata(world.a_id, hostname=HOSTNAME)
+        compute.delete_server_metadata(world.b_id, ["hostname"])
+    _wait(lambda: hostnames() == {world.a_name: [HOSTNAME], world.b_name: []}, "restored", 30)
 
 
 def test_metrics_need_an_authorised_token_and_healthz_is_open(cluster: Cluster) -> None:
