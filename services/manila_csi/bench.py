@@ -28,7 +28,6 @@ from typing import Any
 
 import grpc
 import structlog
-import yaml
 from prometheus_client import CollectorRegistry
 
 from osk8s_core import __version__
@@ -47,6 +46,7 @@ from osk8s_manila_csi.partner import connect_partner
 from osk8s_testing.csi.partner import serve_partner
 from osk8s_testing.faultproxy.rules import error
 from osk8s_testing.faultproxy.server import FaultProxy, start_fleet
+from osk8s_testing.manila_secrets import manila_secrets
 
 REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
@@ -224,18 +224,6 @@ def suite_time() -> tuple[float, str]:
     return time.monotonic() - start, tail
 
 
-def secrets_of(clouds_yaml: Path, auth_url: str) -> dict[str, str]:
-    auth = yaml.safe_load(clouds_yaml.read_text())["clouds"]["osk8s-demo"]["auth"]
-    return {
-        "os-authURL": auth_url,
-        "os-userName": auth["username"],
-        "os-password": auth["password"],
-        "os-projectName": auth["project_name"],
-        "os-userDomainName": auth["user_domain_name"],
-        "os-projectDomainName": auth["project_domain_name"],
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clouds-yaml", default=str(REPO / ".testcloud" / "clouds.yaml"))
@@ -249,7 +237,7 @@ def main() -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     fleet = start_fleet({"keystone": "http://127.0.0.1:5000", "manila": "http://127.0.0.1:8786"})
     base = Path(tempfile.mkdtemp(prefix="manila-bench-", dir="/tmp"))
-    secrets = secrets_of(clouds_yaml, f"{fleet['keystone'].url}/v3")
+    secrets = manila_secrets(clouds_yaml, auth_url=f"{fleet['keystone'].url}/v3")
     log = structlog.get_logger("bench")
     cache = ConnectionCache(
         settings=ClientSettings(component="manila-csi-plugin", version=__version__)

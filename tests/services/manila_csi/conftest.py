@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from osk8s_testing.cloudgate import answers, cloud_unavailable
+from osk8s_testing.manila_secrets import manila_secrets
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
-from .manila_harness import Driver, secrets_from_clouds_yaml, start
+from .manila_harness import Driver, start
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,7 @@ def demo_secrets() -> dict[str, str]:
         cloud_unavailable(f"OpenStack test cloud not set up: no {layout.clouds_yaml}")
     if not (answers(5000) and answers(8786)):
         cloud_unavailable("OpenStack test cloud: Keystone (5000) or Manila (8786) does not answer")
-    return secrets_from_clouds_yaml(layout.clouds_yaml)
+    return manila_secrets(layout.clouds_yaml)
 
 
 @pytest.fixture(scope="module")

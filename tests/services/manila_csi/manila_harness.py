@@ -19,7 +19,6 @@ from typing import Any
 
 import grpc
 import structlog
-import yaml
 from prometheus_client import CollectorRegistry
 
 from osk8s_core import __version__
@@ -41,21 +40,6 @@ from osk8s_testing.csi.partner import NodeRpc, PartnerPlugin, serve_partner
 INSTANCE_ID = "6f9a3e9c-0000-4000-8000-00000000d001"
 ZONE = "nova"
 FAST = WaitPolicy(timeout=60, interval=0.2, factor=1.2, max_interval=1.0)
-
-
-def secrets_from_clouds_yaml(path: Path, cloud: str = "osk8s-demo") -> dict[str, str]:
-    """The CSI secret a user would write for ``cloud`` (password auth)."""
-    entry = yaml.safe_load(path.read_text())["clouds"][cloud]
-    auth = entry["auth"]
-    return {
-        "os-authURL": auth["auth_url"],
-        "os-userName": auth["username"],
-        "os-password": auth["password"],
-        "os-projectName": auth["project_name"],
-        "os-userDomainName": auth["user_domain_name"],
-        "os-projectDomainName": auth["project_domain_name"],
-        "os-region": entry.get("region_name", "RegionOne"),
-    }
 
 
 def write_config_drive(folder: Path, *, uuid: str = INSTANCE_ID, zone: str = ZONE) -> Path:

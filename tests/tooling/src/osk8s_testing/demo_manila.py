@@ -19,29 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
-import yaml
 
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
 from osk8s_testing.csi.partner import serve_partner
 from osk8s_testing.csi.requests import GIB, MNMW, cap, create_req
+from osk8s_testing.manila_secrets import manila_secrets
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 if TYPE_CHECKING:
     from osk8s_testing.demo import Demo
-
-
-def _secrets() -> dict[str, str]:
-    layout = Layout(resolve_dir(None, os.environ))
-    entry = yaml.safe_load(layout.clouds_yaml.read_text())["clouds"]["osk8s-demo"]
-    auth = entry["auth"]
-    return {
-        "os-authURL": auth["auth_url"],
-        "os-userName": auth["username"],
-        "os-password": auth["password"],
-        "os-projectName": auth["project_name"],
-        "os-userDomainName": auth["user_domain_name"],
-        "os-projectDomainName": auth["project_domain_name"],
-    }
 
 
 def _wait_socket(sock: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -53,7 +39,7 @@ def _wait_socket(sock: Path, proc: subprocess.Popen[bytes], timeout: float = 60)
 
 
 def scenario_manila(demo: Demo) -> None:
-    secrets = _secrets()
+    secrets = manila_secrets(Layout(resolve_dir(None, os.environ)).clouds_yaml)
     with tempfile.TemporaryDirectory(prefix="manila-demo-", dir="/tmp") as tmp:
         root = Path(tmp)
         with serve_partner(root / "nfs.sock") as partner:
