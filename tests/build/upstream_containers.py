@@ -34,7 +34,7 @@ SERVICES = {
 }
 # Services whose logic has not landed: their binaries refuse with one line (exit 3), and their
 # charts are marked deprecated (tests/build/test_charts.py) until their issue lands.
-UNWRITTEN = frozenset({"capo"})
+UNWRITTEN: frozenset[str] = frozenset()
 OCTAVIA_IMAGE = "registry.k8s.io/provider-os/octavia-ingress-controller:v1.36.0"
 # What the kubelet's downward API would give a fieldRef here.
 FIELD_REFS = {"spec.nodeName": "node-1", "metadata.namespace": "kube-system"}

@@ -108,9 +108,10 @@ def build_dependencies(
 
 
 def options_from_args(args: argparse.Namespace) -> ManagerOptions:
-    diagnostics = args.diagnostics_address
-    if args.metrics_bind_addr:  # deprecated flag still wins when given, as CAPO
-        diagnostics = args.metrics_bind_addr
+    diagnostics, insecure = args.diagnostics_address, args.insecure_diagnostics
+    if args.metrics_bind_addr:
+        # CAPI's deprecated flag keeps its old meaning: plain-HTTP metrics on that address.
+        diagnostics, insecure = args.metrics_bind_addr, True
     return ManagerOptions(
         namespace=args.namespace,
         watch_filter=args.watch_filter,
@@ -121,7 +122,7 @@ def options_from_args(args: argparse.Namespace) -> ManagerOptions:
         retry_period=args.leader_elect_retry_period.total_seconds(),
         health_addr=args.health_addr,
         diagnostics_addr=diagnostics,
-        insecure_diagnostics=args.insecure_diagnostics,
+        insecure_diagnostics=insecure,
     )
 
 
