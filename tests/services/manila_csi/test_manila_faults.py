@@ -6,6 +6,7 @@ and reported with the code Manila's user message implies; a rule in ``error`` is
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from osk8s_manila_csi.adapters import NfsAdapter
 from osk8s_manila_csi.provision import ensure_rules
 from osk8s_testing.csi.checks import unique
 from osk8s_testing.csi.requests import MNMW, create_req, status_of
-from osk8s_testing.faultproxy.rules import Hang, LoseAnswer, error, rate_limited
+from osk8s_testing.faultproxy.rules import Hang, LoseAnswer, Respond, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
@@ -201,3 +202,32 @@ def test_rule_in_error_is_a_clear_error(direct: Driver) -> None:
             )
     finally:
         manila.shares.delete(volume.volume_id, wait=True)
+
+
+def test_a_manila_older_than_2_37_is_refused(
+    fault_proxy: Any, demo_secrets: dict[str, str]
+) -> None:
+    """The version document says 2.0-2.30: every RPC fails clearly before any share call."""
+    fleet = fault_proxy.fleet(
+        {"keystone": "http://127.0.0.1:5000", "manila": "http://127.0.0.1:8786"}
+    )
+    manila = fleet["manila"]
+    version = {
+        "id": "v2.0",
+        "status": "CURRENT",
+        "version": "2.30",
+        "min_version": "2.0",
+        "links": [{"href": f"{manila.url}/v2/", "rel": "self"}],
+    }
+    body = json.dumps({"versions": [version], "version": version})
+    manila.inject(Respond(status=200, body=body.encode()), method="GET", path=r"^/(v2/?)?$")
+    manila.inject(
+        Respond(status=200, body=body.encode()), method="GET", path=r"^/v2/[0-9a-f]{32}/?$"
+    )
+    secrets = {**demo_secrets, "os-authURL": f"{fleet['keystone'].url}/v3"}
+    with start(secrets) as driver:
+        request = create_req(unique(), mode=MNMW, secrets=secrets)
+        failure = status_of(driver.controller.CreateVolume, request)
+        assert failure.code == grpc.StatusCode.FAILED_PRECONDITION, failure
+        assert "2.37 is outside the server's range 2.0-2.30" in failure.details
+        assert manila.calls.count("POST", r"/shares") == 0
