@@ -357,8 +357,10 @@ def test_leak_report_lists_only_unaccounted_objects(
             (leak.kind, leak.name)
             for leak in leaks
             if leak.name.startswith(prefix)
-            or (leak.kind == "floating_ip"
-            and leak.name == world.osc(name)["status"]["apiServerManagedLoadBalancer"]["ip"])
+            or (
+                leak.kind == "floating_ip"
+                and leak.name == world.osc(name)["status"]["apiServerManagedLoadBalancer"]["ip"]
+            )
         )
 
     live = leaks_mod.expected_names({(world.namespace, name)})
@@ -403,7 +405,7 @@ def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
     world.kube.patch(
         world.kube_objects_resource(),
         osc,
-        {"metadata": {"annotations": {"osk8s.io/delete-foreign-load-balancers": "true"}}},
+        {"metadata": {"annotations": {"capo.osk8s.io/delete-foreign-load-balancers": "true"}}},
     )
     world.converge(name, until=lambda o: o is None, rounds=120)
     left = world.cloud_objects(name)

@@ -22,7 +22,7 @@ from osk8s_capo.scope import Scope
 from osk8s_core import errors
 from osk8s_core.openstack.loadbalancers import GONE_STATUSES, provisioning_status
 
-FOREIGN_LB_ANNOTATION: Final = "osk8s.io/delete-foreign-load-balancers"
+FOREIGN_LB_ANNOTATION: Final = "capo.osk8s.io/delete-foreign-load-balancers"
 """osk8s (not CAPO): "true" lets cluster deletion cascade-delete load balancers on the
 cluster network that CAPO did not create (e.g. OCCM's Service LBs), which otherwise block
 the network's deletion forever (CAPO #842)."""
