@@ -258,7 +258,7 @@ def verify_one_of_each(conn: Connection, kube: Kube, resource: str) -> None:
     assert len(policies) == 1 and policies[0].redirect_pool_id == pools[0].id
     rules = sorted((r.type, r.rule_value) for r in lb_api.l7_rules(policies[0].id))
     assert rules == [
-        ("HOST_CRASH_NAME", r"^crash\.example\.com(:80)?$"),
+        ("HOST_NAME", r"^crash\.example\.com(:80)?$"),
         ("PATH", r"^/app(/.*)?$"),
     ]
     ingress: Any = kube.net.read_namespaced_ingress(CRASH_NAME, "default")
