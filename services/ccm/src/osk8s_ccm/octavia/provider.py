@@ -288,6 +288,15 @@ class OctaviaProvider:
                 strict=True,
             )
         )
+        restricted = not set(s.source_ranges) <= {"0.0.0.0/0", "::/0"}
+        by_groups = features.is_ovn and self._settings.options.manage_security_groups
+        if restricted and not features.vip_acl and not by_groups:
+            sync.recorder.event(
+                "Warning",
+                "LoadBalancerSourceRangesIgnored",
+                "source ranges cannot be enforced: this Octavia or provider has no listener "
+                "allowed_cidrs (with ovn, set [LoadBalancer] manage-security-groups=true)",
+            )
         etp_local = service.external_traffic_policy == "Local"
         opts = TreeOptions(
             lb_name=sync.lb_name,
@@ -515,6 +524,12 @@ class OctaviaProvider:
         s = sync.settings
         vip = str(lb.vip_address)
         if sync.family == "IPv6":
+            if not s.internal:
+                sync.recorder.event(
+                    "Normal",
+                    "LoadBalancerIPv6",
+                    "an IPv6 load balancer gets no floating IP: its VIP is advertised",
+                )
             return vip
         existing = self._fips.on_port(lb.vip_port_id)
         if s.internal:
