@@ -347,3 +347,19 @@ def test_clone_converges_after_a_crash_between_steps(
     finally:
         manila.shares.delete(share.id, wait=True)
         manila.snapshots.delete(temporary.id, wait=True)
+
+
+def test_listing_needs_controller_secrets(demo_secrets: dict[str, str]) -> None:
+    """Without --controller-secrets-dir, ListVolumes/ControllerGetVolume are neither
+    advertised nor served (their requests carry no credentials)."""
+    with start(demo_secrets, list_secrets=False) as driver:
+        caps = driver.controller.ControllerGetCapabilities(
+            csi_pb2.ControllerGetCapabilitiesRequest()
+        ).capabilities
+        kinds = {c.rpc.type for c in caps}
+        assert _Rpc.LIST_VOLUMES not in kinds and _Rpc.GET_VOLUME not in kinds
+        assert _Rpc.CLONE_VOLUME in kinds
+        listing = csi_pb2.ListVolumesRequest()
+        assert code_of(driver.controller.ListVolumes, listing) == grpc.StatusCode.UNIMPLEMENTED
+        get = csi_pb2.ControllerGetVolumeRequest(volume_id="v")
+        assert code_of(driver.controller.ControllerGetVolume, get) == grpc.StatusCode.UNIMPLEMENTED
