@@ -100,7 +100,9 @@ class NodeService(csi_pb2_grpc.NodeServicer):
         self.cache.drop(request.volume_id)
         return response
 
-    @rpc(required=("volume_id", "target_path", "volume_capability"), lock="volume_id")
+    # Publish/unpublish lock the target path: pods on one node share a volume (RWX), and
+    # their publishes must not abort each other.
+    @rpc(required=("volume_id", "target_path", "volume_capability"), lock="target_path")
     def NodePublishVolume(self, request: Any, context: Any) -> Any:  # noqa: N802
         volume = self.cache.get(request.volume_id)
         if volume is None:  # a partner without STAGE_UNSTAGE (csi-driver-nfs): resolve here
@@ -110,7 +112,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
         _rewrite(forwarded, volume)
         return self._partner.call("NodePublishVolume", forwarded)
 
-    @rpc(required=("volume_id", "target_path"), lock="volume_id")
+    @rpc(required=("volume_id", "target_path"), lock="target_path")
     def NodeUnpublishVolume(self, request: Any, context: Any) -> Any:  # noqa: N802
         return self._partner.call("NodeUnpublishVolume", request)
 
