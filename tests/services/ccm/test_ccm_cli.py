@@ -4,6 +4,7 @@ and chart unchanged, upstream's validation messages and exit codes."""
 from __future__ import annotations
 
 import io
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -247,6 +248,19 @@ def test_exit_codes_of_the_binary(tmp_path: Path) -> None:
     assert missing.returncode == 255
     assert "Cloud provider could not be initialized: " in missing.stderr
     assert "none.conf" in missing.stderr
+    # CPO authenticates while it initialises the provider: no Keystone, no start.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(
+        f"[Global]\nauth-url = http://127.0.0.1:{closed}/v3\nusername = u\n"
+        "password = pw-not-logged-7f\ntenant-name = p\ndomain-name = Default\n"
+    )
+    down = _run("--cloud-provider=openstack", f"--cloud-config={conf}", "--secure-port=0")
+    assert down.returncode == 255
+    assert "Cloud provider could not be initialized: " in down.stderr
+    assert "pw-not-logged-7f" not in down.stderr + down.stdout
     version = _run("--version")
     assert version.returncode == 0
     assert "openstack-cloud-controller-manager" in version.stdout

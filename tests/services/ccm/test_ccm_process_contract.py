@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import ssl
@@ -521,3 +522,24 @@ def test_without_leader_election_the_controllers_run_at_once(
     finally:
         d.stop()
     assert d.proc is not None and d.proc.returncode == 0
+
+
+def test_wrong_password_stops_the_start_with_255_as_cpo(tmp_path: Path) -> None:
+    """CPO authenticates while it initialises the provider: Keystone's 401 ends the start
+    (``klog.Fatalf``), before any port or lease; the password is not printed."""
+    text = Layout(resolve_dir(None, os.environ)).cloud_conf.read_text()
+    wrong = "wrong-pw-5c1e"
+    conf = tmp_path / "cloud.conf"
+    conf.write_text(re.sub(r"(?m)^password\s*=.*$", f"password = {wrong}", text))
+    assert wrong in conf.read_text()
+    done = subprocess.run(
+        [str(BIN), "--cloud-provider=openstack", f"--cloud-config={conf}", "--secure-port=0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 255
+    assert "Cloud provider could not be initialized: " in done.stderr
+    assert "401" in done.stderr
+    assert wrong not in done.stderr + done.stdout

@@ -6,6 +6,7 @@ builds the object graph; no module-level state. Order as upstream's cloud-contro
 the cloud provider is initialised first (any failure: ``Cloud provider could not be
 initialized: ...``, exit 255 as ``klog.Fatalf``), the secure port serves before the election,
 controllers start only once leading and the process exits 1 when the lease is lost.
+The provider authenticates once at start-up, as CPO's does (a bad password exits 255).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from osk8s_ccm.settings import instance_settings
 from osk8s_core import __version__
 from osk8s_core.config import CloudConfig
 from osk8s_core.config.loader import load_cloud_config
-from osk8s_core.errors import ConfigError, CredentialsError
+from osk8s_core.errors import ConfigError, Osk8sError
 from osk8s_core.health import HealthChecks
 from osk8s_core.k8s.clock import Clock, SystemClock
 from osk8s_core.k8s.events import EventRecorder
@@ -121,6 +122,16 @@ def init_provider(
     )
 
 
+def authenticate(provider: CloudProvider) -> None:
+    """Get a Keystone token now, as CPO's provider does while it initialises (gophercloud's
+    ``Authenticate``): wrong credentials or an unreachable Keystone stop the start with
+    ``Cloud provider could not be initialized``, rather than failing every call later."""
+    from osk8s_core.openstack.errors import translate_errors  # noqa: PLC0415
+
+    with translate_errors("identity_token_get"):
+        provider.openstack.connection.session.get_token()
+
+
 def _kube_client(options: CcmOptions, *, kubeconfig: str | None = None, agent: str = "") -> Any:
     from osk8s_core.k8s.client import build_api_client  # noqa: PLC0415
 
@@ -197,7 +208,8 @@ def run(
     metrics = CcmMetrics.create()
     try:
         provider = init_provider(options, metrics=metrics, environ=environ, log=log)
-    except (ProviderError, ConfigError, CredentialsError) as exc:
+        authenticate(provider)
+    except (ProviderError, Osk8sError) as exc:
         sys.stderr.write(f"Cloud provider could not be initialized: {exc}\n")
         return EXIT_PROVIDER
     manager = ControllerManager(controller_specs(options), options.controllers)
