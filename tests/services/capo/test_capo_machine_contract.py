@@ -2,12 +2,13 @@
 the waits of the contract, a worker machine to provisioned (providerID, addresses, AZ from the
 failure domain), idle passes writing nothing, scale down leaving nothing; a server in ERROR
 carrying Nova's fault text and, deleted, freeing its ports and volumes; the opt-in managed
-control-plane server group; the no-LB control plane taking the API floating IP.
+control-plane server group; the no-LB control plane taking the API floating IP; the kill-point
+loop. API load balancer membership: test_capo_machine_cluster_contract (with the real cluster
+controller).
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,6 @@ from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
-from osk8s_capo import naming
 from osk8s_capo.kube import MACHINE, OPENSTACK_CLUSTER, OPENSTACK_SERVER
 from osk8s_capo.machine import FINALIZER, SERVER_GROUP_ANNOTATION, server_group_name
 from osk8s_testing.crashpoints import Point, loop_over_crash_points
@@ -239,75 +239,6 @@ def test_managed_control_plane_server_group_and_api_floating_ip(
         demo.network.delete_ip(fip.id, ignore_missing=True)
         demo.network.remove_interface_from_router(router, subnet_id=net.subnet_id)
         demo.network.delete_router(router.id, ignore_missing=True)
-
-
-def _wait_lb(demo: Connection, lb_id: str) -> None:
-    deadline = time.monotonic() + 120
-    while demo.load_balancer.get_load_balancer(lb_id).provisioning_status != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise AssertionError(f"load balancer {lb_id} not ACTIVE")
-        time.sleep(0.5)
-
-
-def test_control_plane_joins_and_leaves_the_api_lb_pool(
-    mw: MachineWorld, net: TestNetwork, demo: Connection
-) -> None:
-    """The cluster's API LB (named as the cluster controller names it, made here): an ACTIVE
-    control-plane machine becomes the pool member ``<lb>-6443-<machine>`` at its cluster-network
-    address, and leaves the pool when it is deleted."""
-    lb_name = naming.load_balancer_name(mw.namespace, "c4")
-    lb = demo.load_balancer.create_load_balancer(name=lb_name, vip_subnet_id=net.subnet_id)
-    try:
-        _wait_lb(demo, lb.id)
-        listener = demo.load_balancer.create_listener(
-            name=f"{lb_name}-6443", loadbalancer_id=lb.id, protocol="TCP", protocol_port=6443
-        )
-        _wait_lb(demo, lb.id)
-        pool = demo.load_balancer.create_pool(
-            name=f"{lb_name}-6443",
-            listener_id=listener.id,
-            protocol="TCP",
-            lb_algorithm="ROUND_ROBIN",
-        )
-        _wait_lb(demo, lb.id)
-        lb = demo.load_balancer.get_load_balancer(lb.id)
-        osc = mw.cluster(
-            "c4",
-            net,
-            spec={
-                "apiServer": {"managedLoadBalancer": {"enabled": True}},
-                "controlPlaneEndpoint": {"host": lb.vip_address, "port": 6443},
-            },
-        )
-        status = dict(osc["status"])
-        status["apiServerManagedLoadBalancer"] = {
-            "id": lb.id,
-            "name": lb_name,
-            "ip": lb.vip_address,
-            "internalIP": lb.vip_address,
-        }
-        mw.kube.patch_status(OPENSTACK_CLUSTER, osc, status)
-        mw.bootstrap_secret()
-        mw.machine("cp-lb", "c4", {}, control_plane=True)
-        done = mw.converge_machine("cp-lb", provisioned)
-        assert done is not None
-        internal = [a["address"] for a in done["status"]["addresses"] if a["type"] == "InternalIP"]
-        members = list(demo.load_balancer.members(pool.id))
-        assert [(m.name, m.address, m.protocol_port) for m in members] == [
-            (f"{lb_name}-6443-cp-lb", internal[0], 6443)
-        ]
-        mw.delete_machine("cp-lb")
-        _wait_lb(demo, lb.id)
-        assert list(demo.load_balancer.members(pool.id)) == []
-        assert mw.cloud_objects("cp-lb") == {"servers": [], "ports": [], "volumes": []}
-    finally:
-        demo.load_balancer.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
-        deadline = time.monotonic() + 120  # the VIP port must go before the network can
-        while (gone := demo.load_balancer.find_load_balancer(lb.id)) is not None and (
-            gone.provisioning_status != "DELETED"
-        ):
-            assert time.monotonic() < deadline, "load balancer not deleted"
-            time.sleep(0.5)
 
 
 def test_kill_points_on_the_machine_path_converge_to_one_server_and_its_ports(
