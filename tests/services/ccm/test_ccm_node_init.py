@@ -18,6 +18,7 @@ from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.node_addresses import AddressRefresher
 from osk8s_ccm.node_controllers import NodeControllers, NodePeriods
 from osk8s_ccm.node_init import NodeInitializer
+from osk8s_ccm.node_lifecycle import SHUTDOWN_TAINT
 from osk8s_ccm.provided_ip import PROVIDED_NODE_IP_ANNOTATION as PROVIDED
 from osk8s_core import errors
 from osk8s_core.k8s.clock import SystemClock
@@ -31,6 +32,7 @@ from .node_helpers import (
     node_json,
     node_names,
     plain_node,
+    set_ready,
     taint_keys,
     tainted_node,
 )
@@ -115,7 +117,8 @@ def test_initialised_or_missing_node_is_left_alone(core: CoreV1Api) -> None:
 
 
 def test_node_controllers_initialise_refresh_and_delete(core: CoreV1Api) -> None:
-    fake = FakeLookup([SERVER], [PORT])
+    stopped = ServerInfo(id="id-2", name="node-2", status="SHUTOFF")
+    fake = FakeLookup([SERVER, stopped], [PORT])
     controllers = NodeControllers(
         api=core,
         list_nodes=core.list_node,
@@ -134,7 +137,12 @@ def test_node_controllers_initialise_refresh_and_delete(core: CoreV1Api) -> None
         plain_node(core, "gone", provider_id="openstack:///gone", ready="False")
         wait_until(lambda: taint_keys(node_json(core, "node-1")) == ["example.com/dedicated"])
         assert node_json(core, "node-1")["spec"]["providerID"] == "openstack:///id-1"
+        plain_node(core, "node-2", provider_id="openstack:///id-2", ready="False")
         wait_until(lambda: "gone" not in node_names(core))  # lifecycle pass
+        wait_until(lambda: taint_keys(node_json(core, "node-2")) == [SHUTDOWN_TAINT])
+        fake.servers["id-2"] = replace(stopped, status="ACTIVE")  # started again
+        set_ready(core, "node-2", "True")  # its kubelet reports Ready
+        wait_until(lambda: taint_keys(node_json(core, "node-2")) == [])
         fake.servers["id-1"] = replace(SERVER, access_ipv4="203.0.113.77")
         wait_until(  # address refresh pass
             lambda: (
