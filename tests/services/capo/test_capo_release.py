@@ -183,3 +183,22 @@ def test_crds_reject_what_upstream_rejects(api_with_crds: Any) -> None:
     with pytest.raises(ApiException) as err:
         rel.create(api_with_crds, tmpl, "default")
     assert err.value.status == 422
+
+
+def test_release_manager_args_are_accepted_by_our_binary() -> None:
+    """The Deployment's args, rendered with their defaults as clusterctl would, parse with
+    capo-controller-manager's flags (the webhook port and cert dir match the mounts)."""
+    from osk8s_capo.cli import build_parser
+
+    docs = rel.documents(rel.envsubst(rel.COMPONENTS.read_text(), {}))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    args = build_parser().parse_args(container["args"])
+    assert args.leader_elect is True
+    assert args.feature_gates == {"PriorityQueue": True, "AutoScaleFromZero": False}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "cert")
+    assert args.webhook_cert_dir.rstrip("/") == mount["mountPath"].rstrip("/")
+    assert {"containerPort": args.webhook_port, "name": "webhook-server", "protocol": "TCP"} in (
+        container["ports"]
+    )
