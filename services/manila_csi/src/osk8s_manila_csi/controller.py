@@ -230,6 +230,7 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
     @rpc(required=("volume_id",), lock="volume_id")
     def DeleteVolume(self, request: Any, context: Any) -> Any:  # noqa: N802
         manila = self._clients.for_secrets(request.secrets)
+        _settle(manila.shares.get, manila.shares.wait_available, request.volume_id)
         manila.shares.delete(request.volume_id, wait=True)
         return csi_pb2.DeleteVolumeResponse()
 
@@ -339,8 +340,26 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
     @rpc(required=("snapshot_id",), lock="snapshot_id")
     def DeleteSnapshot(self, request: Any, context: Any) -> Any:  # noqa: N802
         manila = self._clients.for_secrets(request.secrets)
+        _settle(manila.snapshots.get, manila.snapshots.wait_available, request.snapshot_id)
         manila.snapshots.delete(request.snapshot_id, wait=True)
         return csi_pb2.DeleteSnapshotResponse()
+
+
+_TRANSIENT: Final = frozenset({"creating", "extending", "shrinking", "restoring"})
+
+
+def _settle(fetch: Any, wait: Any, ident: str) -> None:
+    """Manila refuses to delete what is still being created (400): wait until it is not
+    (a CO may delete a snapshot it just asked for). Gone or failed is fine: delete follows."""
+    try:
+        status = str(fetch(ident).status or "").lower()
+    except errors.NotFound:
+        return
+    if status in _TRANSIENT:
+        try:
+            wait(ident)
+        except (errors.ResourceError, errors.NotFound):
+            return
 
 
 def _clone_name(volume_name: str) -> str:
