@@ -37,6 +37,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_testing.demo_ccm import scenario_ccm
 from osk8s_testing.demo_ccm_lb import scenario_ccm_lb
+from osk8s_testing.demo_ingress import scenario_ingress
 from osk8s_testing.demo_manila import scenario_manila
 
 COMPONENT = "osk8s-demo"
@@ -334,6 +335,7 @@ SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
     ("openstack-cloud-controller-manager: servers become nodes; stopped -> tainted", scenario_ccm),
     ("openstack-cloud-controller-manager: Service LoadBalancer on Octavia", scenario_ccm_lb),
     ("manila-csi-plugin: NFS shares over CSI, node calls forwarded", scenario_manila),
+    ("octavia-ingress-controller: an Ingress as an Octavia LB with L7 policies", scenario_ingress),
 )
 
 
