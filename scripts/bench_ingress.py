@@ -85,7 +85,8 @@ def main() -> int:  # noqa: PLR0915 (one scenario, step by step)
     )
     server = KubeApiServer().start()
     api = server.api_client()
-    core, net = CoreV1Api(api), NetworkingV1Api(api)
+    core: Any = CoreV1Api(api)
+    net: Any = NetworkingV1Api(api)
     cluster = f"bench{uuid.uuid4().hex[:6]}"
     config = IngressConfig(
         cluster_name=cluster,
@@ -121,7 +122,7 @@ def main() -> int:  # noqa: PLR0915 (one scenario, step by step)
             {
                 "metadata": {"name": name},
                 "spec": {"type": "NodePort", "ports": [{"port": port, "nodePort": node_port}]},
-            },  # fmt: skip
+            },
         )
 
     def path(p: str, kind: str, svc: str, port: int) -> dict[str, Any]:

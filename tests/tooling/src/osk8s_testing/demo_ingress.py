@@ -110,7 +110,8 @@ def scenario_ingress(demo: Demo) -> None:
     with tempfile.TemporaryDirectory(prefix="osk8s-demo-ingress-") as tmp:
         try:
             api = server.api_client()
-            core, net = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
+            core: Any = k8s.CoreV1Api(api)
+            net: Any = k8s.NetworkingV1Api(api)
             for i, address in enumerate(("10.0.0.201", "10.0.0.202"), start=1):
                 core.create_node({"metadata": {"name": f"demo-ing-node-{i}"}})
                 core.patch_node_status(
