@@ -55,9 +55,10 @@ def writes(world: World) -> dict[str, float]:
 def test_server_lifecycle_ports_user_data_and_idle(
     servers: ServerWorld, net: TestNetwork, demo: Connection, admin: Connection
 ) -> None:
-    """Two ports (default with the SG by filter, custom with a fixed IP and an address pair),
-    user data from the bootstrap Secret, tags, metadata, config drive; an idle pass writes
-    nothing; deletion removes the server and both ports and keeps the network and SG."""
+    """Two ports (default with the SG by filter and a trunk, custom with a fixed IP and an
+    address pair), user data from the bootstrap Secret, tags, metadata, config drive; an idle
+    pass writes nothing; deletion removes the server, the trunk and both ports and keeps the
+    network and SG."""
     servers.world.core.create_namespaced_secret(
         servers.namespace,
         {"metadata": {"name": "boot"}, "stringData": {"value": "#cloud-config\nruncmd: []\n"}},
@@ -68,7 +69,7 @@ def test_server_lifecycle_ports_user_data_and_idle(
         {
             "ports": [
                 {"network": {"id": net.network_id},
-                 "securityGroups": [{"filter": {"name": "default"}}]},
+                 "securityGroups": [{"filter": {"name": "default"}}], "trunk": True},
                 {"network": {"filter": {"name": net.name}}, "nameSuffix": "data",
                  "fixedIPs": [{"subnet": {"id": net.subnet_id}, "ipAddress": fixed_ip}],
                  "allowedAddressPairs": [{"ipAddress": "192.168.77.0/24"}]},
@@ -105,6 +106,9 @@ def test_server_lifecycle_ports_user_data_and_idle(
     assert data_port.fixed_ips[0]["ip_address"] == fixed_ip
     assert data_port.allowed_address_pairs[0]["ip_address"] == "192.168.77.0/24"
     assert set(data_port.tags) >= {"capo-test", "srv-a"}
+    trunks = list(demo.network.trunks(port_id=port_ids[0]))
+    assert [t.name for t in trunks] == ["srv-a-0"]
+    assert list(demo.network.trunks(port_id=port_ids[1])) == []
     addresses = {(a["type"], a["address"]) for a in status["addresses"]}
     assert ("InternalIP", fixed_ip) in addresses and ("InternalDNS", "srv-a") in addresses
 
@@ -117,6 +121,7 @@ def test_server_lifecycle_ports_user_data_and_idle(
 
     servers.delete("srv-a")
     assert servers.cloud_objects("srv-a") == {"servers": [], "ports": [], "volumes": []}
+    assert list(demo.network.trunks(name="srv-a-0")) == []
     assert demo.network.get_network(net.network_id) is not None
     assert demo.network.get_security_group(net.security_group_id) is not None
 

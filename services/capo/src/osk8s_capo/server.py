@@ -168,6 +168,9 @@ class _Run:
                     for tag in port["tags"]:
                         if tag not in (created.tags or []):
                             self.cloud.ports.add_tag(created, tag)
+                if port.get("trunk"):
+                    # named after its port (CAPO); found again by parent port after a crash
+                    self.cloud.trunks.create(str(created.id), port["name"])
             except errors.OpenStackError as exc:
                 self.fail(PORT_CREATE_FAILED, exc)
                 raise
@@ -265,6 +268,9 @@ class _Run:
                 raise
             return Requeue(after=REQUEUE_DELETE)  # until Nova says it is gone
         for port_id in self.port_ids_for_delete():
+            trunk = self.cloud.trunks.of_port(port_id)
+            if trunk is not None:
+                self.cloud.trunks.delete(str(trunk.id))  # Neutron keeps a trunk's parent port
             self.cloud.ports.delete(port_id)
         if not self.delete_volumes():
             return Requeue(after=REQUEUE_DELETE)

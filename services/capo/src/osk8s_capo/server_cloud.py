@@ -20,6 +20,7 @@ from osk8s_core.openstack.ports import Ports
 from osk8s_core.openstack.security_groups import SecurityGroups
 from osk8s_core.openstack.server_groups import ServerGroups
 from osk8s_core.openstack.servers import Servers
+from osk8s_core.openstack.trunks import Trunks
 from osk8s_core.openstack.volumes import Volumes
 from osk8s_core.openstack.waiting import Waiter
 
@@ -39,6 +40,7 @@ class ServerCloud:
     security_groups: SecurityGroups
     volumes: Volumes
     images: Images
+    trunks: Trunks
 
     @classmethod
     def over(
@@ -53,6 +55,7 @@ class ServerCloud:
             security_groups=SecurityGroups(client),
             volumes=Volumes(client, waiter=waiter),
             images=Images(client),
+            trunks=Trunks(client),
         )
 
     # -- server_resolve.Lookups ---------------------------------------------------------------
