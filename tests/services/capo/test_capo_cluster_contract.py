@@ -413,3 +413,64 @@ def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
     gone = [lb for lb in demo.load_balancer.load_balancers(name="kube_service_occm_web")
             if lb.id == foreign.id and lb.provisioning_status != "DELETED"]  # fmt: skip
     assert gone == []
+
+
+def test_delete_waits_for_machines_and_leaks_command(
+    world: World, demo: Connection, capo_clouds_yaml: str, tmp_path: Any
+) -> None:
+    """Deletion waits while Machines of the cluster exist (CAPO §2.8 a); the ``leaks`` command
+    reports nothing for a live cluster's objects (the orphan case: ``test_leak_report_...``)."""
+    from osk8s_capo.cli import main as cli_main
+    from osk8s_capo.kube import MACHINE
+
+    world.create_cluster(
+        "wait",
+        {"managedSubnets": [{"cidr": "10.14.0.0/24"}], "enableExternalNetwork": False,
+         "apiServer": {"enableFloatingIP": False, "fixedIP": "10.14.0.10"}},
+    )  # fmt: skip
+    world.converge("wait", until=is_ready)
+    world.kube.create(
+        MACHINE,
+        world.namespace,
+        {
+            "apiVersion": MACHINE.api_version,
+            "kind": "Machine",
+            "metadata": {"name": "wait-cp-0", "labels": {"cluster.x-k8s.io/cluster-name": "wait"}},
+            "spec": {
+                "clusterName": "wait",
+                "bootstrap": {"dataSecretName": "boot"},
+                "infrastructureRef": {
+                    "apiGroup": "infrastructure.cluster.x-k8s.io",
+                    "kind": "OpenStackMachine",
+                    "name": "wait-cp-0",
+                },
+            },
+        },
+    )
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(capo_clouds_yaml)
+    kubeconfig = world.kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    managed_name = naming.network_name(world.namespace, "wait")
+
+    def leaks(capsys_text: list[str]) -> list[str]:
+        return [line for line in capsys_text if managed_name in line]
+
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert (
+            cli_main(["leaks", "--clouds-yaml", str(clouds), "--kubeconfig", str(kubeconfig)]) == 0
+        )
+    assert leaks(out.getvalue().splitlines()) == []
+
+    world.kube.delete(world.kube_objects_resource(), world.namespace, "wait")
+    result = world.reconciler().reconcile(world.key("wait"))
+    assert result is not None and result.after == 5.0
+    osc = world.osc("wait")
+    assert "waiting for 1 machines" in condition(osc, cond.READY)["message"]
+    assert world.cloud_objects("wait")["networks"], "nothing is deleted while machines exist"
+    world.kube.delete(MACHINE, world.namespace, "wait-cp-0")
+    world.converge("wait", until=lambda o: o is None, rounds=60)
+    assert all(not ids for ids in world.cloud_objects("wait").values())
