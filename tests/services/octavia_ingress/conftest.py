@@ -144,6 +144,7 @@ def make_reconciler(
         *,
         floating: bool = False,
         serial: bool = False,
+        manage_security_groups: bool = False,
         conn: Connection | None = None,
         crash_points: CrashPoints = NO_CRASH_POINTS,
     ) -> tuple[IngressReconciler, Counter]:
@@ -155,6 +156,7 @@ def make_reconciler(
                 subnet_id=lb_options.subnet_id,
                 floating_network_id=lb_options.floating_network_id if floating else "",
                 provider_requires_serial_api_calls=serial,
+                manage_security_groups=manage_security_groups,
             ),
         )
         counter = Counter()
