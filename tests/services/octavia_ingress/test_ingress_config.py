@@ -189,3 +189,18 @@ def test_missing_or_invalid_file_exits_1_without_secrets(
     out = capsys.readouterr()
     text = out.out + out.err
     assert "Failed to read config file" in text and "hunter2" not in text
+
+
+def test_incomplete_credentials_exit_1_with_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = {
+        "cluster-name": "c",
+        "octavia": {"subnet-id": "s"},
+        "openstack": {"auth-url": "http://127.0.0.1:1/v3", "password": "pw-not-logged"},
+    }
+    assert main([f"--config={write(tmp_path, document)}"]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "cannot start" in text and "pw-not-logged" not in text
+    assert "Traceback" not in text

@@ -161,6 +161,11 @@ def run(config: IngressConfig, *, stop: threading.Event | None = None) -> int:
     return 0
 
 
+def _no_requeue(outcome: object) -> None:
+    """Done with the key: the informer's resync (30 s) and the node sync bring it back."""
+    del outcome
+
+
 def _serve(
     reconciler: IngressReconciler,
     kube_client: Any,
@@ -180,7 +185,7 @@ def _serve(
     )
     controller = Controller(
         name=COMPONENT,
-        reconcile=lambda key: (reconciler.sync(key), None)[1],
+        reconcile=lambda key: _no_requeue(reconciler.sync(key)),
         queue=WorkQueue(clock=clock),
         informers=[ingresses],
         settings=ControllerSettings(max_retries=MAX_RETRIES),

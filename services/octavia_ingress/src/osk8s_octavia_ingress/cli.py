@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     # Heavy imports only past --help/--version.
-    from osk8s_core.errors import ConfigError  # noqa: PLC0415
+    from osk8s_core.errors import ConfigError, Osk8sError  # noqa: PLC0415
     from osk8s_core.logging import DEBUG_VERBOSITY, configure_logging, get_logger  # noqa: PLC0415
     from osk8s_octavia_ingress.app import run  # noqa: PLC0415
     from osk8s_octavia_ingress.config import load_config  # noqa: PLC0415
@@ -54,4 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("Using config file", file=config.file)
     for warning in config.warnings:
         log.warning("config warning", detail=warning)
-    return run(config, stop=stop)
+    try:
+        return run(config, stop=stop)
+    except Osk8sError as exc:  # incomplete credentials, no Kubernetes config: one clear line
+        log.error("cannot start", error=str(exc))
+        return EXIT_CONFIG
