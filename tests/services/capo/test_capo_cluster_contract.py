@@ -421,7 +421,7 @@ def test_delete_waits_for_machines_and_leaks_command(
     """Deletion waits while Machines of the cluster exist (CAPO §2.8 a); the ``leaks`` command
     reports nothing for a live cluster's objects (the orphan case: ``test_leak_report_...``)."""
     from osk8s_capo.cli import main as cli_main
-    from osk8s_capo.kube import MACHINE
+    from osk8s_capo.kube import MACHINE, OPENSTACK_SERVER
 
     world.create_cluster(
         "wait",
@@ -465,6 +465,22 @@ def test_delete_waits_for_machines_and_leaks_command(
         )
     assert leaks(out.getvalue().splitlines()) == []
 
+    world.kube.create(
+        OPENSTACK_SERVER,
+        world.namespace,
+        {
+            "apiVersion": OPENSTACK_SERVER.api_version,
+            "kind": "OpenStackServer",
+            "metadata": {"name": "wait-bastion"},
+            "spec": {
+                "identityRef": {"name": "cloud-config", "cloudName": "openstack"},
+                "image": {"filter": {"name": "cirros"}},
+                "flavor": "m1.tiny",
+                "ports": [{}],
+                "sshKeyName": "",
+            },
+        },
+    )
     world.kube.delete(world.kube_objects_resource(), world.namespace, "wait")
     result = world.reconciler().reconcile(world.key("wait"))
     assert result is not None and result.after == 5.0
@@ -472,5 +488,11 @@ def test_delete_waits_for_machines_and_leaks_command(
     assert "waiting for 1 machines" in condition(osc, cond.READY)["message"]
     assert world.cloud_objects("wait")["networks"], "nothing is deleted while machines exist"
     world.kube.delete(MACHINE, world.namespace, "wait-cp-0")
+    # (b) then the bastion's OpenStackServer object, before any cloud deletion.
+    result = world.reconciler().reconcile(world.key("wait"))
+    assert (
+        result is not None and "wait-bastion" in condition(world.osc("wait"), cond.READY)["message"]
+    )
+    assert world.kube.get(OPENSTACK_SERVER, world.namespace, "wait-bastion") is None
     world.converge("wait", until=lambda o: o is None, rounds=60)
     assert all(not ids for ids in world.cloud_objects("wait").values())

@@ -2,8 +2,8 @@
 
 One ``Dependencies`` (Kubernetes objects, the OpenStack scope factory, events, metrics, the
 options) is built here and handed to every controller's ``register(manager, deps)``. To add a
-controller (OpenStackMachine, OpenStackServer) or the webhook server, append its ``register``
-to ``REGISTRARS`` below; nothing else needs to change.
+controller (OpenStackMachine, OpenStackServer) or the webhook server, add its ``register``
+to ``registrars()`` below; nothing else needs to change.
 """
 
 from __future__ import annotations

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
-from osk8s_capo import capi, cluster_delete, cluster_endpoint, cluster_network, cluster_secgroups
+from osk8s_capo import (
+    capi,
+    cluster_delete,
+    cluster_endpoint,
+    cluster_network,
+    cluster_secgroups,
+    naming,
+)
 from osk8s_capo import conditions as cond
 from osk8s_capo.cluster_network import ClusterRef, NetworkError
 from osk8s_capo.credentials import IdentityError, IdentityRef
@@ -28,12 +35,14 @@ from osk8s_capo.kube import (
     MACHINE,
     OPENSTACK_CLUSTER,
     OPENSTACK_MACHINE,
+    OPENSTACK_SERVER,
     KubeObjects,
     meta,
 )
 from osk8s_capo.manager import ControllerSpec, Manager, Watch
 from osk8s_core import errors
 from osk8s_core.k8s.controller import Requeue
+from osk8s_core.k8s.events import ObjectRef
 from osk8s_core.k8s.store import split_key
 
 if TYPE_CHECKING:
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
 FINALIZER: Final = "openstackcluster.infrastructure.cluster.x-k8s.io"
 KIND: Final = "OpenStackCluster"
 MACHINES_REQUEUE: Final = 5.0
+BASTION_REQUEUE: Final = 2.0
 ERROR_REQUEUE: Final = 0.0  # backoff of the work queue
 
 _STEP_CONDITIONS: Final = (
@@ -242,16 +252,23 @@ class ClusterReconciler:
             )
         except NetworkError as exc:
             self._failed(status, exc.condition, exc.reason, str(exc), generation)
+            self._event(osc, "Warning", exc.reason, str(exc))
             raise
         except errors.OpenStackError as exc:
             self._failed(status, failing or cond.READY, cond.OPENSTACK_ERROR, str(exc), generation)
+            self._event(osc, "Warning", cond.OPENSTACK_ERROR, str(exc))
             raise
         init = dict(status.get("initialization") or {})
         if not init.get("provisioned"):
             init["provisioned"] = True  # written once, never reset (v1beta2 contract)
             status["initialization"] = init
+            self._event(osc, "Normal", "Provisioned", "cluster infrastructure is ready")
         cond.set_condition(status, cond.READY, True, cond.READY_REASON, generation=generation)
         return None
+
+    def _event(self, osc: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        if self.events is not None:
+            self.events.event(ObjectRef.of(osc), type_, reason, message)
 
     def _failed(
         self, status: dict[str, Any], condition: str, reason: str, message: str, generation: Any
@@ -289,6 +306,16 @@ class ClusterReconciler:
                 generation=generation,
             )
             return Requeue(after=MACHINES_REQUEUE)
+        # (b) The bastion's OpenStackServer goes first; its controller frees the server.
+        bastion = naming.bastion_name(ref.name)
+        if self.kube.get(OPENSTACK_SERVER, namespace, bastion) is not None:
+            self.kube.delete(OPENSTACK_SERVER, namespace, bastion)
+            cond.set_condition(
+                status, cond.READY, False, cond.DELETING, f"waiting for {bastion} to be deleted",
+                generation=generation,
+            )  # fmt: skip
+            return Requeue(after=BASTION_REQUEUE)
+        status.pop("bastion", None)
         spec = osc.get("spec") or {}
         scope = self._scope(osc, status, generation)
         delete_foreign = (meta(osc).get("annotations") or {}).get(
@@ -333,6 +360,7 @@ class ClusterReconciler:
             },
         )
         osc["deleted"] = True
+        self._event(osc, "Normal", "SuccessfulDeleteCluster", "cluster infrastructure deleted")
         return None
 
     # Status
