@@ -48,9 +48,11 @@ def server_spec(
     *,
     control_plane: bool,
     server_group_id: str | None = None,
+    role_group_id: str | None = None,
 ) -> dict[str, Any]:
     """The OpenStackServer spec of one machine. ``server_group_id``: the managed group
-    (osk8s opt-in) for control-plane machines that name none themselves."""
+    (osk8s opt-in) for control-plane machines that name none themselves. ``role_group_id``
+    overrides the role's managed security group (the bastion's)."""
     spec = osm.get("spec") or {}
     cluster_spec = osc.get("spec") or {}
     cluster_status = osc.get("status") or {}
@@ -58,6 +60,8 @@ def server_spec(
     role_group = cluster_status.get(
         "controlPlaneSecurityGroup" if control_plane else "workerSecurityGroup"
     )
+    if role_group_id is not None:
+        role_group = {"id": role_group_id}
     ports = copy.deepcopy(list(spec.get("ports") or []))
     if not ports:
         if not network_id:
