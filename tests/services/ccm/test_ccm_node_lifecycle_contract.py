@@ -1,6 +1,7 @@
 """The lifecycle pass with real Nova servers: node B's server stopped → shutdown taint, started
-and Ready → taint removed; NotReady nodes of servers Nova does not know (by id, and beyond
-CPO by name with an empty providerID) are deleted. Lookups through one sync snapshot."""
+and Ready → taint removed; NotReady nodes of servers Nova does not know (a server booted then
+deleted, by id; and beyond CPO by name with an empty providerID) are deleted. Lookups through
+one sync snapshot."""
 
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ def test_lifecycle_on_real_servers(
         snapshot=lambda: SyncSnapshot.take(cloud.nova_neutron),
         recorder=EventRecorder(core, component="cloud-node-lifecycle", clock=SystemClock()),
     )
+    compute = ccm_conn.compute
+    deleted = _deleted_server(ccm_conn)
     plain_node(core, world.b_name, provider_id=f"openstack:///{world.b_id}", ready="False")
     plain_node(core, world.a_name, ready="Unknown")  # by name: exists, ACTIVE
-    plain_node(core, "gone", provider_id=f"openstack:///{uuid.uuid4()}", ready="False")
+    plain_node(core, "gone", provider_id=f"openstack:///{deleted}", ready="False")
     plain_node(core, f"no-such-server-{uuid.uuid4().hex[:6]}", ready="False")
 
     def nodes() -> list[dict[str, Any]]:
@@ -53,7 +56,6 @@ def test_lifecycle_on_real_servers(
     assert node_names(core) == {world.a_name, world.b_name}
     assert first.tainted == []
 
-    compute = ccm_conn.compute
     compute.stop_server(world.b_id)
     try:
         _wait(lambda: compute.get_server(world.b_id).status, lambda s: s == "SHUTOFF", "stop", 60)
@@ -65,3 +67,20 @@ def test_lifecycle_on_real_servers(
     set_ready(core, world.b_name, "True")
     assert controller.monitor(nodes()).untainted == [world.b_name]
     assert taint_keys(node_json(core, world.b_name)) == []
+
+
+def _deleted_server(conn: Any) -> str:
+    """The id of a server that existed: booted (no network, no wait) and deleted until Nova no
+    longer finds it."""
+    compute = conn.compute
+    flavor = min(compute.flavors(), key=lambda f: (f.ram, f.vcpus))
+    image = next(i for i in conn.image.images() if i.status == "active")
+    server = compute.create_server(
+        name=f"ccm-deleted-{uuid.uuid4().hex[:6]}",
+        flavor_id=flavor.id,
+        image_id=image.id,
+        networks="none",
+    )
+    compute.delete_server(server.id)
+    _wait(lambda: compute.find_server(server.id), lambda found: found is None, "deleted", 60)
+    return str(server.id)
