@@ -8,6 +8,7 @@ share with its rules. Handlers raise and never abort; errors map in ``CSI_STATUS
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -230,8 +231,8 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
     @rpc(required=("volume_id",), lock="volume_id")
     def DeleteVolume(self, request: Any, context: Any) -> Any:  # noqa: N802
         manila = self._clients.for_secrets(request.secrets)
-        _settle(manila.shares.get, manila.shares.wait_available, request.volume_id)
-        manila.shares.delete(request.volume_id, wait=True)
+        if _settle(manila.shares.get, manila.shares.wait_available, request.volume_id):
+            manila.shares.delete(request.volume_id, wait=True)
         return csi_pb2.DeleteVolumeResponse()
 
     @rpc(required=("volume_id", "capacity_range"), lock="volume_id")
@@ -340,26 +341,25 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
     @rpc(required=("snapshot_id",), lock="snapshot_id")
     def DeleteSnapshot(self, request: Any, context: Any) -> Any:  # noqa: N802
         manila = self._clients.for_secrets(request.secrets)
-        _settle(manila.snapshots.get, manila.snapshots.wait_available, request.snapshot_id)
-        manila.snapshots.delete(request.snapshot_id, wait=True)
+        if _settle(manila.snapshots.get, manila.snapshots.wait_available, request.snapshot_id):
+            manila.snapshots.delete(request.snapshot_id, wait=True)
         return csi_pb2.DeleteSnapshotResponse()
 
 
 _TRANSIENT: Final = frozenset({"creating", "extending", "shrinking", "restoring"})
 
 
-def _settle(fetch: Any, wait: Any, ident: str) -> None:
-    """Manila refuses to delete what is still being created (400): wait until it is not
-    (a CO may delete a snapshot it just asked for). Gone or failed is fine: delete follows."""
+def _settle(fetch: Any, wait: Any, ident: str) -> bool:
+    """Whether ``ident`` still exists, once it is no longer being created: Manila refuses to
+    delete what is (400), and a CO may delete a snapshot it has just asked for."""
     try:
         status = str(fetch(ident).status or "").lower()
     except errors.NotFound:
-        return
+        return False  # already gone: DeleteVolume/DeleteSnapshot succeed with one GET
     if status in _TRANSIENT:
-        try:
+        with contextlib.suppress(errors.ResourceError, errors.NotFound):
             wait(ident)
-        except (errors.ResourceError, errors.NotFound):
-            return
+    return True
 
 
 def _clone_name(volume_name: str) -> str:
