@@ -66,7 +66,9 @@ def managed(capo_api: Any, capo_clouds_yaml: str, demo: Connection) -> Iterator[
         {
             "managedSubnets": [{"cidr": "10.6.0.0/24", "dnsNameservers": ["192.0.2.53"]}],
             "externalNetwork": {"id": external_network_id(demo)},
-            "apiServer": {"managedLoadBalancer": {}},
+            "apiServer": {
+                "managedLoadBalancer": {"allowedCIDRs": ["192.0.2.0/24", "198.51.100.7", "bad"]}
+            },
             "managedSecurityGroups": {"clusterNodesSecurityGroupRules": [CNI_RULE]},
             "tags": ["osk8s-test"],
         },
@@ -133,6 +135,9 @@ def test_api_load_balancer_active_with_floating_ip(
     assert [(m.type, m.delay, m.timeout, m.max_retries, m.max_retries_down) for m in monitors] == [
         ("TCP", 10, 5, 5, 3)
     ]
+    router_ip = osc["status"]["router"]["ips"][0]
+    acl = sorted(["192.0.2.0/24", "198.51.100.7/32", "10.6.0.0/24", f"{router_ip}/32"])
+    assert sorted(listeners[0].allowed_cidrs) == acl == lb_status["allowedCIDRs"]
     fips = list(demo.network.ips(port_id=lb.vip_port_id))
     assert [f.floating_ip_address for f in fips] == [lb_status["ip"]]
     assert osc["spec"]["controlPlaneEndpoint"] == {"host": lb_status["ip"], "port": 6443}
@@ -205,9 +210,20 @@ def test_rule_change_is_reconciled_by_diff(managed: tuple[World, str], demo: Con
     world.kube.patch(
         world.kube_objects_resource(),
         osc,
-        {"spec": {"managedSecurityGroups": {"clusterNodesSecurityGroupRules": [vxlan]}}},
+        {
+            "spec": {
+                "managedSecurityGroups": {"clusterNodesSecurityGroupRules": [vxlan]},
+                "apiServer": {"managedLoadBalancer": {"allowedCIDRs": ["203.0.113.0/24"]}},
+            }
+        },
     )
     world.reconciler().reconcile(world.key(name))
+    # The listener's allowed CIDRs follow the spec (updated in place).
+    status = world.osc(name)["status"]
+    lb_id = status["apiServerManagedLoadBalancer"]["id"]
+    (listener,) = demo.load_balancer.listeners(load_balancer_id=lb_id)
+    assert "203.0.113.0/24" in listener.allowed_cidrs
+    assert "192.0.2.0/24" not in listener.allowed_cidrs
     rules = list(demo.network.security_group_rules(security_group_id=worker))
     shapes = {(r.protocol, r.port_range_min, r.remote_ip_prefix) for r in rules}
     assert ("udp", 4789, "10.6.0.0/24") in shapes

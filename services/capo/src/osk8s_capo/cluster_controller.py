@@ -230,6 +230,7 @@ class ClusterReconciler:
                     external=external,
                     previous=status.get("apiServerManagedLoadBalancer") or {},
                     save=save,
+                    router_ips=list((status.get("router") or {}).get("ips") or []),
                 )
                 status["apiServerManagedLoadBalancer"] = lb_status
             endpoint = cluster_endpoint.reconcile_endpoint(

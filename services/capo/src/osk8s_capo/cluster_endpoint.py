@@ -9,6 +9,7 @@ adopts it; it is written to status before it is attached. A user-given
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -65,6 +66,23 @@ def api_floating_ip(
     return fips.create(external["id"], description=fip_description(cluster))
 
 
+def allowed_cidrs(
+    user: list[str], network: Mapping[str, Any], router_ips: list[str]
+) -> tuple[list[str], list[str]]:
+    """``getCanonicalAllowedCIDRs``: the user's CIDRs plus the cluster subnets and the router's
+    gateway IPs (nodes reach the API through it), bare IPs as /32 (/128), invalid entries
+    dropped; sorted and unique. Returns (cidrs, dropped)."""
+    wanted = [*user, *[s["cidr"] for s in network.get("subnets") or []], *router_ips]
+    out: set[str] = set()
+    dropped = []
+    for item in wanted:
+        try:
+            out.add(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            dropped.append(item)
+    return sorted(out), dropped
+
+
 def reconcile_load_balancer(
     scope: Scope,
     cluster: ClusterRef,
@@ -74,6 +92,7 @@ def reconcile_load_balancer(
     external: Mapping[str, Any] | None,
     previous: Mapping[str, Any],
     save: Callable[[dict[str, Any]], None],
+    router_ips: list[str] | None = None,
 ) -> dict[str, Any]:
     """Ensure the LB tree and its FIP; ``save`` persists partial status (IDs, FIP) at once.
     Returns status ``apiServerManagedLoadBalancer``."""
@@ -112,8 +131,13 @@ def reconcile_load_balancer(
         }
         if tags:
             status["tags"] = tags
-        if settings.get("allowedCIDRs"):
-            status["allowedCIDRs"] = list(settings["allowedCIDRs"])
+        # VIP ACLs only when asked for, and never on OVN (CAPO: Octavia >= 2.12, not ovn).
+        acl: list[str] | None = None
+        if settings.get("allowedCIDRs") and settings.get("provider") != "ovn":
+            acl, _dropped = allowed_cidrs(
+                list(settings["allowedCIDRs"]), network, list(router_ips or [])
+            )
+            status["allowedCIDRs"] = acl
         if floating_ip_enabled(spec, external):
             assert external is not None
             fip = api_floating_ip(scope, cluster, spec, external, str(previous.get("ip") or ""))
@@ -131,9 +155,12 @@ def reconcile_load_balancer(
         for port in ports:
             child = naming.lb_port_name(name, port)
             # Look first: the creates wait for ACTIVE around them even when nothing is made.
+            extra: dict[str, Any] = {"allowed_cidrs": acl} if acl is not None else {}
             listener = children.find_listener(lb.id, child) or children.create_listener(
-                lb.id, child, protocol="TCP", port=port
+                lb.id, child, protocol="TCP", port=port, **extra
             )
+            if acl is not None and sorted(listener.allowed_cidrs or []) != acl:
+                _update_listener_acl(scope, lb.id, listener.id, acl)
             pool = children.find_pool(lb.id, child) or children.create_pool(
                 lb.id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
             )
@@ -145,6 +172,16 @@ def reconcile_load_balancer(
             "LoadBalancerFailed", f"load balancer {name}: {exc}", condition="APIEndpointReady"
         ) from exc
     return status
+
+
+def _update_listener_acl(scope: Scope, lb_id: str, listener_id: str, acl: list[str]) -> None:
+    api = scope.load_balancers.api
+    scope.load_balancers.wait_active(lb_id)
+    scope.client.call(
+        "loadbalancer_listener_update",
+        lambda: api.update_listener(listener_id, allowed_cidrs=acl),
+    )
+    scope.load_balancers.wait_active(lb_id)
 
 
 def _ensure_monitor(
