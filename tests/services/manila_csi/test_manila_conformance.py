@@ -363,3 +363,25 @@ def test_listing_needs_controller_secrets(demo_secrets: dict[str, str]) -> None:
         assert code_of(driver.controller.ListVolumes, listing) == grpc.StatusCode.UNIMPLEMENTED
         get = csi_pb2.ControllerGetVolumeRequest(volume_id="v")
         assert code_of(driver.controller.ControllerGetVolume, get) == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_a_share_still_creating(nfs: Driver) -> None:
+    """ValidateVolumeCapabilities on a share still ``creating`` is UNAVAILABLE (retry later);
+    DeleteVolume waits for it to settle (Manila refuses to delete it before) and deletes it."""
+    manila = nfs.view()
+    share = manila.shares.create(ShareSpec(name=unique(), size_gb=1), wait=False)
+    validate = csi_pb2.ValidateVolumeCapabilitiesRequest(
+        volume_id=share.id, volume_capabilities=[cap(MNMW)], secrets=nfs.secrets
+    )
+    try:
+        if str(manila.shares.get(share.id).status) == "creating":
+            assert (
+                code_of(nfs.controller.ValidateVolumeCapabilities, validate)
+                == grpc.StatusCode.UNAVAILABLE
+            )
+    finally:
+        nfs.controller.DeleteVolume(
+            csi_pb2.DeleteVolumeRequest(volume_id=share.id, secrets=nfs.secrets)
+        )
+    with pytest.raises(errors.NotFound):
+        manila.shares.get(share.id)
