@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 import pytest
-from kubernetes.client import CoreV1Api
+from kubernetes.client import CoreV1Api, V1Node
 
 from osk8s_ccm.cloud_view import PortInfo, ServerAddress, ServerInfo
 from osk8s_ccm.instances import InstanceSettings, InstancesV2
@@ -205,3 +206,58 @@ def test_kubelet_provided_node_ip_is_honoured_or_keeps_the_taint(core: CoreV1Api
     assert init.reconcile("other-ip") == Requeue(10.0)
     assert node_json(core, "other-ip") == before
     assert events_for(core, "other-ip") == [("Warning", "FailedToInitialize")]
+
+
+class RecordingApi:
+    """The real client as ``NodeApi``, recording what it sends to ``nodes/status``."""
+
+    def __init__(self, core: CoreV1Api) -> None:
+        self._core = core
+        self.status_patches: list[tuple[str | None, dict[str, Any]]] = []
+
+    def read_node(self, name: str) -> V1Node:
+        return self._core.read_node(name)
+
+    def replace_node(self, name: str, body: V1Node) -> V1Node:
+        return self._core.replace_node(name, body)
+
+    def delete_node(self, name: str) -> Any:
+        return self._core.delete_node(name)
+
+    def patch_node_status(
+        self, name: str, body: dict[str, Any], *, _content_type: str | None = None
+    ) -> V1Node:
+        self.status_patches.append((_content_type, body))
+        return self._core.patch_node_status(name, body, _content_type=_content_type)
+
+
+def test_addresses_are_a_strategic_merge_patch_replacing_the_list(core: CoreV1Api) -> None:
+    """Upstream's content type for ``nodes/status``; ``$patch: replace`` keeps both InternalIPs
+    and drops an address the server no longer has."""
+    two = replace(
+        SERVER,
+        addresses=MappingProxyType(
+            {"net": (ServerAddress("10.0.0.5"),), "net2": (ServerAddress("10.0.1.5"),)}
+        ),
+    )
+    second = PortInfo(id="p2", device_id="id-1", fixed_ips=("10.0.1.5",))
+    fake = FakeLookup([two], [PORT, second])
+    api = RecordingApi(core)
+    recorder = EventRecorder(core, component="cloud-node-controller", clock=SystemClock())
+    v2 = InstancesV2(InstanceSettings(region="RegionOne"))
+    init = NodeInitializer(api=api, instances=v2, lookup=lambda: fake, recorder=recorder)
+    tainted_node(core, "node-1")
+    init.reconcile("node-1")
+    internal = [
+        {"type": "InternalIP", "address": "10.0.0.5"},
+        {"type": "InternalIP", "address": "10.0.1.5"},
+    ]
+    external = {"type": "ExternalIP", "address": "203.0.113.5"}
+    assert node_json(core, "node-1")["status"]["addresses"] == [*internal, external]
+    fake.ports.remove(second)
+    fake.servers["id-1"] = SERVER
+    refresher = AddressRefresher(api=api, instances=v2, snapshot=lambda: fake)
+    assert refresher.sync_all([node_json(core, "node-1")]).updated == ("node-1",)
+    assert node_json(core, "node-1")["status"]["addresses"] == [internal[0], external]
+    assert [c for c, _ in api.status_patches] == ["application/strategic-merge-patch+json"] * 2
+    assert all(b["status"]["addresses"][0] == {"$patch": "replace"} for _, b in api.status_patches)

@@ -19,7 +19,7 @@ import structlog
 from osk8s_ccm.instances import InstanceNotFound, InstancesV2, NodeRef
 from osk8s_ccm.lookup import CloudLookup
 from osk8s_ccm.node_init import UNINITIALIZED_TAINT
-from osk8s_ccm.node_update import MERGE_PATCH, NodeApi
+from osk8s_ccm.node_update import STRATEGIC_MERGE_PATCH, NodeApi, addresses_patch
 from osk8s_ccm.provided_ip import PROVIDED_NODE_IP_ANNOTATION, honour_provided_ip
 from osk8s_core import errors
 from osk8s_core.k8s.apierrors import translate_api_errors
@@ -82,7 +82,7 @@ class AddressRefresher:
         try:
             with translate_api_errors(f"patch node {name} status"):
                 self._api.patch_node_status(
-                    name, {"status": {"addresses": wanted}}, _content_type=MERGE_PATCH
+                    name, addresses_patch(wanted), _content_type=STRATEGIC_MERGE_PATCH
                 )
         except errors.KubernetesError as exc:  # logged; the next pass tries again
             self._log.warning("node addresses not written", node=name, error=str(exc))

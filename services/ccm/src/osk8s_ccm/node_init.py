@@ -6,8 +6,9 @@ server's InstancesV2 metadata: ``spec.providerID`` (when empty), the zone, regio
 instance-type labels (GA and the legacy ones upstream still writes), its addresses, and then
 loses the taint. All or nothing, in this order:
 1. every OpenStack read first, so a Nova or Neutron failure writes nothing;
-2. ``status.addresses`` through the status subresource (a merge patch: the list is replaced
-   whole, as a strategic merge keyed on ``type`` would mangle two InternalIPs);
+2. ``status.addresses`` through the status subresource (a strategic merge patch, as upstream,
+   whose ``$patch: replace`` replaces the list whole: a merge keyed on ``type`` would mangle
+   two InternalIPs);
 3. one Node update holding providerID, labels and the taint's removal, retried on conflict
    from a fresh read: a node never shows the taint gone without its labels.
 A server that is not found leaves the node tainted, records a Warning event and is retried;
@@ -26,7 +27,13 @@ from osk8s_ccm import labels
 from osk8s_ccm.addresses import NodeAddress
 from osk8s_ccm.instances import InstanceMetadata, InstanceNotFound, InstancesV2, NodeRef
 from osk8s_ccm.lookup import CloudLookup
-from osk8s_ccm.node_update import MERGE_PATCH, NodeApi, parts, update_node
+from osk8s_ccm.node_update import (
+    STRATEGIC_MERGE_PATCH,
+    NodeApi,
+    addresses_patch,
+    parts,
+    update_node,
+)
 from osk8s_ccm.provided_ip import (
     PROVIDED_NODE_IP_ANNOTATION,
     ProvidedNodeIpMismatch,
@@ -117,9 +124,9 @@ class NodeInitializer:
         return None
 
     def _write_addresses(self, name: str, addresses: Sequence[NodeAddress]) -> None:
-        body = {"status": {"addresses": [a.as_dict() for a in addresses]}}
+        body = addresses_patch(a.as_dict() for a in addresses)
         with translate_api_errors(f"patch node {name} status"):
-            self._api.patch_node_status(name, body, _content_type=MERGE_PATCH)
+            self._api.patch_node_status(name, body, _content_type=STRATEGIC_MERGE_PATCH)
 
     def _finish(self, name: str, meta: InstanceMetadata) -> None:
         def initialise(node: V1Node) -> bool:

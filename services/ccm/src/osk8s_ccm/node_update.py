@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from kubernetes.client import V1Node, V1NodeSpec, V1ObjectMeta
@@ -12,7 +12,8 @@ from osk8s_core.errors import KubernetesConflict
 from osk8s_core.k8s.apierrors import translate_api_errors
 
 CONFLICT_RETRIES: Final = 5
-MERGE_PATCH: Final = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
+"""What upstream's ``PatchNodeStatus`` sends to ``nodes/status``."""
 
 
 class NodeApi(Protocol):
@@ -52,3 +53,10 @@ def update_node(api: NodeApi, name: str, mutate: Callable[[V1Node], bool]) -> bo
             if attempt == CONFLICT_RETRIES - 1:
                 raise
     return False
+
+
+def addresses_patch(addresses: Iterable[Mapping[str, str]]) -> dict[str, Any]:
+    """A strategic merge patch of ``nodes/status`` (upstream's content type) that replaces
+    ``status.addresses`` whole: the ``$patch: replace`` element keeps two addresses of one type,
+    which a merge keyed on ``type`` would fold into one."""
+    return {"status": {"addresses": [{"$patch": "replace"}, *(dict(a) for a in addresses)]}}
