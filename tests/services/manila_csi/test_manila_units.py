@@ -190,3 +190,32 @@ def test_microversion_range() -> None:
     assert parse_version("2.37") == (2, 37)
     assert server.allows("2.37") and not server.allows("2.65")
     assert not VersionRange(minimum=(2, 38), maximum=(2, 90)).allows("2.37")
+
+
+def test_secrets_with_clouds_yaml(tmp_path: Path) -> None:
+    """``os-useClouds``: the named entry of ``os-cloudsFile`` fills what the secret leaves
+    unset (explicit keys win), as CPO's clouds.yaml support."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n"
+        "  mine:\n"
+        "    auth:\n"
+        "      auth_url: http://keystone.example:5000/v3\n"
+        "      username: u\n"
+        f"      password: {SECRET}\n"
+        "      project_name: p\n"
+        "      user_domain_name: Default\n"
+        "      project_domain_name: Default\n"
+        "    region_name: R9\n"
+    )
+    auth = auth_from_secrets(
+        {
+            "os-useClouds": "true",
+            "os-cloudsFile": str(clouds),
+            "os-cloud": "mine",
+            "os-region": "R1",
+        }
+    )
+    assert auth.auth_url == "http://keystone.example:5000/v3" and auth.username == "u"
+    assert auth.region == "R1"  # the secret's own key wins
+    assert auth.password is not None and SECRET not in repr(auth)
