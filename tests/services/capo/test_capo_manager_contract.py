@@ -84,6 +84,10 @@ def test_manager_runs_the_cluster_controller(world: World, demo: Any) -> None:
         wait_for(lambda: requests.get(f"{health}/readyz", timeout=5).status_code == 200, "readyz")
         metrics = requests.get(f"{diagnostics}/metrics", timeout=5).text
         assert 'capo_openstack_api_requests_total{request="network_get"}' in metrics
+        assert (
+            'controller_runtime_reconcile_total{controller="openstackcluster",result="success"}'
+            in metrics
+        )
         # Pausing the Cluster reaches the OpenStackCluster through the Cluster watch.
         world.kube.patch(
             CLUSTER,

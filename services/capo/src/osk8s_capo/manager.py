@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
 from kubernetes.client import ApiClient, CoordinationV1Api, CustomObjectsApi
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from osk8s_capo.kube import WATCH_FILTER_LABEL, Resource
 from osk8s_core.health import HealthChecks, HealthServer
 from osk8s_core.k8s.clock import Clock, SystemClock
-from osk8s_core.k8s.controller import Controller, ControllerSettings, Reconcile
+from osk8s_core.k8s.controller import Controller, ControllerSettings, Reconcile, Requeue
 from osk8s_core.k8s.informer import Handlers, Informer, InformerSettings
 from osk8s_core.k8s.leader import (
     LeaderCallbacks,
@@ -130,6 +131,7 @@ class Manager:
         self.ready = HealthChecks()
         self.elector: LeaderElector | None = None
         self.leading = threading.Event()
+        self._metrics = ReconcileMetrics(self.registry)
         self.servers: list[HealthServer] = []
         """Probe and diagnostics servers once running (their bound addresses)."""
         self.started = threading.Event()
@@ -169,7 +171,7 @@ class Manager:
         informers = [primary]
         controller = Controller(
             name=spec.name,
-            reconcile=spec.reconcile,
+            reconcile=self._metrics.instrument(spec.name, spec.reconcile),
             queue=queue,
             informers=(),
             settings=ControllerSettings(workers=max(1, spec.workers)),
@@ -305,6 +307,52 @@ class Manager:
             registry=self.registry,
             kube_client=lambda _path: self.api_client,
         )
+
+
+class ReconcileMetrics:
+    """controller-runtime's reconcile metrics, so CAPO dashboards keep working:
+    ``controller_runtime_reconcile_total{controller,result}`` (success, error, requeue,
+    requeue_after), ``controller_runtime_reconcile_errors_total{controller}`` and
+    ``controller_runtime_reconcile_time_seconds{controller}``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.total = Counter(
+            "controller_runtime_reconcile_total",
+            "Total number of reconciliations per controller",
+            ["controller", "result"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "controller_runtime_reconcile_errors_total",
+            "Total number of reconciliation errors per controller",
+            ["controller"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            ["controller"],
+            registry=registry,
+        )
+
+    def instrument(self, name: str, reconcile: Reconcile) -> Reconcile:
+        def timed(key: str) -> Requeue | None:
+            start = time.perf_counter()
+            try:
+                result = reconcile(key)
+            except Exception:
+                self.total.labels(name, "error").inc()
+                self.errors.labels(name).inc()
+                raise
+            finally:
+                self.seconds.labels(name).observe(time.perf_counter() - start)
+            outcome = "success"
+            if result is not None:
+                outcome = "requeue_after" if result.after > 0 else "requeue"
+            self.total.labels(name, outcome).inc()
+            return result
+
+        return timed
 
 
 class LeadershipLost(RuntimeError):
