@@ -512,3 +512,52 @@ def test_delete_waits_for_machines_and_leaks_command(
     assert world.kube.get(OPENSTACK_SERVER, world.namespace, "wait-bastion") is None
     world.converge("wait", until=lambda o: o is None, rounds=60)
     assert all(not ids for ids in world.cloud_objects("wait").values())
+
+
+def test_bastion_security_group_follows_bastion_enabled(world: World, demo: Connection) -> None:
+    net = demo.network.create_network(name=f"{world.namespace}-bastion-net")
+    demo.network.create_subnet(network_id=net.id, cidr="10.79.0.0/24", ip_version=4)
+    bastion_spec = {
+        "flavor": {"filter": {"name": "m1.tiny"}},
+        "image": {"filter": {"name": "cirros"}},
+    }
+    try:
+        world.create_cluster(
+            "bast",
+            {
+                "network": {"id": net.id},
+                "enableExternalNetwork": False,
+                "apiServer": {"enableFloatingIP": False, "fixedIP": "10.79.0.10"},
+                "managedSecurityGroups": {},
+                "bastion": {"enabled": True, "spec": bastion_spec},
+            },
+        )
+        osc = world.converge("bast", until=is_ready)
+        assert osc is not None
+        group = osc["status"]["bastionSecurityGroup"]
+        assert group["name"] == naming.security_group_name(world.namespace, "bast", "bastion")
+        cp = osc["status"]["controlPlaneSecurityGroup"]["id"]
+        ssh = [
+            r
+            for r in demo.network.security_group_rules(security_group_id=cp)
+            if r.port_range_min == 22 and r.remote_group_id == group["id"]
+        ]
+        assert len(ssh) == 1
+        world.kube.patch(
+            world.kube_objects_resource(), osc, {"spec": {"bastion": {"enabled": False}}}
+        )
+        world.reconciler().reconcile(world.key("bast"))
+        status = world.osc("bast")["status"]
+        assert "bastionSecurityGroup" not in status
+        assert not [g for g in demo.network.security_groups() if g.id == group["id"]]
+        assert not [
+            r
+            for r in demo.network.security_group_rules(security_group_id=cp)
+            if r.port_range_min == 22
+        ]
+        world.delete("bast")
+        assert all(not ids for ids in world.cloud_objects("bast").values())
+    finally:
+        for subnet in demo.network.subnets(network_id=net.id):
+            demo.network.delete_subnet(subnet.id)
+        demo.network.delete_network(net.id)

@@ -197,6 +197,15 @@ class ClusterReconciler:
             failing = cond.SECURITY_GROUPS_READY
             cidrs = [s["cidr"] for s in network.get("subnets") or []]
             groups = cluster_secgroups.reconcile(scope, ref, spec, subnet_cidrs=cidrs, tags=tags)
+            stale = (status.get("bastionSecurityGroup") or {}).get("id")
+            if stale and "bastionSecurityGroup" not in groups:
+                # Bastion disabled: its group goes, best effort (CAPO #2113); kept in status
+                # until the delete succeeds, so it is retried.
+                try:
+                    scope.security_groups.delete(stale)
+                except errors.OpenStackError as exc:
+                    self.logger.info("bastion security group not deleted yet", error=str(exc))
+                    groups = {**groups, "bastionSecurityGroup": status["bastionSecurityGroup"]}
             for field in (
                 "controlPlaneSecurityGroup",
                 "workerSecurityGroup",
