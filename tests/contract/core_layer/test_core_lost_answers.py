@@ -27,6 +27,7 @@ from osk8s_core.openstack.volumes import Volumes, VolumeSpec
 from osk8s_core.secrets import SecretStr
 from osk8s_testing.faultproxy import FaultProxy, LoseAnswer
 from osk8s_testing.faultproxy.fixtures import FaultProxyFactory
+from osk8s_testing.testcloud.boot import boot_flavor_id, boot_image_id
 
 from ..conftest import TestCloud
 from .conftest import Cleanup, Core, require_service
@@ -111,12 +112,11 @@ def server_id(testcloud: TestCloud, core_conn: Connection) -> Iterator[str]:
     if "compute" not in {entry["type"] for entry in core_conn.service_catalog}:
         pytest.skip("test cloud runs no Nova (`osk8s-testcloud up all`)")
     compute = core_conn.compute
-    flavor = min(compute.flavors(), key=lambda f: (f.ram, f.vcpus))
-    image = next(i for i in core_conn.image.images() if i.status == "active")
+    flavor_id, image_id = boot_flavor_id(core_conn), boot_image_id(core_conn)
     server = compute.create_server(
         name="osk8s-lost-answers",
-        flavor_id=flavor.id,
-        image_id=image.id,
+        flavor_id=flavor_id,
+        image_id=image_id,
         networks=[{"uuid": testcloud.network["network_id"]}],
     )
     try:

@@ -9,6 +9,7 @@ import pytest
 
 from osk8s_core.openstack.servers import Servers
 from osk8s_core.openstack.volumes import Volumes, VolumeSpec
+from osk8s_testing.testcloud.boot import boot_flavor_id, boot_image_id
 
 from ..conftest import TestCloud
 from .conftest import Cleanup, Core, require_service
@@ -21,14 +22,10 @@ def test_server_lookup_ports_and_volume_attachment(
 ) -> None:
     require_service(core.conn, "compute")
     compute = core.conn.compute
-    flavors = sorted(compute.flavors(), key=lambda f: (f.ram, f.vcpus))
-    images = [i for i in core.conn.image.images() if i.status == "active"]
-    if not flavors or not images:
-        pytest.skip("test cloud has no flavor or active image to boot from")
     server = compute.create_server(
         name=name,
-        flavor_id=flavors[0].id,
-        image_id=images[0].id,
+        flavor_id=boot_flavor_id(core.conn),
+        image_id=boot_image_id(core.conn),
         networks=[{"uuid": testcloud.network["network_id"]}],
     )
     servers = Servers(core.client, waiter=core.waiter)

@@ -32,6 +32,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.retry import RetryPolicy
 from osk8s_testing.cloudgate import cloud_unavailable
+from osk8s_testing.testcloud.boot import boot_flavor_id, boot_image_id
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 SETTINGS = ClientSettings(component="openstack-cloud-controller-manager", version="0", timeout=60)
@@ -155,8 +156,7 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
             sub_ports=[{"port_id": sub.id, "segmentation_type": "vlan", "segmentation_id": 101}],
         )
         deletes.append(lambda: net.delete_trunk(trunk, ignore_missing=True))
-        flavor_id = min(compute.flavors(), key=lambda f: (f.ram, f.vcpus)).id
-        image_id = next(i for i in conn.image.images() if i.status == "active").id
+        flavor_id, image_id = boot_flavor_id(conn), boot_image_id(conn)
         made: list[str] = []
         # Runs after both deletes below (newest first): their ports are freed only when gone.
         deletes.append(lambda: _wait_gone(compute, made))

@@ -18,6 +18,7 @@ from osk8s_ccm.node_lifecycle import SHUTDOWN_TAINT, NodeLifecycle
 from osk8s_ccm.settings import instance_settings
 from osk8s_core.k8s.clock import SystemClock
 from osk8s_core.k8s.events import EventRecorder
+from osk8s_testing.testcloud.boot import boot_flavor_id, boot_image_id
 
 from .conftest import Cloud, World, _wait
 from .node_helpers import node_json, node_names, plain_node, set_ready, taint_keys
@@ -73,12 +74,11 @@ def _deleted_server(conn: Any) -> str:
     """The id of a server that existed: booted (no network, no wait) and deleted until Nova no
     longer finds it."""
     compute = conn.compute
-    flavor = min(compute.flavors(), key=lambda f: (f.ram, f.vcpus))
-    image = next(i for i in conn.image.images() if i.status == "active")
+    flavor_id, image_id = boot_flavor_id(conn), boot_image_id(conn)
     server = compute.create_server(
         name=f"ccm-deleted-{uuid.uuid4().hex[:6]}",
-        flavor_id=flavor.id,
-        image_id=image.id,
+        flavor_id=flavor_id,
+        image_id=image_id,
         networks="none",
     )
     compute.delete_server(server.id)

@@ -30,6 +30,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import WaitPolicy
 from osk8s_testing.cloudgate import cloud_unavailable
+from osk8s_testing.testcloud.boot import boot_flavor_id, boot_image_id
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 from .cinder_harness import NODE_ID, Driver, FakeMetadata, start
@@ -148,12 +149,11 @@ def nova_server_id() -> Iterator[str | None]:
             yield None
             return
         network_id = load_cloud_config([conf]).config.load_balancer.network_id
-        flavor = min(conn.compute.flavors(), key=lambda f: (f.ram, f.vcpus))
-        image = next(i for i in conn.image.images() if i.status == "active")
+        flavor_id, image_id = boot_flavor_id(conn), boot_image_id(conn)
         server = conn.compute.create_server(
             name=f"csi-node-{os.getpid()}",
-            flavor_id=flavor.id,
-            image_id=image.id,
+            flavor_id=flavor_id,
+            image_id=image_id,
             networks=[{"uuid": network_id}],
         )
         client = OpenStackClient(

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osk8s_testing.testcloud.boot import boot_flavor_id, boot_image_id
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 if TYPE_CHECKING:
@@ -116,8 +117,7 @@ def scenario_ccm(demo: Demo) -> None:
 
     conn: Any = demo.client.connection
     compute = conn.compute
-    flavor = min(compute.flavors(), key=lambda f: (f.ram, f.vcpus))
-    image = next(i for i in conn.image.images() if i.status == "active")
+    flavor_id, image_id = boot_flavor_id(conn), boot_image_id(conn)
     names = [f"osk8s-demo-{demo.run_id}-node-{i}" for i in (1, 2)]
     servers: list[Any] = []
     server = KubeApiServer().start()
@@ -128,8 +128,8 @@ def scenario_ccm(demo: Demo) -> None:
                 servers.append(
                     compute.create_server(
                         name=name,
-                        flavor_id=flavor.id,
-                        image_id=image.id,
+                        flavor_id=flavor_id,
+                        image_id=image_id,
                         networks=[{"uuid": demo.config.load_balancer.network_id}],
                     )
                 )

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from osk8s_testing.testcloud import install, outputs
+from osk8s_testing.testcloud import boot, install, outputs
 from osk8s_testing.testcloud.layout import Layout
 from osk8s_testing.testcloud.passwords import load_or_create
 from osk8s_testing.testcloud.procs import Supervisor
@@ -119,8 +119,8 @@ def _spec(ctx: Ctx, services: Sequence[Service]) -> dict[str, Any]:
         },
         "network": NETWORK,
         "compute_zones": nova.COMPUTE_ZONES,
-        "flavor": "osk8s.small",
-        "image": "osk8s-fake-image",
+        "flavor": boot.BOOT_FLAVOR,
+        "image": boot.BOOT_IMAGE,
     }
 
 
