@@ -21,11 +21,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openstack
 import yaml
+
+# The machine bench's CRD install and request counter (same folder: on sys.path when run).
+from bench import Counter, install_crds  # type: ignore[import-not-found]
 from kubernetes import client as k8s
 from openstack.config.loader import OpenStackConfig
 from prometheus_client import CollectorRegistry
@@ -45,35 +47,7 @@ from osk8s_testing.kubeapi.server import KubeApiServer
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 from osk8s_testing.testcloud.outputs import DEMO_CLOUD
 
-RELEASE = Path(__file__).resolve().parent / "release"
 READ_SUFFIXES = ("_list", "_get")
-
-
-def install_crds(api: Any) -> None:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    docs = yaml.load_all((RELEASE / "infrastructure-components.yaml").read_text(), Loader=loader)
-    crds = [d for d in docs if d and d["kind"] == "CustomResourceDefinition"]
-    for name in ("clusters", "machines"):
-        path = RELEASE / "vendor" / "capi" / f"cluster.x-k8s.io_{name}.yaml"
-        crds.append(yaml.load(path.read_text(), Loader=loader))
-    ext = k8s.ApiextensionsV1Api(api)
-    for crd in crds:
-        ext.create_custom_resource_definition(crd)
-
-
-def counts(registry: CollectorRegistry) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for metric in registry.collect():
-        if metric.name == "capo_openstack_api_requests":
-            for sample in metric.samples:
-                if sample.name.endswith("_total"):
-                    out[sample.labels["request"]] = sample.value
-    return out
-
-
-def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
-    diff = {k: int(after.get(k, 0) - before.get(k, 0)) for k in set(before) | set(after)}
-    return {k: v for k, v in sorted(diff.items()) if v}
 
 
 def summary(calls: dict[str, int]) -> dict[str, Any]:
@@ -126,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
         secret = {"clouds.yaml": base64.b64encode(clouds_yaml.encode()).decode()}
         core.create_namespaced_secret(ns, {"metadata": {"name": "cloud-config"}, "data": secret})
         registry = CollectorRegistry()
+        counter = Counter(registry)
         rec = ClusterReconciler(
             kube=kube,
             scopes=ScopeFactory(
@@ -165,20 +140,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
         def osc() -> dict[str, Any] | None:
             return kube.get(OPENSTACK_CLUSTER, ns, name)
 
-        start, before = time.monotonic(), counts(registry)
+        start, before = time.monotonic(), counter.snapshot()
         passes = step(rec, key, lambda: cond.is_true((osc() or {}).get("status"), cond.READY))
-        create_s, create = time.monotonic() - start, delta(before, counts(registry))
+        create_s, create = time.monotonic() - start, Counter.delta(before, counter.snapshot())
 
-        rv, before = (osc() or {})["metadata"]["resourceVersion"], counts(registry)
+        rv, before = (osc() or {})["metadata"]["resourceVersion"], counter.snapshot()
         idle_start = time.monotonic()
         rec.reconcile(key)
-        idle_s, idle = time.monotonic() - idle_start, delta(before, counts(registry))
+        idle_s, idle = time.monotonic() - idle_start, Counter.delta(before, counter.snapshot())
         kube_writes = 0 if (osc() or {})["metadata"]["resourceVersion"] == rv else 1
 
         kube.delete(OPENSTACK_CLUSTER, ns, name)
-        start, before = time.monotonic(), counts(registry)
+        start, before = time.monotonic(), counter.snapshot()
         step(rec, key, lambda: osc() is None)
-        delete_s, deleted = time.monotonic() - start, delta(before, counts(registry))
+        delete_s, deleted = time.monotonic() - start, Counter.delta(before, counter.snapshot())
     finally:
         server.stop()
         demo.close()
