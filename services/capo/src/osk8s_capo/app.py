@@ -62,8 +62,9 @@ def registrars() -> list[Registrar]:
     from osk8s_capo.cluster_controller import register as register_cluster  # noqa: PLC0415
     from osk8s_capo.machine import register as register_machine  # noqa: PLC0415
     from osk8s_capo.server import register as register_server  # noqa: PLC0415
+    from osk8s_capo.templates import register as register_templates  # noqa: PLC0415
 
-    return [register_cluster, register_machine, register_server]
+    return [register_cluster, register_machine, register_server, register_templates]
 
 
 def build_dependencies(
