@@ -42,6 +42,7 @@ from .test_ccm_instances_contract import expected_tail
 pytestmark = pytest.mark.contract
 
 BIN = Path(sys.executable).parent / "openstack-cloud-controller-manager"
+ROOT = Path(__file__).resolve().parents[3]
 LEASE = 3.0  # --leader-elect-lease-duration: short, so a takeover is quick
 TOKENS = {
     "tok-ccm-a-41f0": "ccm-a",
@@ -522,6 +523,59 @@ def test_without_leader_election_the_controllers_run_at_once(
     finally:
         d.stop()
     assert d.proc is not None and d.proc.returncode == 0
+
+
+# Kubernetes' bootstrap ClusterRole system:auth-delegator, which CPO's chart binds for /metrics.
+AUTH_DELEGATOR = [
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {
+        "apiGroups": ["authorization.k8s.io"],
+        "resources": ["subjectaccessreviews"],
+        "verbs": ["create"],
+    },
+]
+
+
+def _allows(rules: list[dict[str, Any]], attrs: dict[str, Any]) -> bool:
+    resource = attrs["resource"] + (f"/{attrs['subresource']}" if attrs.get("subresource") else "")
+    return any(
+        attrs.get("group", "") in rule.get("apiGroups", [])
+        and resource in rule["resources"]
+        and (attrs["verb"] in rule["verbs"] or "*" in rule["verbs"])
+        for rule in rules
+    )
+
+
+def test_every_request_is_one_cpos_cluster_role_allows(cluster: Cluster) -> None:
+    """Each request the replicas made (as the API server authorised them, every test of this
+    module) is allowed by CPO's ClusterRole system:cloud-controller-manager plus
+    system:auth-delegator: the process runs under CPO's RBAC unchanged."""
+    roles = ROOT / "third_party/cpo-deploy/manifests/controller-manager"
+    items = yaml.safe_load((roles / "cloud-controller-manager-roles.yaml").read_text())["items"]
+    cpo = next(i for i in items if i["metadata"]["name"] == "system:cloud-controller-manager")
+    rules = [*cpo["rules"], *AUTH_DELEGATOR]
+    replicas = {"ccm-a", "ccm-b", "ccm-c", "ccm-d"}
+    seen: Counter[tuple[str, str, str]] = Counter()
+    outside = []
+    for review in cluster.webhook.reviews("SubjectAccessReview"):
+        if review["spec"]["user"] not in replicas:
+            continue
+        attrs = review["spec"].get("resourceAttributes")
+        assert attrs is not None, f"non-resource request: {review['spec']}"
+        sub = f"/{attrs['subresource']}" if attrs.get("subresource") else ""
+        key = (attrs.get("group", ""), attrs["resource"] + sub, attrs["verb"])
+        seen[key] += 1
+        if not _allows(rules, attrs):
+            outside.append(attrs)
+    for used in (
+        ("", "nodes", "update"),
+        ("", "nodes/status", "patch"),
+        ("", "events", "create"),
+        ("coordination.k8s.io", "leases", "update"),
+        ("authentication.k8s.io", "tokenreviews", "create"),
+    ):
+        assert used in seen, (used, seen)
+    assert outside == [], outside
 
 
 def test_wrong_password_stops_the_start_with_255_as_cpo(tmp_path: Path) -> None:
