@@ -18,6 +18,7 @@ import pytest
 from openstack.connection import Connection
 
 from osk8s_octavia_ingress import naming
+from osk8s_octavia_ingress.desired import IngressError
 from osk8s_octavia_ingress.reconciler import IngressReconciler
 
 from .conftest import Builder, Counter, Kube, delete_lbs
@@ -224,6 +225,30 @@ def test_nodes_follow_in_the_node_sync(
         assert {m.address for m in lb_api.members(pool.id)} == {"10.20.0.11"}
     kube.core.patch_node("node-b", {"spec": {"unschedulable": False}})
     assert shared.reconciler.sync_members() == 2
+
+
+def test_missing_backend_is_a_warning_event_and_no_lb(
+    shared: Shared, kube: Kube, ingress_conn: Connection
+) -> None:
+    kube.net.create_namespaced_ingress(
+        "default",
+        ingress_body(
+            "broken", [{"path": "/", "pathType": "Prefix", "backend": backend("nope", number=80)}]
+        ),
+    )
+    with pytest.raises(IngressError, match='service "default/nope" not found'):
+        shared.reconciler.sync("default/broken")
+    events = kube.core.list_namespaced_event("default").items
+    failed = [e for e in events if e.involved_object.name == "broken"]
+    assert [(e.type, e.reason, e.message) for e in failed] == [
+        ("Warning", "Failed", 'service "default/nope" not found')
+    ]
+    lb_api: Any = ingress_conn.load_balancer
+    assert (
+        list(lb_api.load_balancers(name=naming.resource_name(shared.cluster, "default", "broken")))
+        == []
+    )
+    kube.net.delete_namespaced_ingress("broken", "default")
 
 
 def test_delete_leaves_nothing(shared: Shared, kube: Kube, ingress_conn: Connection) -> None:
