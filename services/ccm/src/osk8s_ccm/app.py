@@ -125,11 +125,12 @@ def init_provider(
 def authenticate(provider: CloudProvider) -> None:
     """Get a Keystone token now, as CPO's provider does while it initialises (gophercloud's
     ``Authenticate``): wrong credentials or an unreachable Keystone stop the start with
-    ``Cloud provider could not be initialized``, rather than failing every call later."""
-    from osk8s_core.openstack.errors import translate_errors  # noqa: PLC0415
+    ``Cloud provider could not be initialized``, rather than failing every call later. Once,
+    without retries, as gophercloud does."""
+    from osk8s_core.retry import NO_RETRY  # noqa: PLC0415
 
-    with translate_errors("identity_token_get"):
-        provider.openstack.connection.session.get_token()
+    session = provider.openstack.connection.session
+    provider.openstack.call("identity_token_get", session.get_token, policy=NO_RETRY)
 
 
 def _kube_client(options: CcmOptions, *, kubeconfig: str | None = None, agent: str = "") -> Any:
