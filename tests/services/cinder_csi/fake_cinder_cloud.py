@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
-from osk8s_cinder_csi.status import InvalidToken
 from osk8s_core import errors
+from osk8s_core.grpc.csi import InvalidToken
 
 
 @dataclass

@@ -12,11 +12,10 @@ import pytest
 from osk8s_cinder_csi import cli
 from osk8s_cinder_csi import settings as flags
 from osk8s_cinder_csi.devices import candidates
-from osk8s_cinder_csi.locks import InFlight
 from osk8s_cinder_csi.mounter import DiskNotBlank, SystemMounter
 from osk8s_cinder_csi.options import attach_limit, parse_bool, parse_topology
-from osk8s_cinder_csi.status import STATUS, InvalidArgument, OperationPending
 from osk8s_core import errors
+from osk8s_core.grpc.csi import CSI_STATUS, InFlight, InvalidArgument, OperationPending
 
 
 def test_attach_limit_defaults_to_256_and_clamps() -> None:
@@ -185,7 +184,7 @@ def test_device_candidates_match_cpo() -> None:
     ],
 )
 def test_status_table(error: errors.Osk8sError, code: grpc.StatusCode) -> None:
-    assert STATUS(error) is code
+    assert CSI_STATUS(error) is code
 
 
 def test_in_flight_lock() -> None:

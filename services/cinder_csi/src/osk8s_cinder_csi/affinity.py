@@ -3,18 +3,19 @@
 Matches CPO: ``cinder.csi.openstack.org/affinity`` / ``anti-affinity`` hold comma lists of
 volume names or UUIDs; names are resolved to ids in the same cloud and sent as ``same_host`` /
 ``different_host`` hints; the raw values go into the volume context. The PVC is read through
-the narrow ``PvcReader`` (the real one does a GET; CPO uses an informer cache).
+the narrow ``PvcReader`` (the real one, ``osk8s_core.k8s.pvc.KubePvcReader``, does a GET;
+CPO uses an informer cache).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from osk8s_cinder_csi.cloud import CinderCloud
 from osk8s_cinder_csi.options import AFFINITY_KEY, ANTI_AFFINITY_KEY
-from osk8s_cinder_csi.status import InvalidArgument, ObjectNotFound
+from osk8s_core.grpc.csi import InvalidArgument, ObjectNotFound
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 PVC_NAME = "csi.storage.k8s.io/pvc/name"
@@ -23,20 +24,6 @@ PVC_NAMESPACE = "csi.storage.k8s.io/pvc/namespace"
 
 class PvcReader(Protocol):
     def annotations(self, namespace: str, name: str) -> Mapping[str, str]: ...
-
-
-class KubePvcReader:
-    """Reads PVC annotations with the Kubernetes API (``get`` on persistentvolumeclaims)."""
-
-    def __init__(self, api_client: Any) -> None:
-        from kubernetes.client import CoreV1Api  # noqa: PLC0415 - heavy import, only when on
-
-        self._core = CoreV1Api(api_client)
-
-    def annotations(self, namespace: str, name: str) -> Mapping[str, str]:
-        pvc = self._core.read_namespaced_persistent_volume_claim(name, namespace)
-        metadata = pvc.metadata
-        return dict((metadata.annotations if metadata is not None else None) or {})
 
 
 def resolve(cloud: CinderCloud, value: str) -> list[str]:

@@ -18,10 +18,9 @@ from osk8s_cinder_csi.affinity import PvcReader
 from osk8s_cinder_csi.cloud import Clouds
 from osk8s_cinder_csi.controller import ControllerService
 from osk8s_cinder_csi.identity import IdentityService
-from osk8s_cinder_csi.locks import InFlight
 from osk8s_cinder_csi.node import NodeService
 from osk8s_cinder_csi.options import ControllerOptions
-from osk8s_cinder_csi.status import STATUS
+from osk8s_core.grpc.csi import CSI_STATUS, InFlight
 from osk8s_core.grpc.endpoint import Endpoint
 from osk8s_core.grpc.interceptors import (
     ErrorMappingInterceptor,
@@ -67,7 +66,7 @@ def build_driver(
     interceptors = [
         LoggingInterceptor(logger=logger, log_payloads=log_payloads),
         MetricsInterceptor(registry=registry),
-        ErrorMappingInterceptor(mapper=STATUS, logger=logger),
+        ErrorMappingInterceptor(mapper=CSI_STATUS, logger=logger),
     ]
     return build_server(
         ServerOptions(endpoint=endpoint, max_workers=max_workers),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from osk8s_cinder_csi.options import GIB, TOPOLOGY_KEY
-from osk8s_cinder_csi.status import InvalidArgument, OutOfRange
+from osk8s_core.grpc.csi import InvalidArgument, OutOfRange
 from osk8s_core.proto.csi import csi_pb2
 
 AccessMode = csi_pb2.VolumeCapability.AccessMode

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
 
-from osk8s_cinder_csi.status import InvalidArgument
+from osk8s_core.grpc.csi import InvalidArgument
 
 
 def _no_meta() -> Mapping[str, str]:

@@ -19,16 +19,16 @@ from osk8s_cinder_csi.capabilities import (
     unconfirmed,
 )
 from osk8s_cinder_csi.cloud import CinderCloud, Clouds, VolumeInfo
-from osk8s_cinder_csi.locks import InFlight
 from osk8s_cinder_csi.options import GIB, ControllerOptions
-from osk8s_cinder_csi.rpc import rpc
-from osk8s_cinder_csi.status import (
+from osk8s_core import errors
+from osk8s_core.grpc.csi import (
     FailedPrecondition,
+    InFlight,
     InvalidArgument,
     InvalidToken,
     ObjectNotFound,
+    rpc,
 )
-from osk8s_core import errors
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
 
 _Cap = csi_pb2.ControllerServiceCapability.RPC.Type

@@ -13,15 +13,9 @@ from typing import Any, Protocol
 
 from osk8s_cinder_csi.capabilities import AccessMode, check_capability, is_block
 from osk8s_cinder_csi.devices import DeviceFinder
-from osk8s_cinder_csi.locks import InFlight
 from osk8s_cinder_csi.mounter import DiskNotBlank, Mounter
 from osk8s_cinder_csi.options import RESIZE_REQUIRED_KEY, TOPOLOGY_KEY, NodeOptions
-from osk8s_cinder_csi.rpc import rpc
-from osk8s_cinder_csi.status import (
-    FailedPrecondition,
-    ObjectNotFound,
-    Unimplemented,
-)
+from osk8s_core.grpc.csi import FailedPrecondition, InFlight, ObjectNotFound, Unimplemented, rpc
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
 
 EPHEMERAL_KEY = "csi.storage.k8s.io/ephemeral"

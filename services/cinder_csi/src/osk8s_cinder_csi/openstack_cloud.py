@@ -17,9 +17,9 @@ from openstack.block_storage.v3.volume import Volume
 from osk8s_cinder_csi.cloud import BackupInfo, NewVolume, Page, SnapshotInfo, VolumeInfo
 from osk8s_cinder_csi.lookups import NameFilter
 from osk8s_cinder_csi.sdk_values import backup_info, snapshot_info, volume_info
-from osk8s_cinder_csi.status import InvalidToken
 from osk8s_core import errors
 from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
+from osk8s_core.grpc.csi import InvalidToken
 from osk8s_core.openstack.backups import Backups
 from osk8s_core.openstack.client import Logger, OpenStackClient
 from osk8s_core.openstack.idempotency import create_after_lookup, require_match, single

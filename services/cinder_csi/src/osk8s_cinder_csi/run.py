@@ -31,7 +31,7 @@ from osk8s_core.logging import bind_component, configure_logging
 from osk8s_core.metadata import build_provider
 
 if TYPE_CHECKING:
-    from osk8s_cinder_csi.affinity import KubePvcReader
+    from osk8s_core.k8s.pvc import KubePvcReader
 
 # openstacksdk (~1 s) and the kubernetes client (~0.8 s) are imported inside the functions
 # that use them: the node plugin (controller off, no --pvc-annotations) needs neither, and
@@ -98,8 +98,8 @@ def _node(settings: Settings, config: CloudConfig, log: Any) -> NodeService:
 
 
 def _pvc_reader(settings: Settings) -> KubePvcReader:
-    from osk8s_cinder_csi.affinity import KubePvcReader  # noqa: PLC0415 - kubernetes client
     from osk8s_core.k8s.client import KubeClientOptions, build_api_client  # noqa: PLC0415
+    from osk8s_core.k8s.pvc import KubePvcReader  # noqa: PLC0415 - kubernetes client
 
     options = KubeClientOptions(
         kubeconfig=settings.kubeconfig,

@@ -13,8 +13,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from osk8s_cinder_csi.cloud import BackupInfo, CinderCloud, SnapshotInfo
 from osk8s_cinder_csi.options import CLUSTER_KEY, GIB, parse_bool
-from osk8s_cinder_csi.status import FailedPrecondition, InvalidArgument
 from osk8s_core import errors
+from osk8s_core.grpc.csi import FailedPrecondition, InvalidArgument
 from osk8s_core.proto.csi import csi_pb2
 
 SNAPSHOT_METADATA_KEYS = (

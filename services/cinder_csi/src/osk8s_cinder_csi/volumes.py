@@ -21,8 +21,8 @@ from osk8s_cinder_csi.options import (
     VOLUME_DESCRIPTION,
     ControllerOptions,
 )
-from osk8s_cinder_csi.status import ObjectNotFound, Unavailable
 from osk8s_core import errors
+from osk8s_core.grpc.csi import ObjectNotFound, Unavailable
 from osk8s_core.proto.csi import csi_pb2
 
 # csi-provisioner --extra-create-metadata parameters copied into volume metadata (as CPO).
