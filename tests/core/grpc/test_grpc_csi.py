@@ -71,7 +71,23 @@ def test_a_second_call_on_the_same_key_is_aborted_then_the_lock_is_released() ->
         (errors.CredentialsError("x"), grpc.StatusCode.INVALID_ARGUMENT),
         (errors.WaitTimeout("x"), grpc.StatusCode.DEADLINE_EXCEEDED),
         (errors.Osk8sError("x"), grpc.StatusCode.INTERNAL),
+        # Matches CPO: quota (HTTP 413) backs the provisioner off.
+        (errors.OverLimit("quota"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (errors.NotFound("x"), grpc.StatusCode.NOT_FOUND),
+        (errors.RateLimited("x"), grpc.StatusCode.UNAVAILABLE),
+        (errors.ResourceError("x"), grpc.StatusCode.INTERNAL),
     ],
 )
 def test_status_table(error: errors.Osk8sError, code: grpc.StatusCode) -> None:
-    assert CSI_STATUS(error) == code
+    assert CSI_STATUS(error) is code
+
+
+def test_in_flight_lock_is_per_key_and_released() -> None:
+    locks = InFlight()
+    with locks.hold("v1"):
+        assert "v1" in locks
+        with pytest.raises(OperationPending), locks.hold("v1"):
+            pass
+        with locks.hold("v2"):
+            pass
+    assert "v1" not in locks

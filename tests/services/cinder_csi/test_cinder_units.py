@@ -1,4 +1,5 @@
-"""Pure pieces of the cinder driver: options, flags, host commands, device names, status table."""
+"""Pure pieces of the cinder driver: options, flags, host commands, device names (the error ->
+status table and in-flight locks are the core's: tests/core/grpc/test_grpc_csi.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
 import pytest
 
 from osk8s_cinder_csi import cli
@@ -15,7 +15,6 @@ from osk8s_cinder_csi.devices import candidates
 from osk8s_cinder_csi.mounter import DiskNotBlank, SystemMounter
 from osk8s_cinder_csi.options import attach_limit, parse_bool, parse_topology
 from osk8s_core import errors
-from osk8s_core.grpc.csi import CSI_STATUS, InFlight, InvalidArgument, OperationPending
 
 
 def test_attach_limit_defaults_to_256_and_clamps() -> None:
@@ -168,31 +167,3 @@ def test_device_candidates_match_cpo() -> None:
         f"scsi-0QEMU_QEMU_HARDDISK_{vid}",
         "wwn-0x0b0e6f5c6a4b4d539f553a0d1f2b7c11",
     ]
-
-
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (InvalidArgument("x"), grpc.StatusCode.INVALID_ARGUMENT),
-        (OperationPending("x"), grpc.StatusCode.ABORTED),
-        (errors.OverLimit("quota"), grpc.StatusCode.RESOURCE_EXHAUSTED),
-        (errors.AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS),
-        (errors.NotFound("x"), grpc.StatusCode.NOT_FOUND),
-        (errors.WaitTimeout("x"), grpc.StatusCode.DEADLINE_EXCEEDED),
-        (errors.RateLimited("x"), grpc.StatusCode.UNAVAILABLE),
-        (errors.ResourceError("x"), grpc.StatusCode.INTERNAL),
-    ],
-)
-def test_status_table(error: errors.Osk8sError, code: grpc.StatusCode) -> None:
-    assert CSI_STATUS(error) is code
-
-
-def test_in_flight_lock() -> None:
-    locks = InFlight()
-    with locks.hold("v1"):
-        assert "v1" in locks
-        with pytest.raises(OperationPending), locks.hold("v1"):
-            pass
-        with locks.hold("v2"):
-            pass
-    assert "v1" not in locks
