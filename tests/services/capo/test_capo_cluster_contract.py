@@ -17,6 +17,7 @@ from osk8s_capo import conditions as cond
 from osk8s_capo import leaks as leaks_mod
 from osk8s_capo import naming
 from osk8s_capo.cluster_controller import FINALIZER
+from osk8s_capo.kube import OPENSTACK_SERVER
 
 from .capo_harness import World
 
@@ -437,7 +438,7 @@ def test_delete_waits_for_machines_and_leaks_command(
     """Deletion waits while Machines of the cluster exist (CAPO §2.8 a); the ``leaks`` command
     reports nothing for a live cluster's objects (the orphan case: ``test_leak_report_...``)."""
     from osk8s_capo.cli import main as cli_main
-    from osk8s_capo.kube import MACHINE, OPENSTACK_SERVER
+    from osk8s_capo.kube import MACHINE
 
     world.create_cluster(
         "wait",
@@ -543,12 +544,17 @@ def test_bastion_security_group_follows_bastion_enabled(world: World, demo: Conn
             if r.port_range_min == 22 and r.remote_group_id == group["id"]
         ]
         assert len(ssh) == 1
+        # The bastion's OpenStackServer (booted by its own controller) uses the bastion group.
+        server = world.kube.get(OPENSTACK_SERVER, world.namespace, "bast-bastion")
+        assert server is not None and group["id"] in json.dumps(server["spec"])
+        assert server["metadata"]["ownerReferences"][0]["kind"] == "OpenStackCluster"
         world.kube.patch(
             world.kube_objects_resource(), osc, {"spec": {"bastion": {"enabled": False}}}
         )
         world.reconciler().reconcile(world.key("bast"))
         status = world.osc("bast")["status"]
         assert "bastionSecurityGroup" not in status
+        assert world.kube.get(OPENSTACK_SERVER, world.namespace, "bast-bastion") is None
         assert not [g for g in demo.network.security_groups() if g.id == group["id"]]
         assert not [
             r

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 
 from osk8s_capo import (
+    bastion,
     capi,
     cluster_delete,
     cluster_endpoint,
@@ -35,7 +36,6 @@ from osk8s_capo.kube import (
     MACHINE,
     OPENSTACK_CLUSTER,
     OPENSTACK_MACHINE,
-    OPENSTACK_SERVER,
     KubeObjects,
     meta,
 )
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 FINALIZER: Final = "openstackcluster.infrastructure.cluster.x-k8s.io"
 KIND: Final = "OpenStackCluster"
 MACHINES_REQUEUE: Final = 5.0
-BASTION_REQUEUE: Final = 2.0
 ERROR_REQUEUE: Final = 0.0  # backoff of the work queue
 
 _STEP_CONDITIONS: Final = (
@@ -274,6 +273,12 @@ class ClusterReconciler:
             status["initialization"] = init
             self._event(osc, "Normal", "Provisioned", "cluster infrastructure is ready")
         cond.set_condition(status, cond.READY, True, cond.READY_REASON, generation=generation)
+        if spec.get("bastion") or status.get("bastion"):
+            # §2.1 step 11, after provisioning: the bastion never holds the cluster back.
+            view = {**osc, "status": status}  # the bastion SG of this pass, not the stored one
+            wait = bastion.reconcile(self.kube, scope, view, status)
+            if wait is not None:
+                return Requeue(after=wait)
         return None
 
     def _event(self, osc: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
@@ -316,18 +321,18 @@ class ClusterReconciler:
                 generation=generation,
             )
             return Requeue(after=MACHINES_REQUEUE)
-        # (b) The bastion's OpenStackServer goes first; its controller frees the server.
-        bastion = naming.bastion_name(ref.name)
-        if self.kube.get(OPENSTACK_SERVER, namespace, bastion) is not None:
-            self.kube.delete(OPENSTACK_SERVER, namespace, bastion)
-            cond.set_condition(
-                status, cond.READY, False, cond.DELETING, f"waiting for {bastion} to be deleted",
-                generation=generation,
-            )  # fmt: skip
-            return Requeue(after=BASTION_REQUEUE)
-        status.pop("bastion", None)
         spec = osc.get("spec") or {}
         scope = self._scope(osc, status, generation)
+        # (b) The bastion first: its FIP, then its OpenStackServer (whose controller frees
+        # the Nova server); wait until the object is gone.
+        wait = bastion.delete(self.kube, scope, osc, status)
+        if wait is not None:
+            cond.set_condition(
+                status, cond.READY, False, cond.DELETING,
+                f"waiting for {naming.bastion_name(ref.name)} to be deleted",
+                generation=generation,
+            )  # fmt: skip
+            return Requeue(after=wait)
         delete_foreign = (meta(osc).get("annotations") or {}).get(
             cluster_delete.FOREIGN_LB_ANNOTATION
         ) == "true"
