@@ -19,14 +19,45 @@ import grpc
 import pytest
 
 from osk8s_core.proto.csi import csi_pb2
-from osk8s_testing.csi.checks import walk_list_volumes
+from osk8s_testing.csi.checks import (
+    Profile,
+    check_controller_capabilities,
+    check_create_idempotent,
+    check_delete_idempotent,
+    check_identity,
+    check_snapshot_idempotent,
+    unique,
+    walk_list_volumes,
+)
+from osk8s_testing.csi.requests import GIB, cap, code_of, create_req
 
 from .conftest import Target
-from .csi_helpers import GIB, cap, code_of, create_req
 from .loop_devices import MIB, require_root
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
+_Svc = csi_pb2.PluginCapability.Service
+_Exp = csi_pb2.PluginCapability.VolumeExpansion
+_Rpc = csi_pb2.ControllerServiceCapability.RPC
+PROFILE = Profile(
+    name="cinder.csi.openstack.org",
+    version_prefix="2.0.0@",
+    services=frozenset({_Svc.CONTROLLER_SERVICE, _Svc.VOLUME_ACCESSIBILITY_CONSTRAINTS}),
+    expansions=frozenset({_Exp.ONLINE, _Exp.OFFLINE}),
+    controller_rpcs=frozenset(
+        {
+            _Rpc.LIST_VOLUMES,
+            _Rpc.CREATE_DELETE_VOLUME,
+            _Rpc.PUBLISH_UNPUBLISH_VOLUME,
+            _Rpc.CREATE_DELETE_SNAPSHOT,
+            _Rpc.LIST_SNAPSHOTS,
+            _Rpc.EXPAND_VOLUME,
+            _Rpc.CLONE_VOLUME,
+            _Rpc.LIST_VOLUMES_PUBLISHED_NODES,
+            _Rpc.GET_VOLUME,
+        }
+    ),
+)
 
 
 @pytest.fixture
@@ -58,10 +89,6 @@ def cleanup(target: Target) -> Iterator[list[tuple[str, str]]]:
                 ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=ident))
 
 
-def unique(prefix: str = "pvc") -> str:
-    return f"osk8s-csi-{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def make_volume(target: Target, cleanup: list[tuple[str, str]], size: int = GIB) -> csi_pb2.Volume:
     volume: csi_pb2.Volume = target.driver.controller.CreateVolume(
         create_req(unique(), size)
@@ -74,36 +101,11 @@ def make_volume(target: Target, cleanup: list[tuple[str, str]], size: int = GIB)
 
 
 def test_identity(target: Target) -> None:
-    ident = target.driver.identity
-    info = ident.GetPluginInfo(csi_pb2.GetPluginInfoRequest())
-    assert info.name == "cinder.csi.openstack.org"
-    assert info.vendor_version.startswith("2.0.0@")
-    caps = ident.GetPluginCapabilities(csi_pb2.GetPluginCapabilitiesRequest()).capabilities
-    services = {c.service.type for c in caps if c.HasField("service")}
-    expansions = {c.volume_expansion.type for c in caps if c.HasField("volume_expansion")}
-    svc = csi_pb2.PluginCapability.Service
-    assert services == {svc.CONTROLLER_SERVICE, svc.VOLUME_ACCESSIBILITY_CONSTRAINTS}
-    exp = csi_pb2.PluginCapability.VolumeExpansion
-    assert expansions == {exp.ONLINE, exp.OFFLINE}
-    ident.Probe(csi_pb2.ProbeRequest())
+    check_identity(target.driver.identity, PROFILE)
 
 
 def test_controller_capabilities(target: Target) -> None:
-    caps = target.driver.controller.ControllerGetCapabilities(
-        csi_pb2.ControllerGetCapabilitiesRequest()
-    ).capabilities
-    rpc = csi_pb2.ControllerServiceCapability.RPC
-    assert {c.rpc.type for c in caps} == {
-        rpc.LIST_VOLUMES,
-        rpc.CREATE_DELETE_VOLUME,
-        rpc.PUBLISH_UNPUBLISH_VOLUME,
-        rpc.CREATE_DELETE_SNAPSHOT,
-        rpc.LIST_SNAPSHOTS,
-        rpc.EXPAND_VOLUME,
-        rpc.CLONE_VOLUME,
-        rpc.LIST_VOLUMES_PUBLISHED_NODES,
-        rpc.GET_VOLUME,
-    }
+    check_controller_capabilities(target.driver.controller, PROFILE)
 
 
 # required fields (no cloud call is made: these are answered before any lookup) --------------
@@ -167,14 +169,9 @@ def test_unknown_cloud_in_secrets(target: Target) -> None:
 def test_create_rounds_up_and_is_idempotent_by_name(
     target: Target, cleanup: list[tuple[str, str]]
 ) -> None:
-    ctrl = target.driver.controller
-    name = unique()
-    first = ctrl.CreateVolume(create_req(name, GIB + 1)).volume
-    cleanup.append(("volume", first.volume_id))
-    assert first.capacity_bytes == 2 * GIB
-    again = ctrl.CreateVolume(create_req(name, 2 * GIB)).volume
-    assert again.volume_id == first.volume_id
-    assert code_of(ctrl.CreateVolume, create_req(name, 3 * GIB)) == grpc.StatusCode.ALREADY_EXISTS
+    first = check_create_idempotent(
+        target.driver.controller, lambda ident: cleanup.append(("volume", ident))
+    )
     topology = [dict(t.segments) for t in first.accessible_topology]
     assert topology and "topology.cinder.csi.openstack.org/zone" in topology[0]
 
@@ -196,13 +193,10 @@ def test_create_default_size_and_limit(target: Target, cleanup: list[tuple[str, 
 def test_delete_is_idempotent(target: Target) -> None:
     ctrl = target.driver.controller
     volume = ctrl.CreateVolume(create_req(unique())).volume
-    request = csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id)
-    ctrl.DeleteVolume(request)
-    ctrl.DeleteVolume(request)
+    check_delete_idempotent(ctrl, volume.volume_id, {})
     missing = csi_pb2.ControllerGetVolumeRequest(volume_id=volume.volume_id)
     if target.kind == "fake":
         assert code_of(ctrl.ControllerGetVolume, missing) == NOT_FOUND
-    ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=str(uuid.uuid4())))
 
 
 def test_get_and_validate(target: Target, cleanup: list[tuple[str, str]]) -> None:
@@ -267,15 +261,14 @@ def test_snapshot_lifecycle(target: Target, cleanup: list[tuple[str, str]]) -> N
     ctrl = target.driver.controller
     volume = make_volume(target, cleanup)
     other = make_volume(target, cleanup)
-    name = unique("snap")
-    request = csi_pb2.CreateSnapshotRequest(name=name, source_volume_id=volume.volume_id)
-    snap = ctrl.CreateSnapshot(request).snapshot
-    cleanup.append(("snapshot", snap.snapshot_id))
-    assert snap.ready_to_use and snap.source_volume_id == volume.volume_id
-    assert snap.size_bytes == GIB
-    assert ctrl.CreateSnapshot(request).snapshot.snapshot_id == snap.snapshot_id
-    clash = csi_pb2.CreateSnapshotRequest(name=name, source_volume_id=other.volume_id)
-    assert code_of(ctrl.CreateSnapshot, clash) == grpc.StatusCode.ALREADY_EXISTS
+    snap = check_snapshot_idempotent(
+        ctrl,
+        volume.volume_id,
+        other.volume_id,
+        {},
+        remember=lambda ident: cleanup.append(("snapshot", ident)),
+    )
+    assert snap.ready_to_use and snap.size_bytes == GIB
     bad_type = csi_pb2.CreateSnapshotRequest(
         name=unique("snap"), source_volume_id=volume.volume_id, parameters={"type": "nope"}
     )

@@ -12,9 +12,9 @@ from osk8s_cinder_csi.cloud import Clouds, NewVolume
 from osk8s_cinder_csi.controller import ControllerService
 from osk8s_cinder_csi.options import ControllerOptions
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.requests import GIB, cap, code_of, create_req
 
 from .cinder_harness import NODE_ID, start
-from .csi_helpers import GIB, cap, code_of, create_req
 from .fake_cinder_cloud import FakeCinderCloud
 
 ZONE_KEY = "topology.cinder.csi.openstack.org/zone"

@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry
 from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_core.proto.csi import csi_pb2_grpc
 from osk8s_testing.crashpoints import crash_env, read_points
+from osk8s_testing.csi.requests import create_req
 
 from .conftest import cloud_conf_or_skip, connection_factory_for, real_cloud
-from .csi_helpers import create_req
 
 pytestmark = pytest.mark.contract
 

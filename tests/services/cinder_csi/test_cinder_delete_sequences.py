@@ -12,7 +12,6 @@ StorageClass parameter.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 
 import grpc
@@ -20,10 +19,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.checks import unique
+from osk8s_testing.csi.requests import GIB, code_of, create_req
 
 from .cinder_harness import Driver, start
 from .conftest import connection_factory_for, real_cloud
-from .csi_helpers import GIB, code_of, create_req
 
 pytestmark = pytest.mark.contract
 
@@ -37,10 +37,6 @@ def cloud_driver() -> Iterator[tuple[Driver, CollectorRegistry]]:
             yield driver, registry
     finally:
         factory.close()
-
-
-def unique() -> str:
-    return f"osk8s-csi-del-{uuid.uuid4().hex[:8]}"
 
 
 def listed(drv: Driver) -> set[str]:
@@ -60,7 +56,7 @@ def listed(drv: Driver) -> set[str]:
 def test_deleted_volume_is_not_listed(cloud_driver: tuple[Driver, CollectorRegistry]) -> None:
     drv, _ = cloud_driver
     ctrl = drv.controller
-    vid = ctrl.CreateVolume(create_req(unique())).volume.volume_id
+    vid = ctrl.CreateVolume(create_req(unique("del"))).volume.volume_id
     assert vid in listed(drv)
     ctrl.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=vid))
     assert vid not in listed(drv)
@@ -74,10 +70,10 @@ def test_delete_snapshot_then_its_source_volume(
 ) -> None:
     drv, _ = cloud_driver
     ctrl = drv.controller
-    vid = ctrl.CreateVolume(create_req(unique())).volume.volume_id
+    vid = ctrl.CreateVolume(create_req(unique("del"))).volume.volume_id
     try:
         snap = ctrl.CreateSnapshot(
-            csi_pb2.CreateSnapshotRequest(name=unique(), source_volume_id=vid)
+            csi_pb2.CreateSnapshotRequest(name=unique("del"), source_volume_id=vid)
         ).snapshot
         delete_volume = csi_pb2.DeleteVolumeRequest(volume_id=vid)
         # While the snapshot exists the volume is "in use" (CSI), not an invalid argument.
@@ -97,7 +93,7 @@ def test_expand_is_counted_as_volume_expand(
 ) -> None:
     drv, registry = cloud_driver
     ctrl = drv.controller
-    vid = ctrl.CreateVolume(create_req(unique())).volume.volume_id
+    vid = ctrl.CreateVolume(create_req(unique("del"))).volume.volume_id
     try:
         ctrl.ControllerExpandVolume(
             csi_pb2.ControllerExpandVolumeRequest(
@@ -124,5 +120,5 @@ def test_bad_storage_class_parameter_is_invalid_argument(
 ) -> None:
     # Cinder answers 404 (unknown type) or 400 (unknown zone); neither is a missing source.
     drv, _ = cloud_driver
-    request = create_req(unique(), parameters=parameters)
+    request = create_req(unique("del"), parameters=parameters)
     assert code_of(drv.controller.CreateVolume, request) == grpc.StatusCode.INVALID_ARGUMENT

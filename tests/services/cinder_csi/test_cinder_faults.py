@@ -23,12 +23,12 @@ from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_core import __version__
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.requests import cap, create_req
 from osk8s_testing.faultproxy.rules import Fault, Hang, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
 
 from .cinder_harness import Driver, start
 from .conftest import cloud_conf_or_skip, connection_factory_for, real_cloud
-from .csi_helpers import cap, create_req
 
 pytestmark = pytest.mark.contract
 

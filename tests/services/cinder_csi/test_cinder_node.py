@@ -11,9 +11,9 @@ import pytest
 from osk8s_cinder_csi.options import NodeOptions
 from osk8s_core.metadata import Device
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.requests import GIB, cap, code_of
 
 from .cinder_harness import Driver, FakeMetadata, start
-from .csi_helpers import GIB, cap, code_of
 
 VOL = "0b0e6f5c-6a4b-4d53-9f55-3a0d1f2b7c11"
 

@@ -24,9 +24,9 @@ import pytest
 
 from osk8s_cinder_csi.mounter import SystemMounter
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.requests import cap
 
 from .cinder_harness import Driver, start
-from .csi_helpers import cap
 from .loop_devices import MIB, Loop, LoopHost, require_root
 
 BYTES = csi_pb2.VolumeUsage.BYTES

@@ -110,12 +110,19 @@ def walk_list_volumes(controller: Any, *, page: int, max_pages: int = 100) -> li
 
 
 def check_snapshot_idempotent(
-    controller: Any, source_id: str, other_source_id: str, secrets: dict[str, str]
+    controller: Any,
+    source_id: str,
+    other_source_id: str,
+    secrets: dict[str, str],
+    *,
+    remember: Callable[[str], None] = lambda _: None,
 ) -> csi_pb2.Snapshot:
-    """Same name + same source -> same snapshot; same name + other source -> ALREADY_EXISTS."""
+    """Same name + same source -> same snapshot; same name + other source -> ALREADY_EXISTS.
+    ``remember`` gets the id as soon as it exists, for the caller's clean-up."""
     name = unique("snap")
     request = csi_pb2.CreateSnapshotRequest(name=name, source_volume_id=source_id, secrets=secrets)
     snap = controller.CreateSnapshot(request).snapshot
+    remember(snap.snapshot_id)
     assert snap.source_volume_id == source_id
     assert controller.CreateSnapshot(request).snapshot.snapshot_id == snap.snapshot_id
     clash = csi_pb2.CreateSnapshotRequest(
