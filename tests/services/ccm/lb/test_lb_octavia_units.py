@@ -7,11 +7,14 @@ managed security group rules (§1.4.9) and the OCCM_WAIT_LB_ACTIVE_STEPS wait.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from osk8s_ccm.lb_provider import LoadBalancerNode, NodeAddress
-from osk8s_ccm.lb_settings import ServiceLoadBalancerSettings
+from osk8s_ccm import lb_annotations as ann
+from osk8s_ccm.lb_provider import LoadBalancerNode, LoadBalancerService, NodeAddress
+from osk8s_ccm.lb_settings import ServiceLoadBalancerSettings, service_settings
 from osk8s_ccm.octavia import naming
 from osk8s_ccm.octavia.desired import (
     ListenerSpec,
@@ -23,11 +26,22 @@ from osk8s_ccm.octavia.desired import (
 from osk8s_ccm.octavia.features import OctaviaFeatures, version_from_listing
 from osk8s_ccm.octavia.floating import name_matcher
 from osk8s_ccm.octavia.nodes import member_targets, node_address
-from osk8s_ccm.octavia.provider import active_waiter, wait_policy_for_steps
+from osk8s_ccm.octavia.provider import (
+    OctaviaProvider,
+    OctaviaSettings,
+    _Sync,
+    active_waiter,
+    wait_policy_for_steps,
+)
 from osk8s_ccm.octavia.secgroups import wanted_rules
 from osk8s_ccm.octavia.tree import listener_changes, monitor_changes, pool_changes
+from osk8s_core.config import LoadBalancerOptions
+from osk8s_core.logging import get_logger
+from osk8s_core.metrics import ApiMetrics
+from osk8s_core.openstack.client import OpenStackClient
+from osk8s_core.openstack.waiting import Waiter
 
-from .conftest import service
+from .conftest import Recorder, service
 
 LATEST = OctaviaFeatures((2, 27))
 NODES = (NodeTarget("n1", "10.0.0.1"), NodeTarget("n2", "10.0.0.2"))
@@ -214,3 +228,99 @@ def test_wait_lb_active_steps() -> None:
     assert warning is None and waiter.policy.timeout == pytest.approx(sum(1.2**i for i in range(5)))
     _, warning = active_waiter({"OCCM_WAIT_LB_ACTIVE_STEPS": "many"})
     assert warning is not None and "many" in warning
+
+
+# Warnings the provider gives without a cloud call (§1.1 events): the provider is built over a
+# connection that fails the test if touched, and each case calls one step on a resolved sync.
+
+
+class _Untouchable:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the provider touched the cloud: {name}")
+
+
+def _provider(**options: Any) -> OctaviaProvider:
+    client: OpenStackClient[Any] = OpenStackClient(
+        _Untouchable(), metrics=ApiMetrics(CollectorRegistry()), logger=get_logger("test")
+    )
+    return OctaviaProvider(
+        octavia=client,
+        network=client,
+        settings=OctaviaSettings(options=LoadBalancerOptions(**options)),
+        waiter=Waiter(),
+    )
+
+
+def _sync(
+    features: OctaviaFeatures, svc: LoadBalancerService, **options: Any
+) -> tuple[_Sync, Recorder]:
+    recorder = Recorder()
+    settings = service_settings(svc, LoadBalancerOptions(**options), {})
+    sync = _Sync("c", svc, settings, features, naming.lb_name("c", "default", svc.name), recorder)
+    return sync, recorder
+
+
+@pytest.mark.parametrize(
+    ("features", "zone"),
+    [
+        (OctaviaFeatures((2, 13)), None),
+        (OctaviaFeatures((2, 27), "ovn"), None),
+        (OctaviaFeatures((2, 14)), "az1"),
+    ],
+)
+def test_unsupported_availability_zone_is_ignored_with_cpos_warning(
+    features: OctaviaFeatures, zone: str | None
+) -> None:
+    svc = service("web", ("TCP", 80, 30080), annotations={ann.AVAILABILITY_ZONE: "az1"})
+    sync, recorder = _sync(features, svc)
+    assert _provider()._zone(sync) == zone
+    assert recorder.reasons() == ([] if zone else ["LoadBalancerAvailabilityZonesIgnored"])
+    assert all(type_ == "Warning" for type_, _, _ in recorder.events)
+
+
+@pytest.mark.parametrize(
+    ("features", "manage_groups", "ranges", "ignored"),
+    [
+        (OctaviaFeatures((2, 11)), False, ("10.0.0.0/8",), True),  # no allowed_cidrs yet
+        (OctaviaFeatures((2, 12)), False, ("10.0.0.0/8",), False),  # listener ACL
+        (OctaviaFeatures((2, 27), "ovn"), False, ("10.0.0.0/8",), True),
+        (OctaviaFeatures((2, 27), "ovn"), True, ("10.0.0.0/8",), False),  # SG rules instead
+        (OctaviaFeatures((2, 11)), False, (), False),  # 0.0.0.0/0: nothing to enforce
+    ],
+)
+def test_unenforceable_source_ranges_warn(
+    features: OctaviaFeatures, manage_groups: bool, ranges: tuple[str, ...], ignored: bool
+) -> None:
+    svc = service("web", ("TCP", 80, 30080), load_balancer_source_ranges=ranges)
+    sync, recorder = _sync(features, svc, lb_method="SOURCE_IP_PORT")  # fine on ovn too
+    provider = _provider(manage_security_groups=manage_groups)
+    opts, _, _ = provider._tree_options(sync, "subnet", [])
+    assert recorder.reasons() == (["LoadBalancerSourceRangesIgnored"] if ignored else [])
+    assert opts.allowed_cidrs == (ranges or ("0.0.0.0/0",))
+
+
+def test_ovn_forces_source_ip_port_with_a_warning() -> None:
+    svc = service("web", ("TCP", 80, 30080))
+    sync, recorder = _sync(OctaviaFeatures((2, 27), "ovn"), svc)
+    opts, _, _ = _provider(lb_provider="ovn")._tree_options(sync, "subnet", [])
+    assert opts.lb_algorithm == "SOURCE_IP_PORT"
+    assert recorder.reasons() == ["LoadBalancerLbMethodUnsupported"]
+    sync, recorder = _sync(LATEST, svc)
+    opts, _, _ = _provider()._tree_options(sync, "subnet", [])
+    assert (opts.lb_algorithm, recorder.reasons()) == ("ROUND_ROBIN", [])
+
+
+@pytest.mark.parametrize("internal", ["false", "true"])
+def test_ipv6_vip_skips_the_floating_ip_with_cpos_warning(internal: str) -> None:
+    svc = service(
+        "web",
+        ("TCP", 80, 30080),
+        annotations={ann.INTERNAL: internal},
+        ip_families=("IPv6", "IPv4"),
+    )
+    sync, recorder = _sync(LATEST, svc)
+    lb = SimpleNamespace(id="lb", vip_address="fd00::5", vip_port_id="port")
+    assert _provider()._address(sync, lb, True) == "fd00::5"  # no Neutron call
+    [(type_, reason, message)] = recorder.events
+    assert (type_, reason) == ("Warning", "LoadBalancerFloatingIPSkipped")
+    assert "default/web" in message and "fd00::5" in message

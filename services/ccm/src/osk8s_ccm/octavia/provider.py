@@ -465,10 +465,11 @@ class OctaviaProvider:
         if not zone:
             return None
         if not sync.features.availability_zones:
-            sync.recorder.event(
+            sync.recorder.event(  # matches CPO's reason (events.go), so alerts carry over
                 "Warning",
-                "LoadBalancerAvailabilityZoneUnsupported",
-                f"availability zone {zone!r} ignored: this Octavia or provider has none",
+                "LoadBalancerAvailabilityZonesIgnored",
+                f"availability zone {zone!r} ignored: this Octavia (API < 2.14) or provider "
+                "has no availability zones",
             )
             return None
         return zone
@@ -524,12 +525,13 @@ class OctaviaProvider:
         s = sync.settings
         vip = str(lb.vip_address)
         if sync.family == "IPv6":
-            if not s.internal:
-                sync.recorder.event(
-                    "Normal",
-                    "LoadBalancerIPv6",
-                    "an IPv6 load balancer gets no floating IP: its VIP is advertised",
-                )
+            # Matches CPO: a Warning LoadBalancerFloatingIPSkipped on every IPv6 sync.
+            sync.recorder.event(
+                "Warning",
+                "LoadBalancerFloatingIPSkipped",
+                f"floating IP not supported for IPv6 Service {sync.service.key}: "
+                f"using its IPv6 address {vip} instead",
+            )
             return vip
         existing = self._fips.on_port(lb.vip_port_id)
         if s.internal:
