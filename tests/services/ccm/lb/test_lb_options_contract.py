@@ -77,13 +77,27 @@ def _tree(octavia: Octavia, lb_id: str) -> tuple[Any, Any, list[Any], Any]:
     return listener, pool, members, monitor
 
 
-def test_options_then_changes_in_place(octavia: Octavia, tls_ref: str) -> None:
+def test_options_then_changes_in_place(
+    octavia: Octavia, tls_ref: str, testcloud_network: dict[str, str]
+) -> None:
+    # A VIP port the user made (``port-id``): the LB takes it instead of making its own.
+    vip_port = octavia.conn.network.create_port(
+        network_id=testcloud_network["network_id"], name=f"{octavia.cluster}-vip"
+    )
+    try:
+        _options_then_changes(octavia, tls_ref, vip_port)
+    finally:
+        octavia.sweep()
+        octavia.conn.network.delete_port(vip_port.id, ignore_missing=True)
+
+
+def _options_then_changes(octavia: Octavia, tls_ref: str, vip_port: Any) -> None:
     provider = octavia.harness().provider
     nodes = nodes_at(31, 32)
     svc = service(
         "opts",
         ("TCP", 80, 30480),
-        annotations=OPTIONS,
+        annotations={**OPTIONS, ann.PORT_ID: vip_port.id},
         external_traffic_policy="Local",
         health_check_node_port=32100,
         session_affinity="ClientIP",
@@ -92,6 +106,8 @@ def test_options_then_changes_in_place(octavia: Octavia, tls_ref: str) -> None:
     recorder = Recorder()
     status = provider.ensure_load_balancer(octavia.cluster, svc, nodes, recorder)
     [lb] = octavia.lbs()
+    assert lb.vip_port_id == vip_port.id
+    assert lb.vip_address == vip_port.fixed_ips[0]["ip_address"]
     assert [(p.ip, p.ip_mode) for p in status.ingress] == [(lb.vip_address, "Proxy")]
     listener, pool, members, monitor = _tree(octavia, lb.id)
     assert (listener.protocol, listener.connection_limit) == ("TCP", 100)
@@ -139,8 +155,20 @@ def test_options_then_changes_in_place(octavia: Octavia, tls_ref: str) -> None:
     assert (listener.protocol, listener.default_tls_container_ref) == ("TERMINATED_HTTPS", tls_ref)
     assert pool.protocol == "HTTP"
 
-    provider.ensure_load_balancer_deleted(octavia.cluster, svc, recorder)
-    assert octavia.inventory()["lbs"] == []
+    # cascade-delete=false: monitor, pool and listener one by one, then the LB.
+    harness = octavia.harness(cascade_delete=False)
+    harness.provider.ensure_load_balancer_deleted(octavia.cluster, svc, recorder)
+    writes = harness.writes()
+    assert writes.get("loadbalancer_listener_delete") == 1, writes
+    assert writes.get("loadbalancer_pool_delete") == 1, writes
+    assert writes.get("loadbalancer_delete") == 1, writes
+    assert octavia.inventory() == {
+        "lbs": [],
+        "listeners": [],
+        "pools": [],
+        "fips": [],
+        "security_groups": [],
+    }
 
 
 def test_tls_ref_missing_in_barbican_is_refused_before_any_create(octavia: Octavia) -> None:
