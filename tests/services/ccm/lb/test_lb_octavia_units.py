@@ -13,7 +13,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from osk8s_ccm import lb_annotations as ann
-from osk8s_ccm.lb_provider import LoadBalancerNode, LoadBalancerService, NodeAddress
+from osk8s_ccm.lb_provider import (
+    LoadBalancerError,
+    LoadBalancerNode,
+    LoadBalancerService,
+    NodeAddress,
+)
 from osk8s_ccm.lb_settings import ServiceLoadBalancerSettings, service_settings
 from osk8s_ccm.octavia import naming
 from osk8s_ccm.octavia.desired import (
@@ -324,3 +329,35 @@ def test_ipv6_vip_skips_the_floating_ip_with_cpos_warning(internal: str) -> None
     [(type_, reason, message)] = recorder.events
     assert (type_, reason) == ("Warning", "LoadBalancerFloatingIPSkipped")
     assert "default/web" in message and "fd00::5" in message
+
+
+def test_sharing_rules_refuse_before_any_call() -> None:
+    """§1.4.7: sharing needs Octavia tags; an internal Service may not share; max-shared-lb
+    counts the ``kube_service_`` tags; a Service already tagged, or its own LB under an older
+    cluster name (renamed next), passes."""
+    provider = _provider(max_shared_lb=2)
+    other = naming.lb_name("c", "default", "other")
+    shared = SimpleNamespace(id="lb", name=other, tags=[other])
+    external = service("web", ("TCP", 80, 30080))
+    internal = service("web", ("TCP", 80, 30080), annotations={ann.INTERNAL: "true"})
+
+    def check(features: OctaviaFeatures, svc: LoadBalancerService, lb: Any) -> str | None:
+        sync, _ = _sync(features, svc)
+        try:
+            provider._check_sharing(sync, lb, is_owner=False)
+        except LoadBalancerError as exc:
+            return exc.reason
+        return None
+
+    assert check(LATEST, external, shared) is None
+    assert check(OctaviaFeatures((2, 4)), external, shared) == "InvalidConfiguration"
+    assert check(LATEST, internal, shared) == "InvalidConfiguration"
+    full = SimpleNamespace(id="lb", name=other, tags=[other, naming.lb_name("c", "default", "b")])
+    assert check(LATEST, external, full) == "SharedLoadBalancerFull"
+    mine = naming.lb_name("c", "default", "web")
+    assert (
+        check(LATEST, external, SimpleNamespace(id="lb", name=other, tags=[*full.tags, mine]))
+        is None
+    )
+    renamed = SimpleNamespace(id="lb", name=naming.lb_name("old", "default", "web"), tags=[])
+    assert check(OctaviaFeatures((2, 4)), internal, renamed) is None
