@@ -40,6 +40,7 @@ from osk8s_ccm.octavia.provider import (
 )
 from osk8s_ccm.octavia.secgroups import wanted_rules
 from osk8s_ccm.octavia.tree import listener_changes, monitor_changes, pool_changes
+from osk8s_core import errors
 from osk8s_core.config import LoadBalancerOptions
 from osk8s_core.logging import get_logger
 from osk8s_core.metrics import ApiMetrics
@@ -361,3 +362,37 @@ def test_sharing_rules_refuse_before_any_call() -> None:
     )
     renamed = SimpleNamespace(id="lb", name=naming.lb_name("old", "default", "web"), tags=[])
     assert check(OctaviaFeatures((2, 4)), internal, renamed) is None
+
+
+class _Floating:
+    """The provider's floating-IP decisions, narrowed to the two lookups ``_address`` makes
+    before it creates anything."""
+
+    def __init__(self, network: str | None, error: Exception | None = None) -> None:
+        self.network, self.error = network, error
+
+    def on_port(self, port_id: str) -> Any | None:
+        return None
+
+    def external_network(self) -> str | None:
+        if self.error is not None:
+            raise self.error
+        return self.network
+
+
+def test_no_floating_network_forces_internal_and_a_failed_search_warns_and_retries() -> None:
+    svc = service("web", ("TCP", 80, 30080))
+    lb = SimpleNamespace(id="lb", vip_address="10.0.0.5", vip_port_id="port")
+    provider = _provider()
+    provider._fips = _Floating(None)  # type: ignore[assignment]
+    sync, recorder = _sync(LATEST, svc)
+    assert provider._address(sync, lb, True) == "10.0.0.5"
+    assert recorder.reasons() == ["LoadBalancerForcedInternal"]
+
+    provider._fips = _Floating(None, errors.ServiceUnavailable("neutron is down"))  # type: ignore[assignment]
+    sync, recorder = _sync(LATEST, svc)
+    with pytest.raises(errors.ServiceUnavailable):
+        provider._address(sync, lb, True)
+    [(type_, reason, message)] = recorder.events
+    assert (type_, reason) == ("Warning", "LoadBalancerExternalNetworkSearchFailed")
+    assert "default/web" in message and "neutron is down" in message

@@ -547,7 +547,7 @@ class OctaviaProvider:
                 f"load balancer {lb.id} has no floating IP and only its owner may attach one",
                 reason="InvalidConfiguration",
             )
-        network = s.floating_network_id or self._fips.external_network()
+        network = s.floating_network_id or self._search_external_network(sync)
         if not network:
             sync.recorder.event(
                 "Warning",
@@ -566,6 +566,20 @@ class OctaviaProvider:
         except FloatingIpError as exc:
             raise LoadBalancerError(str(exc), reason="FloatingIpUnavailable") from exc
         return str(fip.floating_ip_address)
+
+    def _search_external_network(self, sync: _Sync) -> str | None:
+        """CPO's autodetect, with its ``LoadBalancerExternalNetworkSearchFailed`` warning. Unlike
+        CPO the failure is not taken as "no network" (that would advertise the VIP on a
+        transient Neutron error): the sync fails and is retried."""
+        try:
+            return self._fips.external_network()
+        except errors.OpenStackError as exc:
+            sync.recorder.event(
+                "Warning",
+                "LoadBalancerExternalNetworkSearchFailed",
+                f"failed to find floating-network-id for Service {sync.service.key}: {exc}",
+            )
+            raise
 
     def _security_groups(
         self,
