@@ -8,6 +8,8 @@ from typing import Any
 
 import grpc
 import pytest
+import structlog
+from prometheus_client import CollectorRegistry
 
 from osk8s_core import errors
 from osk8s_core.grpc.csi import (
@@ -16,7 +18,13 @@ from osk8s_core.grpc.csi import (
     InFlight,
     InvalidArgument,
     OperationPending,
+    csi_interceptors,
     rpc,
+)
+from osk8s_core.grpc.interceptors import (
+    ErrorMappingInterceptor,
+    LoggingInterceptor,
+    MetricsInterceptor,
 )
 from osk8s_core.proto.csi import csi_pb2
 
@@ -91,3 +99,13 @@ def test_in_flight_lock_is_per_key_and_released() -> None:
         with locks.hold("v2"):
             pass
     assert "v1" not in locks
+
+
+def test_csi_interceptors_log_then_count_then_map() -> None:
+    # Mapping innermost: the log line and the metric see the CSI code, not an exception.
+    stack = csi_interceptors(logger=structlog.get_logger("t"), registry=CollectorRegistry())
+    assert [type(i) for i in stack] == [
+        LoggingInterceptor,
+        MetricsInterceptor,
+        ErrorMappingInterceptor,
+    ]

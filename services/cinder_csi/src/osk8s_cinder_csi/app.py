@@ -20,14 +20,9 @@ from osk8s_cinder_csi.controller import ControllerService
 from osk8s_cinder_csi.identity import IdentityService
 from osk8s_cinder_csi.node import NodeService
 from osk8s_cinder_csi.options import ControllerOptions
-from osk8s_core.grpc.csi import CSI_STATUS, InFlight
+from osk8s_core.grpc.csi import CSI_STATUS, InFlight, csi_interceptors
 from osk8s_core.grpc.endpoint import Endpoint
-from osk8s_core.grpc.interceptors import (
-    ErrorMappingInterceptor,
-    Logger,
-    LoggingInterceptor,
-    MetricsInterceptor,
-)
+from osk8s_core.grpc.interceptors import Logger
 from osk8s_core.grpc.server import GrpcServer, ServerOptions, ServiceRegistration, build_server
 from osk8s_core.proto.csi import csi_pb2_grpc
 
@@ -63,15 +58,12 @@ def build_driver(
         services.append(ServiceRegistration("csi.v1.Controller", _adder("Controller", ctrl)))
     if node is not None:
         services.append(ServiceRegistration("csi.v1.Node", _adder("Node", node)))
-    interceptors = [
-        LoggingInterceptor(logger=logger, log_payloads=log_payloads),
-        MetricsInterceptor(registry=registry),
-        ErrorMappingInterceptor(mapper=CSI_STATUS, logger=logger),
-    ]
     return build_server(
         ServerOptions(endpoint=endpoint, max_workers=max_workers),
         services=services,
-        interceptors=interceptors,
+        interceptors=csi_interceptors(
+            logger=logger, registry=registry, mapper=CSI_STATUS, log_payloads=log_payloads
+        ),
     )
 
 

@@ -14,14 +14,9 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from osk8s_core.errors import Osk8sError
-from osk8s_core.grpc.csi import CSI_STATUS
+from osk8s_core.grpc.csi import CSI_STATUS, csi_interceptors
 from osk8s_core.grpc.endpoint import Endpoint
-from osk8s_core.grpc.interceptors import (
-    ErrorMappingInterceptor,
-    Logger,
-    LoggingInterceptor,
-    MetricsInterceptor,
-)
+from osk8s_core.grpc.interceptors import Logger
 from osk8s_core.grpc.server import GrpcServer, ServerOptions, ServiceRegistration, build_server
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.proto.csi import csi_pb2_grpc
@@ -86,15 +81,12 @@ def build_driver(
             options=node.options,
         )
         services.append(ServiceRegistration("csi.v1.Node", _adder("Node", servicer)))
-    interceptors = [
-        LoggingInterceptor(logger=logger, log_payloads=log_payloads),
-        MetricsInterceptor(registry=registry),
-        ErrorMappingInterceptor(mapper=status_of, logger=logger),
-    ]
     return build_server(
         ServerOptions(endpoint=endpoint, max_workers=max_workers),
         services=services,
-        interceptors=interceptors,
+        interceptors=csi_interceptors(
+            logger=logger, registry=registry, mapper=status_of, log_payloads=log_payloads
+        ),
     )
 
 

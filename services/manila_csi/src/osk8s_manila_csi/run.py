@@ -45,17 +45,9 @@ def _node(settings: Settings, log: Any) -> NodeParts:
 
 
 def _pvc_reader(settings: Settings) -> Any:
-    from osk8s_core.k8s.client import KubeClientOptions, build_api_client  # noqa: PLC0415
-    from osk8s_core.k8s.pvc import KubePvcReader  # noqa: PLC0415 - kubernetes client
+    from osk8s_core.k8s.pvc import pvc_reader_from_flags  # noqa: PLC0415 - kubernetes client
 
-    options = KubeClientOptions(
-        kubeconfig=settings.kubeconfig,
-        master=settings.master,
-        qps=settings.kube_api_qps,
-        burst=settings.kube_api_burst,
-        user_agent=f"{PROG}/{__version__}",
-    )
-    return KubePvcReader(build_api_client(options))
+    return pvc_reader_from_flags(settings, user_agent=f"{PROG}/{__version__}")
 
 
 def run(settings: Settings) -> int:

@@ -1,6 +1,6 @@
 """CSI handler plumbing every CSI driver needs: the error vocabulary with its one error ->
-gRPC status table, per-object in-flight locks (ABORTED), and the ``@rpc`` decorator that
-checks required fields before taking the lock.
+gRPC status table, per-object in-flight locks (ABORTED), the ``@rpc`` decorator that
+checks required fields before taking the lock, and the server's interceptor stack.
 
 Handlers raise these (or ``osk8s_core.errors``) and never call ``context.abort``: the
 ``ErrorMappingInterceptor`` applies ``CSI_STATUS`` (or a driver's extension of ``CSI_TABLE``)
@@ -17,10 +17,18 @@ from typing import Any, Final, Protocol
 
 import grpc
 from google.protobuf.message import Message
+from prometheus_client import CollectorRegistry
 from structlog.contextvars import bound_contextvars
 
 from osk8s_core import errors
-from osk8s_core.grpc.interceptors import StatusMapper, status_table
+from osk8s_core.grpc.interceptors import (
+    ErrorMappingInterceptor,
+    Logger,
+    LoggingInterceptor,
+    MetricsInterceptor,
+    StatusMapper,
+    status_table,
+)
 
 
 class CsiError(errors.Osk8sError):
@@ -100,6 +108,23 @@ CSI_TABLE: Final[dict[type[errors.Osk8sError], grpc.StatusCode]] = {
 
 CSI_STATUS: Final[StatusMapper] = status_table(CSI_TABLE)
 """Most specific class wins; anything else is INTERNAL."""
+
+
+def csi_interceptors(
+    *,
+    logger: Logger,
+    registry: CollectorRegistry,
+    mapper: StatusMapper = CSI_STATUS,
+    log_payloads: bool = False,
+) -> list[grpc.ServerInterceptor]:
+    """A CSI driver's interceptors, outermost first: one log line per call (payloads only
+    with ``log_payloads``, secret fields as ``***``), the gRPC metrics, then the error table
+    (``mapper``; a driver extends ``CSI_STATUS`` for its own errors)."""
+    return [
+        LoggingInterceptor(logger=logger, log_payloads=log_payloads),
+        MetricsInterceptor(registry=registry),
+        ErrorMappingInterceptor(mapper=mapper, logger=logger),
+    ]
 
 
 class InFlight:
