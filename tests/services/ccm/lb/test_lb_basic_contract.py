@@ -7,13 +7,20 @@ The LB is made once for the module (read-only cases share it); the delete case r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from osk8s_ccm import lb_annotations as ann
-from osk8s_ccm.lb_provider import LoadBalancerService, LoadBalancerStatus
+from osk8s_ccm.lb_provider import (
+    LoadBalancerError,
+    LoadBalancerNode,
+    LoadBalancerService,
+    LoadBalancerStatus,
+    NodeAddress,
+)
 from osk8s_ccm.octavia import naming
 
 from .conftest import Harness, Octavia, Recorder, nodes_at, service
@@ -130,3 +137,36 @@ def test_delete_leaves_nothing(octavia: Octavia, made: Made) -> None:
     # Deleting again is a no-op success.
     harness.provider.ensure_load_balancer_deleted(octavia.cluster, made.svc, recorder)
     assert harness.provider.get_load_balancer(octavia.cluster, made.svc) is None
+
+
+def test_vip_subnet_autodetected_from_the_first_nodes_server_port(
+    octavia: Octavia, testcloud_network: dict[str, str]
+) -> None:
+    """§1.4.4 step 3: no subnet-id or network-id anywhere → the subnet of the Neutron port of
+    the first node's server (providerID) carrying its InternalIP; it is also the member
+    subnet. Without a providerID there is nothing to detect: a clear error, no LB."""
+    server_id = str(uuid.uuid4())
+    conn = octavia.conn
+    port = conn.network.create_port(
+        network_id=testcloud_network["network_id"],
+        name=f"{octavia.cluster}-autodetect",
+        device_id=server_id,
+    )
+    try:
+        harness = octavia.harness(subnet_id="", network_id="")
+        provider = harness.provider
+        address = port.fixed_ips[0]["ip_address"]
+        first = LoadBalancerNode(
+            name="n1",
+            provider_id=f"openstack:///{server_id}",
+            addresses=(NodeAddress("InternalIP", address),),
+        )
+        sync = provider._start(octavia.cluster, service("auto", ("TCP", 80, 30980)), Recorder())
+        network, subnet, members = provider._vip_and_members(sync, [first, *nodes_at(12)])
+        assert (network, subnet, members) == ("", port.fixed_ips[0]["subnet_id"], subnet)
+        with pytest.raises(LoadBalancerError) as caught:
+            provider._vip_and_members(sync, nodes_at(12))  # no providerID
+        assert caught.value.reason == "InvalidSubnet"
+        assert harness.writes() == {}
+    finally:
+        conn.network.delete_port(port.id, ignore_missing=True)
