@@ -396,3 +396,35 @@ def test_no_floating_network_forces_internal_and_a_failed_search_warns_and_retri
     [(type_, reason, message)] = recorder.events
     assert (type_, reason) == ("Warning", "LoadBalancerExternalNetworkSearchFailed")
     assert "default/web" in message and "neutron is down" in message
+
+
+class _Tls:
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+
+    def validate(self, ref: str) -> None:
+        self.checked.append(ref)
+
+
+@pytest.mark.parametrize(("store", "checked"), [("barbican", True), ("external", False)])
+def test_step_1_and_2_checks_before_any_cloud_call(store: str, checked: bool) -> None:
+    """§1.4.4 steps 1 and 2: no ports or no nodes refuse; the TLS ref is looked up in Barbican
+    only with ``container-store=barbican``. The first cloud call after them (the LB lookup)
+    reaches the untouchable connection."""
+    provider = _provider(container_store=store, subnet_id="subnet")
+    tls = _Tls()
+    provider._tls = tls  # type: ignore[assignment]
+    ref = "https://kms/v1/containers/x"
+    svc = service("web", ("TCP", 80, 30080), annotations={ann.DEFAULT_TLS_CONTAINER_REF: ref})
+    nodes = [LoadBalancerNode(name="n1", addresses=(NodeAddress("InternalIP", "10.0.0.1"),))]
+    sync, _ = _sync(LATEST, service("web"), subnet_id="subnet")
+    with pytest.raises(LoadBalancerError, match="no ports"):
+        provider._ensure(sync, nodes)
+    sync, _ = _sync(LATEST, svc, subnet_id="subnet")
+    with pytest.raises(LoadBalancerError) as caught:
+        provider._ensure(sync, [])
+    assert caught.value.reason == "NoNodes"
+    assert tls.checked == []
+    with pytest.raises(AssertionError, match="touched the cloud"):
+        provider._ensure(sync, nodes)
+    assert tls.checked == ([ref] if checked else [])
