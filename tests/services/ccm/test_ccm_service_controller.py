@@ -36,6 +36,7 @@ from osk8s_ccm.service_controller import (
     ServiceController,
     ServiceControllerSettings,
 )
+from osk8s_ccm.service_metrics import ServiceControllerMetrics
 from osk8s_ccm.service_nodes import EXCLUDE_LABEL, TO_BE_DELETED_TAINT
 from osk8s_ccm.service_status import CONDITION_TYPE, FINALIZER
 from osk8s_core.config import LoadBalancerOptions
@@ -212,6 +213,7 @@ def make_rig(core: Any, **settings: Any) -> Rig:
         provider_recorder=EventRecorder(core, component=PROVIDER_COMPONENT, clock=clock),
         clock=clock,
         metrics=ReconcileMetrics(registry),
+        service_metrics=ServiceControllerMetrics(registry),
         settings=ServiceControllerSettings(
             cluster_name="test", **{"min_retry_delay": 0.05, "max_retry_delay": 1.0, **settings}
         ),
@@ -743,3 +745,33 @@ def test_type_change_without_finalizer_still_deletes_the_lb(rig: Rig) -> None:
     assert rig.provider.lbs == {}
     rig.step(key)
     assert rig.provider.methods() == ["ensure", "delete"]
+
+
+def test_upstream_service_controller_metrics_count_host_updates(rig: Rig) -> None:
+    """k8s.io/cloud-provider's ``service_controller_*``: each UpdateLoadBalancer counts in
+    ``loadbalancer_sync_total`` and both latency histograms; a failed one in
+    ``nodesync_error_total``. An ensure is not a host update."""
+
+    def sample(name: str) -> float:
+        return rig.registry.get_sample_value(f"service_controller_{name}") or 0.0
+
+    add_node(rig.core, "n1")
+    key = add_service(rig.core, "web")
+    rig.step(key)
+    assert sample("loadbalancer_sync_total") == 0
+    add_node(rig.core, "n2", address="10.0.0.2")
+    rig.step(key)
+    rig.provider.failures["update"] = [RuntimeError("octavia answered 500")]
+    add_node(rig.core, "n3", address="10.0.0.3")
+    with pytest.raises(RuntimeError):  # the controller's queue retries it with backoff
+        rig.step(key)
+    assert sample("loadbalancer_sync_total") == 2
+    assert sample("nodesync_error_total") == 1
+    assert sample("update_loadbalancer_host_latency_seconds_count") == 2
+    assert sample("nodesync_latency_seconds_count") == 2
+    assert (
+        rig.registry.get_sample_value(
+            "service_controller_update_loadbalancer_host_latency_seconds_bucket", {"le": "16384.0"}
+        )
+        == 2
+    )

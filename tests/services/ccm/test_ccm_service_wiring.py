@@ -147,3 +147,6 @@ def test_the_real_octavia_provider_is_built_without_a_request(core: Any) -> None
     built = build_service_controller(ctx, environ={"OCCM_WAIT_LB_ACTIVE_STEPS": "5"})
     assert isinstance(built, ServiceController)
     assert isinstance(built._provider, OctaviaProvider)
+    # upstream's service_controller_* metrics are served from the process registry
+    assert ctx.metrics.registry.get_sample_value("service_controller_loadbalancer_sync_total") == 0
+    assert isinstance(build_service_controller(ctx, environ={}), ServiceController)  # twice: ok

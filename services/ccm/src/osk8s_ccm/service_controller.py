@@ -32,12 +32,14 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from osk8s_ccm.lb_provider import (
     EventType,
@@ -55,6 +57,7 @@ from osk8s_ccm.service_changes import (
     spec_change_events,
     wants_load_balancer,
 )
+from osk8s_ccm.service_metrics import ServiceControllerMetrics
 from osk8s_ccm.service_nodes import eligible_nodes, node_change_matters
 from osk8s_ccm.service_status import (
     Readiness,
@@ -163,6 +166,7 @@ class ServiceController:
         provider_recorder: Events,
         clock: Clock,
         metrics: ReconcileMetrics | None = None,
+        service_metrics: ServiceControllerMetrics | None = None,
         settings: ServiceControllerSettings | None = None,
         logger: Any = None,
     ) -> None:
@@ -175,6 +179,7 @@ class ServiceController:
         self._provider_events = provider_recorder
         self._clock = clock
         self._metrics = metrics
+        self._service_metrics = service_metrics
         self.settings = settings or ServiceControllerSettings()
         self._log = logger or structlog.get_logger("osk8s.ccm.service")
         backoff = ItemBackoff(base=self.settings.min_retry_delay, cap=self.settings.max_retry_delay)
@@ -348,6 +353,7 @@ class ServiceController:
     ) -> Requeue | None:
         ref = ObjectRef.of(obj)
         collector = _Collector()
+        started = time.perf_counter()
         try:
             with self._timed(UPDATE):
                 self._provider.update_load_balancer(
@@ -357,6 +363,7 @@ class ServiceController:
                     collector,
                 )
         except Exception as exc:
+            self._updated(started, failed=True)
             self._flush(obj, collector)
             names = " ".join(node.name for node in nodes)
             self._events.event(
@@ -366,6 +373,7 @@ class ServiceController:
                 f"Error updating load balancer with new hosts [{names}], error: {exc}",
             )
             return self._retry(exc, log)
+        self._updated(started, failed=False)
         self._flush(obj, collector)
         self._events.event(
             ref, "Normal", "UpdatedLoadBalancer", "Updated load balancer with new hosts"
@@ -483,6 +491,10 @@ class ServiceController:
         if body is not None:
             patch_status(self._api, obj, body)
 
+    def _updated(self, started: float, *, failed: bool) -> None:
+        if self._service_metrics is not None:
+            self._service_metrics.updated(time.perf_counter() - started, failed=failed)
+
     def _timed(self, operation: str) -> Any:
         if self._metrics is None:
             return _NoTimer()
@@ -530,9 +542,19 @@ def build_service_controller(
         provider_recorder=context.recorder(PROVIDER_COMPONENT),
         clock=context.clock,
         metrics=context.metrics.reconcile,
+        service_metrics=_service_metrics(context.metrics.registry),
         settings=ServiceControllerSettings(
             cluster_name=context.options.cluster_name,
             workers=context.options.concurrent_service_syncs,
         ),
         logger=context.logger,
     )
+
+
+def _service_metrics(registry: CollectorRegistry) -> ServiceControllerMetrics:
+    """Upstream's ``service_controller_*`` in the served registry; a second controller built
+    over the same registry (tests) keeps its own, unserved."""
+    try:
+        return ServiceControllerMetrics(registry)
+    except ValueError:  # already registered there
+        return ServiceControllerMetrics(None)
