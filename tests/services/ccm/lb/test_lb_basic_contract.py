@@ -23,7 +23,7 @@ from osk8s_ccm.lb_provider import (
 )
 from osk8s_ccm.octavia import naming
 
-from .conftest import Harness, Octavia, Recorder, nodes_at, service
+from .conftest import Harness, Octavia, Recorder, annotated, nodes_at, service
 
 pytestmark = pytest.mark.contract
 
@@ -120,6 +120,19 @@ def test_node_change_updates_members_only(octavia: Octavia, made: Made) -> None:
     print(f"node change requests: {harness.requests()}")
     # Back to the module's nodes for the cases after this one.
     provider.update_load_balancer(octavia.cluster, made.svc, nodes_at(11, 12), Recorder())
+
+
+def test_refused_lb_method_is_a_warning_and_the_sync_goes_on(octavia: Octavia, made: Made) -> None:
+    """CPO: Octavia refusing the pool algorithm (amphora has no SOURCE_IP_PORT) gives a
+    Warning ``LoadBalancerLbMethodUnknown``; the rest of the sync still happens."""
+    harness = octavia.harness()
+    recorder = Recorder()
+    svc = annotated(made.svc, {ann.LB_METHOD: "SOURCE_IP_PORT"})
+    status = harness.provider.ensure_load_balancer(octavia.cluster, svc, nodes_at(11, 12), recorder)
+    assert status == made.status
+    assert recorder.reasons() == ["LoadBalancerLbMethodUnknown"] * 2  # one per port's pool
+    [lb] = octavia.lbs()
+    assert {p.lb_algorithm for p in octavia.pools(lb.id)} == {"ROUND_ROBIN"}
 
 
 def test_delete_leaves_nothing(octavia: Octavia, made: Made) -> None:

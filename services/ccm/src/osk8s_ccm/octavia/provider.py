@@ -111,6 +111,9 @@ class _Sync:
     def fip_description(self) -> str:
         return naming.fip_description(self.cluster, self.service.namespace, self.service.name)
 
+    def lb_method_refused(self, message: str) -> None:
+        self.recorder.event("Warning", "LoadBalancerLbMethodUnknown", message)  # CPO's reason
+
 
 def _owned_listener(lb_name: str, is_owner: bool, features: OctaviaFeatures) -> Any:
     """CPO: a listener is this Service's when tagged with its LB name, or, untagged (or no
@@ -382,7 +385,9 @@ class OctaviaProvider:
         if not created:
             owned = _owned_listener(sync.lb_name, is_owner, sync.features)
             try:
-                self._octavia_call(self._tree.reconcile, lb.id, wanted, owned=owned)
+                self._octavia_call(
+                    self._tree.reconcile, lb.id, wanted, owned=owned, warn=sync.lb_method_refused
+                )
             except PortConflict as exc:
                 raise LoadBalancerError(str(exc), reason="PortConflict") from exc
         address = self._octavia_call(self._address, sync, lb, is_owner)
@@ -619,7 +624,14 @@ class OctaviaProvider:
         owned = _owned_listener(sync.lb_name, is_owner, sync.features)
         wanted = self._wanted(sync, nodes, member_subnet)
         try:
-            self._octavia_call(self._tree.reconcile, lb.id, wanted, owned=owned, prune=False)
+            self._octavia_call(
+                self._tree.reconcile,
+                lb.id,
+                wanted,
+                owned=owned,
+                prune=False,
+                warn=sync.lb_method_refused,
+            )
         except PortConflict as exc:
             raise LoadBalancerError(str(exc), reason="PortConflict") from exc
         self._octavia_call(self._security_groups, sync, lb, nodes, member_subnet, update_only=True)

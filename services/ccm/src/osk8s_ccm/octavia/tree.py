@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osk8s_ccm.octavia.desired import ListenerSpec, MemberSpec, MonitorSpec, PoolSpec
+from osk8s_core import errors
 from osk8s_core.openstack.lb_children import LoadBalancerChildren
 from osk8s_core.openstack.lb_updates import LoadBalancerUpdates
 from osk8s_core.openstack.loadbalancers import LoadBalancers
@@ -111,9 +112,11 @@ class TreeReconciler:
         *,
         owned: Callable[[Any], bool],
         prune: bool = True,
+        warn: Callable[[str], None] | None = None,
     ) -> int:
-        """Returns the number of writes made (0 for an unchanged tree)."""
-        run = _Pass(self, lb_id)
+        """Returns the number of writes made (0 for an unchanged tree). ``warn`` hears of a
+        pool algorithm Octavia refused to change (CPO: a warning, the sync goes on)."""
+        run = _Pass(self, lb_id, warn)
         run.reconcile(wanted, owned=owned, prune=prune)
         return run.finish()
 
@@ -134,7 +137,10 @@ class TreeReconciler:
 class _Pass:
     """One reconcile of one LB: counts its writes for the final wait."""
 
-    def __init__(self, owner: TreeReconciler, lb_id: str) -> None:
+    def __init__(
+        self, owner: TreeReconciler, lb_id: str, warn: Callable[[str], None] | None = None
+    ) -> None:
+        self.warn = warn
         self.children = owner.children
         self.updates = owner.updates
         self.serial = owner.serial
@@ -246,6 +252,13 @@ class _Pass:
             self._create_pool(existing.id, spec.pool)
             return
         changes = pool_changes(pool, spec.pool)
+        if "lb_algorithm" in changes and self.warn is not None:
+            # Matches CPO: the algorithm is changed on its own, a refusal is only a warning.
+            algorithm = changes.pop("lb_algorithm")
+            try:
+                self.updates.update_pool(self.lb_id, pool.id, wait=True, lb_algorithm=algorithm)
+            except errors.OpenStackError as exc:
+                self.warn(f"Error updating LB method of pool {pool.id} to {algorithm}: {exc}")
         if changes:
             self.writes += 1
             self.updates.update_pool(self.lb_id, pool.id, wait=False, **changes)
