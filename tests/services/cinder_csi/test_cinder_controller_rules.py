@@ -12,6 +12,7 @@ from osk8s_cinder_csi.cloud import Clouds, NewVolume
 from osk8s_cinder_csi.controller import ControllerService
 from osk8s_cinder_csi.options import ControllerOptions
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.fakes import RecordingPvcs
 from osk8s_testing.csi.requests import GIB, cap, code_of, create_req
 
 from .cinder_harness import NODE_ID, start
@@ -215,21 +216,11 @@ def test_unpublish_without_node_detaches_everywhere() -> None:
         assert cloud.volumes[volume.volume_id].status == "available"
 
 
-class Pvcs:
-    def __init__(self, annotations: dict[str, str]) -> None:
-        self.value = annotations
-        self.reads: list[tuple[str, str]] = []
-
-    def annotations(self, namespace: str, name: str) -> dict[str, str]:
-        self.reads.append((namespace, name))
-        return self.value
-
-
 def test_pvc_annotations_become_scheduler_hints() -> None:
     cloud = FakeCinderCloud()
     neighbour = cloud.create_volume(NewVolume(name="db-0", size_gb=1))
     far = "6a7d1f1e-2b3c-4d5e-8f90-123456789abc"
-    pvcs = Pvcs(
+    pvcs = RecordingPvcs(
         {
             "cinder.csi.openstack.org/affinity": "db-0",
             "cinder.csi.openstack.org/anti-affinity": far,

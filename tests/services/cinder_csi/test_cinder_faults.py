@@ -23,6 +23,7 @@ from osk8s_cinder_csi.openstack_cloud import OpenStackCinderCloud
 from osk8s_core import __version__
 from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.proto.csi import csi_pb2
+from osk8s_testing.csi.fakes import converge
 from osk8s_testing.csi.requests import cap, create_req
 from osk8s_testing.faultproxy.rules import Fault, Hang, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
@@ -156,17 +157,6 @@ def _eventually_no_nova_attachment(f: Faulty, server_id: str, volume_id: str) ->
     return left
 
 
-def _converge(rpc: Callable[[], object]) -> int:
-    """Call the RPC as the external-attacher does: again after a failure. Returns how many
-    calls failed before one succeeded (at most one is allowed)."""
-    try:
-        rpc()
-    except grpc.RpcError:
-        rpc()
-        return 1
-    return 0
-
-
 def _attached_volume(f: Faulty, node: str) -> tuple[str, Callable[[], None]]:
     """A new volume and the cleanup that detaches (directly) and deletes it."""
     volume_id = f.driver.controller.CreateVolume(create_req(_name())).volume.volume_id
@@ -210,7 +200,7 @@ def test_publish_converges_to_one_attachment(
     volume_id, cleanup = _attached_volume(faulty, node)
     faulty.nova.inject(fault, method="POST", path=_ATTACHMENTS + "$", first=1)
     try:
-        assert _converge(_publish(faulty, volume_id, node)) == failures
+        assert converge(_publish(faulty, volume_id, node)) == failures
         _assert_attached_once(faulty, volume_id, node)
         assert faulty.nova.calls.count("POST", _ATTACHMENTS) == 2  # one fault, one real
         _publish(faulty, volume_id, node)()  # and once more: still one attachment
@@ -234,7 +224,7 @@ def test_unpublish_leaves_no_attachment(faulty: Faulty, node: str, fault: Fault)
         _publish(faulty, volume_id, node)()
         faulty.nova.inject(fault, method="DELETE", path=_ATTACHMENTS + "/", first=1)
         # A detach is idempotent, so the client repeats it inline: the RPC itself succeeds.
-        assert _converge(_unpublish(faulty, volume_id, node)) == 0
+        assert converge(_unpublish(faulty, volume_id, node)) == 0
         assert faulty.nova.calls.count("DELETE", _ATTACHMENTS) == 2  # one fault, one real
         assert faulty.admin_view.get_volume(volume_id).attached_servers == ()
         assert _eventually_no_nova_attachment(faulty, node, volume_id) == []

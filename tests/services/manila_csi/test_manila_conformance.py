@@ -27,6 +27,7 @@ from osk8s_testing.csi.checks import (
     unique,
     walk_list_volumes,
 )
+from osk8s_testing.csi.fakes import RecordingPvcs
 from osk8s_testing.csi.requests import GIB, MNMW, cap, code_of, create_req, status_of
 
 from .manila_harness import Driver, start
@@ -288,35 +289,23 @@ def test_list_and_get_volume(nfs: Driver, pair: tuple[csi_pb2.Volume, csi_pb2.Vo
     assert code_of(nfs.controller.ControllerGetVolume, unknown) == grpc.StatusCode.NOT_FOUND
 
 
-class Annotations:
-    """The PVC the provisioner names, as a narrow PvcReader (the real one GETs the PVC)."""
-
-    def __init__(self, annotations: dict[str, str]) -> None:
-        self._annotations = annotations
-        self.asked: list[tuple[str, str]] = []
-
-    def annotations(self, namespace: str, name: str) -> dict[str, str]:
-        self.asked.append((namespace, name))
-        return self._annotations
-
-
 def test_pvc_annotations_become_scheduler_hints(
     demo_secrets: dict[str, str], pair: tuple[csi_pb2.Volume, csi_pb2.Volume]
 ) -> None:
     """--pvc-annotations: affinity names resolved to share ids, sent with API 2.65 (Manila
     keeps them as ``__affinity_same_host``); the raw value goes into the volume context."""
     target = pair[0].volume_id
-    reader = Annotations({"manila.csi.openstack.org/affinity": target})
+    reader = RecordingPvcs({"manila.csi.openstack.org/affinity": target})
     with start(demo_secrets, pvc_reader=reader) as driver:
         name = driver.view().shares.get(target).name
-        reader._annotations["manila.csi.openstack.org/affinity"] = name
+        reader.value["manila.csi.openstack.org/affinity"] = name
         params = {
             "csi.storage.k8s.io/pvc/name": "data",
             "csi.storage.k8s.io/pvc/namespace": "apps",
         }
         vol = driver.controller.CreateVolume(req(driver, unique(), params=params)).volume
         try:
-            assert reader.asked == [("apps", "data")]
+            assert reader.reads == [("apps", "data")]
             assert vol.volume_context["affinity"] == name
             metadata = driver.view().shares.get(vol.volume_id).metadata
             assert metadata["__affinity_same_host"] == target

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -24,6 +24,7 @@ from osk8s_core.proto.csi import csi_pb2
 from osk8s_manila_csi.adapters import NfsAdapter
 from osk8s_manila_csi.provision import ensure_rules
 from osk8s_testing.csi.checks import unique
+from osk8s_testing.csi.fakes import converge
 from osk8s_testing.csi.requests import MNMW, create_req, status_of
 from osk8s_testing.faultproxy.rules import Hang, LoseAnswer, Respond, error, rate_limited
 from osk8s_testing.faultproxy.server import FaultProxy
@@ -70,16 +71,6 @@ def faulty(fault_proxy: Any, demo_secrets: dict[str, str], direct: Driver) -> It
         yield Faulty(driver, fleet["manila"], direct)
 
 
-def _converge(rpc: Callable[[], Any]) -> int:
-    """Call as the provisioner does: again after a failure. How many calls failed first."""
-    try:
-        rpc()
-    except grpc.RpcError:
-        rpc()
-        return 1
-    return 0
-
-
 @pytest.mark.parametrize(
     "fault",
     [
@@ -93,7 +84,7 @@ def test_share_create_converges_to_one_share(faulty: Faulty, fault: Any) -> None
     name = unique()
     faulty.manila.inject(fault, method="POST", path=r"/shares$", first=1)
     try:
-        _converge(lambda: faulty.create(name))
+        converge(lambda: faulty.create(name))
         [share] = faulty.shares(name)
         [rule] = faulty.direct.view().shares.access_rules(share.id)
         assert rule.state == "active"
@@ -117,7 +108,7 @@ def test_access_grant_converges_to_one_rule(faulty: Faulty, fault: Any) -> None:
     name = unique()
     faulty.manila.inject(fault, method="POST", path=_ACTION, first=1)
     try:
-        _converge(lambda: faulty.create(name, **{"nfs-shareClient": "10.1.0.0/16"}))
+        converge(lambda: faulty.create(name, **{"nfs-shareClient": "10.1.0.0/16"}))
         [share] = faulty.shares(name)
         rules = faulty.direct.view().shares.access_rules(share.id)
         assert [(r.access_to, r.state) for r in rules] == [("10.1.0.0/16", "active")]
@@ -134,7 +125,7 @@ def test_delete_converges(faulty: Faulty, fault: Any) -> None:
     faulty.manila.inject(fault, method="DELETE", path=r"/shares/[0-9a-f-]{36}$", first=1)
     request = csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id, secrets=faulty.driver.secrets)
     try:
-        _converge(lambda: faulty.driver.controller.DeleteVolume(request))
+        converge(lambda: faulty.driver.controller.DeleteVolume(request))
         assert faulty.shares(name) == []
         faulty.driver.controller.DeleteVolume(request)  # gone: still success
     finally:
