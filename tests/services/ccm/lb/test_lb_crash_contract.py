@@ -172,9 +172,18 @@ def _later_creates(octavia: Octavia, world: CrashWorld) -> None:
         "security_group_rule_create.after",
     ]
 
+    # manage-security-groups turned off: the next ensure removes the group from the node
+    # port and deletes it (§1.4.4 step 14); on again, it is back.
+    world.scenario(NO_CRASH_POINTS, **serial)
+    [group] = octavia.groups()
+    world.scenario(NO_CRASH_POINTS, provider_requires_serial_api_calls=True)
+    assert octavia.groups() == []
+    assert list(conn.network.ports(security_groups=[group.id])) == []
+
     # Delete with managed groups: the group leaves the node port, then goes; nothing is left.
     world.scenario(NO_CRASH_POINTS, **serial)
     [group] = octavia.groups()
+    assert len(list(conn.network.ports(security_groups=[group.id]))) == 1
     harness = octavia.harness(**serial)
     svc = annotated(BASE, world.persisted.annotations)
     harness.provider.ensure_load_balancer_deleted(octavia.cluster, svc, world.persisted)
