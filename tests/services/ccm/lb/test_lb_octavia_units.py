@@ -428,3 +428,63 @@ def test_step_1_and_2_checks_before_any_cloud_call(store: str, checked: bool) ->
     with pytest.raises(AssertionError, match="touched the cloud"):
         provider._ensure(sync, nodes)
     assert tls.checked == ([ref] if checked else [])
+
+
+class _Lbs:
+    """The two LB lookups ``_find`` makes, over a fixed list."""
+
+    def __init__(self, *lbs: Any) -> None:
+        self.by_id = {lb.id: lb for lb in lbs}
+
+    def get(self, lb_id: str) -> Any:
+        if lb_id not in self.by_id:
+            raise errors.NotFound(f"load balancer {lb_id}")
+        return self.by_id[lb_id]
+
+    def find_by_name(self, name: str) -> Any | None:
+        return next((lb for lb in self.by_id.values() if lb.name == name), None)
+
+
+def test_find_by_id_then_name_then_legacy_name() -> None:
+    """§1.4.1/§1.4.4 step 7: the ``load-balancer-id`` annotation first (a DELETED or
+    PENDING_DELETE one, or a missing one, falls through), then the name, then k8s' legacy
+    name ``a`` + UID without dashes."""
+    uid = "12345678-90ab-cdef-1234-567890abcdef"
+    legacy = SimpleNamespace(
+        id="old", name=naming.legacy_lb_name(uid), provisioning_status="ACTIVE"
+    )
+    named = SimpleNamespace(
+        id="new", name=naming.lb_name("c", "default", "web"), provisioning_status="ACTIVE"
+    )
+    going = SimpleNamespace(id="going", name="x", provisioning_status="PENDING_DELETE")
+    provider = _provider()
+    svc = service("web", ("TCP", 80, 30080), uid=uid)
+
+    def find(*lbs: Any, lb_id: str = "") -> Any:
+        provider._lbs = _Lbs(*lbs)  # type: ignore[assignment]
+        annotated = service(
+            "web", ("TCP", 80, 30080), uid=uid, annotations={ann.LOAD_BALANCER_ID: lb_id}
+        )
+        target = annotated if lb_id else svc
+        settings = service_settings(target, LoadBalancerOptions(), {})
+        found = provider._find("c", target, settings)
+        return found.id if found is not None else None
+
+    assert find(legacy) == "old"
+    assert find(legacy, named) == "new"
+    assert find(legacy, named, going, lb_id="going") == "new"
+    assert find(legacy, named, lb_id="gone") == "new"
+    assert find(legacy, going, lb_id="old") == "old"
+    assert find() is None
+
+
+def test_only_the_owner_may_attach_a_floating_ip() -> None:
+    """§1.4.6: a sharing Service finding no floating IP on the LB may not make one."""
+    svc = service("web", ("TCP", 80, 30080))
+    lb = SimpleNamespace(id="lb", vip_address="10.0.0.5", vip_port_id="port")
+    provider = _provider()
+    provider._fips = _Floating("ext-net")  # type: ignore[assignment]
+    sync, _ = _sync(LATEST, svc)
+    with pytest.raises(LoadBalancerError, match="only its owner") as caught:
+        provider._address(sync, lb, False)
+    assert caught.value.reason == "InvalidConfiguration"
