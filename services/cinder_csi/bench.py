@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,7 @@ from osk8s_core.credentials import ClientSettings, ConnectionFactory
 from osk8s_core.grpc.endpoint import parse_endpoint
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
-from osk8s_testing.faultproxy.rules import error
+from osk8s_testing.csi.bench import RequestTable, suite_time
 from osk8s_testing.faultproxy.server import FaultProxy, start_fleet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,33 +63,10 @@ def cap() -> csi_pb2.VolumeCapability:
     return csi_pb2.VolumeCapability(mount=csi_pb2.VolumeCapability.MountVolume(), access_mode=mode)
 
 
-class Bench:
+class Bench(RequestTable):
     def __init__(self, ctrl: csi_pb2_grpc.ControllerStub, cinder: FaultProxy) -> None:
+        super().__init__(cinder, MINIMUM, call_again=False, retry_width=12)
         self.ctrl = ctrl
-        self.cinder = cinder
-        self.rows: list[tuple[str, int, int | str]] = []
-        self.paths: dict[str, list[str]] = {}
-
-    def measure(self, label: str, call: Callable[[], Any], retry: Callable[[], Any] | None) -> Any:
-        self.cinder.calls.clear()
-        result = call()
-        happy = self.cinder.calls.count()
-        self.paths[label] = [
-            f"{c.method} {c.path.split('/', 3)[-1]}?{c.query} -> {c.status}"
-            for c in self.cinder.calls.all()
-        ]
-        with_retry: int | str = "-"
-        if retry is not None:
-            self.cinder.reset()
-            self.cinder.inject(error(503), first=1)
-            try:
-                retry()
-                with_retry = self.cinder.calls.count()
-            except grpc.RpcError as exc:
-                with_retry = f"{self.cinder.calls.count()} ({exc.code().name})"
-            self.cinder.reset()
-        self.rows.append((label, happy, with_retry))
-        return result
 
     def run(self) -> None:
         c = self.ctrl
@@ -166,36 +140,6 @@ class Bench:
         self.measure("DeleteVolume", lambda: del_vol(vid), lambda: del_vol(other_id))
         self.measure("DeleteVolume (repeat)", lambda: del_vol(vid), lambda: del_vol(other_id))
 
-    def print(self, *, verbose: bool) -> None:
-        print(f"{'RPC':30} {'happy':>6} {'1x503':>12} {'min':>4}  minimum means")
-        for label, happy, retry in self.rows:
-            minimum, why = MINIMUM[label]
-            print(f"{label:30} {happy:>6} {retry!s:>12} {minimum:>4}  {why}")
-            if verbose:
-                for line in self.paths[label]:
-                    print(f"{'':34}{line}")
-
-
-def suite_time() -> tuple[float, str]:
-    start = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/services/cinder_csi/test_cinder_conformance.py",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
-    return time.monotonic() - start, tail
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -245,7 +189,7 @@ def main() -> int:
             proxy.stop()
         shutil.rmtree(base, ignore_errors=True)
     if not args.no_suite:
-        seconds, tail = suite_time()
+        seconds, tail = suite_time(REPO, "tests/services/cinder_csi/test_cinder_conformance.py")
         print(f"\nconformance suite wall time: {seconds:.1f} s ({tail})")
     return 0
 

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +40,8 @@ from osk8s_manila_csi.controller import ControllerOptions
 from osk8s_manila_csi.manila import ManilaClients
 from osk8s_manila_csi.node import NodeOptions
 from osk8s_manila_csi.partner import connect_partner
+from osk8s_testing.csi.bench import RequestTable, suite_time
 from osk8s_testing.csi.partner import serve_partner
-from osk8s_testing.faultproxy.rules import error
 from osk8s_testing.faultproxy.server import FaultProxy, start_fleet
 from osk8s_testing.manila_secrets import manila_secrets
 
@@ -75,35 +72,12 @@ def cap() -> csi_pb2.VolumeCapability:
     return csi_pb2.VolumeCapability(mount=csi_pb2.VolumeCapability.MountVolume(), access_mode=mode)
 
 
-class Bench:
+class Bench(RequestTable):
     def __init__(self, channel: grpc.Channel, manila: FaultProxy, secrets: dict[str, str]) -> None:
+        super().__init__(manila, MINIMUM, call_again=True)
         self.ctrl = csi_pb2_grpc.ControllerStub(channel)  # type: ignore[no-untyped-call]
         self.node = csi_pb2_grpc.NodeStub(channel)  # type: ignore[no-untyped-call]
-        self.manila = manila
         self.secrets = secrets
-        self.rows: list[tuple[str, int, int | str]] = []
-        self.paths: dict[str, list[str]] = {}
-
-    def measure(self, label: str, call: Callable[[], Any], retry: Callable[[], Any] | None) -> Any:
-        self.manila.calls.clear()
-        result = call()
-        happy = self.manila.calls.count()
-        self.paths[label] = [
-            f"{c.method} {c.path.split('/', 3)[-1]}?{c.query} -> {c.status}"
-            for c in self.manila.calls.all()
-        ]
-        with_retry: int | str = "-"
-        if retry is not None:
-            self.manila.reset()
-            self.manila.inject(error(503), first=1)
-            try:
-                retry()
-            except grpc.RpcError:
-                retry()  # what the sidecar does: call again
-            with_retry = self.manila.calls.count()
-            self.manila.reset()
-        self.rows.append((label, happy, with_retry))
-        return result
 
     def run(self) -> None:
         c, s = self.ctrl, self.secrets
@@ -193,36 +167,6 @@ class Bench:
         self.measure("DeleteVolume", lambda: delete(vid), lambda: delete(other_id))
         self.measure("DeleteVolume (repeat)", lambda: delete(vid), lambda: delete(other_id))
 
-    def print(self, *, verbose: bool) -> None:
-        print(f"{'RPC':30} {'happy':>6} {'1x503':>6} {'min':>4}  minimum means")
-        for label, happy, retry in self.rows:
-            minimum, why = MINIMUM[label]
-            print(f"{label:30} {happy:>6} {retry!s:>6} {minimum:>4}  {why}")
-            if verbose:
-                for line in self.paths[label]:
-                    print(f"{'':34}{line}")
-
-
-def suite_time() -> tuple[float, str]:
-    start = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/services/manila_csi/test_manila_conformance.py",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
-    return time.monotonic() - start, tail
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -281,7 +225,7 @@ def main() -> int:
             proxy.stop()
         shutil.rmtree(base, ignore_errors=True)
     if not args.no_suite:
-        seconds, tail = suite_time()
+        seconds, tail = suite_time(REPO, "tests/services/manila_csi/test_manila_conformance.py")
         print(f"\nconformance suite wall time: {seconds:.1f} s ({tail})")
     return 0
 
