@@ -47,7 +47,7 @@ from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
 from osk8s_core.openstack.waiting import Waiter
 
-from .conftest import Recorder, service
+from .conftest import Recorder, annotated, service
 
 LATEST = OctaviaFeatures((2, 27))
 NODES = (NodeTarget("n1", "10.0.0.1"), NodeTarget("n2", "10.0.0.2"))
@@ -488,3 +488,63 @@ def test_only_the_owner_may_attach_a_floating_ip() -> None:
     with pytest.raises(LoadBalancerError, match="only its owner") as caught:
         provider._address(sync, lb, False)
     assert caught.value.reason == "InvalidConfiguration"
+
+
+class _Creator:
+    """The LB creates ``_create`` makes: fully populated, or bare in serial mode."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, Any, int]] = []
+
+    def create_populated(self, spec: Any, listeners: list[Any], **_: Any) -> Any:
+        self.made.append(("populated", spec, len(listeners)))
+        return SimpleNamespace(id="lb-1")
+
+    def create(self, spec: Any, **_: Any) -> Any:
+        self.made.append(("bare", spec, 0))
+        return SimpleNamespace(id="lb-1")
+
+    def wait_active(self, lb_id: str) -> Any:
+        return SimpleNamespace(id=lb_id, provisioning_status="ACTIVE")
+
+
+@pytest.mark.parametrize("serial", [False, True])
+def test_create_spec_vip_address_flavor_zone_tags_and_serial_mode(serial: bool) -> None:
+    """§1.4.4 step 7: ``loadBalancerIP`` is the VIP address only for an internal (or IPv6)
+    Service; flavor (≥2.6), AZ (≥2.14) and tags (≥2.5) only where Octavia has them; serial
+    mode creates the LB bare, else one fully populated create; the id is recorded before
+    the wait."""
+    creator = _Creator()
+    provider = _provider(provider_requires_serial_api_calls=serial)
+    provider._updates = creator  # type: ignore[assignment]
+    provider._lbs = creator  # type: ignore[assignment]
+    extras = {ann.FLAVOR_ID: "small", ann.AVAILABILITY_ZONE: "az1"}
+    internal = service(
+        "web",
+        ("TCP", 80, 30080),
+        annotations={ann.INTERNAL: "true", **extras},
+        load_balancer_ip="10.0.0.9",
+    )
+    external = annotated(internal, {ann.INTERNAL: "false"})
+    for svc, features in ((internal, LATEST), (external, OctaviaFeatures((2, 4)))):
+        sync, recorder = _sync(features, svc)
+        wanted = provider._wanted(sync, [], "subnet")
+        lb = provider._create(sync, "", "subnet", wanted)
+        assert lb.provisioning_status == "ACTIVE"
+        assert recorder.annotations[ann.LOAD_BALANCER_ID] == "lb-1"
+    (kind, spec, children), (_, old_spec, _) = creator.made
+    assert kind == ("bare" if serial else "populated")
+    assert children == (0 if serial else 1)
+    assert (spec.vip_address, spec.vip_subnet_id, spec.flavor_id, spec.availability_zone) == (
+        "10.0.0.9",
+        "subnet",
+        "small",
+        "az1",
+    )
+    assert list(spec.tags) == [naming.lb_name("c", "default", "web")]
+    assert (old_spec.vip_address, old_spec.flavor_id, old_spec.availability_zone) == (
+        None,
+        None,
+        None,
+    )
+    assert list(old_spec.tags) == []
