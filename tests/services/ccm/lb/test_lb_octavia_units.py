@@ -70,6 +70,9 @@ def test_names_and_markers_match_cpo() -> None:
         "Kubernetes external service ns/web from cluster c"
     )
     assert naming.sg_name("uid", "ns", "web") == "lb-sg-uid-ns-web"
+    assert naming.sg_description("c", "ns", "web") == (
+        "Security Group for ns/web Service LoadBalancer in cluster c"
+    )
     assert len(naming.lb_name("c" * 300, "ns", "web")) == 255
 
 

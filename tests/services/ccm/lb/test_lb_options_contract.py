@@ -39,6 +39,7 @@ OPTIONS = {
     ann.HEALTH_MONITOR_DELAY: "7",
     ann.HEALTH_MONITOR_TIMEOUT: "4",
     ann.HEALTH_MONITOR_MAX_RETRIES: "2",
+    ann.HEALTH_MONITOR_MAX_RETRIES_DOWN: "4",
 }
 
 
@@ -126,6 +127,7 @@ def _options_then_changes(octavia: Octavia, tls_ref: str, vip_port: Any) -> None
     ]
     assert (monitor.type, monitor.url_path, monitor.expected_codes) == ("HTTP", "/healthz", "200")
     assert (monitor.delay, monitor.timeout, monitor.max_retries) == (7, 4, 2)
+    assert monitor.max_retries_down == 4
 
     # X-Forwarded-For instead of PROXY, no monitor, no source ranges, round robin.
     svc = dataclasses.replace(
