@@ -91,6 +91,8 @@ class MachineReconciler:
         machine_name = capi.owner_name(osm, "Machine")
         machine = self.kube.get(MACHINE, namespace, machine_name) if machine_name else None
         if machine is None:
+            if capi.is_deleting(osm):
+                return self.delete_orphan(osm)
             return None  # CAPI sets the ownerRef; its update brings us back
         cluster_name = labels_of(osm).get(CLUSTER_NAME_LABEL) or (machine.get("spec") or {}).get(
             "clusterName"
@@ -101,11 +103,26 @@ class MachineReconciler:
         osc_name = capi.infrastructure_ref_name(cluster, "OpenStackCluster")
         osc = self.kube.get(OPENSTACK_CLUSTER, namespace, osc_name) if osc_name else None
         if osc is None:
-            return None
+            return self.delete_orphan(osm) if capi.is_deleting(osm) else None
         run = _MachineRun(self, osm, machine, cluster, osc)
         if capi.is_deleting(osm):
             return run.delete()
         return run.normal()
+
+    def delete_orphan(self, osm: dict[str, Any]) -> Requeue | None:
+        """Deleting with its Machine (or cluster) already gone: still free the server (its
+        controller frees ports and volumes), then let the object go; never stuck."""
+        if not capi.has_finalizer(osm, FINALIZER):
+            return None
+        namespace, name = str(meta(osm)["namespace"]), str(meta(osm)["name"])
+        server = self.kube.get(OPENSTACK_SERVER, namespace, name)
+        if server is not None:
+            if not capi.is_deleting(server):
+                self.kube.delete(OPENSTACK_SERVER, namespace, name)
+            return Requeue(after=REQUEUE_DELETE)
+        body = {"metadata": {"finalizers": capi.finalizers_without(osm, FINALIZER)}}
+        self.kube.patch(OPENSTACK_MACHINE, osm, body)
+        return None
 
 
 class _MachineRun:

@@ -35,6 +35,7 @@ from osk8s_core.credentials.factory import ConnectionFactory
 from osk8s_core.logging import configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import OpenStackClient
+from osk8s_testing.demo_capo import scenario_capo
 from osk8s_testing.demo_ccm import scenario_ccm
 from osk8s_testing.demo_ccm_lb import scenario_ccm_lb
 from osk8s_testing.demo_ingress import scenario_ingress
@@ -336,6 +337,10 @@ SCENARIOS: tuple[tuple[str, Callable[[Demo], None]], ...] = (
     ("openstack-cloud-controller-manager: Service LoadBalancer on Octavia", scenario_ccm_lb),
     ("manila-csi-plugin: NFS shares over CSI, node calls forwarded", scenario_manila),
     ("octavia-ingress-controller: an Ingress as an Octavia LB with L7 policies", scenario_ingress),
+    (
+        "capo-controller-manager: a Cluster with a control plane and a worker, then deleted",
+        scenario_capo,
+    ),
 )
 
 
