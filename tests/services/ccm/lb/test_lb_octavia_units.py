@@ -551,3 +551,34 @@ def test_create_spec_vip_address_flavor_zone_tags_and_serial_mode(serial: bool) 
         None,
     )
     assert list(old_spec.tags) == []
+
+
+class _BornInError(_Creator):
+    """Octavia takes the create, then the LB goes to ERROR before it is ever ACTIVE."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: list[tuple[str, bool]] = []
+
+    def wait_active(self, lb_id: str) -> Any:
+        raise errors.ResourceError(f"load balancer {lb_id} went to ERROR")
+
+    def delete(self, lb_id: str, *, cascade: bool = False, **_: Any) -> None:
+        self.deleted.append((lb_id, cascade))
+
+
+def test_lb_born_in_error_is_deleted_and_the_sync_fails_to_be_retried() -> None:
+    """§1.4.4 step 7: an LB that goes to ERROR on creation is deleted (cascade, so no child
+    is left behind) and the sync fails, so the controller retries with a fresh create; its
+    id was recorded first, so a crash during the wait still finds it."""
+    creator = _BornInError()
+    provider = _provider()
+    provider._updates = creator  # type: ignore[assignment]
+    provider._lbs = creator  # type: ignore[assignment]
+    sync, recorder = _sync(LATEST, service("web", ("TCP", 80, 30080)))
+    wanted = provider._wanted(sync, [], "subnet")
+    with pytest.raises(LoadBalancerError, match="went to ERROR on creation") as caught:
+        provider._create(sync, "", "subnet", wanted)
+    assert caught.value.reason == "OctaviaError"
+    assert creator.deleted == [("lb-1", True)]
+    assert recorder.annotations[ann.LOAD_BALANCER_ID] == "lb-1"
