@@ -8,12 +8,14 @@ Cinder's attachments API directly. Thin layer; waits for the Cinder side belong 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from osk8s_core import errors
 from osk8s_core.openstack.filters import named, nova_name_regex
 from osk8s_core.openstack.idempotency import create_once, single
 from osk8s_core.openstack.waiting import Waiter
+
+GONE_STATES: Final = ("DELETED", "SOFT_DELETED")
 
 if TYPE_CHECKING:
     from openstack.compute.v2._proxy import Proxy as ComputeApi
@@ -50,9 +52,15 @@ class Servers:
         return self._client.call("server_list", lambda: list(compute.servers(**filters)))
 
     def find_by_name(self, name: str) -> Server | None:
-        """The server named exactly ``name`` (Nova's filter is a regex, so it is anchored and
-        escaped, then checked again); AmbiguousMatch when several carry the name."""
-        found = named(self.query(name=nova_name_regex(name)), name)
+        """The live server named exactly ``name`` (Nova's filter is a regex, so it is anchored
+        and escaped, then checked again); AmbiguousMatch when several carry the name. A server
+        already ``DELETED``/``SOFT_DELETED`` (still listed for a while) is ignored, so a new
+        server of the same name is booted, never the gone one adopted."""
+        found = [
+            server
+            for server in named(self.query(name=nova_name_regex(name)), name)
+            if str(server.status).upper() not in GONE_STATES
+        ]
         return single(found, what=f"servers named {name!r}")
 
     def create(self, name: str, **attrs: Any) -> Server:
@@ -79,7 +87,7 @@ class Servers:
 
         def fetch() -> object:
             server = self.get(server_id)
-            if str(server.status).upper() in ("DELETED", "SOFT_DELETED"):
+            if str(server.status).upper() in GONE_STATES:
                 raise errors.NotFound(f"server {server_id} is {server.status}")
             return server
 
