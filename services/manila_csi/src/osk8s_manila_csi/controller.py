@@ -34,6 +34,7 @@ from osk8s_manila_csi.manila import Manila, ManilaClients
 from osk8s_manila_csi.params import VolumeParams, parse_volume_params, share_metadata
 from osk8s_manila_csi.provision import (
     SHARE_DESCRIPTION,
+    delete_share,
     ensure_rules,
     ensure_share,
     ensure_snapshot,
@@ -232,7 +233,7 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
     def DeleteVolume(self, request: Any, context: Any) -> Any:  # noqa: N802
         manila = self._clients.for_secrets(request.secrets)
         if _settle(manila.shares.get, manila.shares.wait_available, request.volume_id):
-            manila.shares.delete(request.volume_id, wait=True)
+            delete_share(manila, request.volume_id, waiter=self._waiter)
         return csi_pb2.DeleteVolumeResponse()
 
     @rpc(required=("volume_id", "capacity_range"), lock="volume_id")

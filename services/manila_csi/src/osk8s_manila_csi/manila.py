@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 MIN_MICROVERSION: Final = "2.37"
 """Oldest Manila API we talk to (share metadata on create, user messages)."""
+GROUP_MICROVERSION: Final = "2.31"
+"""``share_group_id`` on share create and show (older microversions drop it)."""
 HINTS_MICROVERSION: Final = "2.65"
 """Scheduler hints (affinity / anti-affinity) on share create."""
 

@@ -24,7 +24,7 @@ from osk8s_core.openstack.idempotency import create_once, require_match
 from osk8s_core.openstack.shares import AccessRuleSpec, ShareSpec
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_manila_csi.adapters import Adapter
-from osk8s_manila_csi.manila import HINTS_MICROVERSION, Manila
+from osk8s_manila_csi.manila import GROUP_MICROVERSION, HINTS_MICROVERSION, Manila
 
 SHARE_DESCRIPTION: Final = "provisioned-by=manila.csi.openstack.org"
 SNAPSHOT_DESCRIPTION: Final = "snapshotted-by=manila.csi.openstack.org"
@@ -63,8 +63,8 @@ def ensure_share(
 ) -> Any:
     """The share named ``spec.name``, created if missing, ``available``. An existing share of
     another size, protocol or source is AlreadyExists; one in ``error`` is deleted."""
-    if scheduler_hints:
-        share = _create_with_hints(manila, spec, dict(scheduler_hints))
+    if scheduler_hints or spec.share_group_id:
+        share = _create_with_hints(manila, spec, dict(scheduler_hints or {}))
     else:
         share = manila.shares.create(spec, wait=False)
     if snapshot_id and getattr(share, "snapshot_id", None) not in (None, snapshot_id):
@@ -73,22 +73,52 @@ def ensure_share(
         return manila.shares.wait_available(share.id)
     except errors.ResourceError:
         error = failure_error(manila, share.id, f"share {share.id}")
-        manila.shares.delete(share.id, wait=True)
+        delete_share(manila, share.id, waiter=None)
         raise error from None
 
 
-def _create_with_hints(manila: Manila, spec: ShareSpec, hints: dict[str, str]) -> Any:
-    if not manila.versions.allows(HINTS_MICROVERSION):
-        top = ".".join(map(str, manila.versions.maximum))
-        raise InvalidArgument(
-            f"PVC affinity annotations need Manila API {HINTS_MICROVERSION}; the server has {top}"
+def delete_share(manila: Manila, share_id: str, *, waiter: Waiter | None) -> None:
+    """Delete and wait until gone (in the group case only with a ``waiter``). A share of a
+    share group needs the group id with the DELETE (Manila answers 400 otherwise); it is
+    looked up only then, so the usual delete stays one request."""
+    try:
+        manila.shares.delete(share_id, wait=True)
+        return
+    except errors.BadRequest as exc:
+        if "share_group_id" not in str(exc):
+            raise
+    group = str(manila.api.show(share_id, version=GROUP_MICROVERSION).get("share_group_id") or "")
+    if not group:
+        raise InvalidArgument(f"share {share_id}: Manila refused its deletion") from None
+    manila.api.delete_in_group(share_id, group)
+    if waiter is not None:  # None: a failed create's clean-up, which never waited for more
+        waiter.until_gone(
+            lambda: manila.shares.get(share_id),
+            describe=f"share {share_id} deletion",
+            failure=("error_deleting",),
         )
+
+
+def _create_with_hints(manila: Manila, spec: ShareSpec, hints: dict[str, str]) -> Any:
+    """POST at the microversion the request needs: 2.65 for scheduler hints, 2.31 for a
+    share group (the SDK's default microversion silently drops ``share_group_id``)."""
+    version = HINTS_MICROVERSION if hints else GROUP_MICROVERSION
+    if not manila.versions.allows(version):
+        top = ".".join(map(str, manila.versions.maximum))
+        what = "PVC affinity annotations" if hints else "groupID (share groups)"
+        raise InvalidArgument(f"{what} need Manila API {version}; the server has {top}")
     attributes = spec.attributes()
     attributes["share_proto"] = attributes.pop("share_protocol")
     wanted = {"size": spec.size_gb, "share_protocol": spec.protocol}
+
+    def create() -> str:
+        if hints:
+            return manila.api.create_with_hints(attributes, hints)
+        return manila.api.create_at(attributes, version=version)
+
     return create_once(
         find=lambda: manila.shares.find_by_name(spec.name),
-        create=lambda: manila.shares.get(manila.api.create_with_hints(attributes, hints)),
+        create=lambda: manila.shares.get(create()),
         check=lambda found: require_match(found, wanted, what=f"share {spec.name!r}"),
     )
 

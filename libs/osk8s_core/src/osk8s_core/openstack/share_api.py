@@ -83,6 +83,30 @@ class ShareApi:
 
         return self._client.call("share_get", fetch)
 
+    def create_at(self, attributes: dict[str, Any], *, version: str) -> str:
+        """POST /shares at ``version`` (e.g. 2.31 for ``share_group_id``, which older
+        microversions silently drop); returns the new share's id. Not idempotent."""
+        body = {"share": dict(attributes)}
+
+        def post() -> str:
+            resp = checked(self._api.post("/shares", json=body, headers={VERSION_HEADER: version}))
+            return str(resp.json()["share"]["id"])
+
+        return self._client.call("share_create", post, idempotent=False)
+
+    def delete_in_group(self, share_id: str, share_group_id: str) -> None:
+        """DELETE a share of a share group (Manila wants the group id as a parameter, 2.31)."""
+
+        def delete() -> None:
+            resp = self._api.delete(
+                f"/shares/{share_id}?share_group_id={share_group_id}",
+                headers={VERSION_HEADER: "2.31"},
+            )
+            if resp.status_code != 404:
+                checked(resp)
+
+        self._client.call("share_delete", delete)
+
     def messages(self, resource_id: str) -> list[UserMessage]:
         """User messages about ``resource_id``, newest first (Manila >= 2.37)."""
 
