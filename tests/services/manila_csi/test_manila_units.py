@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from osk8s_core.grpc.csi import FailedPrecondition, InvalidArgument
+from osk8s_core.grpc.csi import FailedPrecondition, InvalidArgument, ObjectNotFound
 from osk8s_core.openstack.share_api import VersionRange, parse_version
 from osk8s_manila_csi.adapters import (
     CephfsAdapter,
@@ -17,8 +19,10 @@ from osk8s_manila_csi.adapters import (
     choose_export_location,
     read_runtime_config,
 )
+from osk8s_manila_csi.affinity import pvc_hints
 from osk8s_manila_csi.credentials import auth_from_secrets, read_secrets_dir
 from osk8s_manila_csi.params import parse_node_context, parse_volume_params, share_metadata
+from osk8s_testing.csi.fakes import RecordingPvcs
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -219,3 +223,43 @@ def test_secrets_with_clouds_yaml(tmp_path: Path) -> None:
     assert auth.auth_url == "http://keystone.example:5000/v3" and auth.username == "u"
     assert auth.region == "R1"  # the secret's own key wins
     assert auth.password is not None and SECRET not in repr(auth)
+
+
+class _NamedShares:
+    """The one lookup ``pvc_hints`` makes: a share by name."""
+
+    def __init__(self, ids: dict[str, str]) -> None:
+        self.ids = ids
+
+    def find_by_name(self, name: str) -> Share | None:
+        return Share(id=self.ids[name]) if name in self.ids else None
+
+
+def test_pvc_annotations_map_to_scheduler_hints() -> None:
+    """affinity → ``same_host``, anti-affinity → ``different_host`` (names resolved to ids,
+    UUIDs kept), raw values into the volume context; group-id overrides ``groupID``."""
+    other = "0b7c3f5e-1111-4222-8333-444455556666"
+    manila = cast(Any, SimpleNamespace(shares=_NamedShares({"db-a": "id-a", "db-b": "id-b"})))
+    params = parse_volume_params(
+        {
+            "groupID": "sc-group",
+            "csi.storage.k8s.io/pvc/name": "data",
+            "csi.storage.k8s.io/pvc/namespace": "apps",
+        }
+    )
+    reader = RecordingPvcs(
+        {
+            "manila.csi.openstack.org/anti-affinity": f"db-a, {other}",
+            "manila.csi.openstack.org/affinity": "db-b",
+        }
+    )
+    hints = pvc_hints(manila, params, reader)
+    assert reader.reads == [("apps", "data")]
+    assert hints.scheduler_hints == {"different_host": f"id-a,{other}", "same_host": "id-b"}
+    assert hints.context == {"antiAffinity": f"db-a, {other}", "affinity": "db-b"}
+    assert hints.group_id == "sc-group"
+    reader.value = {"manila.csi.openstack.org/group-id": "pvc-group"}
+    assert pvc_hints(manila, params, reader).group_id == "pvc-group"
+    reader.value = {"manila.csi.openstack.org/anti-affinity": "missing"}
+    with pytest.raises(ObjectNotFound, match="missing"):
+        pvc_hints(manila, params, reader)
