@@ -278,3 +278,22 @@ def test_addresses() -> None:
     assert split_address("127.0.0.1:8080") == ("127.0.0.1", 8080)
     assert split_address("[::1]:8443") == ("::1", 8443)
     assert split_address("0") is None and split_address("") is None
+
+
+def test_status_merge_patch_nulls_removed_nested_fields() -> None:
+    """A shrunk ``bastion`` record (server recreated) leaves no stale id/ip behind."""
+    from osk8s_capo.cluster_controller import merge_patch
+
+    base = {
+        "bastion": {"name": "c-bastion", "id": "old", "state": "ACTIVE", "ip": "10.0.0.5"},
+        "router": {"id": "r", "ips": ["1.2.3.4"]},
+        "ready": True,
+    }
+    new = {"bastion": {"name": "c-bastion"}, "router": {"id": "r", "ips": ["5.6.7.8"]}}
+    assert merge_patch(base, new) == {
+        "bastion": {"id": None, "state": None, "ip": None},
+        "router": {"ips": ["5.6.7.8"]},
+        "ready": None,
+    }
+    assert merge_patch(new, new) == {}
+    assert merge_patch({}, {"bastion": {"name": "b"}}) == {"bastion": {"name": "b"}}

@@ -383,11 +383,12 @@ class ClusterReconciler:
     def _write_status(
         self, osc: dict[str, Any], before: dict[str, Any] | None, status: dict[str, Any]
     ) -> None:
-        """Merge-patch only what changed (removed fields as null); nothing when unchanged."""
+        """Merge-patch only what changed (removed fields as null, nested ones too: a shrunk
+        ``bastion`` record keeps no stale id/ip); nothing when unchanged."""
         if osc.get("deleted"):
             return
         base = before if before is not None else (osc.get("status") or {})
-        patch = {k: status.get(k) for k in set(base) | set(status) if base.get(k) != status.get(k)}
+        patch = merge_patch(base, status)
         if not patch:
             return
         self.logger.debug("status patch", fields=sorted(patch))
@@ -399,6 +400,22 @@ class ClusterReconciler:
         if before is not None:
             before.clear()
             before.update(copy.deepcopy(osc["status"]))
+
+
+def merge_patch(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) turning ``base`` into ``new``: changed keys, removed
+    ones as null, objects diffed recursively (a merge patch merges them), lists whole."""
+    patch: dict[str, Any] = {}
+    for key in set(base) | set(new):
+        if key not in new:
+            patch[key] = None
+        elif base.get(key) != new[key]:
+            old, value = base.get(key), new[key]
+            if isinstance(old, Mapping) and isinstance(value, Mapping):
+                patch[key] = merge_patch(old, value)
+            else:
+                patch[key] = value
+    return patch
 
 
 def cluster_to_infra(cluster: Mapping[str, Any]) -> list[str]:
