@@ -15,7 +15,7 @@ import yaml
 # The oldest Kubernetes the charts declare (kubeVersion) and the newest schemas shipped.
 K8S_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
 # Prometheus Operator objects (optional, off by default) have no upstream schema.
-CRD_GROUPS = ("monitoring.coreos.com/",)
+CRD_GROUPS = ("monitoring.coreos.com/", "cert-manager.io/")  # CRD kinds: no built-in schema
 
 EXPECTED_CHARTS = {
     "openstack-cloud-controller-manager": "openstack-cloud-controller-manager",
@@ -452,3 +452,44 @@ def test_charts_of_unwritten_services_say_they_do_not_work(charts: ModuleType) -
         for manifest in sorted((charts.MANIFESTS / chart).glob("*.yaml")):
             head = manifest.read_text().splitlines()[1]
             assert head.startswith("# NOT WORKING YET") == stub, manifest
+
+
+def test_capo_webhooks_as_the_release(charts: ModuleType) -> None:
+    """The chart's webhook objects match CAPO's infrastructure-components.yaml (Service 443 →
+    webhook-server, cert-manager Issuer/Certificate, the cert Secret mounted where the manager
+    reads it, the ValidatingWebhookConfiguration); webhook.enabled=false leaves them out."""
+    release = [
+        doc
+        for doc in yaml.safe_load_all(
+            (charts.ROOT / "services/capo/release/infrastructure-components.yaml").read_text()
+        )
+        if doc
+    ]
+
+    def upstream(kind: str) -> dict[str, Any]:
+        return next(d for d in release if d["kind"] == kind)
+
+    rendered = charts.render("capo-controller-manager")
+    deployment = rendered.of_kind("Deployment")[0]
+    spec = deployment["spec"]["template"]["spec"]
+    manager = next(c for c in spec["containers"] if c["name"] == "manager")
+    assert {"name": "webhook-server", "containerPort": 9443, "protocol": "TCP"} in manager["ports"]
+    mount = next(m for m in manager["volumeMounts"] if m["name"] == "cert")
+    assert mount["mountPath"] == "/tmp/k8s-webhook-server/serving-certs"
+    volume = next(v for v in spec["volumes"] if v["name"] == "cert")
+    certificate = rendered.of_kind("Certificate")[0]
+    assert volume["secret"]["secretName"] == certificate["spec"]["secretName"]
+    assert certificate["spec"] == upstream("Certificate")["spec"]  # capo-system both
+    assert rendered.of_kind("Issuer")[0]["spec"] == upstream("Issuer")["spec"]
+    service = rendered.of_kind("Service")[0]
+    assert service["spec"]["ports"] == upstream("Service")["spec"]["ports"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    vwc = rendered.of_kind("ValidatingWebhookConfiguration")[0]
+    want = upstream("ValidatingWebhookConfiguration")
+    assert vwc["metadata"]["annotations"] == want["metadata"]["annotations"]
+    assert vwc["webhooks"] == want["webhooks"]
+    off = charts.render("capo-controller-manager", {"webhook": {"enabled": False}})
+    assert not off.of_kind("ValidatingWebhookConfiguration") and not off.of_kind("Certificate")
+    pod = off.of_kind("Deployment")[0]["spec"]["template"]["spec"]
+    assert "volumes" not in pod
