@@ -528,17 +528,6 @@ def test_upstream_container_reaches_first_work(
     assert len(result.probes) == len(container.probes)
 
 
-@pytest.mark.parametrize("container", [c for c in CONTAINERS if c.service in UNWRITTEN],
-                         ids=lambda c: c.id)  # fmt: skip
-def test_unwritten_service_fails_with_one_clear_line(
-    container: Container, results: dict[str, Result]
-) -> None:
-    result = results[container.id]
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == NOT_IMPLEMENTED_EXIT, (result.exit_code, result.output[-2000:])
-    assert len(lines) == 1 and "not implemented" in lines[0], result.output[-2000:]
-
-
 def test_unwritten_list_is_current(results: dict[str, Result]) -> None:
     """UNWRITTEN is exactly the services whose containers still refuse to run."""
     refusing = {

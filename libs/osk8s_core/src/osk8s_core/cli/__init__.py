@@ -11,8 +11,6 @@ grpc or structlog.
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 
 from osk8s_core import __version__
 from osk8s_core.cli.goflags import (
@@ -45,7 +43,6 @@ __all__ = [
     "go_duration",
     "go_int",
     "log_flags",
-    "not_implemented",
     "version_string",
 ]
 
@@ -93,16 +90,3 @@ def add_kubernetes_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--master", default="", help="API server address, overrides kubeconfig")
     group.add_argument("--kube-api-qps", type=float, default=5.0, help="client QPS")
     group.add_argument("--kube-api-burst", type=go_int, default=10, help="client burst")
-
-
-def not_implemented(prog: str, argv: Sequence[str] | None = None) -> int:
-    """Exit status and message for a binary whose service logic has not landed yet.
-
-    The binary exists so images and manifests can be wired, but it refuses to pretend to run.
-    """
-    del argv
-    sys.stderr.write(
-        f"{version_string(prog)}: the service logic is not implemented in this release; "
-        "only --help and --version work.\n"
-    )
-    return 3
