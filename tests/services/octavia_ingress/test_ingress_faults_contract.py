@@ -1,10 +1,8 @@
-"""Crashes and faults while an Ingress's load balancer is built, on the real Octavia.
+"""Faults while an Ingress's load balancer is built, on the real Octavia.
 
-A crash at every create step (``osk8s_core.crashpoints``), then a restart, leaves exactly one
-LB, listener, pool, policy (with its two rules) and the right members: both for the fully
-populated first create and for ``provider-requires-serial-api-calls`` (one call per object).
 Through the fault proxy, Octavia's 409 while the LB is PENDING_UPDATE is waited out and a 500
-on an L7 policy create is retried by the next reconcile without a duplicate.
+on an L7 policy create is retried by the next reconcile without a duplicate. (Crashes at every
+create step, populated and serial: ``test_ingress_crash_serial_contract.py``.)
 """
 
 from __future__ import annotations
@@ -17,47 +15,15 @@ import pytest
 from openstack.connection import Connection
 
 from osk8s_core.config import CloudConfig
-from osk8s_core.crashpoints import CrashPoints
 from osk8s_core.credentials.connection import build_connection
 from osk8s_core.credentials.tls import CaFileStore
 from osk8s_octavia_ingress import naming
-from osk8s_testing.crashpoints import loop_over_crash_points
 from osk8s_testing.faultproxy.rules import error
 
 from .conftest import CRASH_NAME as NAME
 from .conftest import SETTINGS, Builder, Kube, delete_lbs, verify_one_of_each
 
 pytestmark = pytest.mark.contract
-
-
-def test_crash_at_the_populated_create_converges(
-    crash_world: Kube, make_reconciler: Builder, ingress_conn: Connection, cluster: str
-) -> None:
-    resource = naming.resource_name(cluster, "default", NAME)
-
-    def scenario(points: CrashPoints) -> object:
-        reconciler, _ = make_reconciler(cluster, crash_points=points)
-        return reconciler.sync(f"default/{NAME}")
-
-    def reset() -> None:
-        lb_api: Any = ingress_conn.load_balancer
-        for lb in lb_api.load_balancers(name=resource):
-            lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=120)
-            lb_api.delete_load_balancer(lb.id, cascade=True)
-            lb_api.wait_for_delete(lb, wait=120)
-
-    try:
-        crashed = loop_over_crash_points(
-            scenario,
-            verify=lambda: verify_one_of_each(ingress_conn, crash_world, resource),
-            reset=reset,
-            # After the create answered, before anything recorded it: where a duplicate
-            # would come from (a crash before it leaves nothing to converge from).
-            select=lambda point: str(point) == "loadbalancer_create.after",
-        )
-        assert [str(p) for p in crashed] == ["loadbalancer_create.after"]
-    finally:
-        delete_lbs(ingress_conn, resource)
 
 
 @pytest.fixture
