@@ -1,6 +1,7 @@
 """The ``octavia-ingress-controller`` binary end to end: its YAML config (the test cloud's
-credentials in the ``openstack:`` keys), the in-memory API server as its cluster. It takes the
-Lease, gives an Ingress its address, a second replica waits, and SIGTERM ends it with 0.
+credentials in the ``openstack:`` keys), the in-memory API server as its cluster. Two replicas
+start together: one takes the Lease and gives an Ingress its address, the other sees that
+leader and waits without touching the LB; SIGTERM ends each with 0.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,34 +60,59 @@ def config_file(tmp_path: Path, kube: Kube, cluster: str) -> Path:
     return path
 
 
-def _start(config: Path) -> subprocess.Popen[str]:
+@dataclass
+class Replica:
+    """One controller process; a thread collects its output lines as they come."""
+
+    name: str
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def said(self, *texts: str) -> bool:
+        """Some line holds all of ``texts``."""
+        return any(all(t in line for t in texts) for line in list(self.lines))
+
+
+def _start(config: Path, name: str) -> Replica:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(config.parent),
+        # The Lease holder identity (a Pod's name, as the chart sets it).
+        "POD_NAME": name,
         # viper AutomaticEnv: the dotted key in upper case overrides the file's value.
         "OPENSTACK.PASSWORD": (config.parent / "password").read_text(),
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "osk8s_octavia_ingress", f"--config={config}", "--debug"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return Replica(name, process)
 
 
 @pytest.fixture
-def controller(config_file: Path) -> Iterator[subprocess.Popen[str]]:
-    process = _start(config_file)
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+def replicas(config_file: Path, cluster: str) -> Iterator[dict[str, Replica]]:
+    """Two replicas started at once (their start-up overlaps): one leads, one waits."""
+    started = {name: _start(config_file, name) for name in (f"{cluster}-a", f"{cluster}-b")}
+    yield started
+    for replica in started.values():
+        if replica.process.poll() is None:
+            replica.process.kill()
+            replica.process.wait()
 
 
 def test_binary_serves_an_ingress_and_stops_on_sigterm(
-    controller: subprocess.Popen[str],
-    config_file: Path,
+    replicas: dict[str, Replica],
     kube: Kube,
     cluster: str,
     ingress_conn: Connection,
@@ -106,32 +134,33 @@ def test_binary_serves_an_ingress_and_stops_on_sigterm(
             "the Lease kube-system/octavia-ingress-controller",
             wait=60,
         )
-        assert lease.spec.holder_identity
+        leader = replicas[lease.spec.holder_identity]
+        (follower,) = [r for r in replicas.values() if r is not leader]
         ingress = _until(
             lambda: _addressed(kube, "proc"), "status.loadBalancer of the Ingress", wait=240
         )
         lb = next(iter(lb_api.load_balancers(name=resource)))
         assert ingress.status.load_balancer.ingress[0].ip == lb.vip_address
-        # A second replica does not touch the LB while the first holds the Lease.
-        second = _start(config_file)
-        lines = second.stdout
-        assert lines is not None
-        _until(lambda: "Using config file" in lines.readline(), "second replica up")
-        time.sleep(2)
-        assert second.poll() is None
+        # The other replica saw the Lease held, waits, and has not touched the LB.
+        _until(
+            lambda: follower.said("new leader observed", leader.name),
+            "the follower sees the leader",
+        )
+        assert follower.process.poll() is None
+        assert not follower.said("started leading")
         assert len(list(lb_api.load_balancers(name=resource))) == 1
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=30) == 0
+        follower.process.send_signal(signal.SIGTERM)
+        assert follower.process.wait(timeout=30) == 0
         kube.net.delete_namespaced_ingress("proc", "default")
         _until(lambda: not list(lb_api.load_balancers(name=resource)), "LB deleted", wait=180)
-        controller.send_signal(signal.SIGTERM)
-        assert controller.wait(timeout=30) == 0
+        leader.process.send_signal(signal.SIGTERM)
+        assert leader.process.wait(timeout=30) == 0
     finally:
         delete_lbs(ingress_conn, resource)
-    if controller.stdout is not None:
-        output = controller.stdout.read()
-        assert "Using config file" in output
-        assert "overridden-by-the-environment" not in output
+    for replica in replicas.values():
+        assert replica.said("Using config file")
+        assert not replica.said("overridden-by-the-environment")
+    assert leader.said("started leading")
 
 
 def _lease(kube: Kube) -> Any:
