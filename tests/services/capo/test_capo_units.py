@@ -297,3 +297,59 @@ def test_status_merge_patch_nulls_removed_nested_fields() -> None:
     }
     assert merge_patch(new, new) == {}
     assert merge_patch({}, {"bastion": {"name": "b"}}) == {"bastion": {"name": "b"}}
+
+
+def test_flags_reach_the_workers_the_namespace_and_the_log_level(tmp_path: Any) -> None:
+    """``--<kind>-concurrency``, ``--namespace`` and ``-v`` as ``app.run`` wires them: the
+    worker count each controller runs with, the manager's namespace, the root log level."""
+    import logging
+
+    import structlog
+
+    from osk8s_capo import app
+    from osk8s_capo.cli import build_parser
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    args = build_parser().parse_args(
+        [
+            f"--kubeconfig={kubeconfig}",
+            "--openstackcluster-concurrency=3",
+            "--openstackmachine-concurrency",
+            "4",
+            "--openstackmachinetemplate-concurrency=2",
+            "--namespace=team-a",
+            "--feature-gates=AutoScaleFromZero=true",
+            "-v=5",
+        ]
+    )
+    manager = app.build(args, environ={})
+    workers = {c.name: c.settings.workers for c in manager.controllers}
+    assert workers == {
+        "openstackcluster": 3,
+        "openstackmachine": 4,
+        "openstackserver": 4,  # CAPO: the machine concurrency
+        "openstackmachinetemplate": 2,
+    }
+    assert manager.options.namespace == "team-a"
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, structlog.get_config())
+    try:
+        app.configure(args)
+        assert root.level == logging.DEBUG  # -v >= 4
+        app.configure(build_parser().parse_args(["-v=2"]))
+        assert root.level == logging.INFO
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+        for handler in saved[0]:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(saved[1])
+        structlog.configure(**saved[2])

@@ -21,7 +21,7 @@ from osk8s_capo.credentials import ConnectionSource, CredentialResolver
 from osk8s_capo.kube import KubeObjects
 from osk8s_capo.manager import LeadershipLost, Manager, ManagerOptions
 from osk8s_capo.scope import ScopeFactory
-from osk8s_core import __version__
+from osk8s_core import __version__, cli
 from osk8s_core.crashpoints import CrashPoints, crash_points_from_environ
 from osk8s_core.credentials import ClientSettings, ConnectionCache
 from osk8s_core.k8s.client import KubeClientOptions, build_api_client
@@ -127,10 +127,18 @@ def options_from_args(args: argparse.Namespace) -> ManagerOptions:
     )
 
 
-def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
+def configure(args: argparse.Namespace) -> None:
+    """Logging from klog's flags (``-v``, ``--vmodule``, ``--log-file``...); text by default,
+    as CAPO's component-base logging."""
+    kwargs = cli.log_flags(args).logging_kwargs()
+    if getattr(args, "logging_format", None) is None:
+        kwargs["fmt"] = "console"
+    configure_logging(**kwargs)
+
+
+def build(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> Manager:
+    """The manager with every controller and runnable registered, as ``run`` starts it."""
     env = os.environ if environ is None else environ
-    configure_logging(fmt="console", verbosity=args.verbosity)
-    log = get_logger(_package)
     api_client = build_api_client(
         KubeClientOptions(
             kubeconfig=args.kubeconfig,
@@ -159,6 +167,13 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
     from osk8s_capo.webhooks_server import runnable  # noqa: PLC0415 - cheap --help
 
     manager.add_runnable("webhook-server", runnable(args.webhook_cert_dir, args.webhook_port))
+    return manager
+
+
+def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
+    configure(args)
+    log = get_logger(_package)
+    manager = build(args, environ=environ)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -166,5 +181,6 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
     try:
         manager.run(stop)
     except LeadershipLost:
+        # controller-runtime: "leader election lost" is fatal, the process exits 1.
         return 1
     return 0

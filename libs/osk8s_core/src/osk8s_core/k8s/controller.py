@@ -59,6 +59,11 @@ class Controller:
         self._settings = settings or ControllerSettings()
         self._log = logger or structlog.get_logger("osk8s.k8s.controller").bind(controller=name)
 
+    @property
+    def settings(self) -> ControllerSettings:
+        """What this controller runs with (worker count...)."""
+        return self._settings
+
     def enqueue(self, obj: KubeObject) -> None:
         self.queue.add(object_key(obj))
 
