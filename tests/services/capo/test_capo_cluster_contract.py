@@ -268,6 +268,102 @@ def test_existing_network_without_load_balancer(world: World, demo: Connection) 
         demo.network.delete_network(net.id, ignore_missing=True)
 
 
+@pytest.fixture
+def two_subnets(world: World, demo: Connection) -> Iterator[tuple[Any, Any, Any]]:
+    """A user network with two subnets (the test's own, deleted at the end)."""
+    net = demo.network.create_network(name=f"{world.namespace}-two-subnets")
+    first, second = (
+        demo.network.create_subnet(
+            network_id=net.id, name=f"{world.namespace}-{n}", cidr=cidr, ip_version=4
+        )
+        for n, cidr in (("first", "10.81.0.0/24"), ("second", "10.81.1.0/24"))
+    )
+    try:
+        yield net, first, second
+    finally:
+        for subnet in (first, second):
+            demo.network.delete_subnet(subnet.id, ignore_missing=True)
+        demo.network.delete_network(net.id, ignore_missing=True)
+
+
+def test_existing_subnets_auto_external_network_and_user_endpoint(
+    world: World, demo: Connection, capo_clouds_yaml: str, two_subnets: tuple[Any, Any, Any]
+) -> None:
+    """``spec.subnets`` by ID and by filter choose one of two subnets (the network derived
+    from the subnet when not given); ``externalNetwork`` unset with exactly one external
+    network uses it (§1.2); a user-set ``controlPlaneEndpoint`` wins over the floating IP
+    row of §2.2; ``failureDomains`` is filled only while empty and ``provisioned`` is never
+    reset (§1.3); the user's network and subnets survive deletion."""
+    net, first, second = two_subnets
+    world.create_cluster(
+        "by-id",
+        {
+            "network": {"id": net.id},
+            "subnets": [{"id": second.id}],
+            "enableExternalNetwork": False,
+            "apiServer": {"enableFloatingIP": False, "fixedIP": "10.81.1.10"},
+        },
+    )
+    world.create_cluster(
+        "by-filter",
+        {
+            "subnets": [{"filter": {"name": first.name}}],
+            "controlPlaneEndpoint": {"host": "192.0.2.80", "port": 6443},
+        },
+    )
+    by_id = world.converge("by-id", until=is_ready)
+    assert by_id is not None and by_id["status"]["network"]["id"] == net.id
+    assert [s["id"] for s in by_id["status"]["network"]["subnets"]] == [second.id]
+    by_filter = world.converge("by-filter", until=is_ready)
+    assert by_filter is not None and by_filter["status"]["network"]["id"] == net.id
+    assert [s["id"] for s in by_filter["status"]["network"]["subnets"]] == [first.id]
+    externals = list(demo.network.networks(is_router_external=True))
+    assert len(externals) == 1, "auto-detection needs exactly one external network"
+    assert by_filter["status"]["externalNetwork"]["id"] == externals[0].id
+    assert by_filter["spec"]["controlPlaneEndpoint"] == {"host": "192.0.2.80", "port": 6443}
+    assert world.cloud_objects("by-filter")["floating_ips"] == []  # no API FIP was made
+
+    # failureDomains: a list already there is kept (filled only while empty).
+    custom = [{"name": "custom-az", "controlPlane": False}]
+    world.kube.patch_status(world.kube_objects_resource(), by_id, {"failureDomains": custom})
+    world.reconciler().reconcile(world.key("by-id"))
+    assert world.osc("by-id")["status"]["failureDomains"] == custom
+
+    # provisioned is written once: a later failure turns Ready False, not provisioned.
+    world.put_secret(with_password(capo_clouds_yaml, "wrong"))
+    with pytest.raises(Exception):  # noqa: B017 - the work queue retries whatever it is
+        world.reconciler().reconcile(world.key("by-id"))
+    osc = world.osc("by-id")
+    assert osc["status"]["initialization"]["provisioned"] is True
+    ready = condition(osc, cond.READY)
+    assert ready["status"] == "False" and ready["reason"] == cond.AUTH_FAILED
+    assert "401" in ready["message"] or "nauthorized" in ready["message"]
+    world.put_secret(capo_clouds_yaml)
+    world.converge("by-id", until=is_ready, rounds=3)
+
+    for name in ("by-id", "by-filter"):
+        world.delete(name)
+        assert all(not ids for ids in world.cloud_objects(name).values())
+    assert demo.network.get_network(net.id).id == net.id
+    assert {s.id for s in demo.network.subnets(network_id=net.id)} == {first.id, second.id}
+
+
+def test_externally_managed_cluster_is_left_alone(world: World) -> None:
+    """``cluster.x-k8s.io/managed-by`` (§1.11): no finalizer, no status, no OpenStack call."""
+    world.create_cluster("hosted", {"managedSubnets": [{"cidr": "10.15.0.0/24"}]})
+    world.kube.patch(
+        world.kube_objects_resource(),
+        world.osc("hosted"),
+        {"metadata": {"annotations": {"cluster.x-k8s.io/managed-by": "hosted-control-plane"}}},
+    )
+    assert world.reconciler().reconcile(world.key("hosted")) is None
+    osc = world.osc("hosted")
+    assert "finalizers" not in osc["metadata"]
+    assert not osc.get("status")
+    assert world.api_requests() == {}
+    assert all(not ids for ids in world.cloud_objects("hosted").values())
+
+
 def test_paused_cluster_is_left_alone_with_paused_condition(world: World) -> None:
     world.create_cluster("paused", {"managedSubnets": [{"cidr": "10.8.0.0/24"}]}, paused=True)
     world.reconciler().reconcile(world.key("paused"))
