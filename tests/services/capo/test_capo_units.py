@@ -5,6 +5,7 @@ contract helpers and the manager's address parsing. No cloud, no API server."""
 from __future__ import annotations
 
 import datetime as dt
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from osk8s_capo import capi, naming, params
 from osk8s_capo import conditions as cond
+from osk8s_capo.cluster_network import NetworkError, external_network
 from osk8s_capo.cluster_secgroups import desired_rules
 from osk8s_capo.credentials import (
     ConnectionSource,
@@ -353,3 +355,96 @@ def test_flags_reach_the_workers_the_namespace_and_the_log_level(tmp_path: Any) 
                 root.addHandler(handler)
         root.setLevel(saved[1])
         structlog.configure(**saved[2])
+
+
+class _Networks:
+    """The one query ``external_network`` makes when ``spec.externalNetwork`` is unset."""
+
+    def __init__(self, *names: str) -> None:
+        self.found = [types.SimpleNamespace(id=f"id-{n}", name=n, tags=[]) for n in names]
+
+    def networks(self, **filters: Any) -> list[Any]:
+        assert filters == {"is_router_external": True}
+        return self.found
+
+
+def test_external_network_auto_detection() -> None:
+    """capo.md §1.2: unset → the only external network; none → run without one; several →
+    an error naming the fix; ``enableExternalNetwork: false`` → none, without a query."""
+
+    def scope(*names: str) -> Any:
+        return types.SimpleNamespace(networking=_Networks(*names))
+
+    assert external_network(scope("public"), {}) == {"id": "id-public", "name": "public"}
+    assert external_network(scope(), {}) is None
+    with pytest.raises(NetworkError, match="found 2 external networks") as info:
+        external_network(scope("a", "b"), {})
+    assert info.value.reason == "ExternalNetworkNotFound"
+    assert external_network(types.SimpleNamespace(), {"enableExternalNetwork": False}) is None
+
+
+class _DeleteScope:
+    """The load-balancer and floating-IP calls of the API LB deletion, recorded in order."""
+
+    def __init__(self, state: str | None) -> None:
+        self.calls: list[str] = []
+        self.lb = (
+            None
+            if state is None
+            else types.SimpleNamespace(
+                id="lb-1",
+                name=naming.load_balancer_name("ns", "c1"),
+                vip_port_id="vip-port",
+                provisioning_status=state,
+            )
+        )
+        self.load_balancers = types.SimpleNamespace(
+            get=self._get, query=lambda **f: [self.lb] if self.lb else [], delete=self._delete
+        )
+        self.floating_ips = types.SimpleNamespace(
+            query=lambda **f: [
+                types.SimpleNamespace(id="fip-1", floating_ip_address="203.0.113.5")
+            ],
+            delete=lambda fip_id: self.calls.append(f"fip_delete {fip_id}"),
+            disassociate=lambda fip_id: self.calls.append(f"fip_disassociate {fip_id}"),
+        )
+
+    def _get(self, lb_id: str) -> Any:
+        self.calls.append(f"lb_get {lb_id}")
+        return self.lb
+
+    def _delete(self, lb_id: str, *, cascade: bool) -> None:
+        self.calls.append(f"lb_delete {lb_id} cascade={cascade}")
+
+
+def test_api_load_balancer_deletion_order_and_requeues() -> None:
+    """capo.md §2.8 (c) and §2.12: the VIP floating IP goes first (the user's is only
+    detached), then the LB with cascade; while it is going, requeue after 15 s; gone → done."""
+    from osk8s_capo import cluster_delete
+    from osk8s_capo.cluster_network import ClusterRef
+
+    ref = ClusterRef("ns", "c1")
+    status = {"apiServerManagedLoadBalancer": {"id": "lb-1"}}
+    active = _DeleteScope("ACTIVE")
+    pending = cluster_delete.delete_api_load_balancer(active, ref, {}, status)  # type: ignore[arg-type]
+    assert pending is not None and pending.after == 15.0
+    assert active.calls == ["lb_get lb-1", "fip_delete fip-1", "lb_delete lb-1 cascade=True"]
+    user_fip = {"apiServer": {"floatingIP": "203.0.113.5"}}
+    kept = _DeleteScope("ACTIVE")
+    cluster_delete.delete_api_load_balancer(kept, ref, user_fip, status)  # type: ignore[arg-type]
+    assert kept.calls[1] == "fip_disassociate fip-1"
+    for state in ("PENDING_UPDATE", "PENDING_DELETE"):
+        waiting = _DeleteScope(state)
+        pending = cluster_delete.delete_api_load_balancer(waiting, ref, {}, status)  # type: ignore[arg-type]
+        assert pending is not None and pending.after == 15.0
+        assert not any(c.startswith("lb_delete") for c in waiting.calls)
+    assert cluster_delete.delete_api_load_balancer(_DeleteScope(None), ref, {}, status) is None  # type: ignore[arg-type]
+
+
+def test_requeue_timings_match_capo() -> None:
+    """capo.md §2.12 values the controllers return (the reconcile paths that return them are
+    exercised in the contract tests): machines still there 5 s, bastion not ready 15 s."""
+    from osk8s_capo import bastion, cluster_controller
+
+    assert cluster_controller.MACHINES_REQUEUE == 5.0
+    assert bastion.REQUEUE == 15.0

@@ -28,6 +28,11 @@ cluster network that CAPO did not create (e.g. OCCM's Service LBs), which otherw
 the network's deletion forever (CAPO #842)."""
 
 
+LB_DELETE_REQUEUE: Final = 15.0
+"""capo.md §2.12: an API load balancer being deleted is looked at again after 15 s (CAPO's
+``waitForOctaviaLBCleanup``); so are load balancers that block the network."""
+
+
 @dataclass(frozen=True)
 class Pending:
     """Deletion is under way; look again after ``after`` seconds."""
@@ -55,7 +60,7 @@ def delete_api_load_balancer(
         return None
     state = provisioning_status(lb)
     if state in GONE_STATUSES:
-        return Pending(f"load balancer {lb.id} is being deleted", after=2.0)
+        return Pending(f"load balancer {lb.id} is being deleted", after=LB_DELETE_REQUEUE)
     user_fip = (spec.get("apiServer") or {}).get("floatingIP")
     if lb.vip_port_id:
         for fip in scope.floating_ips.query(port_id=lb.vip_port_id):
@@ -64,9 +69,9 @@ def delete_api_load_balancer(
             else:
                 scope.floating_ips.delete(fip.id)
     if state.startswith("PENDING"):
-        return Pending(f"load balancer {lb.id} is {state}", after=2.0)
+        return Pending(f"load balancer {lb.id} is {state}", after=LB_DELETE_REQUEUE)
     lbs.delete(lb.id, cascade=True)
-    return Pending(f"load balancer {lb.id} deletion requested", after=2.0)
+    return Pending(f"load balancer {lb.id} deletion requested", after=LB_DELETE_REQUEUE)
 
 
 def foreign_load_balancers(scope: Scope, network_id: str, ours: str) -> list[Any]:
@@ -101,12 +106,13 @@ def delete_network(
             if not delete_foreign:
                 ids = ", ".join(sorted(lb.id for lb in foreign))
                 return Pending(
-                    f"load balancers not made by this controller use the network: {ids}", 15.0
+                    f"load balancers not made by this controller use the network: {ids}",
+                    LB_DELETE_REQUEUE,
                 )
             for lb in foreign:
                 if not provisioning_status(lb).startswith("PENDING"):
                     scope.load_balancers.delete(lb.id, cascade=True)
-            return Pending("deleting foreign load balancers", after=2.0)
+            return Pending("deleting foreign load balancers", after=LB_DELETE_REQUEUE)
     user_router = bool(spec.get("router"))
     router = None
     if user_router:
