@@ -81,6 +81,18 @@ def clouds_yaml_for(layout_clouds: Path, cloud: str, **overrides: Any) -> str:
     return yaml.safe_dump({"clouds": {"openstack": entry}})
 
 
+class OrderedApiMetrics(ApiMetrics):
+    """The production metrics, also keeping the order of the requests (for order checks)."""
+
+    def __init__(self, registry: CollectorRegistry, *, prefix: str = "") -> None:
+        super().__init__(registry, prefix=prefix)
+        self.requests: list[str] = []
+
+    def observe(self, request: str, seconds: float, *, failed: bool) -> None:
+        self.requests.append(request)
+        super().observe(request, seconds, failed=failed)
+
+
 @dataclass
 class World:
     """One namespace on the shared API server, with helpers for CAPO objects."""
@@ -99,7 +111,7 @@ class World:
         self.kube = KubeObjects(self.api)
         self.core.create_namespace({"metadata": {"name": self.namespace}})
         self.put_secret(self.clouds_yaml)
-        self.metrics = ApiMetrics(self.registry, prefix="capo_")
+        self.metrics = OrderedApiMetrics(self.registry, prefix="capo_")
         self.cache = ConnectionCache(
             settings=ClientSettings(component="capo-test", version="0", timeout=self.client_timeout)
         )

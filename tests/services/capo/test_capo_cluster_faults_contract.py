@@ -1,7 +1,8 @@
 """Faults while a cluster is created (Keystone, Neutron, Octavia and Nova behind fault
 proxies, catalog rewritten): 5xx, 429 with Retry-After, a read timeout and answers lost
 after the cloud acted, on network, subnet, router and load balancer creation. The cluster
-converges to Ready with exactly one of every object, and deletion leaves nothing."""
+converges to Ready with exactly one of every object, and deletion leaves nothing, in
+CAPO's order (§2.8)."""
 
 from __future__ import annotations
 
@@ -79,5 +80,29 @@ def test_cluster_create_converges_through_faults(
         demo.network.ports(device_id=router, network_id=osc["status"]["network"]["id"])
     )
     assert len(interfaces) == 1
+    seen = len(world.metrics.requests)
     world.delete(name)
     assert all(not ids for ids in world.cloud_objects(name).values())
+    assert_delete_order(world.metrics.requests[seen:])
+
+
+DELETE_ORDER = (
+    "floating_ip_delete",  # (c) the VIP's floating IP, then the LB (cascade)
+    "loadbalancer_delete",
+    "router_update",  # (d) router interfaces, router, subnet, network
+    "router_delete",
+    "subnet_delete",
+    "network_delete",
+    "security_group_delete",  # (e) the security groups
+)
+
+
+def assert_delete_order(requests: list[str]) -> None:
+    """capo.md §2.8 (c)-(e): each step's writes all come before the next step's."""
+    writes = [r for r in requests if r in DELETE_ORDER]
+    assert set(writes) == set(DELETE_ORDER), writes
+    ranks = [DELETE_ORDER.index(r) for r in writes]
+    assert ranks == sorted(ranks), writes
+    # Nothing of the network goes before the load balancer is gone from Octavia.
+    last_lb_look = max(i for i, r in enumerate(requests) if r.startswith("loadbalancer_"))
+    assert last_lb_look < requests.index("router_update"), requests
