@@ -9,11 +9,11 @@ through ``LoadBalancers.wait_active``: Octavia refuses changes (409) while one i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from osk8s_core.openstack.filters import named
-from osk8s_core.openstack.idempotency import create_once, single
+from osk8s_core.openstack.idempotency import single
+from osk8s_core.openstack.lb_calls import LoadBalancerCalls
 
 if TYPE_CHECKING:
     from openstack.load_balancer.v2.health_monitor import HealthMonitor
@@ -23,46 +23,19 @@ if TYPE_CHECKING:
 
     from osk8s_core.openstack.loadbalancers import LoadBalancers
 
-T = TypeVar("T")
-
 
 class LoadBalancerChildren:
     """The parts of Octavia load balancers; shares the client and waits of ``lbs``."""
 
     def __init__(self, lbs: LoadBalancers) -> None:
-        self._lbs = lbs
-        self._client = lbs.client
-
-    def _change(self, lb_id: str, fn: Callable[[], T], *, wait: bool) -> T:
-        """Run one mutation of the LB tree between two "ACTIVE" waits."""
-        self._lbs.wait_active(lb_id)
-        result = fn()
-        if wait:
-            self._lbs.wait_active(lb_id)
-        return result
-
-    def _create(
-        self,
-        lb_id: str,
-        label: str,
-        *,
-        find: Callable[[], T | None],
-        make: Callable[..., T],
-        wait: bool,
-        **attrs: Any,
-    ) -> T:
-        def create() -> T:
-            return self._client.call(label, make, idempotent=False, **attrs)
-
-        return self._change(lb_id, lambda: create_once(find=find, create=create), wait=wait)
+        self._calls = LoadBalancerCalls(lbs)
 
     # Listeners
 
     def listeners(self, lb_id: str, **filters: Any) -> list[Listener]:
-        api = self._lbs.api
-        return self._client.call(
-            "loadbalancer_listener_list",
-            lambda: list(api.listeners(load_balancer_id=lb_id, **filters)),
+        calls = self._calls
+        return calls.listing(
+            "loadbalancer_listener_list", calls.api.listeners, load_balancer_id=lb_id, **filters
         )
 
     def find_listener(self, lb_id: str, name: str) -> Listener | None:
@@ -74,11 +47,11 @@ class LoadBalancerChildren:
     ) -> Listener:
         """A listener on ``lb_id``; idempotent by name within the LB (a listener of that name
         is returned as is, protocol and port left to the caller's reconcile)."""
-        return self._create(
+        return self._calls.create(
             lb_id,
             "loadbalancer_listener_create",
+            self._calls.api.create_listener,
             find=lambda: self.find_listener(lb_id, name),
-            make=self._lbs.api.create_listener,
             wait=wait,
             name=name,
             loadbalancer_id=lb_id,
@@ -88,23 +61,15 @@ class LoadBalancerChildren:
         )
 
     def delete_listener(self, lb_id: str, listener_id: str, *, wait: bool = True) -> None:
-        api = self._lbs.api
-        self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_listener_delete",
-                lambda: api.delete_listener(listener_id, ignore_missing=True),
-            ),
-            wait=wait,
-        )
+        delete = self._calls.api.delete_listener
+        self._calls.delete(lb_id, "loadbalancer_listener_delete", delete, listener_id, wait=wait)
 
     # Pools
 
     def pools(self, lb_id: str, **filters: Any) -> list[Pool]:
-        api = self._lbs.api
-        return self._client.call(
-            "loadbalancer_pool_list",
-            lambda: list(api.pools(loadbalancer_id=lb_id, **filters)),
+        calls = self._calls
+        return calls.listing(
+            "loadbalancer_pool_list", calls.api.pools, loadbalancer_id=lb_id, **filters
         )
 
     def find_pool(self, lb_id: str, name: str) -> Pool | None:
@@ -125,11 +90,11 @@ class LoadBalancerChildren:
         """A pool on the LB (the listener's default pool when ``listener_id`` is given);
         idempotent by name within the LB."""
         owner = {"listener_id": listener_id} if listener_id else {"loadbalancer_id": lb_id}
-        return self._create(
+        return self._calls.create(
             lb_id,
             "loadbalancer_pool_create",
+            self._calls.api.create_pool,
             find=lambda: self.find_pool(lb_id, name),
-            make=self._lbs.api.create_pool,
             wait=wait,
             name=name,
             protocol=protocol,
@@ -139,22 +104,14 @@ class LoadBalancerChildren:
         )
 
     def delete_pool(self, lb_id: str, pool_id: str, *, wait: bool = True) -> None:
-        api = self._lbs.api
-        self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_pool_delete", lambda: api.delete_pool(pool_id, ignore_missing=True)
-            ),
-            wait=wait,
-        )
+        delete = self._calls.api.delete_pool
+        self._calls.delete(lb_id, "loadbalancer_pool_delete", delete, pool_id, wait=wait)
 
     # Members
 
     def members(self, pool_id: str, **filters: Any) -> list[Member]:
-        api = self._lbs.api
-        return self._client.call(
-            "loadbalancer_member_list", lambda: list(api.members(pool_id, **filters))
-        )
+        calls = self._calls
+        return calls.listing("loadbalancer_member_list", calls.api.members, pool_id, **filters)
 
     def find_member(self, pool_id: str, address: str, port: int) -> Member | None:
         found = [
@@ -179,11 +136,11 @@ class LoadBalancerChildren:
         uniqueness rule), so a repeated create returns the member made before."""
         if subnet_id is not None:
             attrs["subnet_id"] = subnet_id
-        return self._create(
+        return self._calls.create(
             lb_id,
             "loadbalancer_member_create",
+            self._calls.api.create_member,
             find=lambda: self.find_member(pool_id, address, port),
-            make=self._lbs.api.create_member,
             wait=wait,
             pool=pool_id,
             address=address,
@@ -192,22 +149,17 @@ class LoadBalancerChildren:
         )
 
     def delete_member(self, lb_id: str, pool_id: str, member_id: str, *, wait: bool = True) -> None:
-        api = self._lbs.api
-        self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_member_delete",
-                lambda: api.delete_member(member_id, pool_id, ignore_missing=True),
-            ),
-            wait=wait,
+        delete = self._calls.api.delete_member
+        self._calls.delete(
+            lb_id, "loadbalancer_member_delete", delete, member_id, pool_id, wait=wait
         )
 
     # Health monitors
 
     def health_monitors(self, pool_id: str) -> list[HealthMonitor]:
-        api = self._lbs.api
-        return self._client.call(
-            "loadbalancer_healthmonitor_list", lambda: list(api.health_monitors(pool_id=pool_id))
+        calls = self._calls
+        return calls.listing(
+            "loadbalancer_healthmonitor_list", calls.api.health_monitors, pool_id=pool_id
         )
 
     def find_health_monitor(self, pool_id: str) -> HealthMonitor | None:
@@ -229,11 +181,11 @@ class LoadBalancerChildren:
         """The pool's monitor; idempotent per pool (Octavia allows one per pool)."""
         if name is not None:
             attrs["name"] = name
-        return self._create(
+        return self._calls.create(
             lb_id,
             "loadbalancer_healthmonitor_create",
+            self._calls.api.create_health_monitor,
             find=lambda: self.find_health_monitor(pool_id),
-            make=self._lbs.api.create_health_monitor,
             wait=wait,
             pool_id=pool_id,
             type=monitor_type,
@@ -244,12 +196,7 @@ class LoadBalancerChildren:
         )
 
     def delete_health_monitor(self, lb_id: str, monitor_id: str, *, wait: bool = True) -> None:
-        api = self._lbs.api
-        self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_healthmonitor_delete",
-                lambda: api.delete_health_monitor(monitor_id, ignore_missing=True),
-            ),
-            wait=wait,
+        delete = self._calls.api.delete_health_monitor
+        self._calls.delete(
+            lb_id, "loadbalancer_healthmonitor_delete", delete, monitor_id, wait=wait
         )

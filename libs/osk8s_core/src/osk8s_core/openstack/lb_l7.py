@@ -10,20 +10,18 @@ asked, after it. Which policies a listener needs is the caller's business.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from osk8s_core.openstack.filters import named
-from osk8s_core.openstack.idempotency import create_once, single
+from osk8s_core.openstack.idempotency import single
+from osk8s_core.openstack.lb_calls import LoadBalancerCalls
 
 if TYPE_CHECKING:
     from openstack.load_balancer.v2.l7_policy import L7Policy
     from openstack.load_balancer.v2.l7_rule import L7Rule
 
     from osk8s_core.openstack.loadbalancers import LoadBalancers
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,21 +61,12 @@ class L7Policies:
     """L7 policies and rules; shares the client and waits of ``lbs``."""
 
     def __init__(self, lbs: LoadBalancers) -> None:
-        self._lbs = lbs
-        self._client = lbs.client
-
-    def _change(self, lb_id: str, fn: Callable[[], T], *, wait: bool) -> T:
-        self._lbs.wait_active(lb_id)
-        result = fn()
-        if wait:
-            self._lbs.wait_active(lb_id)
-        return result
+        self._calls = LoadBalancerCalls(lbs)
 
     def policies(self, listener_id: str, **filters: Any) -> list[L7Policy]:
-        api = self._lbs.api
-        return self._client.call(
-            "loadbalancer_l7policy_list",
-            lambda: list(api.l7_policies(listener_id=listener_id, **filters)),
+        calls = self._calls
+        return calls.listing(
+            "loadbalancer_l7policy_list", calls.api.l7_policies, listener_id=listener_id, **filters
         )
 
     def find_policy(self, listener_id: str, name: str) -> L7Policy | None:
@@ -96,52 +85,34 @@ class L7Policies:
     ) -> L7Policy:
         """A policy (``redirect_pool_id``, ``position``, ``description`` ... in ``attrs``);
         idempotent by name within the listener (a policy of that name is returned as is)."""
-        api = self._lbs.api
-
-        def create() -> L7Policy:
-            return self._client.call(
-                "loadbalancer_l7policy_create",
-                api.create_l7_policy,
-                idempotent=False,
-                listener_id=listener_id,
-                name=name,
-                action=action,
-                **attrs,
-            )
-
-        return self._change(
+        return self._calls.create(
             lb_id,
-            lambda: create_once(find=lambda: self.find_policy(listener_id, name), create=create),
+            "loadbalancer_l7policy_create",
+            self._calls.api.create_l7_policy,
+            find=lambda: self.find_policy(listener_id, name),
             wait=wait,
+            listener_id=listener_id,
+            name=name,
+            action=action,
+            **attrs,
         )
 
     def update_policy(
         self, lb_id: str, policy_id: str, *, wait: bool = True, **attrs: Any
     ) -> L7Policy:
-        api = self._lbs.api
-        return self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_l7policy_update", lambda: api.update_l7_policy(policy_id, **attrs)
-            ),
-            wait=wait,
+        update = self._calls.api.update_l7_policy
+        return self._calls.update(
+            lb_id, "loadbalancer_l7policy_update", update, policy_id, wait=wait, **attrs
         )
 
     def delete_policy(self, lb_id: str, policy_id: str, *, wait: bool = True) -> None:
         """Delete with its rules; a policy already gone is success."""
-        api = self._lbs.api
-        self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_l7policy_delete",
-                lambda: api.delete_l7_policy(policy_id, ignore_missing=True),
-            ),
-            wait=wait,
-        )
+        delete = self._calls.api.delete_l7_policy
+        self._calls.delete(lb_id, "loadbalancer_l7policy_delete", delete, policy_id, wait=wait)
 
     def rules(self, policy_id: str) -> list[L7Rule]:
-        api = self._lbs.api
-        return self._client.call("loadbalancer_l7rule_list", lambda: list(api.l7_rules(policy_id)))
+        calls = self._calls
+        return calls.listing("loadbalancer_l7rule_list", calls.api.l7_rules, policy_id)
 
     def find_rule(self, policy_id: str, spec: L7RuleSpec) -> L7Rule | None:
         found = [rule for rule in self.rules(policy_id) if spec.matches(rule)]
@@ -151,28 +122,18 @@ class L7Policies:
         self, lb_id: str, policy_id: str, spec: L7RuleSpec, *, wait: bool = True
     ) -> L7Rule:
         """A rule in the policy; idempotent by what it matches."""
-        api = self._lbs.api
-
-        def create() -> L7Rule:
-            return self._client.call(
-                "loadbalancer_l7rule_create",
-                lambda: api.create_l7_rule(policy_id, **spec.attributes()),
-                idempotent=False,
-            )
-
-        return self._change(
+        return self._calls.create(
             lb_id,
-            lambda: create_once(find=lambda: self.find_rule(policy_id, spec), create=create),
+            "loadbalancer_l7rule_create",
+            self._calls.api.create_l7_rule,
+            policy_id,
+            find=lambda: self.find_rule(policy_id, spec),
             wait=wait,
+            **spec.attributes(),
         )
 
     def delete_rule(self, lb_id: str, policy_id: str, rule_id: str, *, wait: bool = True) -> None:
-        api = self._lbs.api
-        self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_l7rule_delete",
-                lambda: api.delete_l7_rule(rule_id, policy_id, ignore_missing=True),
-            ),
-            wait=wait,
+        delete = self._calls.api.delete_l7_rule
+        self._calls.delete(
+            lb_id, "loadbalancer_l7rule_delete", delete, rule_id, policy_id, wait=wait
         )

@@ -11,10 +11,11 @@ are idempotent by name like those of ``lb_children``. No CCM policy lives here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from osk8s_core.openstack.idempotency import create_after_lookup, create_once
+from osk8s_core.openstack.lb_calls import LoadBalancerCalls
 from osk8s_core.openstack.raw import checked
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from osk8s_core.openstack.lb_children import LoadBalancerChildren
     from osk8s_core.openstack.loadbalancers import LoadBalancers, LoadBalancerSpec
 
-T = TypeVar("T")
-
 
 class LoadBalancerUpdates:
     """Populated creates and in-place updates of one project's LB trees."""
@@ -35,14 +34,7 @@ class LoadBalancerUpdates:
     def __init__(self, lbs: LoadBalancers, children: LoadBalancerChildren) -> None:
         self._lbs = lbs
         self._children = children
-        self._client = lbs.client
-
-    def _change(self, lb_id: str, fn: Callable[[], T], *, wait: bool) -> T:
-        self._lbs.wait_active(lb_id)
-        result = fn()
-        if wait:
-            self._lbs.wait_active(lb_id)
-        return result
+        self._calls = LoadBalancerCalls(lbs)
 
     def create_populated(
         self,
@@ -68,7 +60,7 @@ class LoadBalancerUpdates:
             return self._lbs.find_by_name(spec.name)
 
         def create() -> LoadBalancer:
-            return self._client.call(
+            return self._calls.client.call(
                 "loadbalancer_create",
                 self._lbs.api.create_load_balancer,
                 idempotent=False,
@@ -88,41 +80,28 @@ class LoadBalancerUpdates:
         """A listener with its ``default_pool`` (members, monitor) in one POST; idempotent by
         the listener's name within the LB."""
         name = str(attributes["name"])
-        return self._change(
+        return self._calls.create(
             lb_id,
-            lambda: create_once(
-                find=lambda: self._children.find_listener(lb_id, name),
-                create=lambda: self._client.call(
-                    "loadbalancer_listener_create",
-                    self._lbs.api.create_listener,
-                    idempotent=False,
-                    loadbalancer_id=lb_id,
-                    **attributes,
-                ),
-            ),
+            "loadbalancer_listener_create",
+            self._calls.api.create_listener,
+            find=lambda: self._children.find_listener(lb_id, name),
             wait=wait,
+            loadbalancer_id=lb_id,
+            **attributes,
         )
 
     def update_listener(
         self, lb_id: str, listener_id: str, *, wait: bool = True, **attrs: Any
     ) -> Listener:
-        api = self._lbs.api
-        return self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_listener_update", lambda: api.update_listener(listener_id, **attrs)
-            ),
-            wait=wait,
+        update = self._calls.api.update_listener
+        return self._calls.update(
+            lb_id, "loadbalancer_listener_update", update, listener_id, wait=wait, **attrs
         )
 
     def update_pool(self, lb_id: str, pool_id: str, *, wait: bool = True, **attrs: Any) -> Pool:
-        api = self._lbs.api
-        return self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_pool_update", lambda: api.update_pool(pool_id, **attrs)
-            ),
-            wait=wait,
+        update = self._calls.api.update_pool
+        return self._calls.update(
+            lb_id, "loadbalancer_pool_update", update, pool_id, wait=wait, **attrs
         )
 
     def replace_members(
@@ -135,31 +114,24 @@ class LoadBalancerUpdates:
     ) -> None:
         """Octavia's batch member update: the pool's members become exactly ``members``
         (matched by address and port; others created or deleted). A repeat is harmless."""
-        api = self._lbs.api
+        api = self._calls.api
         body = {"members": [dict(m) for m in members]}
-        self._change(
+        self._calls.write(
             lb_id,
-            lambda: self._client.call(
-                "loadbalancer_member_update",
-                lambda: checked(api.put(f"/lbaas/pools/{pool_id}/members", json=body)),
-            ),
+            "loadbalancer_member_update",
+            lambda: checked(api.put(f"/lbaas/pools/{pool_id}/members", json=body)),
             wait=wait,
         )
 
     def get_health_monitor(self, monitor_id: str) -> HealthMonitor:
-        return self._client.call(
-            "loadbalancer_healthmonitor_get", self._lbs.api.get_health_monitor, monitor_id
+        return self._calls.client.call(
+            "loadbalancer_healthmonitor_get", self._calls.api.get_health_monitor, monitor_id
         )
 
     def update_health_monitor(
         self, lb_id: str, monitor_id: str, *, wait: bool = True, **attrs: Any
     ) -> HealthMonitor:
-        api = self._lbs.api
-        return self._change(
-            lb_id,
-            lambda: self._client.call(
-                "loadbalancer_healthmonitor_update",
-                lambda: api.update_health_monitor(monitor_id, **attrs),
-            ),
-            wait=wait,
+        update = self._calls.api.update_health_monitor
+        return self._calls.update(
+            lb_id, "loadbalancer_healthmonitor_update", update, monitor_id, wait=wait, **attrs
         )
