@@ -7,41 +7,20 @@ in the cloud; without one Cinder refuses the create. Thin layer over the v3 prox
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from osk8s_core.openstack.filters import named
-from osk8s_core.openstack.idempotency import create_once, require_match, single
-from osk8s_core.openstack.waiting import Waiter
+from osk8s_core.openstack.source_copies import CopyKind, SourceCopies
 
 if TYPE_CHECKING:
-    from openstack.block_storage.v3._proxy import Proxy as BlockStorage
     from openstack.block_storage.v3.backup import Backup
-    from openstack.connection import Connection
-
-    from osk8s_core.openstack.client import OpenStackClient
 
 
-class Backups:
+class Backups(SourceCopies["Backup"]):
     """Cinder backups of the client's project."""
 
-    def __init__(
-        self, client: OpenStackClient[Connection], *, waiter: Waiter | None = None
-    ) -> None:
-        self._client = client
-        self._waiter = waiter if waiter is not None else Waiter()
-
-    @property
-    def _api(self) -> BlockStorage:
-        return cast("BlockStorage", self._client.service("block_storage"))
-
-    def get(self, backup_id: str) -> Backup:
-        return self._client.call("backup_get", self._api.get_backup, backup_id)
-
-    def query(self, **filters: Any) -> list[Backup]:
-        return self._client.call("backup_list", lambda: list(self._api.backups(**filters)))
-
-    def find_by_name(self, name: str) -> Backup | None:
-        return single(named(self.query(name=name), name), what=f"backups named {name!r}")
+    kind = CopyKind(
+        service="block_storage", resource="backup", noun="backup", source_key="volume_id"
+    )
 
     def create(
         self,
@@ -65,29 +44,4 @@ class Backups:
             "description": description,
         }
         attrs.update({k: v for k, v in optional.items() if v is not None})
-        what = f"backup {name!r}"
-        backup = create_once(
-            find=lambda: self.find_by_name(name),
-            create=lambda: self._client.call(
-                "backup_create", self._api.create_backup, idempotent=False, **attrs
-            ),
-            check=lambda found: require_match(found, {"volume_id": volume_id}, what=what),
-        )
-        return self.wait_available(backup.id) if wait else backup
-
-    def wait_available(self, backup_id: str) -> Backup:
-        return self._waiter.until(
-            lambda: self.get(backup_id),
-            target="available",
-            failure=("error",),
-            describe=f"backup {backup_id}",
-        )
-
-    def delete(self, backup_id: str, *, wait: bool = False) -> None:
-        self._client.call("backup_delete", self._api.delete_backup, backup_id, ignore_missing=True)
-        if wait:
-            self._waiter.until_gone(
-                lambda: self.get(backup_id),
-                describe=f"backup {backup_id} deletion",
-                failure=("error_deleting",),
-            )
+        return self._create_once(name, volume_id, attrs, wait=wait)

@@ -8,42 +8,20 @@ Thin layer over the block-storage v3 proxy; backups live in ``backups``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from osk8s_core.openstack.filters import named
-from osk8s_core.openstack.idempotency import create_once, require_match, single
-from osk8s_core.openstack.waiting import Waiter
+from osk8s_core.openstack.source_copies import CopyKind, SourceCopies
 
 if TYPE_CHECKING:
-    from openstack.block_storage.v3._proxy import Proxy as BlockStorage
     from openstack.block_storage.v3.snapshot import Snapshot
-    from openstack.connection import Connection
-
-    from osk8s_core.openstack.client import OpenStackClient
 
 
-class Snapshots:
+class Snapshots(SourceCopies["Snapshot"]):
     """Cinder snapshots of the client's project."""
 
-    def __init__(
-        self, client: OpenStackClient[Connection], *, waiter: Waiter | None = None
-    ) -> None:
-        self._client = client
-        self._waiter = waiter if waiter is not None else Waiter()
-
-    @property
-    def _api(self) -> BlockStorage:
-        return cast("BlockStorage", self._client.service("block_storage"))
-
-    def get(self, snapshot_id: str) -> Snapshot:
-        return self._client.call("snapshot_get", self._api.get_snapshot, snapshot_id)
-
-    def query(self, **filters: Any) -> list[Snapshot]:
-        """Snapshots matching Cinder's filters (``name``, ``volume_id``, ``status``...)."""
-        return self._client.call("snapshot_list", lambda: list(self._api.snapshots(**filters)))
-
-    def find_by_name(self, name: str) -> Snapshot | None:
-        return single(named(self.query(name=name), name), what=f"snapshots named {name!r}")
+    kind = CopyKind(
+        service="block_storage", resource="snapshot", noun="snapshot", source_key="volume_id"
+    )
 
     def create(
         self,
@@ -66,32 +44,4 @@ class Snapshots:
             attrs["description"] = description
         if metadata:
             attrs["metadata"] = dict(metadata)
-        what = f"snapshot {name!r}"
-        snapshot = create_once(
-            find=lambda: self.find_by_name(name),
-            create=lambda: self._client.call(
-                "snapshot_create", self._api.create_snapshot, idempotent=False, **attrs
-            ),
-            check=lambda found: require_match(found, {"volume_id": volume_id}, what=what),
-        )
-        return self.wait_available(snapshot.id) if wait else snapshot
-
-    def wait_available(self, snapshot_id: str) -> Snapshot:
-        return self._waiter.until(
-            lambda: self.get(snapshot_id),
-            target="available",
-            failure=("error",),
-            describe=f"snapshot {snapshot_id}",
-        )
-
-    def delete(self, snapshot_id: str, *, wait: bool = False) -> None:
-        """Delete; an already deleted snapshot is success. ``wait``: until it is gone."""
-        self._client.call(
-            "snapshot_delete", self._api.delete_snapshot, snapshot_id, ignore_missing=True
-        )
-        if wait:
-            self._waiter.until_gone(
-                lambda: self.get(snapshot_id),
-                describe=f"snapshot {snapshot_id} deletion",
-                failure=("error_deleting",),
-            )
+        return self._create_once(name, volume_id, attrs, wait=wait)
