@@ -14,7 +14,8 @@ from cinder.tests import fake_driver
 
 # An image carrying this property (value "true") makes the copy fail as a real backend's
 # would (ImageCopyFailure: the volume goes to ``error``, no reschedule), so tests can still
-# reach Cinder's and their callers' failure path.
+# reach Cinder's and their callers' failure path. Same name as osk8s_testing.testcloud.boot's
+# (this module runs in the cloud's venv and cannot import it).
 FAIL_COPY_PROPERTY = "osk8s_fake_copy_fails"
 
 
