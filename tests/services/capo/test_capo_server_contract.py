@@ -1,8 +1,8 @@
 """OpenStackServer against the real test cloud (Nova fake driver, Neutron, Cinder, Glance):
 resolve → persist → ports → boot → state, deletion leaving nothing of the server's and
-nothing user-supplied removed, boot from a root volume with extra devices, dependency errors
-as conditions. (The kill-point loop over this path runs from the machine:
-test_capo_machine_contract.)
+nothing user-supplied removed, extra volume and local devices, dependency errors as
+conditions. (Boot from a root volume and its failure: test_capo_server_bfv_contract; the
+kill-point loop over this path runs from the machine: test_capo_machine_contract.)
 """
 
 from __future__ import annotations
@@ -160,31 +160,6 @@ def test_server_boots_with_extra_volume_and_local_devices(
     assert attached == {got["status"]["instanceID"]}
     servers.delete("srv-bdm")
     assert servers.cloud_objects("srv-bdm") == {"servers": [], "ports": [], "volumes": []}
-
-
-def test_root_volume_failure_is_a_condition_and_leaves_nothing(
-    servers: ServerWorld, net: TestNetwork
-) -> None:
-    """The test cloud's Cinder cannot copy an image into a volume (its fake backend needs
-    sudo), so ``<server>-root`` goes to ``error``: that is InstanceCreateFailed with Cinder's
-    outcome, no server is booted, and deletion still removes the volume and the port."""
-    servers.create(
-        "srv-bfv",
-        {"ports": [{"network": {"id": net.network_id}}], "rootVolume": {"sizeGiB": 1}},
-    )
-    got = servers.converge(
-        "srv-bfv",
-        lambda o: bool(o and (o.get("status") or {}).get("instanceState") == "ERROR"),
-        rounds=5,
-    )
-    assert got is not None
-    failed = cond.find(got["status"], cond.INSTANCE_READY)
-    assert failed is not None and failed["reason"] == "InstanceCreateFailed"
-    assert "status error" in failed["message"]
-    found = servers.cloud_objects("srv-bfv")
-    assert found["servers"] == [] and len(found["volumes"]) == 1
-    servers.delete("srv-bfv")
-    assert servers.cloud_objects("srv-bfv") == {"servers": [], "ports": [], "volumes": []}
 
 
 def test_dependency_errors_are_conditions_and_nothing_is_created(
