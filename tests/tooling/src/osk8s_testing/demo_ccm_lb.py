@@ -11,17 +11,16 @@ never imported by the core or a service.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osk8s_testing.demo_ccm import BINARY, _stop, _until
+from osk8s_testing.demo_ccm import BINARY, _until
+from osk8s_testing.demo_lb_run import lb_demo_run
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 if TYPE_CHECKING:
@@ -73,83 +72,51 @@ def _ingress(core: Any) -> Any:
     return status.ingress if status is not None and status.ingress else None
 
 
-def _sweep(conn: Any, cluster: str) -> None:
-    lb_api = conn.load_balancer
-    for lb in lb_api.load_balancers():
-        if cluster in str(lb.name) and lb.provisioning_status not in ("DELETED", "PENDING_DELETE"):
-            with contextlib.suppress(Exception):
-                lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=60)
-            with contextlib.suppress(Exception):
-                lb_api.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
-    for fip in conn.network.ips():
-        if cluster in str(fip.description or ""):
-            with contextlib.suppress(Exception):
-                conn.network.delete_ip(fip.id, ignore_missing=True)
-
-
 def scenario_ccm_lb(demo: Demo) -> None:
     from kubernetes import client as k8s
 
-    from osk8s_testing.kubeapi import KubeApiServer
-
     conn: Any = demo.client.connection
-    cluster = f"osk8s-demo-{demo.run_id}"
     subnet = conn.network.get_subnet(demo.config.load_balancer.subnet_id)
-    server = KubeApiServer().start()
-    proc = None
-    with tempfile.TemporaryDirectory(prefix="osk8s-demo-ccm-lb-") as tmp:
-        try:
-            core = k8s.CoreV1Api(server.api_client())
-            addresses = _nodes(core, str(subnet.cidr))
-            demo.say(f"registered 2 Nodes at {', '.join(addresses)} (subnet {subnet.cidr})")
-            kubeconfig = server.write_kubeconfig(Path(tmp) / "kubeconfig")
-            proc = _start(Path(tmp), str(kubeconfig), cluster)
-            service: Any = {
-                "metadata": {"name": "web"},
-                "spec": {
-                    "type": "LoadBalancer",
-                    "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}],
-                },
-            }
-            core.create_namespaced_service("default", service)
-            started = time.monotonic()
-            [ingress] = _until(lambda: _ingress(core), "status.loadBalancer.ingress", 240)
-            elapsed = time.monotonic() - started
-            svc = _service(core)
-            annotations = svc.metadata.annotations or {}
-            lb_id = annotations["loadbalancer.openstack.org/load-balancer-id"]
-            lb = conn.load_balancer.get_load_balancer(lb_id)
-            members = [
-                m.address
-                for pool in conn.load_balancer.pools(loadbalancer_id=lb_id)
-                for m in conn.load_balancer.members(pool.id)
-            ]
-            demo.say(
-                f"Service default/web -> LB {lb.name} {lb.provisioning_status}, VIP "
-                f"{lb.vip_address}, floating IP {ingress.ip} ({elapsed:.1f} s), members "
-                f"{', '.join(sorted(members))}"
-            )
-            if lb.provisioning_status != "ACTIVE" or sorted(members) != sorted(addresses):
-                raise AssertionError(f"LB {lb_id} not ACTIVE with both members")
-            if FINALIZER not in (svc.metadata.finalizers or []):
-                raise AssertionError("Service without the cleanup finalizer")
-            core.delete_namespaced_service("web", "default")
-            _until(lambda: _service(core) is None, "Service deleted", 180)
-            left = [lb for lb in conn.load_balancer.load_balancers() if cluster in str(lb.name)]
-            fips = [f for f in conn.network.ips() if cluster in str(f.description or "")]
-            if [lb for lb in left if lb.provisioning_status != "DELETED"] or fips:
-                raise AssertionError(f"left behind: {len(left)} LBs, {len(fips)} floating IPs")
-            demo.say(
-                "deleted the Service: its LB and floating IP are gone, the finalizer let it go"
-            )
-        except Exception:
-            log = Path(tmp) / "ccm.log"
-            if log.exists():
-                for line in log.read_text(errors="replace").splitlines()[-10:]:
-                    demo.say(f"! {line}")
-            raise
-        finally:
-            if proc is not None:
-                demo.say(f"stopped the process (exit status {_stop(proc)})")
-            _sweep(conn, cluster)
-            server.stop()
+    with lb_demo_run(demo, prefix="osk8s-demo-ccm-lb-", log_name="ccm.log") as run:
+        cluster, tmp = run.cluster, run.workdir
+        core = k8s.CoreV1Api(run.server.api_client())
+        addresses = _nodes(core, str(subnet.cidr))
+        demo.say(f"registered 2 Nodes at {', '.join(addresses)} (subnet {subnet.cidr})")
+        kubeconfig = run.server.write_kubeconfig(tmp / "kubeconfig")
+        run.proc = _start(tmp, str(kubeconfig), cluster)
+        service: Any = {
+            "metadata": {"name": "web"},
+            "spec": {
+                "type": "LoadBalancer",
+                "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}],
+            },
+        }
+        core.create_namespaced_service("default", service)
+        started = time.monotonic()
+        [ingress] = _until(lambda: _ingress(core), "status.loadBalancer.ingress", 240)
+        elapsed = time.monotonic() - started
+        svc = _service(core)
+        annotations = svc.metadata.annotations or {}
+        lb_id = annotations["loadbalancer.openstack.org/load-balancer-id"]
+        lb = conn.load_balancer.get_load_balancer(lb_id)
+        members = [
+            m.address
+            for pool in conn.load_balancer.pools(loadbalancer_id=lb_id)
+            for m in conn.load_balancer.members(pool.id)
+        ]
+        demo.say(
+            f"Service default/web -> LB {lb.name} {lb.provisioning_status}, VIP "
+            f"{lb.vip_address}, floating IP {ingress.ip} ({elapsed:.1f} s), members "
+            f"{', '.join(sorted(members))}"
+        )
+        if lb.provisioning_status != "ACTIVE" or sorted(members) != sorted(addresses):
+            raise AssertionError(f"LB {lb_id} not ACTIVE with both members")
+        if FINALIZER not in (svc.metadata.finalizers or []):
+            raise AssertionError("Service without the cleanup finalizer")
+        core.delete_namespaced_service("web", "default")
+        _until(lambda: _service(core) is None, "Service deleted", 180)
+        left = [lb for lb in conn.load_balancer.load_balancers() if cluster in str(lb.name)]
+        fips = [f for f in conn.network.ips() if cluster in str(f.description or "")]
+        if [lb for lb in left if lb.provisioning_status != "DELETED"] or fips:
+            raise AssertionError(f"left behind: {len(left)} LBs, {len(fips)} floating IPs")
+        demo.say("deleted the Service: its LB and floating IP are gone, the finalizer let it go")

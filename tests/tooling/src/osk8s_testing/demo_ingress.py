@@ -12,18 +12,17 @@ imported by the core or a service.
 from __future__ import annotations
 
 import configparser
-import contextlib
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from osk8s_testing.demo_ccm import _stop, _until
+from osk8s_testing.demo_ccm import _until
+from osk8s_testing.demo_lb_run import lb_demo_run
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 if TYPE_CHECKING:
@@ -58,20 +57,6 @@ def _status(net: Any) -> Any:
     return found[0].status.load_balancer.ingress
 
 
-def _sweep(conn: Any, cluster: str) -> None:
-    lb_api = conn.load_balancer
-    for lb in lb_api.load_balancers():
-        if cluster in str(lb.name) and lb.provisioning_status not in ("DELETED", "PENDING_DELETE"):
-            with contextlib.suppress(Exception):
-                lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=60)
-            with contextlib.suppress(Exception):
-                lb_api.delete_load_balancer(lb.id, cascade=True, ignore_missing=True)
-    for fip in conn.network.ips():
-        if cluster in str(fip.description or ""):
-            with contextlib.suppress(Exception):
-                conn.network.delete_ip(fip.id, ignore_missing=True)
-
-
 def _ingress() -> dict[str, Any]:
     backend = {"service": {"name": "web", "port": {"number": 80}}}
     return {
@@ -101,78 +86,59 @@ def _ingress() -> dict[str, Any]:
 def scenario_ingress(demo: Demo) -> None:
     from kubernetes import client as k8s
 
-    from osk8s_testing.kubeapi import KubeApiServer
-
-    conn: Any = demo.client.connection
-    cluster = f"osk8s-demo-{demo.run_id}"
-    server = KubeApiServer().start()
-    proc = None
-    with tempfile.TemporaryDirectory(prefix="osk8s-demo-ingress-") as tmp:
-        try:
-            api = server.api_client()
-            core: Any = k8s.CoreV1Api(api)
-            net: Any = k8s.NetworkingV1Api(api)
-            for i, address in enumerate(("10.0.0.201", "10.0.0.202"), start=1):
-                core.create_node({"metadata": {"name": f"demo-ing-node-{i}"}})
-                core.patch_node_status(
-                    f"demo-ing-node-{i}",
-                    {
-                        "status": {
-                            "addresses": [{"type": "InternalIP", "address": address}],
-                            "conditions": [{"type": "Ready", "status": "True"}],
-                        }
-                    },
-                )
-            core.create_namespaced_service(
-                "default",
+    with lb_demo_run(demo, prefix="osk8s-demo-ingress-", log_name="ingress.log") as run:
+        conn, cluster, tmp = run.conn, run.cluster, run.workdir
+        api = run.server.api_client()
+        core: Any = k8s.CoreV1Api(api)
+        net: Any = k8s.NetworkingV1Api(api)
+        for i, address in enumerate(("10.0.0.201", "10.0.0.202"), start=1):
+            core.create_node({"metadata": {"name": f"demo-ing-node-{i}"}})
+            core.patch_node_status(
+                f"demo-ing-node-{i}",
                 {
-                    "metadata": {"name": "web"},
-                    "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30081}]},
+                    "status": {
+                        "addresses": [{"type": "InternalIP", "address": address}],
+                        "conditions": [{"type": "Ready", "status": "True"}],
+                    }
                 },
             )
-            kubeconfig = server.write_kubeconfig(Path(tmp) / "kubeconfig")
-            config = _config(Path(tmp), str(kubeconfig), cluster)
-            log = (Path(tmp) / "ingress.log").open("wb")
-            binary = str(Path(sys.executable).parent / BINARY)
-            proc = subprocess.Popen([binary, f"--config={config}"], stdout=log, stderr=log)
-            net.create_namespaced_ingress("default", _ingress())
-            started = time.monotonic()
-            [address] = _until(lambda: _status(net), "status.loadBalancer.ingress", 300)
-            elapsed = time.monotonic() - started
-            name = f"kube_ingress_{cluster}_default_web"
-            [lb] = list(conn.load_balancer.load_balancers(name=name))
-            [listener] = list(conn.load_balancer.listeners(load_balancer_id=lb.id))
-            policies = list(conn.load_balancer.l7_policies(listener_id=listener.id))
-            rules = sorted(
-                f"{r.compare_type} {r.rule_value}"
-                for p in policies
-                for r in conn.load_balancer.l7_rules(p.id)
-                if r.type == "PATH"
-            )
-            demo.say(
-                f"Ingress default/web -> LB {lb.name} {lb.provisioning_status}, listener "
-                f"{listener.protocol}:{listener.protocol_port}, floating IP {address.ip} "
-                f"({elapsed:.1f} s)"
-            )
-            demo.say(f"{len(policies)} L7 policies, path rules: {'; '.join(rules)}")
-            if len(policies) != 2 or lb.provisioning_status != "ACTIVE":
-                raise AssertionError("LB not ACTIVE with two L7 policies")
-            net.delete_namespaced_ingress("web", "default")
-            _until(
-                lambda: not list(conn.load_balancer.load_balancers(name=name)), "LB deleted", 240
-            )
-            fips = [f for f in conn.network.ips() if cluster in str(f.description or "")]
-            if fips:
-                raise AssertionError(f"left behind: {len(fips)} floating IPs")
-            demo.say("deleted the Ingress: its LB and floating IP are gone")
-        except Exception:
-            path = Path(tmp) / "ingress.log"
-            if path.exists():
-                for line in path.read_text(errors="replace").splitlines()[-10:]:
-                    demo.say(f"! {line}")
-            raise
-        finally:
-            if proc is not None:
-                demo.say(f"stopped the process (exit status {_stop(proc)})")
-            _sweep(conn, cluster)
-            server.stop()
+        core.create_namespaced_service(
+            "default",
+            {
+                "metadata": {"name": "web"},
+                "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30081}]},
+            },
+        )
+        kubeconfig = run.server.write_kubeconfig(tmp / "kubeconfig")
+        config = _config(tmp, str(kubeconfig), cluster)
+        log = run.log.open("wb")
+        binary = str(Path(sys.executable).parent / BINARY)
+        run.proc = subprocess.Popen([binary, f"--config={config}"], stdout=log, stderr=log)
+        net.create_namespaced_ingress("default", _ingress())
+        started = time.monotonic()
+        [address] = _until(lambda: _status(net), "status.loadBalancer.ingress", 300)
+        elapsed = time.monotonic() - started
+        name = f"kube_ingress_{cluster}_default_web"
+        [lb] = list(conn.load_balancer.load_balancers(name=name))
+        [listener] = list(conn.load_balancer.listeners(load_balancer_id=lb.id))
+        policies = list(conn.load_balancer.l7_policies(listener_id=listener.id))
+        rules = sorted(
+            f"{r.compare_type} {r.rule_value}"
+            for p in policies
+            for r in conn.load_balancer.l7_rules(p.id)
+            if r.type == "PATH"
+        )
+        demo.say(
+            f"Ingress default/web -> LB {lb.name} {lb.provisioning_status}, listener "
+            f"{listener.protocol}:{listener.protocol_port}, floating IP {address.ip} "
+            f"({elapsed:.1f} s)"
+        )
+        demo.say(f"{len(policies)} L7 policies, path rules: {'; '.join(rules)}")
+        if len(policies) != 2 or lb.provisioning_status != "ACTIVE":
+            raise AssertionError("LB not ACTIVE with two L7 policies")
+        net.delete_namespaced_ingress("web", "default")
+        _until(lambda: not list(conn.load_balancer.load_balancers(name=name)), "LB deleted", 240)
+        fips = [f for f in conn.network.ips() if cluster in str(f.description or "")]
+        if fips:
+            raise AssertionError(f"left behind: {len(fips)} floating IPs")
+        demo.say("deleted the Ingress: its LB and floating IP are gone")
