@@ -4,8 +4,9 @@ exactly one of every object, with no orphan; deletion then leaves nothing.
 
 Two loops keep the time down (an Octavia LB takes ~20 s to go ACTIVE on the test cloud):
 the network/router/security-group/floating-IP creates on a cluster without LB, each round a
-fresh cluster; the LB's children on one cluster whose listener and pool are removed between
-rounds; the LB create itself once."""
+fresh cluster; on one LB cluster, the VIP's floating IP (create, associate) and the LB's
+children (listener, pool and monitor removed between rounds); the LB create itself once.
+Before all that, the finalizer is shown persisted at the first cloud write."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from osk8s_capo.cluster_controller import FINALIZER
 from osk8s_core.crashpoints import CrashPoints
 from osk8s_testing.crashpoints import CrashAt, Point, SimulatedCrash, loop_over_crash_points
 
@@ -32,6 +34,23 @@ def _rule_keys(demo: Any, group_ids: list[str]) -> list[tuple[Any, ...]]:
         for gid in group_ids
         for r in demo.network.security_group_rules(security_group_id=gid)
     ]  # fmt: skip
+
+
+class FirstWrite:
+    """Dies at the first cloud write (``<request>.before`` of the first non-idempotent call),
+    noting the finalizers the object has in the API server at that moment."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self.world, self.name = world, name
+        self.request = ""
+        self.finalizers: list[str] = []
+
+    def reach(self, name: str) -> None:
+        if self.request or not name.endswith(".before"):
+            return
+        self.request = name
+        self.finalizers = list(self.world.osc(self.name)["metadata"].get("finalizers") or [])
+        raise SimulatedCrash(name)
 
 
 def test_network_and_security_group_creates_converge_after_a_crash(world: World, demo: Any) -> None:
@@ -74,6 +93,12 @@ def test_network_and_security_group_creates_converge_after_a_crash(world: World,
         fresh()
 
     fresh()
+    # The finalizer is persisted before the first cloud write (CAPI contract, capo.md §1.11).
+    first = FirstWrite(world, current["name"])
+    with contextlib.suppress(SimulatedCrash):
+        world.reconciler(first).reconcile(world.key(current["name"]))
+    assert first.request == "network_create.before"
+    assert FINALIZER in first.finalizers
     crashed = loop_over_crash_points(
         scenario,
         verify=verify,
@@ -136,6 +161,28 @@ def test_load_balancer_creates_converge_after_a_crash(world: World, demo: Any) -
         vip_port = lb.get_load_balancer(lb_id).vip_port_id
         assert len(list(demo.network.ips(port_id=vip_port))) == 1
         assert len(world.cloud_objects(name)["floating_ips"]) == 1
+
+    # The VIP's floating IP: created (adopted by description after a crash), written to
+    # status, then associated to the VIP. Each round starts with it gone and its status lost.
+    vip_port = demo.load_balancer.get_load_balancer(lb_id).vip_port_id
+
+    def remove_floating_ip() -> None:
+        for fip in list(demo.network.ips(port_id=vip_port)):
+            demo.network.delete_ip(fip.id)
+        world.kube.patch_status(
+            world.kube_objects_resource(), world.osc(name), {"apiServerManagedLoadBalancer": None}
+        )
+
+    remove_floating_ip()
+    crashed = loop_over_crash_points(
+        scenario,
+        verify=verify,
+        reset=remove_floating_ip,
+        select=lambda p: p.name.endswith(".after") and p.name.startswith("floating_ip_"),
+    )
+    # Killed after the create, and after the status write but before the (idempotent,
+    # so point-less) associate call.
+    assert {p.name for p in crashed} == {"floating_ip_create.after", "floating_ip_saved.after"}
 
     remove_children()
     crashed = loop_over_crash_points(

@@ -143,6 +143,7 @@ def reconcile_load_balancer(
             fip = api_floating_ip(scope, cluster, spec, external, str(previous.get("ip") or ""))
             status["ip"] = fip.floating_ip_address
             save(status)  # written before the attach: a failure later cannot leak it
+            scope.crash_points.reach("floating_ip_saved.after")
             if fip.port_id != lb.vip_port_id:
                 scope.floating_ips.associate(fip.id, lb.vip_port_id)
         else:

@@ -40,6 +40,8 @@ class Scope:
     floating_ips: FloatingIps
     load_balancers: LoadBalancers
     lb_children: LoadBalancerChildren
+    crash_points: CrashPoints = NO_CRASH_POINTS
+    """The client's crash points, for the controllers' own (``floating_ip_saved.after``)."""
 
     def authenticate(self) -> str:
         """Get (or reuse) the token; returns the project ID it is scoped to."""
@@ -109,4 +111,5 @@ class ScopeFactory:
             floating_ips=FloatingIps(client),
             load_balancers=lbs,
             lb_children=LoadBalancerChildren(lbs),
+            crash_points=self._crash_points,
         )
