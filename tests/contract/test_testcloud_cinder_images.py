@@ -120,6 +120,10 @@ def test_nova_boots_from_a_volume_it_makes_from_the_image(
         assert volume.volume_image_metadata["image_id"] == boot_image["image_id"]
         (attachment,) = volume.attachments
         assert attachment["server_id"] == server.id
+        # Cinder's attachment record carries the fake driver's connection info (what Nova used)
+        record = bs.get_attachment(attachment["attachment_id"])
+        assert record.instance == server.id and record.status == "attached"
+        assert record.connection_info["driver_volume_type"] == "iscsi"
         root_device = admin_conn.compute.get_server(server.id).root_device_name
         assert root_device and attachment["device"] == root_device
     finally:
