@@ -8,6 +8,9 @@ direct reconcile call)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from kubernetes.client import CoordinationV1Api
+from kubernetes.client import ApiException, CoordinationV1Api
 from prometheus_client.parser import text_string_to_metric_families
 
 from osk8s_capo import conditions as cond
@@ -186,3 +189,52 @@ def test_manager_runs_the_cluster_controller(world: World, demo: Any) -> None:
             demo.network.delete_subnet(subnet.id)
         demo.network.delete_network(net.id)
     assert not thread.is_alive()
+
+
+def test_binary_exits_1_when_its_lease_is_taken(world: World, tmp_path: Any) -> None:
+    """controller-runtime exits 1 on lost leadership: the real ``capo-controller-manager``
+    process, once another holder has its Lease, exits with status 1 (its replacement leads)."""
+    kubeconfig = world.kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    env = {**os.environ, "POD_NAMESPACE": world.namespace}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "osk8s_capo",
+            f"--kubeconfig={kubeconfig}",
+            f"--namespace={world.namespace}",
+            "--leader-elect",
+            "--leader-elect-lease-duration=4s",
+            "--leader-elect-renew-deadline=3s",
+            "--leader-elect-retry-period=500ms",
+            "--health-addr=127.0.0.1:0",
+            "--diagnostics-address=0",
+            f"--webhook-cert-dir={tmp_path / 'no-certs'}",
+            "--webhook-port=0",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    coordination = CoordinationV1Api(world.api)
+    try:
+
+        def holder() -> str:
+            try:
+                lease = coordination.read_namespaced_lease(LEADER_ELECTION_ID, world.namespace)
+            except ApiException:
+                return ""
+            return str(lease.spec.holder_identity or "")
+
+        assert wait_for(holder, "the binary to take its Lease", timeout=60)
+        assert proc.poll() is None
+        take_lease(world)
+        code = proc.wait(timeout=30)
+        stderr = proc.stderr.read() if proc.stderr else ""
+        assert code == 1, stderr[-2000:]
+        assert "leader election lost" in stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
