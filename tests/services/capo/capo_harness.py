@@ -28,6 +28,8 @@ from osk8s_capo.scope import ScopeFactory
 from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
 from osk8s_core.credentials import ClientSettings, ConnectionCache
 from osk8s_core.errors import Osk8sError
+from osk8s_core.k8s.clock import SystemClock
+from osk8s_core.k8s.events import EventRecorder
 from osk8s_core.logging import get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.waiting import Waiter
@@ -112,6 +114,9 @@ class World:
         self.core.create_namespace({"metadata": {"name": self.namespace}})
         self.put_secret(self.clouds_yaml)
         self.metrics = OrderedApiMetrics(self.registry, prefix="capo_")
+        self.events = EventRecorder(
+            self.core, component="openstack-controller", clock=SystemClock()
+        )
         self.cache = ConnectionCache(
             settings=ClientSettings(component="capo-test", version="0", timeout=self.client_timeout)
         )
@@ -139,7 +144,7 @@ class World:
             retry_policy=POLICY,
             crash_points=crash_points,
         )
-        return ClusterReconciler(kube=self.kube, scopes=scopes)
+        return ClusterReconciler(kube=self.kube, scopes=scopes, events=self.events)
 
     def create_cluster(
         self,
@@ -248,6 +253,14 @@ class World:
                 if lb.provisioning_status != "DELETED"
             ],
         }
+
+    def events_of(self, name: str) -> list[tuple[str, str, str]]:
+        """(type, reason, message) of the Events recorded on the OpenStackCluster ``name``."""
+        return [
+            (e.type, e.reason, e.message)
+            for e in self.core.list_namespaced_event(self.namespace).items
+            if e.involved_object.kind == "OpenStackCluster" and e.involved_object.name == name
+        ]
 
     def api_requests(self) -> dict[str, float]:
         """capo_openstack_api_requests_total per request label so far."""

@@ -344,6 +344,9 @@ def test_existing_subnets_auto_external_network_and_user_endpoint(
     for name in ("by-id", "by-filter"):
         world.delete(name)
         assert all(not ids for ids in world.cloud_objects(name).values())
+        reasons = [(t, r) for t, r, _ in world.events_of(name)]
+        assert ("Normal", "Provisioned") in reasons
+        assert ("Normal", "SuccessfulDeleteCluster") in reasons
     assert demo.network.get_network(net.id).id == net.id
     assert {s.id for s in demo.network.subnets(network_id=net.id)} == {first.id, second.id}
 
@@ -448,6 +451,9 @@ def test_missing_external_network_shows_and_recovers(world: World, demo: Connect
     net = condition(osc, cond.NETWORK_READY)
     assert net["status"] == "False" and "no external networks match" in net["message"]
     assert condition(osc, cond.READY)["status"] == "False"
+    warnings = [e for e in world.events_of("ext") if e[0] == "Warning"]
+    assert [(t, r) for t, r, _ in warnings] == [("Warning", "ExternalNetworkNotFound")]
+    assert "no external networks match" in warnings[0][2]
     world.kube.patch(
         world.kube_objects_resource(),
         osc,
