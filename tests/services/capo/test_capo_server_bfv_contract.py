@@ -103,6 +103,8 @@ def test_root_volume_boot_is_active_bootable_and_leaves_nothing(
     (attachment,) = volume.attachments
     assert attachment["server_id"] == server.id
     assert server.root_device_name and attachment["device"] == server.root_device_name
+    # the first disk: vda under libvirt/virtio; Nova's fake driver names disks sd*
+    assert attachment["device"] in ("/dev/vda", "/dev/sda")
     (attached,) = server.attached_volumes
     assert attached["id"] == volume.id and attached["delete_on_termination"] is True
     # no other volume of this server's names (Nova made none from the image itself)
