@@ -1,8 +1,10 @@
-"""Cinder: API + scheduler + volume on MariaDB with the in-tree fake driver (plus extend).
+"""Cinder: API + scheduler + volume on MariaDB with the in-tree fake driver (plus extend and
+create-from-image).
 
 Backend ``fake`` on host ``osk8s``; volumes, attachments, snapshots, extend and volumes from
-images (bootable, with ``volume_image_metadata``) succeed without storage. Its three processes share one database, which SQLite cannot take. The v3 attachments
-API asks Nova about instances, so that path needs ``nova`` too.
+images (bootable, with ``volume_image_metadata``) succeed without storage. Its three processes
+share one database, which SQLite cannot take. The v3 attachments API asks Nova about
+instances, so that path needs ``nova`` too.
 """
 
 from __future__ import annotations
