@@ -302,14 +302,16 @@ def test_status_merge_patch_nulls_removed_nested_fields() -> None:
 
 
 def test_flags_reach_the_workers_the_namespace_and_the_log_level(tmp_path: Any) -> None:
-    """``--<kind>-concurrency``, ``--namespace`` and ``-v`` as ``app.run`` wires them: the
-    worker count each controller runs with, the manager's namespace, the root log level."""
+    """``--<kind>-concurrency``, ``--namespace``, ``--sync-period``, the lease flags and ``-v``
+    as ``app.run`` wires them: the worker count each controller runs with, the manager's
+    namespace, the informers' resync period, the lease duration, the root log level."""
     import logging
 
     import structlog
 
     from osk8s_capo import app
     from osk8s_capo.cli import build_parser
+    from osk8s_capo.kube import OPENSTACK_CLUSTER
 
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
@@ -328,6 +330,9 @@ def test_flags_reach_the_workers_the_namespace_and_the_log_level(tmp_path: Any) 
             "--namespace=team-a",
             "--feature-gates=AutoScaleFromZero=true",
             "-v=5",
+            "--sync-period=5m",
+            "--leader-elect",
+            "--leader-elect-lease-duration=30s",
         ]
     )
     manager = app.build(args, environ={})
@@ -339,6 +344,8 @@ def test_flags_reach_the_workers_the_namespace_and_the_log_level(tmp_path: Any) 
         "openstackmachinetemplate": 2,
     }
     assert manager.options.namespace == "team-a"
+    assert manager.informer(OPENSTACK_CLUSTER).settings.resync_period == 300.0
+    assert manager.options.leader_elect and manager.options.lease_duration == 30.0
     root = logging.getLogger()
     saved = (list(root.handlers), root.level, structlog.get_config())
     try:

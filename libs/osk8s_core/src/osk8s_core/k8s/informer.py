@@ -77,6 +77,11 @@ class Informer:
         self._stopped = False
         self._lists = 0
 
+    @property
+    def settings(self) -> InformerSettings:
+        """What this informer runs with (resync period...)."""
+        return self._settings
+
     def add_handlers(self, handlers: Handlers) -> None:
         """Register before ``run``; objects already cached are not replayed."""
         self._handlers.append(handlers)
