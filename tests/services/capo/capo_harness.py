@@ -262,6 +262,14 @@ class World:
             if e.involved_object.kind == "OpenStackCluster" and e.involved_object.name == name
         ]
 
+    def event_counts(self, name: str) -> dict[str, int]:
+        """Times each reason was recorded on the OpenStackCluster ``name`` (repeats included)."""
+        out: dict[str, int] = {}
+        for e in self.core.list_namespaced_event(self.namespace).items:
+            if e.involved_object.kind == "OpenStackCluster" and e.involved_object.name == name:
+                out[e.reason] = out.get(e.reason, 0) + (e.count or 1)
+        return out
+
     def api_requests(self) -> dict[str, float]:
         """capo_openstack_api_requests_total per request label so far."""
         out: dict[str, float] = {}

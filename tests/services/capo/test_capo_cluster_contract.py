@@ -179,6 +179,7 @@ def test_security_groups_default_and_cluster_rules(
 def test_unchanged_cluster_reconcile_makes_no_write(managed: tuple[World, str]) -> None:
     world, name = managed
     before_rv = world.osc(name)["metadata"]["resourceVersion"]
+    events = world.event_counts(name)
     counts = world.api_requests()
     world.reconciler().reconcile(world.key(name))
     after = world.api_requests()
@@ -190,6 +191,26 @@ def test_unchanged_cluster_reconcile_makes_no_write(managed: tuple[World, str]) 
     }
     assert writes == {}, delta
     assert world.osc(name)["metadata"]["resourceVersion"] == before_rv
+    assert world.event_counts(name) == events  # nothing new to tell
+
+
+def test_each_create_is_told_once_by_an_event(managed: tuple[World, str]) -> None:
+    """CAPO's ``SuccessfulCreate<Kind>`` events, one per object made (capo.md §2.10)."""
+    world, name = managed
+    counts = world.event_counts(name)
+    created = {k: v for k, v in counts.items() if k.startswith("SuccessfulCreate")}
+    assert created == {
+        "SuccessfulCreateNetwork": 1,
+        "SuccessfulCreateSubnet": 1,
+        "SuccessfulCreateRouter": 1,
+        "SuccessfulCreateSecurityGroup": 2,
+        "SuccessfulCreateLoadBalancer": 1,
+        "SuccessfulCreateFloatingIP": 1,
+    }
+    assert counts["Provisioned"] == 1
+    network = world.osc(name)["status"]["network"]
+    messages = [m for t, r, m in world.events_of(name) if r == "SuccessfulCreateNetwork"]
+    assert messages == [f"Created network {network['name']} with id {network['id']}"]
 
 
 def test_rule_change_is_reconciled_by_diff(managed: tuple[World, str], demo: Connection) -> None:
@@ -347,6 +368,7 @@ def test_existing_subnets_auto_external_network_and_user_endpoint(
         reasons = [(t, r) for t, r, _ in world.events_of(name)]
         assert ("Normal", "Provisioned") in reasons
         assert ("Normal", "SuccessfulDeleteCluster") in reasons
+        assert not [r for _, r in reasons if r.startswith("SuccessfulCreate")]  # user objects
     assert demo.network.get_network(net.id).id == net.id
     assert {s.id for s in demo.network.subnets(network_id=net.id)} == {first.id, second.id}
 

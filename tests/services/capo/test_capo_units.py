@@ -455,3 +455,35 @@ def test_requeue_timings_match_capo() -> None:
 
     assert cluster_controller.MACHINES_REQUEUE == 5.0
     assert bastion.REQUEUE == 15.0
+
+
+def test_create_events_name_only_what_this_pass_recorded_first() -> None:
+    from osk8s_capo import cluster_events
+
+    managed = {"managedSubnets": [{"cidr": "10.6.0.0/24"}]}
+    after = {
+        "network": {"id": "n1", "name": "net", "subnets": [{"id": "s1", "name": "net"}]},
+        "router": {"id": "r1", "name": "net"},
+        "controlPlaneSecurityGroup": {"id": "g1", "name": "cp"},
+        "workerSecurityGroup": {"id": "g2", "name": "w"},
+        "apiServerManagedLoadBalancer": {
+            "id": "lb1",
+            "name": "kubeapi",
+            "internalIP": "10.6.0.9",
+            "ip": "203.0.113.4",
+        },
+    }
+    assert cluster_events.created(managed, {}, after) == [
+        ("SuccessfulCreateNetwork", "Created network net with id n1"),
+        ("SuccessfulCreateSubnet", "Created subnet net with id s1"),
+        ("SuccessfulCreateRouter", "Created router net with id r1"),
+        ("SuccessfulCreateSecurityGroup", "Created security group cp with id g1"),
+        ("SuccessfulCreateSecurityGroup", "Created security group w with id g2"),
+        ("SuccessfulCreateLoadBalancer", "Created load balancer kubeapi with id lb1"),
+        ("SuccessfulCreateFloatingIP", "Created floating IP 203.0.113.4"),
+    ]
+    assert cluster_events.created(managed, after, after) == []  # nothing new
+    # The user's network, router and floating IP are not announced as created.
+    user = {"router": {"id": "r1"}, "apiServer": {"floatingIP": "203.0.113.4"}}
+    reasons = [r for r, _ in cluster_events.created(user, {}, after)]
+    assert reasons == ["SuccessfulCreateSecurityGroup"] * 2 + ["SuccessfulCreateLoadBalancer"]

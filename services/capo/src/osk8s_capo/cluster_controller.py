@@ -24,6 +24,7 @@ from osk8s_capo import (
     capi,
     cluster_delete,
     cluster_endpoint,
+    cluster_events,
     cluster_network,
     cluster_secgroups,
     naming,
@@ -116,7 +117,10 @@ class ClusterReconciler:
             for item in status.get("conditions") or []:
                 if latest is not None:
                     item["observedGeneration"] = latest
+            created = cluster_events.created(osc.get("spec") or {}, before, status)
             self._write_status(osc, before, status)
+            for reason, message in created:  # once recorded: a failed write tells again
+                self._event(osc, "Normal", reason, message)
 
     # Normal path
 
