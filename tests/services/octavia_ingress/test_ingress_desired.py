@@ -27,9 +27,11 @@ def node(name: str, ip: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-SERVICES = {
+SERVICES: dict[str, dict[str, Any]] = {
     "web": {"spec": {"ports": [{"name": "http", "port": 80, "nodePort": 30080}]}},
     "api": {"spec": {"ports": [{"name": "grpc", "port": 9000, "nodePort": 30090}]}},
+    # A ClusterIP Service has no nodePort: CPO's "failed to find nodeport" as well.
+    "internal": {"spec": {"type": "ClusterIP", "ports": [{"name": "http", "port": 80}]}},
 }
 NODES = [
     node("a", "10.0.0.1"),
@@ -162,6 +164,14 @@ def test_pools_and_members_by_port_number_and_name() -> None:
         ),
         ({"service": {"name": "web", "port": {"number": 81}}}, "failed to find nodeport"),
         ({"service": {"name": "web", "port": {"name": "nope"}}}, "failed to find nodeport"),
+        (
+            {"service": {"name": "internal", "port": {"number": 80}}},
+            "failed to find nodeport for service ns/internal",
+        ),
+        (
+            {"service": {"name": "internal", "port": {"name": "http"}}},
+            "failed to find nodeport for service ns/internal",
+        ),
     ],
 )
 def test_bad_backends_are_clear_errors(backend: dict[str, Any], message: str) -> None:

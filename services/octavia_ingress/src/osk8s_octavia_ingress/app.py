@@ -2,7 +2,8 @@
 
 Graph: OpenStack client (core credentials, retry, metrics) → LB/L7/FIP/secret layers →
 ``IngressReconciler``; Kubernetes client (``kubernetes:`` section or in-cluster) → informers
-on Ingresses (30 s resync, as CPO), Nodes, IngressClasses → work queue (5 retries, as CPO).
+on Ingresses (30 s resync, as CPO) and IngressClasses (a class change queues the Ingresses
+it may now select or drop) → work queue (5 retries, as CPO).
 The periodic node sync (60 s) updates members. Beyond CPO, leader election on the Lease
 ``kube-system/octavia-ingress-controller``: a second replica waits instead of fighting over
 the same load balancers. No module state.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -20,7 +21,7 @@ from osk8s_core import __version__
 from osk8s_core.credentials.connection import ClientSettings, build_connection
 from osk8s_core.credentials.tls import CaFileStore
 from osk8s_core.k8s.client import KubeClientOptions, build_api_client
-from osk8s_core.k8s.clock import SystemClock
+from osk8s_core.k8s.clock import Clock, SystemClock
 from osk8s_core.k8s.controller import Controller, ControllerSettings
 from osk8s_core.k8s.events import EventRecorder
 from osk8s_core.k8s.informer import Handlers, Informer, InformerSettings
@@ -46,6 +47,7 @@ from osk8s_core.openstack.security_groups import SecurityGroups
 from osk8s_core.openstack.waiting import Waiter
 from osk8s_core.retry import RetryPolicy
 from osk8s_octavia_ingress.config import IngressConfig
+from osk8s_octavia_ingress.ingress_settings import CLASS_ANNOTATION
 from osk8s_octavia_ingress.kube import ApiKubeView, KubeView
 from osk8s_octavia_ingress.octavia_tree import OctaviaTree
 from osk8s_octavia_ingress.reconciler import IngressReconciler, Recorder
@@ -166,11 +168,21 @@ def _no_requeue(outcome: object) -> None:
     del outcome
 
 
+class Syncer(Protocol):
+    """What the serving loop needs of the reconciler."""
+
+    def sync(self, key: str) -> object: ...
+
+    def remember(self, ingress: Any) -> None: ...
+
+    def sync_members(self) -> int: ...
+
+
 def _serve(
-    reconciler: IngressReconciler,
+    reconciler: Syncer,
     kube_client: Any,
     *,
-    clock: SystemClock,
+    clock: Clock,
     stop: threading.Event,
     log: Any,
 ) -> None:
@@ -183,13 +195,35 @@ def _serve(
         clock=clock,
         settings=InformerSettings(resync_period=RESYNC_SECONDS),
     )
+    classes = Informer(
+        ApiListWatch(net.list_ingress_class, description="ingressclasses"),
+        name="ingressclasses",
+        clock=clock,
+    )
     controller = Controller(
         name=COMPONENT,
         reconcile=lambda key: _no_requeue(reconciler.sync(key)),
         queue=WorkQueue(clock=clock),
-        informers=[ingresses],
+        informers=[ingresses, classes],
         settings=ControllerSettings(max_retries=MAX_RETRIES),
         logger=log,
+    )
+
+    def class_changed(_obj: Any) -> None:
+        # Beyond CPO: a class made (or unmade) default, created after its Ingresses or gone
+        # changes which Ingresses are ours: queue every one the legacy annotation does not
+        # decide, at once rather than at the next resync.
+        for ingress in ingresses.store.objects():
+            annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+            if CLASS_ANNOTATION not in annotations:
+                controller.enqueue(ingress)
+
+    classes.add_handlers(
+        Handlers(
+            on_add=class_changed,
+            on_update=lambda _old, new: class_changed(new),
+            on_delete=class_changed,
+        )
     )
 
     def deleted(obj: Any) -> None:

@@ -133,14 +133,7 @@ class IngressReconciler:
             nodes=self._kube.nodes(),
             listener_port=port,
         )
-        attributes: dict[str, Any] = {"allowed_cidrs": list(settings.allowed_cidrs)}
-        attributes.update(dict(settings.timeouts))
-        if refs:
-            attributes["default_tls_container_ref"] = refs[0]
-            attributes["sni_container_refs"] = list(refs)
-        listener_spec = ListenerSpec(
-            resource, "TERMINATED_HTTPS" if refs else "HTTP", port, attributes
-        )
+        listener_spec = build_listener_spec(resource, settings, refs)
         if lb is None and not self._config.octavia.provider_requires_serial_api_calls:
             # The whole tree in one POST (CPO: unless provider-requires-serial-api-calls).
             lb = self._tree.create_populated(lb_spec, listener_spec, tree)
@@ -176,7 +169,9 @@ class IngressReconciler:
             raise IngressError(
                 "TLS Ingress not supported because of Key Manager service unavailable"
             )
-        refs = []
+        # Every Secret is read and converted before anything is stored: a missing or bad one
+        # is an error that leaves nothing behind in Barbican or Octavia.
+        found = []
         for entry in entries:
             secret_name = str(entry.get("secretName") or "")
             secret = self._kube.secret(namespace, secret_name)
@@ -184,6 +179,9 @@ class IngressReconciler:
                 raise IngressError(
                     f'failed to create Barbican secret: secret "{secret_name}" not found'
                 )
+            found.append((secret_name, tls.pkcs12_bundle(secret, name=secret_name)))
+        refs = []
+        for secret_name, bundle in found:
             barbican_name = naming.secret_name(
                 self._config.cluster_name, namespace, name, secret_name
             )
@@ -191,7 +189,6 @@ class IngressReconciler:
             if existing is not None:
                 refs.append(str(existing.secret_ref))
                 continue
-            bundle = tls.pkcs12_bundle(secret, name=secret_name)
             refs.append(tls.store(self._secrets, barbican_name, bundle))
         return refs
 
@@ -316,6 +313,21 @@ class IngressReconciler:
                 continue
             writes += self._tree.sync_members(lb.id, tree.pools)
         return writes
+
+
+def build_listener_spec(
+    resource: str, settings: ingress_settings.IngressSettings, tls_refs: list[str]
+) -> ListenerSpec:
+    """The listener CPO makes: HTTP:80, or TERMINATED_HTTPS:443 with the first TLS secret as
+    the default certificate and every one for SNI; allowed CIDRs and the timeouts that are
+    set as listener attributes (updated in place when they change)."""
+    attributes: dict[str, Any] = {"allowed_cidrs": list(settings.allowed_cidrs)}
+    attributes.update(dict(settings.timeouts))
+    if tls_refs:
+        attributes["default_tls_container_ref"] = tls_refs[0]
+        attributes["sni_container_refs"] = list(tls_refs)
+        return ListenerSpec(resource, "TERMINATED_HTTPS", HTTPS_PORT, attributes)
+    return ListenerSpec(resource, "HTTP", HTTP_PORT, attributes)
 
 
 def _with_kind(ingress: Mapping[str, Any]) -> Mapping[str, Any]:
