@@ -54,6 +54,16 @@ SHARED_PATHS = [
 ]
 
 
+P = "octavia.ingress.kubernetes.io/"
+# Distinct values, so a timeout set on the wrong listener attribute is seen.
+TIMEOUTS = {
+    P + "timeout-client-data": "51000",
+    P + "timeout-member-data": "52000",
+    P + "timeout-member-connect": "5300",
+    P + "timeout-tcp-inspect": "540",
+}
+
+
 @dataclass
 class Shared:
     reconciler: IngressReconciler
@@ -76,7 +86,9 @@ def shared(kube: Kube, make_reconciler: Builder, ingress_conn: Connection) -> It
     kube.service("api", [{"name": "http-api", "port": 8080, "nodePort": API_PORT}])
     cluster = f"t{hashlib.sha256(str(id(kube)).encode()).hexdigest()[:8]}"
     reconciler, counter = make_reconciler(cluster)
-    body = ingress_body("shared", SHARED_PATHS, defaultBackend=backend("web", number=80))
+    body = ingress_body(
+        "shared", SHARED_PATHS, defaultBackend=backend("web", number=80), annotations=TIMEOUTS
+    )
     kube.net.create_namespaced_ingress("default", body)
     lb_api: Any = ingress_conn.load_balancer
     resource = naming.resource_name(cluster, "default", "shared")
@@ -114,6 +126,15 @@ def test_lb_listener_and_pools_carry_upstream_names(
     assert [(li.name, li.protocol, li.protocol_port) for li in listeners] == [
         (shared.resource, "HTTP", 80)
     ]
+    # The four timeout annotations, each on its own listener attribute.
+    listener = listeners[0]
+    assert (
+        listener.timeout_client_data,
+        listener.timeout_member_data,
+        listener.timeout_member_connect,
+        listener.timeout_tcp_inspect,
+    ) == (51000, 52000, 5300, 540)
+    assert listener.allowed_cidrs in (None, ["0.0.0.0/0"])
     pools = {p.name: p for p in lb_api.pools(loadbalancer_id=lb.id)}
     web = hashlib.sha256(b"web+80").hexdigest()
     api = hashlib.sha256(b"api+http-api").hexdigest()
@@ -225,6 +246,124 @@ def test_nodes_follow_in_the_node_sync(
         assert {m.address for m in lb_api.members(pool.id)} == {"10.20.0.11"}
     kube.core.patch_node("node-b", {"spec": {"unschedulable": False}})
     assert shared.reconciler.sync_members() == 2
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
+def test_whitelist_and_timeout_change_update_the_listener_in_place(
+    shared: Shared, kube: Kube, ingress_conn: Connection
+) -> None:
+    lb_api: Any = ingress_conn.load_balancer
+    (listener,) = lb_api.listeners(load_balancer_id=shared.lb.id)
+    kube.net.patch_namespaced_ingress(
+        "shared",
+        "default",
+        {
+            "metadata": {
+                "annotations": {
+                    P + "whitelist-source-range": "10.1.0.0/16,10.2.0.0/16",
+                    P + "timeout-member-connect": "5400",
+                }
+            }
+        },
+    )
+    before = shared.counter.writes()
+    assert shared.reconciler.sync("default/shared").action == "ensured"
+    assert _delta(before, shared.counter.writes()) == {
+        "loadbalancer_listener_update": 1,
+        "loadbalancer_update": 1,
+    }
+    (now,) = lb_api.listeners(load_balancer_id=shared.lb.id)
+    assert now.id == listener.id
+    assert sorted(now.allowed_cidrs) == ["10.1.0.0/16", "10.2.0.0/16"]
+    assert (now.timeout_member_connect, now.timeout_member_data) == (5400, 52000)
+
+
+def _pools(conn: Connection, lb_id: str) -> dict[str, tuple[str, frozenset[Any]]]:
+    """Pool name → (id, its members as (id, address, port))."""
+    lb_api: Any = conn.load_balancer
+    return {
+        p.name: (p.id, frozenset((m.id, m.address, m.protocol_port) for m in lb_api.members(p.id)))
+        for p in lb_api.pools(loadbalancer_id=lb_id)
+    }
+
+
+def test_backend_changes_touch_only_the_differing_objects(
+    shared: Shared, kube: Kube, ingress_conn: Connection
+) -> None:
+    """Beyond CPO (#1417): a path moved to another Service adds that pool and repoints one
+    policy; a NodePort change replaces that pool's members only; a backend no longer used
+    loses its pool. Unchanged pools keep their ids and their members' ids throughout."""
+    lb_api: Any = ingress_conn.load_balancer
+    (listener,) = lb_api.listeners(load_balancer_id=shared.lb.id)
+    web = hashlib.sha256(b"web+80").hexdigest()
+    api = hashlib.sha256(b"api+http-api").hexdigest()
+    alt = hashlib.sha256(b"alt+80").hexdigest()
+    start = _pools(ingress_conn, shared.lb.id)
+    assert set(start) == {web, api}
+    policies = {p.name: p for p in policies_of(ingress_conn, listener.id)}
+    rules = {name: rules_of(ingress_conn, p.id) for name, p in policies.items()}
+
+    # 1. /static (now /assets) moves from web to a new Service alt.
+    kube.service("alt", [{"port": 80, "nodePort": 30182}])
+    paths = [dict(p) for p in SHARED_PATHS]
+    paths[2] = {**paths[2], "path": "/assets", "backend": backend("alt", number=80)}
+    kube.net.patch_namespaced_ingress(
+        "shared", "default", {"spec": {"rules": [{"host": HOST, "http": {"paths": paths}}]}}
+    )
+    before = shared.counter.writes()
+    assert shared.reconciler.sync("default/shared").action == "ensured"
+    assert _delta(before, shared.counter.writes()) == {
+        "loadbalancer_pool_create": 1,
+        "loadbalancer_member_update": 1,  # the new pool's members, one batch
+        "loadbalancer_l7policy_update": 1,  # the moved path's policy repointed
+        "loadbalancer_update": 1,
+    }
+    moved = _pools(ingress_conn, shared.lb.id)
+    assert {web: moved[web], api: moved[api]} == start
+    assert {(a, p) for _, a, p in moved[alt][1]} == {("10.20.0.11", 30182), ("10.20.0.12", 30182)}
+    now = {p.name: p for p in policies_of(ingress_conn, listener.id)}
+    assert {n: p.id for n, p in now.items()} == {n: p.id for n, p in policies.items()}
+    assert {n: rules_of(ingress_conn, p.id) for n, p in now.items()} == rules
+    repointed = [n for n in now if now[n].redirect_pool_id != policies[n].redirect_pool_id]
+    assert len(repointed) == 1 and now[repointed[0]].redirect_pool_id == moved[alt][0]
+
+    # 2. The api Service's NodePort changes: the node sync replaces that pool's members only.
+    kube.core.patch_namespaced_service(
+        "api",
+        "default",
+        {"spec": {"ports": [{"name": "http-api", "port": 8080, "nodePort": API_PORT + 10}]}},
+    )
+    before = shared.counter.writes()
+    assert shared.reconciler.sync_members() == 1
+    assert _delta(before, shared.counter.writes()) == {"loadbalancer_member_update": 1}
+    ported = _pools(ingress_conn, shared.lb.id)
+    assert ported[api][0] == start[api][0]
+    assert {(a, p) for _, a, p in ported[api][1]} == {
+        ("10.20.0.11", API_PORT + 10),
+        ("10.20.0.12", API_PORT + 10),
+    }
+    assert {web: ported[web], alt: ported[alt]} == {web: moved[web], alt: moved[alt]}
+
+    # 3. The path to alt removed: its policy and its now unused pool go, nothing else.
+    kube.net.patch_namespaced_ingress(
+        "shared",
+        "default",
+        {"spec": {"rules": [{"host": HOST, "http": {"paths": paths[:2] + paths[3:]}}]}},
+    )
+    before = shared.counter.writes()
+    assert shared.reconciler.sync("default/shared").action == "ensured"
+    assert _delta(before, shared.counter.writes()) == {
+        "loadbalancer_l7policy_delete": 1,
+        "loadbalancer_pool_delete": 1,
+        "loadbalancer_update": 1,
+    }
+    assert _pools(ingress_conn, shared.lb.id) == {web: ported[web], api: ported[api]}
+    remaining = {p.name: p.id for p in policies_of(ingress_conn, listener.id)}
+    assert remaining == {n: now[n].id for n in now if n != repointed[0]}
+    assert [p.position for p in policies_of(ingress_conn, listener.id)] == [1, 2, 3]
 
 
 def test_missing_backend_is_a_warning_event_and_no_lb(
