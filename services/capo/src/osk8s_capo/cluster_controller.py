@@ -108,19 +108,28 @@ class ClusterReconciler:
         ref = ClusterRef(namespace, name)
         try:
             if capi.is_deleting(osc):
-                return self._delete(osc, ref, status, generation)
-            return self._normal(osc, ref, status, generation)
-        finally:
-            # Our own spec write (controlPlaneEndpoint) bumps the generation: conditions
-            # observed it, so stamp the latest one (no second write on the next pass).
-            latest = meta(osc).get("generation")
-            for item in status.get("conditions") or []:
-                if latest is not None:
-                    item["observedGeneration"] = latest
-            created = cluster_events.created(osc.get("spec") or {}, before, status)
-            self._write_status(osc, before, status)
-            for reason, message in created:  # once recorded: a failed write tells again
-                self._event(osc, "Normal", reason, message)
+                result = self._delete(osc, ref, status, generation)
+            else:
+                result = self._normal(osc, ref, status, generation)
+        except Exception:
+            # Errors too end in a status write (the failing condition carries the message);
+            # a process that dies (SIGKILL, or a test's SimulatedCrash) writes nothing.
+            self._finish(osc, before, status)
+            raise
+        self._finish(osc, before, status)
+        return result
+
+    def _finish(self, osc: dict[str, Any], before: dict[str, Any], status: dict[str, Any]) -> None:
+        # Our own spec write (controlPlaneEndpoint) bumps the generation: conditions
+        # observed it, so stamp the latest one (no second write on the next pass).
+        latest = meta(osc).get("generation")
+        for item in status.get("conditions") or []:
+            if latest is not None:
+                item["observedGeneration"] = latest
+        created = cluster_events.created(osc.get("spec") or {}, before, status)
+        self._write_status(osc, before, status)
+        for reason, message in created:  # once recorded: a failed write tells again
+            self._event(osc, "Normal", reason, message)
 
     # Normal path
 
