@@ -83,7 +83,7 @@ class FakeLbs(Calls):
 class FakeTree(Calls):
     def ensure_listener(self, lb_id: str, spec: Any) -> Any:
         self.log.append("ensure_listener")
-        return SimpleNamespace(id="listener")
+        return SimpleNamespace(id="listener"), []
 
     def apply(self, lb_id: str, listener: Any, tree: Any) -> None:
         self.log.append("apply")

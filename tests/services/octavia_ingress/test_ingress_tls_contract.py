@@ -3,9 +3,10 @@ Neutron and Barbican of the test cloud: one Ingress taken through its life.
 
 It is picked up through the default IngressClass (no annotation), gets a floating IP, allowed
 CIDRs and a timeout; then TLS is added, and the listener becomes TERMINATED_HTTPS on the same
-load balancer and floating IP (CPO cannot change the protocol); the certificate is a PKCS#12
-secret in Barbican. On delete the floating IP is kept (``keep-floatingip``) and every other
-object is gone.
+load balancer and floating IP (CPO cannot change the protocol); each certificate is a PKCS#12
+secret in Barbican, the first the default, all for SNI. TLS removed again goes back to HTTP on
+the same LB and floating IP and releases the Barbican secrets. On delete the floating IP is
+kept (``keep-floatingip``) and every other object is gone.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ pytestmark = pytest.mark.contract
 P = "octavia.ingress.kubernetes.io/"
 
 
-def _secret(kube: Kube, tmp_path: Path) -> x509.Certificate:
-    files = self_signed_localhost(tmp_path)
+def _secret(kube: Kube, tmp_path: Path, name: str = "site-tls") -> x509.Certificate:
+    (tmp_path / name).mkdir()
+    files = self_signed_localhost(tmp_path / name)
     cert = Path(files.cert).read_bytes()
     key = Path(files.key).read_bytes()
     kube.core.create_namespaced_secret(
         "default",
         {
-            "metadata": {"name": "site-tls"},
+            "metadata": {"name": name},
             "type": "kubernetes.io/tls",
             "data": {
                 "tls.crt": base64.b64encode(cert).decode(),
@@ -58,6 +60,7 @@ def test_tls_added_later_keeps_lb_and_floating_ip(  # noqa: PLR0915 (one life, i
     kube.node("tls-node", "10.22.0.11")
     kube.service("site", [{"port": 443, "nodePort": 30443}])
     cert = _secret(kube, tmp_path)
+    _secret(kube, tmp_path, "alt-tls")
     kube.net.create_ingress_class(
         {
             "metadata": {
@@ -115,23 +118,26 @@ def test_tls_added_later_keeps_lb_and_floating_ip(  # noqa: PLR0915 (one life, i
         ingress: Any = kube.net.read_namespaced_ingress("edge", "default")
         assert ingress.status.load_balancer.ingress[0].ip == fip.floating_ip_address
 
-        # TLS added: same LB and floating IP, the listener replaced by TERMINATED_HTTPS:443.
-        kube.net.patch_namespaced_ingress(
-            "edge", "default", {"spec": {"tls": [{"secretName": "site-tls"}]}}
-        )
+        # TLS added (two certificates, SNI): same LB and floating IP, the listener replaced
+        # by TERMINATED_HTTPS:443.
+        tls = [
+            {"secretName": "site-tls", "hosts": ["site.example.com"]},
+            {"secretName": "alt-tls", "hosts": ["alt.example.com"]},
+        ]
+        kube.net.patch_namespaced_ingress("edge", "default", {"spec": {"tls": tls}})
         assert reconciler.sync("default/edge").action == "ensured"
         assert [x.id for x in lb_api.load_balancers(name=resource)] == [lb.id]
         assert [x.id for x in net.ips(port_id=lb.vip_port_id)] == [fip.id]
         (listener,) = lb_api.listeners(load_balancer_id=lb.id)
         assert (listener.protocol, listener.protocol_port) == ("TERMINATED_HTTPS", 443)
         assert sorted(listener.allowed_cidrs) == ["10.0.0.0/8", "192.168.0.0/16"]
-        (secret,) = [
-            s
-            for s in km.secrets()
-            if s.name == naming.secret_name(cluster, "default", "edge", "site-tls")
-        ]
+        stored = {s.name: s for s in km.secrets() if str(s.name).startswith(resource)}
+        secret = stored[naming.secret_name(cluster, "default", "edge", "site-tls")]
+        alt = stored[naming.secret_name(cluster, "default", "edge", "alt-tls")]
+        assert len(stored) == 2
+        # CPO: the first spec.tls entry is the default certificate, every one is for SNI.
         assert listener.default_tls_container_ref == secret.secret_ref
-        assert listener.sni_container_refs == [secret.secret_ref]
+        assert sorted(listener.sni_container_refs) == sorted([secret.secret_ref, alt.secret_ref])
         payload = km.get(
             f"/secrets/{secret.secret_ref.rsplit('/', 1)[-1]}/payload",
             headers={"Accept": "application/octet-stream"},
@@ -144,6 +150,22 @@ def test_tls_added_later_keeps_lb_and_floating_ip(  # noqa: PLR0915 (one life, i
         ingress = kube.net.read_namespaced_ingress("edge", "default")
         assert ingress.status.load_balancer.ingress[0].ip == fip.floating_ip_address
         assert reconciler.sync("default/edge").action == "skipped"
+
+        # TLS removed again: HTTP:80 on the same LB and floating IP; the Barbican secrets the
+        # listener no longer names are deleted.
+        kube.net.patch_namespaced_ingress("edge", "default", {"spec": {"tls": None}})
+        assert reconciler.sync("default/edge").action == "ensured"
+        assert [x.id for x in lb_api.load_balancers(name=resource)] == [lb.id]
+        assert [x.id for x in net.ips(port_id=lb.vip_port_id)] == [fip.id]
+        (listener,) = lb_api.listeners(load_balancer_id=lb.id)
+        assert (listener.protocol, listener.protocol_port) == ("HTTP", 80)
+        assert not listener.default_tls_container_ref and not listener.sni_container_refs
+        assert sorted(listener.allowed_cidrs) == ["10.0.0.0/8", "192.168.0.0/16"]
+        assert [s for s in km.secrets() if str(s.name).startswith(resource)] == []
+        (policy,) = lb_api.l7_policies(listener_id=listener.id)
+        assert {r.rule_value for r in lb_api.l7_rules(policy.id)} == {r"^site\.example\.com(:80)?$"}
+        ingress = kube.net.read_namespaced_ingress("edge", "default")
+        assert ingress.status.load_balancer.ingress[0].ip == fip.floating_ip_address
 
         # Delete: the floating IP stays (keep-floatingip), free; the rest is gone.
         kube.net.delete_namespaced_ingress("edge", "default")

@@ -42,6 +42,13 @@ def _differs(current: Any, wanted: Any) -> bool:
     return bool(current != wanted)
 
 
+def _tls_refs(source: Any) -> list[str]:
+    """The default and SNI certificate refs of a listener (or of its wanted attributes)."""
+    get = source.get if isinstance(source, Mapping) else lambda key: getattr(source, key, None)
+    refs = [get("default_tls_container_ref"), *(get("sni_container_refs") or [])]
+    return [str(ref) for ref in refs if ref]
+
+
 class OctaviaTree:
     """Applies listener and tree specs to one project's load balancers."""
 
@@ -94,8 +101,15 @@ class OctaviaTree:
             body["default_pool"] = {"name": tree.default_pool}
         return self._updates.create_populated(lb, [body], pools=pools)
 
-    def ensure_listener(self, lb_id: str, spec: ListenerSpec) -> Listener:
+    def ensure_listener(self, lb_id: str, spec: ListenerSpec) -> tuple[Listener, list[str]]:
+        """The listener as ``spec`` says, and the TLS secret refs it held before and no
+        longer holds (TLS removed or a secret dropped): the caller releases those."""
         found = self._children.find_listener(lb_id, spec.name)
+        held = set(_tls_refs(found)) if found is not None else set()
+        dropped = sorted(held - set(_tls_refs(spec.attributes)))
+        return self._ensure_listener(lb_id, spec, found), dropped
+
+    def _ensure_listener(self, lb_id: str, spec: ListenerSpec, found: Any) -> Listener:
         if found is not None and (
             found.protocol != spec.protocol or found.protocol_port != spec.port
         ):

@@ -141,7 +141,8 @@ class IngressReconciler:
             lb = self._lbs.create(lb_spec)
         elif provisioning_status(lb) != "ACTIVE":
             lb = self._lbs.wait_active(lb.id)
-        listener = self._tree.ensure_listener(lb.id, listener_spec)
+        listener, dropped = self._tree.ensure_listener(lb.id, listener_spec)
+        self._release_secrets(dropped, self._resource(namespace, name))
         self._tree.apply(lb.id, listener, tree)
         if self._groups is not None:
             self._groups.ensure(namespace, name, tree.node_ports, self._kube.nodes())
@@ -191,6 +192,19 @@ class IngressReconciler:
                 continue
             refs.append(tls.store(self._secrets, barbican_name, bundle))
         return refs
+
+    def _release_secrets(self, refs: list[str], resource: str) -> None:
+        """Barbican secrets the listener no longer uses (TLS removed, a secret dropped from
+        ``spec.tls``), deleted once the listener stopped naming them; only ours, by name."""
+        if self._secrets is None:
+            return
+        for ref in refs:
+            try:
+                secret = self._secrets.get(ref)
+            except errors.NotFound:
+                continue
+            if str(secret.name or "").startswith(f"{resource}_"):
+                self._secrets.delete(ref)
 
     def _address(
         self,
