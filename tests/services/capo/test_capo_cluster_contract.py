@@ -14,7 +14,6 @@ import yaml
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
-from osk8s_capo import leaks as leaks_mod
 from osk8s_capo import naming
 from osk8s_capo.cluster_controller import FINALIZER
 from osk8s_capo.kube import OPENSTACK_SERVER
@@ -485,38 +484,6 @@ def test_missing_external_network_shows_and_recovers(world: World, demo: Connect
     assert osc is not None and osc["status"]["router"]["id"]
     world.delete("ext")
     assert all(not ids for ids in world.cloud_objects("ext").values())
-
-
-def test_leak_report_lists_only_unaccounted_objects(
-    managed: tuple[World, str], demo: Connection
-) -> None:
-    world, name = managed
-    prefix = (naming.network_name(world.namespace, name), f"k8s-cluster-{world.namespace}-{name}-")
-
-    def ours(leaks: list[leaks_mod.Leak]) -> list[tuple[str, str]]:
-        return sorted(
-            (leak.kind, leak.name)
-            for leak in leaks
-            if leak.name.startswith(prefix)
-            or (
-                leak.kind == "floating_ip"
-                and leak.name == world.osc(name)["status"]["apiServerManagedLoadBalancer"]["ip"]
-            )
-        )
-
-    live = leaks_mod.expected_names({(world.namespace, name)})
-    assert ours(leaks_mod.find_leaks(demo.network, demo.load_balancer, live)) == []
-    orphaned = ours(leaks_mod.find_leaks(demo.network, demo.load_balancer, set()))
-    kinds = sorted(kind for kind, _ in orphaned)
-    assert kinds == [
-        "floating_ip",
-        "load_balancer",
-        "network",
-        "router",
-        "security_group",
-        "security_group",
-        "subnet",
-    ], orphaned
 
 
 def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
