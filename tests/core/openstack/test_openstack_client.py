@@ -142,6 +142,39 @@ def test_404_is_not_found_and_not_retried(h: Harness) -> None:
     assert [e for e in h.logs if e["event"] == "openstack call failed"] == []
 
 
+def test_capo_counts_a_404_to_a_get_or_delete_as_an_answer(h: Harness) -> None:
+    """CAPO's ``ObserveRequestIgnoreNotFound`` (capo.md §4): with ``not_found_is_error=False``
+    a 404 on a get/delete is a request but no error; a 404 on a create stays an error. The
+    default (CPO, pinned above) counts every 404."""
+    registry = CollectorRegistry()
+    client = OpenStackClient(
+        h.client.connection,
+        metrics=ApiMetrics(registry, prefix="capo_", not_found_is_error=False),
+        retry_policy=POLICY,
+        logger=structlog.get_logger(),
+    )
+    gone = Reply(404, {"itemNotFound": {"message": "no"}})
+    h.cloud.script("GET", VOL_PATH, gone)
+    h.cloud.script("DELETE", VOL_PATH, gone)
+    h.cloud.script("POST", "/v3/volumes", gone)
+    block_storage = client.connection.block_storage
+    with pytest.raises(errors.NotFound):
+        client.call("volume_get", block_storage.get_volume, "v1")
+    with pytest.raises(errors.NotFound):
+        client.call("volume_delete", block_storage.delete_volume, "v1", ignore_missing=False)
+    with pytest.raises(errors.NotFound):
+        client.call("volume_create", block_storage.create_volume, size=1, idempotent=False)
+
+    def value(name: str, request: str) -> float | None:
+        return registry.get_sample_value(f"capo_openstack_api_{name}", {"request": request})
+
+    for request in ("volume_get", "volume_delete"):
+        assert value("requests_total", request) == 1
+        assert value("request_duration_seconds_count", request) == 1
+        assert (value("request_errors_total", request) or 0.0) == 0
+    assert value("request_errors_total", "volume_create") == 1
+
+
 def test_connection_reset_retried_for_idempotent_calls(h: Harness) -> None:
     h.cloud.script("GET", VOL_PATH, Reply(reset=True), Reply(200, VOLUME))
     assert _get_volume(h).id == "v1"

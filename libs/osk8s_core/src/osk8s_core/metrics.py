@@ -25,6 +25,10 @@ RECONCILE_BUCKETS: Final = (
 )  # fmt: skip
 
 
+_NOT_FOUND_ANSWERS: Final = ("_get", "_delete")
+"""Verbs whose 404 is an expected answer for CAPO (see ``ApiMetrics``)."""
+
+
 @dataclass(frozen=True)
 class _Family:
     duration: Histogram
@@ -51,8 +55,18 @@ class _Family:
 class ApiMetrics:
     """``openstack_api_request_duration_seconds`` / ``_requests_total`` / ``_errors_total``."""
 
-    def __init__(self, registry: CollectorRegistry, *, prefix: str = "") -> None:
-        """``prefix``: CAPO names its family ``capo_openstack_api_request_*`` (``"capo_"``)."""
+    def __init__(
+        self, registry: CollectorRegistry, *, prefix: str = "", not_found_is_error: bool = True
+    ) -> None:
+        """``prefix``: CAPO names its family ``capo_openstack_api_request_*`` (``"capo_"``).
+
+        ``not_found_is_error``: CPO counts every failed call, a 404 included (the default;
+        OCCM's dashboards rely on it). CAPO counts a 404 answer to a get or a delete as a
+        success (its ``ObserveRequestIgnoreNotFound``, capo.md §4): "already gone" is the
+        answer its deletes and lookups expect. Other 404s (a create naming a missing network)
+        stay errors for both.
+        """
+        self._not_found_is_error = not_found_is_error
         self._family = _Family(
             duration=Histogram(
                 f"{prefix}openstack_api_request_duration_seconds",
@@ -77,6 +91,12 @@ class ApiMetrics:
     def observe(self, request: str, seconds: float, *, failed: bool) -> None:
         """Record one API request (one HTTP attempt) of ``seconds``."""
         self._family.observe(request, seconds, failed=failed)
+
+    def not_found_failed(self, request: str) -> bool:
+        """Whether a 404 answer to ``request`` (``<resource>_<verb>``) counts as an error."""
+        if self._not_found_is_error:
+            return True
+        return not request.endswith(_NOT_FOUND_ANSWERS)
 
     def timed(
         self, request: str, *, clock: Clock = time.perf_counter

@@ -92,7 +92,7 @@ def build_dependencies(
     )
     scopes = ScopeFactory(
         connections=connections,
-        metrics=ApiMetrics(manager.registry, prefix="capo_"),
+        metrics=ApiMetrics(manager.registry, prefix="capo_", not_found_is_error=False),
         logger=log,
         crash_points=points,
     )

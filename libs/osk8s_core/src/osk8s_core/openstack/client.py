@@ -151,6 +151,9 @@ class OpenStackClient(Generic[C]):
                     result = fn(*args, **kwargs)
                 failed = False
                 return result
+            except errors.NotFound:
+                failed = self._metrics.not_found_failed(request)
+                raise
             finally:
                 self._metrics.observe(request, self._timer() - start, failed=failed)
 
@@ -175,7 +178,7 @@ class OpenStackClient(Generic[C]):
             )
         except Exception as exc:
             # NotFound is an answer, not a fault: deletes, waits-until-gone and find-or-create
-            # expect it, so it is left to the caller (it is still counted in the metrics).
+            # expect it, so it is left to the caller (counted as ApiMetrics.not_found_failed says).
             if isinstance(exc, errors.NotFound):
                 raise
             self._log.warning(
