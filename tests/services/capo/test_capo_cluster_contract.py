@@ -367,7 +367,8 @@ def test_existing_subnets_auto_external_network_and_user_endpoint(
         reasons = [(t, r) for t, r, _ in world.events_of(name)]
         assert ("Normal", "Provisioned") in reasons
         assert ("Normal", "SuccessfulDeleteCluster") in reasons
-        assert not [r for _, r in reasons if r.startswith("SuccessfulCreate")]  # user objects
+        # The user's network and subnets: neither made nor deleted by us.
+        assert not [r for _, r in reasons if r.endswith(("Network", "Subnet"))], reasons
     assert demo.network.get_network(net.id).id == net.id
     assert {s.id for s in demo.network.subnets(network_id=net.id)} == {first.id, second.id}
 
@@ -518,6 +519,15 @@ def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
     world.converge(name, until=lambda o: o is None, rounds=120)
     left = world.cloud_objects(name)
     assert all(not ids for ids in left.values()), left
+    deleted = {k: v for k, v in world.event_counts(name).items() if k.startswith("SuccessfulDel")}
+    assert deleted == {
+        "SuccessfulDeleteFloatingIP": 1,
+        "SuccessfulDeleteLoadBalancer": 1,
+        "SuccessfulDeleteRouter": 1,
+        "SuccessfulDeleteNetwork": 1,
+        "SuccessfulDeleteSecurityGroup": 2,
+        "SuccessfulDeleteCluster": 1,
+    }
     gone = [lb for lb in demo.load_balancer.load_balancers(name="kube_service_occm_web")
             if lb.id == foreign.id and lb.provisioning_status != "DELETED"]  # fmt: skip
     assert gone == []

@@ -433,9 +433,23 @@ def test_api_load_balancer_deletion_order_and_requeues() -> None:
     ref = ClusterRef("ns", "c1")
     status = {"apiServerManagedLoadBalancer": {"id": "lb-1"}}
     active = _DeleteScope("ACTIVE")
-    pending = cluster_delete.delete_api_load_balancer(active, ref, {}, status)  # type: ignore[arg-type]
+    told: list[tuple[str, str]] = []
+    pending = cluster_delete.delete_api_load_balancer(
+        active,  # type: ignore[arg-type]
+        ref,
+        {},
+        status,
+        tell=lambda reason, message: told.append((reason, message)),
+    )
     assert pending is not None and pending.after == 15.0
     assert active.calls == ["lb_get lb-1", "fip_delete fip-1", "lb_delete lb-1 cascade=True"]
+    assert told == [
+        ("SuccessfulDeleteFloatingIP", "Deleted floating IP 203.0.113.5 with id fip-1"),
+        (
+            "SuccessfulDeleteLoadBalancer",
+            "Deleted load balancer k8s-clusterapi-cluster-ns-c1-kubeapi with id lb-1",
+        ),
+    ]
     user_fip = {"apiServer": {"floatingIP": "203.0.113.5"}}
     kept = _DeleteScope("ACTIVE")
     cluster_delete.delete_api_load_balancer(kept, ref, user_fip, status)  # type: ignore[arg-type]

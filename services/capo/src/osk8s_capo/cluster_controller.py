@@ -349,12 +349,16 @@ class ClusterReconciler:
         delete_foreign = (meta(osc).get("annotations") or {}).get(
             cluster_delete.FOREIGN_LB_ANNOTATION
         ) == "true"
+
+        def tell(reason: str, message: str) -> None:
+            self._event(osc, "Normal", reason, message)
+
         try:
-            pending = cluster_delete.delete_api_load_balancer(scope, ref, spec, status)
+            pending = cluster_delete.delete_api_load_balancer(scope, ref, spec, status, tell=tell)
             if pending is None:
                 status.pop("apiServerManagedLoadBalancer", None)
                 pending = cluster_delete.delete_network(
-                    scope, ref, spec, status, delete_foreign=delete_foreign
+                    scope, ref, spec, status, delete_foreign=delete_foreign, tell=tell
                 )
             if pending is not None:
                 if "not made by this controller" in pending.reason:
@@ -370,8 +374,8 @@ class ClusterReconciler:
                     status, cond.READY, False, cond.DELETING, pending.reason, generation=generation
                 )
                 return Requeue(after=pending.after)
-            cluster_delete.delete_security_groups(scope, ref)
-            cluster_delete.delete_api_floating_ip(scope, ref, spec, status)
+            cluster_delete.delete_security_groups(scope, ref, tell=tell)
+            cluster_delete.delete_api_floating_ip(scope, ref, spec, status, tell=tell)
         except errors.OpenStackError as exc:
             cond.set_condition(
                 status, cond.READY, False, cond.DELETION_FAILED, str(exc), generation=generation

@@ -11,7 +11,7 @@ and deleted only when the OpenStackCluster opts in with ``FOREIGN_LB_ANNOTATION`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +33,18 @@ LB_DELETE_REQUEUE: Final = 15.0
 ``waitForOctaviaLBCleanup``); so are load balancers that block the network."""
 
 
+Tell = Callable[[str, str], None]
+"""Reports a deletion as CAPO's event (reason, message): ``SuccessfulDelete<Kind>``."""
+
+
+def _quiet(reason: str, message: str) -> None:
+    del reason, message
+
+
+def _deleted(tell: Tell, kind: str, words: str, name: str, object_id: str) -> None:
+    tell(f"SuccessfulDelete{kind}", f"Deleted {words} {name} with id {object_id}")
+
+
 @dataclass(frozen=True)
 class Pending:
     """Deletion is under way; look again after ``after`` seconds."""
@@ -42,7 +54,12 @@ class Pending:
 
 
 def delete_api_load_balancer(
-    scope: Scope, cluster: ClusterRef, spec: Mapping[str, Any], status: Mapping[str, Any]
+    scope: Scope,
+    cluster: ClusterRef,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    *,
+    tell: Tell = _quiet,
 ) -> Pending | None:
     lbs = scope.load_balancers
     name = naming.load_balancer_name(cluster.namespace, cluster.name)
@@ -68,9 +85,11 @@ def delete_api_load_balancer(
                 scope.floating_ips.disassociate(fip.id)
             else:
                 scope.floating_ips.delete(fip.id)
+                _deleted(tell, "FloatingIP", "floating IP", fip.floating_ip_address, fip.id)
     if state.startswith("PENDING"):
         return Pending(f"load balancer {lb.id} is {state}", after=LB_DELETE_REQUEUE)
     lbs.delete(lb.id, cascade=True)
+    _deleted(tell, "LoadBalancer", "load balancer", lb.name, lb.id)
     return Pending(f"load balancer {lb.id} deletion requested", after=LB_DELETE_REQUEUE)
 
 
@@ -90,6 +109,7 @@ def delete_network(
     status: Mapping[str, Any],
     *,
     delete_foreign: bool,
+    tell: Tell = _quiet,
 ) -> Pending | None:
     """The managed network, subnet and router; an existing (user) network is left alone."""
     if not spec.get("managedSubnets"):
@@ -125,6 +145,7 @@ def delete_network(
             net.remove_router_interface(router.id, subnet.id)
         if not user_router:
             net.delete_router(router.id)
+            _deleted(tell, "Router", "router", router.name, router.id)
     if network is None:
         return None
     # Leftover ports named after the cluster (machines that went away uncleanly).
@@ -140,20 +161,27 @@ def delete_network(
         if subnet.name == name:
             net.delete_subnet(subnet.id)
     net.delete_network(network.id)
+    _deleted(tell, "Network", "network", network.name, network.id)
     return None
 
 
-def delete_security_groups(scope: Scope, cluster: ClusterRef) -> None:
+def delete_security_groups(scope: Scope, cluster: ClusterRef, *, tell: Tell = _quiet) -> None:
     """All three groups by name (the bastion one too, even when disabled)."""
     sgs = scope.security_groups
     for role in naming.SECGROUP_ROLES:
         group = sgs.find_by_name(naming.security_group_name(cluster.namespace, cluster.name, role))
         if group is not None:
             sgs.delete(group.id)
+            _deleted(tell, "SecurityGroup", "security group", group.name, group.id)
 
 
 def delete_api_floating_ip(
-    scope: Scope, cluster: ClusterRef, spec: Mapping[str, Any], status: Mapping[str, Any]
+    scope: Scope,
+    cluster: ClusterRef,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    *,
+    tell: Tell = _quiet,
 ) -> None:
     """The no-LB API floating IP we made (by our description); never the user's."""
     external = (status.get("externalNetwork") or {}).get("id")
@@ -165,3 +193,4 @@ def delete_api_floating_ip(
     ):
         if fip.description == fip_description(cluster) and fip.floating_ip_address != user_fip:
             scope.floating_ips.delete(fip.id)
+            _deleted(tell, "FloatingIP", "floating IP", fip.floating_ip_address, fip.id)
