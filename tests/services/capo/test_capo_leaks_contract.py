@@ -49,6 +49,8 @@ class Scene:
     """What carries the cluster's naming, by role (network, port, server ...)."""
     user_ids: set[str] = field(default_factory=set)
     """Objects without the cluster's naming, next to the cluster's (never reported)."""
+    seen: list[leaks.Leak] = field(default_factory=list)
+    """The last report's leaks of this cluster (for failure messages)."""
 
     def report(self) -> list[leaks.Leak]:
         kube = self.world.kube
@@ -60,6 +62,7 @@ class Scene:
         assert not self.user_ids & {leak.id for leak in found}, "a user object was reported"
         mine = [leak for leak in found if leak.cluster == self.crn]
         assert len({leak.id for leak in mine}) == len(mine), mine
+        self.seen = mine
         return {leak.kind: leak.id for leak in mine}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -100,6 +103,16 @@ def _make_cloud(scene: Scene, demo: Connection, undo: list[Callable[[], Any]]) -
     subnet = demo.network.create_subnet(
         network_id=net.id, name=naming.subnet_name(ns, CLUSTER), cidr="10.77.0.0/24", ip_version=4
     )
+    lb = demo.load_balancer.create_load_balancer(
+        name=naming.load_balancer_name(ns, CLUSTER), vip_subnet_id=subnet.id
+    )
+
+    def delete_lb() -> None:
+        demo.load_balancer.wait_for_load_balancer(lb.id, status="ACTIVE", wait=120)
+        demo.load_balancer.delete_load_balancer(lb.id, cascade=True)
+        demo.load_balancer.wait_for_delete(lb, wait=120)
+
+    undo.append(delete_lb)
     router = demo.network.create_router(name=naming.router_name(ns, CLUSTER))
     undo.append(lambda: demo.network.delete_router(router.id))
     group = demo.network.create_security_group(
@@ -140,7 +153,8 @@ def _make_cloud(scene: Scene, demo: Connection, undo: list[Callable[[], Any]]) -
 
     undo.append(delete_server)
     ids.update(
-        network=net.id, subnet=subnet.id, router=router.id, security_group=group.id,
+        network=net.id, subnet=subnet.id, load_balancer=lb.id, router=router.id,
+        security_group=group.id,
         floating_ip=fip.id, server_group=sgroup.id, port=port.id, trunk=trunk.id,
         volume=volume.id, server=server.id,
     )  # fmt: skip
@@ -230,7 +244,7 @@ def scene(
 
 
 def test_live_cluster_and_server_account_for_everything(scene: Scene) -> None:
-    assert scene.ours(scene.report()) == {}
+    assert scene.ours(scene.report()) == {}, scene.seen
 
 
 def test_a_machine_accounts_for_its_server_port_and_volume(scene: Scene) -> None:
@@ -286,7 +300,8 @@ def test_cluster_objects_are_reported_once_the_cluster_is_gone(scene: Scene) -> 
     assert scene.ours(found) == {
         kind: ids[kind]
         for kind in (
-            "network", "subnet", "router", "security_group", "floating_ip", "server_group",
+            "network", "subnet", "load_balancer", "router", "security_group", "floating_ip",
+            "server_group",
             "server", "port", "trunk", "volume",
         )
     }  # fmt: skip

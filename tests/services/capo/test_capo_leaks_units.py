@@ -73,6 +73,7 @@ def test_infrastructure_and_user_ports_on_the_cluster_network_are_not_leaks() ->
         port("p-dhcp", "", "net-1", device_owner="network:dhcp"),
         port("p-rif", "", "net-1", device_owner="network:router_interface"),
         port("p-vip", "octavia-lb-x", "net-1", device_owner="Octavia"),
+        port("p-vrrp", "octavia-lb-vrrp-y", "net-1", device_owner="compute:nova", device_id="a"),
         port("p-user", "keepalived-vip", "net-1"),
         port("p-node", "m-0", "net-1", device_owner="compute:nova", device_id="s-1"),
     ]

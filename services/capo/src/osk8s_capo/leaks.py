@@ -45,6 +45,9 @@ CAPO_DESCRIPTION = "Created by cluster-api-provider-openstack"
 _CLUSTER_DESCRIPTION = naming.description("", "").removesuffix("-")
 _INFRA_OWNERS = ("network:", "Octavia", "neutron:LOADBALANCER")
 """Ports of routers, DHCP, floating IPs and load balancers: reported through their owner."""
+_OCTAVIA_PORTS = "octavia-lb-"
+"""Octavia's VIP and amphora VRRP ports (``octavia-lb-<id>``, ``octavia-lb-vrrp-<id>``);
+the VRRP port is a ``compute:`` port of the amphora, which is no machine of ours."""
 
 
 @dataclass(frozen=True)
@@ -89,20 +92,25 @@ def take_inventory(client: OpenStackClient[Any]) -> Inventory:
     trunks: list[Any] = []
     if "trunk" in networking.extensions():
         trunks = client.call("trunk_list", lambda: list(network.trunks()))
+
+    def has(service_type: str) -> bool:
+        """Octavia and Cinder are optional (CAPO's no-LB path is for clouds without one)."""
+        conn = client.connection
+        return bool(client.call("service_catalog_get", lambda: conn.has_service(service_type)))
+
+    load_balancers = LoadBalancers(client).query() if has("load-balancer") else []
     return Inventory(
         networks=networking.networks(),
         subnets=networking.subnets(),
         routers=networking.routers(),
         security_groups=SecurityGroups(client).query(),
-        load_balancers=[
-            lb for lb in LoadBalancers(client).query() if lb.provisioning_status != "DELETED"
-        ],
+        load_balancers=[lb for lb in load_balancers if lb.provisioning_status != "DELETED"],
         floating_ips=FloatingIps(client).query(),
         server_groups=client.call("server_group_list", lambda: list(compute.server_groups())),
         servers=Servers(client).query(),
         ports=Ports(client).query(),
         trunks=trunks,
-        volumes=Volumes(client).query(),
+        volumes=Volumes(client).query() if has("block-storage") else [],
     )
 
 
@@ -201,7 +209,7 @@ class _Report:
     def port_cluster(self, port: Any) -> tuple[str, str] | None:
         """(cluster resource name, network label) a port carries, or None for a user port."""
         owner = str(port.device_owner or "")
-        if owner.startswith(_INFRA_OWNERS):
+        if owner.startswith(_INFRA_OWNERS) or str(port.name or "").startswith(_OCTAVIA_PORTS):
             return None
         capo = str(port.description or "").startswith(CAPO_DESCRIPTION)
         named = self.named_networks.get(str(port.network_id))
@@ -251,12 +259,10 @@ class _Report:
                 self.add("trunk", trunk, self.port_crn[parent], why)
         self.volumes()
 
-    def volume_owner(self, volume: Any) -> str | None:
-        for attachment in getattr(volume, "attachments", None) or []:
-            crn = self.server_crn.get(str(attachment.get("server_id") or ""))
-            if crn is not None:
-                return crn
-        name = str(volume.name or "")
+    def volume_prefixes(self) -> dict[str, str]:
+        """Name prefix → cluster: ``<server>-`` of claimed servers and of claimed ports'
+        servers (``<server>-<suffix>``), then ``<cluster>-`` of live clusters (CAPI's
+        machine names start with the cluster name)."""
         prefixes: dict[str, str] = {}
         for server in self.inv.servers:
             if str(server.id) in self.server_crn:
@@ -266,14 +272,23 @@ class _Report:
                 prefixes[f"{str(port.name).rsplit('-', 1)[0]}-"] = self.port_crn[str(port.id)]
         for crn, (_, cluster) in self.acc.clusters.items():
             prefixes.setdefault(f"{cluster}-", crn)
+        return prefixes
+
+    def volume_owner(self, volume: Any, prefixes: dict[str, str]) -> str | None:
+        for attachment in getattr(volume, "attachments", None) or []:
+            crn = self.server_crn.get(str(attachment.get("server_id") or ""))
+            if crn is not None:
+                return crn
+        name = str(volume.name or "")
         matches = [prefix for prefix in prefixes if name.startswith(prefix)]
         return prefixes[max(matches, key=len)] if matches else None
 
     def volumes(self) -> None:
+        prefixes = self.volume_prefixes()
         for volume in self.inv.volumes:
             if not str(volume.description or "").startswith(CAPO_DESCRIPTION):
                 continue  # user and CSI volumes never carry CAPO's description
-            crn = self.volume_owner(volume)
+            crn = self.volume_owner(volume, prefixes)
             if crn is None:
                 continue
             attached = {str(a.get("server_id")) for a in getattr(volume, "attachments", None) or []}
