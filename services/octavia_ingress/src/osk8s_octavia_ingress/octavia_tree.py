@@ -44,8 +44,11 @@ def _differs(current: Any, wanted: Any) -> bool:
 
 def _tls_refs(source: Any) -> list[str]:
     """The default and SNI certificate refs of a listener (or of its wanted attributes)."""
-    get = source.get if isinstance(source, Mapping) else lambda key: getattr(source, key, None)
-    refs = [get("default_tls_container_ref"), *(get("sni_container_refs") or [])]
+
+    def value(key: str) -> Any:
+        return source.get(key) if isinstance(source, Mapping) else getattr(source, key, None)
+
+    refs = [value("default_tls_container_ref"), *(value("sni_container_refs") or [])]
     return [str(ref) for ref in refs if ref]
 
 
@@ -109,7 +112,7 @@ class OctaviaTree:
         dropped = sorted(held - set(_tls_refs(spec.attributes)))
         return self._ensure_listener(lb_id, spec, found), dropped
 
-    def _ensure_listener(self, lb_id: str, spec: ListenerSpec, found: Any) -> Listener:
+    def _ensure_listener(self, lb_id: str, spec: ListenerSpec, found: Listener | None) -> Listener:
         if found is not None and (
             found.protocol != spec.protocol or found.protocol_port != spec.port
         ):
