@@ -304,6 +304,38 @@ def test_ccm_existing_secret_is_not_created(charts: ModuleType) -> None:
     assert {"name": "cloud-config-volume", "secret": {"secretName": "mine"}} in pod["volumes"]
 
 
+def test_octavia_ingress_config_is_upstreams_configmap(charts: ModuleType) -> None:
+    """Upstream's form (using-octavia-ingress-controller.md): ConfigMap
+    octavia-ingress-controller-config, key ``config``, read from
+    /etc/config/octavia-ingress-controller-config.yaml; a Secret only when asked for."""
+    chart = "octavia-ingress-controller"
+    rendered = charts.render(chart, {"config": {"cluster-name": "c7"}})
+    assert rendered.of_kind("Secret") == []
+    config_map = rendered.named("ConfigMap", "octavia-ingress-controller-config")
+    assert yaml.safe_load(config_map["data"]["config"])["cluster-name"] == "c7"
+    pod = rendered.of_kind("StatefulSet")[0]["spec"]["template"]["spec"]
+    args = _args(pod, "octavia-ingress-controller")
+    assert "--config=/etc/config/octavia-ingress-controller-config.yaml" in args
+    items = [{"key": "config", "path": "octavia-ingress-controller-config.yaml"}]
+    volume = next(v for v in pod["volumes"] if v["name"] == "config")
+    assert volume == {
+        "name": "config",
+        "configMap": {"name": "octavia-ingress-controller-config", "items": items},
+    }
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "config")
+    assert mount["mountPath"] == "/etc/config"
+    # An operator's own ConfigMap (e.g. upstream's, applied unchanged): none is made.
+    own = charts.render(chart, {"existingConfigMap": "mine"})
+    assert own.of_kind("ConfigMap") == []
+    volume = own.of_kind("StatefulSet")[0]["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["configMap"] == {"name": "mine", "items": items}
+    # Opt-in: the credentials in a Secret of the same shape.
+    secret = charts.render(chart, {"existingSecret": "creds"})
+    assert secret.of_kind("ConfigMap") == [] and secret.of_kind("Secret") == []
+    volume = secret.of_kind("StatefulSet")[0]["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["secret"] == {"secretName": "creds", "items": items}
+
+
 def test_cinder_storage_classes_and_split_services(charts: ModuleType) -> None:
     rendered = charts.render("openstack-cinder-csi", {"clusterID": "c9", "pvcAnnotations": True})
     classes = {
