@@ -3,7 +3,8 @@
 A Node's ``providerID`` names a "server" whose Neutron port (made here with that device id)
 gets the Ingress's security group: named like the LB, tagged as CPO tags it, with a TCP rule
 from the VIP subnet to the NodePort. The Ingress asks for an existing floating IP
-(``floatingip``), which is associated to its VIP. On delete the port loses the group, the group
+(``floatingip``), which is associated to its VIP once it is free (while another port holds it,
+the sync is a clear error and leaves it there). On delete the port loses the group, the group
 is gone, and the floating IP is released (no ``keep-floatingip``, as CPO).
 """
 
@@ -17,6 +18,7 @@ from openstack.connection import Connection
 
 from osk8s_core.config import CloudConfig
 from osk8s_octavia_ingress import naming
+from osk8s_octavia_ingress.desired import IngressError
 
 from .conftest import Builder, Kube, delete_lbs
 
@@ -74,6 +76,20 @@ def test_security_group_and_given_floating_ip(
             },
         )
         reconciler, _ = make_reconciler(cluster, floating=True, manage_security_groups=True)
+        # The given FIP is bound to another port first: a clear error, the FIP left alone.
+        net.update_ip(fip.id, port_id=port.id)
+        message = f"floating IP {fip.floating_ip_address} is already in use by another port"
+        with pytest.raises(IngressError, match=message):
+            reconciler.sync("default/guarded")
+        assert net.get_ip(fip.id).port_id == port.id
+        failed = [
+            (e.type, e.message)
+            for e in kube.core.list_namespaced_event("default").items
+            if e.involved_object.name == "guarded"
+        ]
+        assert failed == [("Warning", message)]
+        # Freed by its owner: the next pass takes it.
+        net.update_ip(fip.id, port_id=None)
         assert reconciler.sync("default/guarded").action == "ensured"
         (group,) = net.security_groups(name=resource)
         assert group.description == (
