@@ -204,3 +204,22 @@ def test_incomplete_credentials_exit_1_with_one_clear_line(
     text = out.out + out.err
     assert "cannot start" in text and "pw-not-logged" not in text
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_flag_shows_debug_lines_only_when_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], debug: bool
+) -> None:
+    document = {
+        "cluster-name": "c-debug",
+        "octavia": {"subnet-id": "s"},
+        "openstack": {"auth-url": "http://127.0.0.1:1/v3", "password": "pw-not-logged"},
+    }
+    flags = ["--debug"] if debug else []
+    assert main([*flags, f"--config={write(tmp_path, document)}"]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Using config file" in text
+    assert ("config read" in text) is debug
+    assert ("c-debug" in text) is debug
+    assert "pw-not-logged" not in text

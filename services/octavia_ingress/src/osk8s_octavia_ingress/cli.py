@@ -52,6 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("Failed to read config file", error=str(exc))
         return EXIT_CONFIG
     log.info("Using config file", file=config.file)
+    # --debug (CPO: logrus debug level) shows what was read, never a credential.
+    log.debug(
+        "config read",
+        cluster_name=config.cluster_name,
+        subnet_id=config.octavia.subnet_id,
+        floating_network_id=config.octavia.floating_network_id,
+        manage_security_groups=config.octavia.manage_security_groups,
+        provider_requires_serial_api_calls=config.octavia.provider_requires_serial_api_calls,
+    )
     for warning in config.warnings:
         log.warning("config warning", detail=warning)
     try:
