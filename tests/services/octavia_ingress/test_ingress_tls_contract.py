@@ -4,7 +4,8 @@ Neutron and Barbican of the test cloud: one Ingress taken through its life.
 It is picked up through the default IngressClass (no annotation), gets a floating IP, allowed
 CIDRs and a timeout; then TLS is added, and the listener becomes TERMINATED_HTTPS on the same
 load balancer and floating IP (CPO cannot change the protocol); each certificate is a PKCS#12
-secret in Barbican, the first the default, all for SNI. TLS removed again goes back to HTTP on
+secret in Barbican, the first the default, all for SNI; a certificate rotated into a new Secret
+replaces its Barbican secret on the same listener. TLS removed again goes back to HTTP on
 the same LB and floating IP and releases the Barbican secrets. On delete the floating IP is
 kept (``keep-floatingip``) and every other object is gone.
 """
@@ -150,6 +151,26 @@ def test_tls_added_later_keeps_lb_and_floating_ip(  # noqa: PLR0915 (one life, i
         ingress = kube.net.read_namespaced_ingress("edge", "default")
         assert ingress.status.load_balancer.ingress[0].ip == fip.floating_ip_address
         assert reconciler.sync("default/edge").action == "skipped"
+
+        # Rotation as documented: the new certificate in a new Secret named in spec.tls. The
+        # listener switches to its Barbican secret in place; the old one is deleted after.
+        rotated = _secret(kube, tmp_path, "alt-tls-2")
+        tls[1] = {"secretName": "alt-tls-2", "hosts": ["alt.example.com"]}
+        kube.net.patch_namespaced_ingress("edge", "default", {"spec": {"tls": tls}})
+        assert reconciler.sync("default/edge").action == "ensured"
+        (now,) = lb_api.listeners(load_balancer_id=lb.id)
+        assert now.id == listener.id
+        stored = {s.name: s for s in km.secrets() if str(s.name).startswith(resource)}
+        new = stored[naming.secret_name(cluster, "default", "edge", "alt-tls-2")]
+        assert set(stored) == {secret.name, new.name}  # alt-tls's Barbican secret is gone
+        assert now.default_tls_container_ref == secret.secret_ref
+        assert sorted(now.sni_container_refs) == sorted([secret.secret_ref, new.secret_ref])
+        payload = km.get(
+            f"/secrets/{new.secret_ref.rsplit('/', 1)[-1]}/payload",
+            headers={"Accept": "application/octet-stream"},
+        ).content
+        bundle = pkcs12.load_pkcs12(payload, None)
+        assert bundle.cert is not None and bundle.cert.certificate == rotated
 
         # TLS removed again: HTTP:80 on the same LB and floating IP; the Barbican secrets the
         # listener no longer names are deleted.
