@@ -79,6 +79,13 @@ class FakeLbs(Calls):
         self.log.append("update")
         return self.lb
 
+    def wait_active(self, lb_id: str) -> Any:
+        self.log.append("wait_active")
+        return self.lb
+
+    def delete(self, lb_id: str, **options: Any) -> None:
+        self.log.append("delete")
+
 
 class FakeTree(Calls):
     def ensure_listener(self, lb_id: str, spec: Any) -> Any:
@@ -104,6 +111,17 @@ class FakeFips(Calls):
 
 
 class FakeSecrets(Calls):
+    def __init__(self, stored: list[Any] | None = None) -> None:
+        super().__init__()
+        self.stored = stored or []
+
+    def query(self, **filters: Any) -> list[Any]:
+        self.log.append("query")
+        return self.stored
+
+    def delete(self, ref: str) -> None:
+        self.log.append(f"delete {ref}")
+
     def find_by_name(self, name: str) -> Any:
         self.log.append("find_by_name")
         return None
@@ -270,3 +288,27 @@ def test_a_given_floating_ip_bound_to_another_port_is_an_error_and_left_alone() 
     assert fips.log == ["query"]  # read, never associated, created or deleted
     assert recorder.events == [("Warning", "Failed", message)]
     assert kube.addresses == []
+
+
+def test_delete_releases_our_barbican_secrets_even_when_the_last_spec_had_no_tls() -> None:
+    # A crash after TLS was removed from the listener but before its secrets were deleted:
+    # the Ingress (now without TLS) is deleted later, and the leftovers still go.
+    resource = "kube_ingress_c_ns_i"
+    stored = [
+        SimpleNamespace(name=f"{resource}_site-tls", secret_ref="ref/ours"),
+        SimpleNamespace(name="kube_ingress_c_ns_other_site-tls", secret_ref="ref/theirs"),
+    ]
+    secrets = FakeSecrets(stored)
+    reconciler, _, lbs, _, _ = _reconciler(
+        FakeKube(_ingress()), lbs=FakeLbs(_live_lb()), secrets=secrets
+    )
+    assert reconciler.delete("ns", "i", _ingress()).action == "deleted"
+    assert "delete" in lbs.log
+    assert secrets.log == ["query", "delete ref/ours"]
+
+
+def test_deleting_an_ingress_without_lb_or_tls_makes_no_barbican_call() -> None:
+    secrets = FakeSecrets()
+    reconciler, _, _, _, _ = _reconciler(FakeKube(_ingress()), secrets=secrets)
+    assert reconciler.delete("ns", "i", _ingress()).action == "absent"
+    assert secrets.log == []

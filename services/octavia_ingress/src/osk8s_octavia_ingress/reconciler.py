@@ -265,7 +265,12 @@ class IngressReconciler:
             if self._groups is not None:
                 self._groups.delete(namespace, name)
             self._delete_lb(lb)
-        if self._secrets is not None and (last is None or (last.get("spec") or {}).get("tls")):
+        # Barbican secrets by name prefix (as CPO) whenever an LB went, even if the last spec
+        # had no TLS: a crash between a TLS listener's removal and its secrets' release must
+        # not leave them for ever. Without an LB only when TLS may have been asked for, so
+        # resyncs of Ingresses that are not ours make no Barbican call.
+        had_tls = last is None or bool((last.get("spec") or {}).get("tls"))
+        if self._secrets is not None and (lb is not None or had_tls):
             prefix = f"{resource}_"
             for secret in self._secrets.query():
                 if str(secret.name or "").startswith(prefix):
