@@ -50,6 +50,22 @@ def test_machine_create_rules() -> None:
     assert [e.path for e in webhooks.validate_machine(sg, None)] == ["spec.ports"]
 
 
+def test_floating_ip_pool_ref_is_refused_on_create_with_a_clear_message() -> None:
+    """osk8s has no OpenStackFloatingIPPool controller: the claim would never be answered, so
+    the field is refused on every kind that carries it rather than silently ignored."""
+    pool = {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "OpenStackFloatingIPPool",
+            "name": "pool"}  # fmt: skip
+    with_pool = machine(floatingIPPoolRef=pool)
+    for validate in (webhooks.validate_machine, webhooks.validate_server):
+        [err] = validate(with_pool, None)
+        assert (err.path, err.type) == ("spec.floatingIPPoolRef", "Forbidden")
+        assert "not supported by osk8s yet" in str(err)
+    tmpl = {"metadata": {"name": "t"}, "spec": {"template": {"spec": with_pool["spec"]}}}
+    [err] = webhooks.validate_machine_template(tmpl, None)
+    assert err.path == "spec.template.spec.floatingIPPoolRef" and "not supported" in err.detail
+    assert webhooks.validate_machine(machine(), None) == []
+
+
 def test_machine_update_rules() -> None:
     old = machine(ports=[{"nameSuffix": "a", "allowedAddressPairs": [{"ipAddress": "10.0.0.9"}]}])
     # providerID may be set once, identityRef and allowedAddressPairs change freely

@@ -8,6 +8,12 @@ name first (ports by name + network, volumes by name and size, the server by exa
 crash between a create and its status write converges to one server and one set of ports.
 Deletion works from deterministic names when status was lost. User-supplied objects (server
 groups, networks, security groups) are never deleted.
+
+Pause follows the labelled Cluster (``spec.paused``) or the object's annotation, as CAPO.
+Events as CAPO's recorder names them (``SuccessfulCreatePort``, ``SuccessfulCreateServer``,
+``FailedCreateServer``, ``DuplicateServerNames``, ``SuccessfulDeleteServer``...), on the
+OpenStackServer. ``floatingIPPoolRef`` is refused (condition, nothing created): there is no
+OpenStackFloatingIPPool controller yet (capo.md §1.7).
 """
 
 from __future__ import annotations
@@ -18,9 +24,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
+from osk8s_capo import capi
 from osk8s_capo import conditions as cond
 from osk8s_capo.credentials import IdentityError, IdentityRef
-from osk8s_capo.kube import OPENSTACK_SERVER, PAUSED_ANNOTATION, KubeObjects, annotations_of, meta
+from osk8s_capo.kube import (
+    CLUSTER,
+    CLUSTER_NAME_LABEL,
+    OPENSTACK_SERVER,
+    KubeObjects,
+    labels_of,
+    meta,
+)
 from osk8s_capo.manager import ControllerSpec
 from osk8s_capo.server_boot import (
     addresses,
@@ -31,15 +45,18 @@ from osk8s_capo.server_boot import (
 )
 from osk8s_capo.server_cloud import ServerCloud
 from osk8s_capo.server_resolve import PortDefaults, ResolveError, port_name, resolve
+from osk8s_capo.webhooks import FLOATING_IP_POOL_UNSUPPORTED
 from osk8s_core import errors
 from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
 from osk8s_core.k8s.controller import Requeue
+from osk8s_core.k8s.events import ObjectRef
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
     from osk8s_capo.app import Dependencies
     from osk8s_capo.manager import Manager
+    from osk8s_core.k8s.events import EventRecorder, EventType
     from osk8s_core.openstack.client import OpenStackClient
 
 FINALIZER: Final = "openstackserver.infrastructure.cluster.x-k8s.io"
@@ -67,13 +84,14 @@ class ServerReconciler:
     client_for: ClientFor
     cloud_for: Callable[[OpenStackClient[Connection]], ServerCloud] = ServerCloud.over
     crash_points: CrashPoints = NO_CRASH_POINTS
+    events: EventRecorder | None = None
 
     def reconcile(self, namespace: str, name: str) -> Requeue | None:
         obj = self.kube.get(OPENSTACK_SERVER, namespace, name)
         if obj is None:
             return None
         log = structlog.get_logger("osk8s.capo.server").bind(server=f"{namespace}/{name}")
-        if PAUSED_ANNOTATION in annotations_of(obj):
+        if self.paused(namespace, obj):
             return None
         status: dict[str, Any] = dict(obj.get("status") or {})
         try:
@@ -87,6 +105,17 @@ class ServerReconciler:
         if meta(obj).get("deletionTimestamp"):
             return run.delete()
         return run.normal()
+
+    def paused(self, namespace: str, obj: Mapping[str, Any]) -> bool:
+        """CAPO: the object's annotation, or ``spec.paused`` of the Cluster it is labelled with
+        (a server with no such label, or whose Cluster is gone, follows its annotation only)."""
+        cluster_name = labels_of(obj).get(CLUSTER_NAME_LABEL)
+        cluster = self.kube.get(CLUSTER, namespace, cluster_name) if cluster_name else None
+        return capi.is_paused(cluster, obj)
+
+    def event(self, obj: Mapping[str, Any], type_: EventType, reason: str, message: str) -> None:
+        if self.events is not None:
+            self.events.event(ObjectRef.of(obj), type_, reason, message)
 
     def _write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
         self.crash_points.reach("openstackserver_status_write.before")
@@ -119,6 +148,9 @@ class _Run:
         self.condition(False, reason, str(exc))
         self.write()
 
+    def event(self, type_: EventType, reason: str, message: str) -> None:
+        self.owner.event(self.obj, type_, reason, message)
+
     # -- normal path -------------------------------------------------------------------------
 
     def normal(self) -> Requeue | None:
@@ -132,6 +164,18 @@ class _Run:
             }
             self.obj = self.owner.kube.patch(OPENSTACK_SERVER, self.obj, body)
         cond.set_condition(self.status, cond.AUTHENTICATED, True, cond.READY_REASON)
+        user_data: bytes | None = None
+        if not self.status.get("instanceID"):
+            # checked before anything is made: a server that cannot boot gets no ports
+            try:
+                if self.spec.get("floatingIPPoolRef"):
+                    raise errors.ConfigError(
+                        f"spec.floatingIPPoolRef {FLOATING_IP_POOL_UNSUPPORTED}"
+                    )
+                user_data = self.user_data()
+            except (errors.ConfigError, IdentityError) as exc:
+                self.fail(DEPENDENCY_FAILED, exc)
+                raise errors.ConfigError(str(exc)) from exc
         if not self.status.get("resolved"):
             try:
                 self.status["resolved"] = resolve(self.spec, self.port_defaults(), self.cloud)
@@ -141,7 +185,7 @@ class _Run:
             self.write()  # persisted before anything is created
         resolved = self.status["resolved"]
         port_ids = self.ensure_ports(resolved)
-        server = self.ensure_server(resolved, port_ids)
+        server = self.ensure_server(resolved, port_ids, user_data)
         return self.record_state(server)
 
     def port_defaults(self) -> PortDefaults:
@@ -173,7 +217,15 @@ class _Run:
                     self.cloud.trunks.create(str(created.id), port["name"])
             except errors.OpenStackError as exc:
                 self.fail(PORT_CREATE_FAILED, exc)
+                self.event(
+                    "Warning", "FailedCreatePort", f"Failed to create port {port['name']}: {exc}"
+                )
                 raise
+            self.event(
+                "Normal",
+                "SuccessfulCreatePort",
+                f"Created port {port['name']} with id {created.id}",
+            )
             ids.append(str(created.id))
             self.status["resources"] = {"ports": [{"id": i} for i in ids]}
             self.write()  # the ID is recorded before the next create
@@ -186,10 +238,14 @@ class _Run:
         data = self.owner.kube.read_secret(self.namespace, str(ref))
         value = data.get("value")
         if value is None:
-            raise errors.ConfigError(f"bootstrap data Secret {ref} has no 'value' key")
+            raise errors.ConfigError(
+                f"bootstrap data Secret {self.namespace}/{ref} has no 'value' key"
+            )
         return value.encode()
 
-    def ensure_server(self, resolved: Mapping[str, Any], port_ids: list[str]) -> Any:
+    def ensure_server(
+        self, resolved: Mapping[str, Any], port_ids: list[str], user_data: bytes | None
+    ) -> Any:
         instance_id = self.status.get("instanceID")
         if instance_id:
             try:
@@ -212,15 +268,28 @@ class _Run:
                 resolved,
                 port_ids=port_ids,
                 volume_ids=volume_ids,
-                user_data=self.user_data(),
+                user_data=user_data,
             )
             server = self.cloud.servers.create(self.name, **attrs)
+        except errors.AmbiguousMatch as exc:
+            # CAPO: more than one server of this exact name; adopting either could be wrong and
+            # booting a third would add to the mess, so the user must delete the extra one
+            message = f"{exc}: delete the extra server(s) named {self.name!r} in Nova"
+            self.fail(INSTANCE_CREATE_FAILED, RuntimeError(message))
+            self.event("Warning", "DuplicateServerNames", message)
+            raise
         except errors.OpenStackError as exc:
             self.status["instanceState"] = "ERROR"
             self.fail(INSTANCE_CREATE_FAILED, exc)
+            self.event(
+                "Warning", "FailedCreateServer", f"Failed to create server {self.name}: {exc}"
+            )
             raise
         self.status["instanceID"] = str(server.id)
         self.write()  # the instance ID is recorded before anything else happens
+        self.event(
+            "Normal", "SuccessfulCreateServer", f"Created server {self.name} with id {server.id}"
+        )
         return server
 
     def record_state(self, server: Any) -> Requeue | None:
@@ -265,7 +334,13 @@ class _Run:
                 self.cloud.servers.delete(str(found.id))
             except errors.OpenStackError as exc:
                 self.fail(INSTANCE_DELETE_FAILED, exc)
+                self.event(
+                    "Warning", "FailedDeleteServer", f"Failed to delete server {self.name}: {exc}"
+                )
                 raise
+            self.event(
+                "Normal", "SuccessfulDeleteServer", f"Deleted server {self.name} with id {found.id}"
+            )
             return Requeue(after=REQUEUE_DELETE)  # until Nova says it is gone
         for port_id in self.port_ids_for_delete():
             trunk = self.cloud.trunks.of_port(port_id)
@@ -312,6 +387,7 @@ def register(manager: Manager, deps: Dependencies) -> None:
         kube=deps.kube,
         client_for=lambda namespace, ref: deps.scopes.scope(namespace, ref).client,
         crash_points=deps.crash_points,
+        events=deps.events,
     )
 
     def reconcile_key(key: str) -> Requeue | None:

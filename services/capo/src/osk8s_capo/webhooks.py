@@ -24,6 +24,10 @@ TEMPLATE_IMMUTABLE: Final = (
     "OpenStackMachineTemplate spec.template.spec field is immutable. Please create a new "
     "resource instead. Ref doc: https://cluster-api.sigs.k8s.io/tasks/change-machine-template.html"
 )
+FLOATING_IP_POOL_UNSUPPORTED: Final = (
+    "is not supported by osk8s yet (no OpenStackFloatingIPPool controller); remove it and give "
+    "the server a floating IP another way"
+)
 SERVER_IMMUTABLE: Final = (
     "OpenStackServer spec field is immutable. Please create a new resource instead."
 )
@@ -108,8 +112,12 @@ def _drop_address_pairs(spec: dict[str, Any]) -> None:
 
 
 def machine_spec_create_errors(spec: Obj, path: str) -> list[FieldError]:
-    """The create checks shared by OpenStackMachine and OpenStackServer."""
+    """The create checks shared by OpenStackMachine and OpenStackServer (and templates)."""
     errs: list[FieldError] = []
+    if spec.get("floatingIPPoolRef"):
+        # ours, not CAPO's: without an OpenStackFloatingIPPool controller the claim would
+        # never be answered, so it is refused rather than silently ignored
+        errs.append(forbidden(f"{path}.floatingIPPoolRef", FLOATING_IP_POOL_UNSUPPORTED))
     if spec.get("rootVolume"):
         for device in spec.get("additionalBlockDevices") or []:
             if device.get("name") == ROOT_VOLUME_NAME:
@@ -168,6 +176,8 @@ def validate_machine_template(
     if old is None:
         if _get(new, "spec", "template", "spec", "providerID"):
             return [forbidden("spec.template.spec.providerID", "cannot be set in templates")]
+        if _get(new, "spec", "template", "spec", "floatingIPPoolRef"):
+            return [forbidden("spec.template.spec.floatingIPPoolRef", FLOATING_IP_POOL_UNSUPPORTED)]
         return []
     if _dry_run_topology(new, dry_run):
         return []
