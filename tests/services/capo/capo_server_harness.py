@@ -87,6 +87,7 @@ class ServerWorld:
             client_for=self.client_for(points),
             cloud_for=lambda client: ServerCloud.over(client, waiter=FAST_WAIT),
             crash_points=points,
+            events=self.world.events,
         )
 
     @property
@@ -110,6 +111,14 @@ class ServerWorld:
 
     def get(self, name: str) -> dict[str, Any] | None:
         return self.kube.get(OPENSTACK_SERVER, self.namespace, name)
+
+    def event_reasons(self, name: str) -> dict[str, str]:
+        """reason → message of the Events recorded on the OpenStackServer ``name``."""
+        return {
+            e.reason: e.message
+            for e in self.world.core.list_namespaced_event(self.namespace).items
+            if e.involved_object.kind == "OpenStackServer" and e.involved_object.name == name
+        }
 
     def converge(
         self,

@@ -121,6 +121,10 @@ def test_server_lifecycle_ports_user_data_and_idle(
 
     servers.delete("srv-a")
     assert servers.cloud_objects("srv-a") == {"servers": [], "ports": [], "volumes": []}
+    events = servers.event_reasons("srv-a")  # CAPO's recorder reasons, on the OpenStackServer
+    assert f"with id {server.id}" in events["SuccessfulCreateServer"]
+    assert f"with id {server.id}" in events["SuccessfulDeleteServer"]
+    assert events["SuccessfulCreatePort"].startswith("Created port srv-a-")
     assert list(demo.network.trunks(name="srv-a-0")) == []
     assert demo.network.get_network(net.network_id) is not None
     assert demo.network.get_security_group(net.security_group_id) is not None
@@ -162,13 +166,26 @@ def test_server_boots_with_extra_volume_and_local_devices(
     assert servers.cloud_objects("srv-bdm") == {"servers": [], "ports": [], "volumes": []}
 
 
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"flavor": "no-such-flavor"}, "no-such-flavor"),
+        ({"image": {"filter": {"name": "no-such-image"}}}, "no-such-image"),
+        ({"image": {"filter": {"name": "capo-twin-image"}}}, "capo-twin-image"),
+    ],
+    ids=["flavor", "image-none", "image-several"],
+)
 def test_dependency_errors_are_conditions_and_nothing_is_created(
-    servers: ServerWorld, net: TestNetwork
+    servers: ServerWorld,
+    net: TestNetwork,
+    spec: dict[str, object],
+    words: str,
+    twin_images: str,
 ) -> None:
-    servers.create("srv-bad", {"flavor": "no-such-flavor",
-                               "ports": [{"network": {"id": net.network_id}}]})  # fmt: skip
+    name = f"srv-bad-{uuid.uuid4().hex[:4]}"
+    servers.create(name, {**spec, "ports": [{"network": {"id": net.network_id}}]})
     got = servers.converge(
-        "srv-bad",
+        name,
         lambda o: bool(o and cond.find(o.get("status"), cond.INSTANCE_READY)),
         rounds=3,
     )
@@ -176,7 +193,54 @@ def test_dependency_errors_are_conditions_and_nothing_is_created(
     ready_cond = cond.find(got["status"], cond.INSTANCE_READY)
     assert ready_cond is not None
     assert ready_cond["reason"] == "DependencyFailed"
-    assert "no-such-flavor" in ready_cond["message"]
+    assert words in ready_cond["message"]
     assert "resolved" not in got["status"]
-    assert servers.cloud_objects("srv-bad") == {"servers": [], "ports": [], "volumes": []}
-    servers.delete("srv-bad", rounds=3)
+    assert servers.cloud_objects(name) == {"servers": [], "ports": [], "volumes": []}
+    servers.delete(name, rounds=3)
+
+
+@pytest.fixture(scope="module")
+def twin_images(demo: Connection) -> Iterator[str]:
+    """Two Glance images of one name: an image filter matching both must not pick one."""
+    made = [
+        demo.image.create_image(name="capo-twin-image", disk_format="raw",
+                                container_format="bare", data=b"x")
+        for _ in range(2)
+    ]  # fmt: skip
+    yield "capo-twin-image"
+    for image in made:
+        demo.image.delete_image(image.id, ignore_missing=True)
+
+
+def test_duplicate_server_names_are_a_condition_and_no_third_boot(
+    servers: ServerWorld, net: TestNetwork, demo: Connection
+) -> None:
+    """CAPO's ``DuplicateServerNames``: two Nova servers already carry the exact name; neither
+    is adopted, none is booted, the condition and a Warning event say why."""
+    name = f"srv-dup-{uuid.uuid4().hex[:4]}"
+    flavor = demo.compute.find_flavor("osk8s.small", ignore_missing=False)
+    image = demo.image.find_image("osk8s-fake-image", ignore_missing=False)
+    twins = [
+        demo.compute.create_server(name=name, flavor_id=flavor.id, image_id=image.id,
+                                   networks=[{"uuid": net.network_id}])
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        servers.create(name, {"ports": [{"network": {"id": net.network_id}}]})
+        got = servers.converge(
+            name,
+            lambda o: "DuplicateServerNames" in servers.event_reasons(name),
+            rounds=3,
+        )
+        assert got is not None
+        ready_cond = cond.find(got["status"], cond.INSTANCE_READY)
+        assert ready_cond is not None and ready_cond["reason"] == "InstanceCreateFailed"
+        assert "delete the extra server" in ready_cond["message"]
+        assert "instanceID" not in got["status"]
+        assert sorted(servers.cloud_objects(name)["servers"]) == sorted(t.id for t in twins)
+        assert name in servers.event_reasons(name)["DuplicateServerNames"]
+    finally:
+        for twin in twins:
+            demo.compute.delete_server(twin.id, ignore_missing=True)
+    servers.delete(name)
+    assert servers.cloud_objects(name)["ports"] == []
