@@ -1,7 +1,8 @@
 """OpenStackMachineTemplate capacity for autoscaling from zero (feature gate AutoScaleFromZero)
 on the test cloud: cpu/memory/storage from the flavor (storage from rootVolume when set), the
 operating system from the image's ``os_type``; an unchanged template is not written again;
-the controller is registered only with the gate on.
+ephemeral-storage from a flavor with an ephemeral disk; a template owned by a ClusterClass is
+skipped (capo.md §2.13); the controller is registered only with the gate on.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import openstack
 import pytest
 from kubernetes import client as k8s
+from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
 from osk8s_capo.credentials import ConnectionSource, CredentialResolver
@@ -23,6 +26,8 @@ from osk8s_core.credentials import ClientSettings, ConnectionCache
 from osk8s_core.logging import get_logger
 from osk8s_core.metrics import ApiMetrics
 from osk8s_testing.kubeapi import KubeApiServer
+from osk8s_testing.testcloud.layout import Layout
+from osk8s_testing.testcloud.outputs import ADMIN_CLOUD
 
 from . import capo_release_objects as rel
 
@@ -37,8 +42,21 @@ def api() -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def ephemeral_flavor(capo_layout: Layout) -> Iterator[str]:
+    """A flavor with a 2 GiB ephemeral disk (made by the admin, deleted after)."""
+    config = OpenStackConfig(config_files=[str(capo_layout.clouds_yaml)], load_envvars=False)
+    admin = openstack.connection.Connection(config=config.get_one(cloud=ADMIN_CLOUD))
+    flavor = admin.compute.create_flavor(
+        name=f"capo-tmpl-eph-{uuid.uuid4().hex[:6]}", vcpus=2, ram=1024, disk=3, ephemeral=2
+    )
+    yield str(flavor.name)
+    admin.compute.delete_flavor(flavor.id, ignore_missing=True)
+    admin.close()
+
+
 def test_capacity_and_os_from_flavor_and_image(
-    api: Any, demo: Connection, capo_clouds_yaml: str
+    api: Any, demo: Connection, capo_clouds_yaml: str, ephemeral_flavor: str
 ) -> None:
     from prometheus_client import CollectorRegistry
 
@@ -72,8 +90,14 @@ def test_capacity_and_os_from_flavor_and_image(
             "identityRef": {"name": "cloud-config", "cloudName": "openstack"},
             "flavor": {"filter": {"name": "osk8s.small"}},
         }
-        for name, spec in (
-            ("t-image", {**base, "image": {"id": image.id}}),
+        eph = {**base, "flavor": {"filter": {"name": ephemeral_flavor}},
+               "image": {"id": image.id}}  # fmt: skip
+        owned = [{"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "ClusterClass",
+                  "name": "cc", "uid": str(uuid.uuid4())}]  # fmt: skip
+        for name, spec, owners in (
+            ("t-image", {**base, "image": {"id": image.id}}, []),
+            ("t-eph", eph, []),
+            ("t-class", eph, owned),
             (
                 "t-root",
                 {
@@ -81,6 +105,7 @@ def test_capacity_and_os_from_flavor_and_image(
                     "image": {"filter": {"name": "osk8s-fake-image"}},
                     "rootVolume": {"sizeGiB": 20},
                 },
+                [],
             ),
         ):
             kube.create(
@@ -89,7 +114,7 @@ def test_capacity_and_os_from_flavor_and_image(
                 {
                     "apiVersion": OPENSTACK_MACHINE_TEMPLATE.api_version,
                     "kind": "OpenStackMachineTemplate",
-                    "metadata": {"name": name},
+                    "metadata": {"name": name, "ownerReferences": owners},
                     "spec": {"template": {"spec": spec}},
                 },
             )
@@ -101,6 +126,12 @@ def test_capacity_and_os_from_flavor_and_image(
         assert first["status"]["nodeInfo"] == {"operatingSystem": "linux"}
         assert root["status"]["capacity"]["storage"] == "20Gi"
         assert "nodeInfo" not in root["status"]
+        eph_tmpl = kube.get(OPENSTACK_MACHINE_TEMPLATE, ns, "t-eph")
+        assert eph_tmpl is not None and eph_tmpl["status"]["capacity"] == {
+            "cpu": "2", "memory": "1024Mi", "storage": "3Gi", "ephemeral-storage": "2Gi"
+        }  # fmt: skip
+        class_owned = kube.get(OPENSTACK_MACHINE_TEMPLATE, ns, "t-class")
+        assert class_owned is not None and not class_owned.get("status")  # skipped
         version = first["metadata"]["resourceVersion"]
         reconciler.reconcile(ns, "t-image")
         again = kube.get(OPENSTACK_MACHINE_TEMPLATE, ns, "t-image")
