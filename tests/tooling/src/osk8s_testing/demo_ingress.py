@@ -119,7 +119,18 @@ def scenario_ingress(demo: Demo) -> None:
         [address] = _until(lambda: _status(net), "status.loadBalancer.ingress", 300)
         elapsed = time.monotonic() - started
         name = f"kube_ingress_{cluster}_default_web"
-        [lb] = list(conn.load_balancer.load_balancers(name=name))
+        # As CPO, the controller writes the Ingress status first and then marks the LB
+        # description with the processed resourceVersion, so the LB may still be
+        # PENDING_UPDATE for a moment when the status appears; an operator waits for ACTIVE.
+        [lb] = _until(
+            lambda: [
+                b
+                for b in conn.load_balancer.load_balancers(name=name)
+                if b.provisioning_status == "ACTIVE"
+            ],
+            "LB ACTIVE",
+            60,
+        )
         [listener] = list(conn.load_balancer.listeners(load_balancer_id=lb.id))
         policies = list(conn.load_balancer.l7_policies(listener_id=listener.id))
         rules = sorted(
