@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from osk8s_capo import conditions as cond
-from osk8s_capo.kube import CLUSTER, OPENSTACK_SERVER
+from osk8s_capo.kube import CLUSTER, CLUSTER_NAME_LABEL, OPENSTACK_SERVER
 from osk8s_capo.machine import MachineReconciler
-from osk8s_capo.server import FINALIZER, ServerReconciler
+from osk8s_capo.server import FINALIZER, ServerReconciler, cluster_to_servers
 from osk8s_core import errors
 from osk8s_core.k8s.controller import Requeue
 from osk8s_testing.kubeapi.server import KubeApiServer
@@ -200,6 +200,12 @@ def test_server_honours_its_clusters_pause(machines: MachineWorld) -> None:
         },
     }
     machines.kube.create(OPENSTACK_SERVER, ns, body)
+    other = {**body, "metadata": {"name": "srv-o", "labels": {CLUSTER_NAME_LABEL: "other-c"}}}
+    machines.kube.create(OPENSTACK_SERVER, ns, other)
+    # a Cluster event (pause, unpause) enqueues exactly the servers labelled with it
+    cluster_obj = machines.kube.get(CLUSTER, ns, "paused-c")
+    assert cluster_obj is not None
+    assert cluster_to_servers(machines.kube)(cluster_obj) == [f"{ns}/srv-p"]
     cloud = FakeCloud(state="BUILD")
     rec = server_reconciler(machines, cloud)
     assert rec.reconcile(ns, "srv-p") is None

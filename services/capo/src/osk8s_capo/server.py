@@ -35,7 +35,7 @@ from osk8s_capo.kube import (
     labels_of,
     meta,
 )
-from osk8s_capo.manager import ControllerSpec
+from osk8s_capo.manager import ControllerSpec, Watch
 from osk8s_capo.server_boot import (
     addresses,
     boot_attributes,
@@ -381,6 +381,21 @@ class _Run:
 # -- manager wiring ---------------------------------------------------------------------------
 
 
+def cluster_to_servers(kube: KubeObjects) -> Callable[[Mapping[str, Any]], list[str]]:
+    """Cluster events → the OpenStackServers labelled with it, so a pause or an unpause of the
+    Cluster reaches its servers at once rather than at the next resync."""
+
+    def mapper(cluster: Mapping[str, Any]) -> list[str]:
+        namespace, name = meta(cluster).get("namespace"), meta(cluster).get("name")
+        if not namespace or not name:
+            return []
+        selector = f"{CLUSTER_NAME_LABEL}={name}"
+        servers = kube.list(OPENSTACK_SERVER, str(namespace), label_selector=selector)
+        return [f"{namespace}/{meta(s)['name']}" for s in servers]
+
+    return mapper
+
+
 def register(manager: Manager, deps: Dependencies) -> None:
     """The OpenStackServer controller (workers: ``--openstackmachine-concurrency``, as CAPO)."""
     reconciler = ServerReconciler(
@@ -400,5 +415,6 @@ def register(manager: Manager, deps: Dependencies) -> None:
             resource=OPENSTACK_SERVER,
             reconcile=reconcile_key,
             workers=deps.concurrency.machine,
+            watches=(Watch(CLUSTER, cluster_to_servers(deps.kube)),),
         )
     )
