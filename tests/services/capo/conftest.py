@@ -59,6 +59,14 @@ def _connect(clouds_yaml: Path, cloud: str) -> Connection:
     return openstack.connection.Connection(config=config.get_one(cloud=cloud))
 
 
+@pytest.fixture(scope="module")
+def admin(capo_layout: Layout) -> Iterator[Connection]:
+    """The test cloud's admin (flavors, images, other projects' servers), one per module."""
+    conn = _connect(capo_layout.clouds_yaml, ADMIN_CLOUD)
+    yield conn
+    conn.close()
+
+
 @pytest.fixture(scope="session")
 def capo_clouds_yaml(
     capo_layout: Layout, tmp_path_factory: pytest.TempPathFactory

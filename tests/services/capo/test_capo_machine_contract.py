@@ -13,17 +13,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import openstack
 import pytest
-from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
 from osk8s_capo.kube import MACHINE, OPENSTACK_CLUSTER, OPENSTACK_SERVER
 from osk8s_capo.machine import FINALIZER, SERVER_GROUP_ANNOTATION, server_group_name
 from osk8s_testing.crashpoints import Point, loop_over_crash_points
-from osk8s_testing.testcloud.layout import Layout
-from osk8s_testing.testcloud.outputs import ADMIN_CLOUD
 
 from .capo_harness import World
 from .capo_machine_harness import MachineWorld, provisioned
@@ -52,14 +48,6 @@ WRITES = (
 @pytest.fixture(scope="module")
 def net(demo: Connection) -> Iterator[TestNetwork]:
     yield from private_network(demo, "capo-mach")
-
-
-@pytest.fixture(scope="module")
-def admin(capo_layout: Layout) -> Iterator[Connection]:
-    config = OpenStackConfig(config_files=[str(capo_layout.clouds_yaml)], load_envvars=False)
-    conn = openstack.connection.Connection(config=config.get_one(cloud=ADMIN_CLOUD))
-    yield conn
-    conn.close()
 
 
 @pytest.fixture

@@ -15,16 +15,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import openstack
 import pytest
-from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
 from osk8s_capo.server import DESCRIPTION
 from osk8s_testing.testcloud.boot import create_copy_failing_image
-from osk8s_testing.testcloud.layout import Layout
-from osk8s_testing.testcloud.outputs import ADMIN_CLOUD
 
 from .capo_harness import World
 from .capo_server_harness import IMAGE, ServerWorld, TestNetwork, private_network, ready
@@ -38,14 +34,6 @@ NOVA_ZONE = "az-1"
 @pytest.fixture(scope="module")
 def net(demo: Connection) -> Iterator[TestNetwork]:
     yield from private_network(demo, "capo-bfv")
-
-
-@pytest.fixture(scope="module")
-def admin(capo_layout: Layout) -> Iterator[Connection]:
-    config = OpenStackConfig(config_files=[str(capo_layout.clouds_yaml)], load_envvars=False)
-    conn = openstack.connection.Connection(config=config.get_one(cloud=ADMIN_CLOUD))
-    yield conn
-    conn.close()
 
 
 @pytest.fixture(scope="module")

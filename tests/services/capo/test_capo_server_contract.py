@@ -11,15 +11,11 @@ import base64
 import uuid
 from collections.abc import Iterator
 
-import openstack
 import pytest
-from openstack.config.loader import OpenStackConfig
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
 from osk8s_capo.server import FINALIZER
-from osk8s_testing.testcloud.layout import Layout
-from osk8s_testing.testcloud.outputs import ADMIN_CLOUD
 
 from .capo_harness import World
 from .capo_server_harness import ServerWorld, TestNetwork, private_network, ready
@@ -33,14 +29,6 @@ WRITES = ("port_create", "port_update", "port_delete", "port_tag_add", "server_c
 @pytest.fixture(scope="module")
 def net(demo: Connection) -> Iterator[TestNetwork]:
     yield from private_network(demo, "capo-srv")
-
-
-@pytest.fixture(scope="module")
-def admin(capo_layout: Layout) -> Iterator[Connection]:
-    config = OpenStackConfig(config_files=[str(capo_layout.clouds_yaml)], load_envvars=False)
-    conn = openstack.connection.Connection(config=config.get_one(cloud=ADMIN_CLOUD))
-    yield conn
-    conn.close()
 
 
 @pytest.fixture
