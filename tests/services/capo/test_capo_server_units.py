@@ -1,7 +1,7 @@
 """Pure rules of the server and machine paths (no cloud): what is asked of Nova, Neutron and
 Cinder, resolution's exactly-one rule, and the OpenStackMachine → OpenStackServer spec.
-The boot-from-root-volume request is checked here because the test cloud's Cinder cannot
-copy an image into a volume (test_capo_server_contract shows that failure as a condition)."""
+The boot-from-root-volume request is checked here too (the boot itself, and its failure as a
+condition, run on the test cloud in test_capo_server_bfv_contract)."""
 
 from __future__ import annotations
 

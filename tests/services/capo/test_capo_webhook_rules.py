@@ -52,7 +52,8 @@ def test_machine_create_rules() -> None:
 
 def test_floating_ip_pool_ref_is_refused_on_create_with_a_clear_message() -> None:
     """osk8s has no OpenStackFloatingIPPool controller: the claim would never be answered, so
-    the field is refused on every kind that carries it rather than silently ignored."""
+    the field is refused on every kind that carries it (the bastion's machine spec of an
+    OpenStackCluster and its template included) rather than silently ignored."""
     pool = {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "OpenStackFloatingIPPool",
             "name": "pool"}  # fmt: skip
     with_pool = machine(floatingIPPoolRef=pool)
@@ -64,6 +65,17 @@ def test_floating_ip_pool_ref_is_refused_on_create_with_a_clear_message() -> Non
     [err] = webhooks.validate_machine_template(tmpl, None)
     assert err.path == "spec.template.spec.floatingIPPoolRef" and "not supported" in err.detail
     assert webhooks.validate_machine(machine(), None) == []
+    # the bastion of an OpenStackCluster / its template carries a machine spec too
+    bastion = {"enabled": True, "spec": with_pool["spec"]}
+    [err] = webhooks.validate_cluster(cluster(bastion=bastion), None)
+    assert err.path == "spec.bastion.spec.floatingIPPoolRef" and "not supported" in err.detail
+    plain = cluster(bastion={"enabled": True, "spec": machine()["spec"]})
+    errs = webhooks.validate_cluster(cluster(bastion=bastion), plain)  # added by an update
+    assert "spec.bastion.spec.floatingIPPoolRef" in [e.path for e in errs]
+    assert webhooks.validate_cluster(plain, None) == []
+    ctmpl = {"metadata": {"name": "c"}, "spec": {"template": {"spec": {"bastion": bastion}}}}
+    [err] = webhooks.validate_cluster_template(ctmpl, None)
+    assert err.path == "spec.template.spec.bastion.spec.floatingIPPoolRef"
 
 
 def test_machine_update_rules() -> None:
@@ -302,6 +314,55 @@ def test_runnable_waits_for_the_certificate_then_serves(tmp_path: Path) -> None:
                     raise
                 time.sleep(0.1)
         assert status == 200
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_the_manager_serves_the_webhooks_on_its_flags(tmp_path: Path) -> None:
+    """``capo-controller-manager --webhook-port --webhook-cert-dir`` as ``app.run`` builds it:
+    the manager carries the webhook server among its runnables and it answers reviews with the
+    mounted certificate (an immutable-field edit denied) on the flag's port."""
+    import socket
+    import threading
+
+    from osk8s_capo import app
+    from osk8s_capo.cli import build_parser
+
+    certs = tmp_path / "serving-certs"
+    certs.mkdir()
+    self_signed_localhost(certs)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = build_parser().parse_args(
+        [f"--kubeconfig={kubeconfig}", f"--webhook-port={port}", f"--webhook-cert-dir={certs}"]
+    )
+    manager = app.build(args, environ={})
+    runnables = dict(manager._runnables)  # the manager's own list: what run() starts
+    stop = threading.Event()
+    thread = threading.Thread(target=runnables["webhook-server"], args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        update = review("v1", "UPDATE", machine(sshKeyName="changed"), machine())
+        while True:
+            try:
+                status, body = post(port, str(certs / "tls.crt"), MACHINE_PATH, update)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert status == 200 and body["response"]["allowed"] is False
     finally:
         stop.set()
         thread.join(timeout=5)

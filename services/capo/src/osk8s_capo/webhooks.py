@@ -149,7 +149,8 @@ def _dry_run_topology(obj: Obj, dry_run: bool) -> bool:
 def validate_machine(new: Obj, old: Obj | None, *, dry_run: bool = False) -> list[FieldError]:
     """Create: no "root" extra device with a rootVolume; no SGs on ports without port security.
     Update: the spec is immutable except ``providerID`` (set once), ``identityRef`` and the
-    ports' ``allowedAddressPairs`` (updated in place on Neutron, CAPO #3056)."""
+    ports' ``allowedAddressPairs`` (accepted as CAPO's webhook does; applying the change to
+    existing Neutron ports, CAPO #3056, is not done yet: see the README)."""
     del dry_run
     if old is None:
         return machine_spec_create_errors(_spec(new), "spec")
@@ -210,8 +211,13 @@ def validate_server(new: Obj, old: Obj | None, *, dry_run: bool = False) -> list
 def validate_cluster_template(
     new: Obj, old: Obj | None, *, dry_run: bool = False
 ) -> list[FieldError]:
-    """Update: ``spec.template.spec`` is immutable (topology dry runs excepted)."""
-    if old is None or _dry_run_topology(new, dry_run):
+    """Create: no bastion ``floatingIPPoolRef`` (ours). Update: ``spec.template.spec`` is
+    immutable (topology dry runs excepted)."""
+    if old is None:
+        return _bastion_pool_errors(
+            _get(new, "spec", "template", "spec") or {}, "spec.template.spec"
+        )
+    if _dry_run_topology(new, dry_run):
         return []
     new_spec = _get(new, "spec", "template", "spec") or {}
     old_spec = _get(old, "spec", "template", "spec") or {}
@@ -372,9 +378,20 @@ def validate_cluster(new: Obj, old: Obj | None, *, dry_run: bool = False) -> lis
     primarySubnet, floatingIP equal to the LB's, filter→resolved ID for network/subnets)."""
     del dry_run
     errs = _rule_errors(_spec(new))
+    if old is None or not _get(old, "spec", "bastion", "spec", "floatingIPPoolRef"):
+        errs += _bastion_pool_errors(_spec(new), "spec")
     if old is not None:
         errs += _cluster_update_errors(new, old)
     return errs
+
+
+def _bastion_pool_errors(spec: Obj, path: str) -> list[FieldError]:
+    """Ours, as for machines: the bastion's ``floatingIPPoolRef`` would never be answered
+    without an OpenStackFloatingIPPool controller, so it is refused when set (an object that
+    already carried it before this rule is left to the controller's condition)."""
+    if _get(spec, "bastion", "spec", "floatingIPPoolRef"):
+        return [forbidden(f"{path}.bastion.spec.floatingIPPoolRef", FLOATING_IP_POOL_UNSUPPORTED)]
+    return []
 
 
 Validator = Callable[..., list[FieldError]]
