@@ -172,6 +172,31 @@ def test_one_connection_per_credential_set_and_secret_read_every_time() -> None:
         source.connection("ns", IdentityRef(name="empty", cloud_name="openstack"))
 
 
+def test_secret_cacert_key_reaches_the_connection_as_ca_data() -> None:
+    """CAPO reads an optional ``cacert`` key next to ``clouds.yaml`` in the identity Secret:
+    it must reach the connection built for that Secret (not only the parser argument)."""
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    secrets = Secrets(
+        {
+            ("ns", "with-ca"): {"clouds.yaml": CLOUDS, "cacert": pem},
+            ("ns", "no-ca"): {"clouds.yaml": CLOUDS},
+        }
+    )
+    built: list[Any] = []
+
+    def builder(auth: Any, *, settings: Any, ca_store: Any) -> Any:
+        built.append(auth)
+        return object()
+
+    source = ConnectionSource(
+        resolver=CredentialResolver(secrets=secrets),
+        cache=ConnectionCache(settings=ClientSettings(component="t", version="0"), builder=builder),
+    )
+    source.connection("ns", IdentityRef(name="with-ca", cloud_name="openstack"))
+    source.connection("ns", IdentityRef(name="no-ca", cloud_name="openstack"))
+    assert [a.ca_data for a in built] == [pem, None]
+
+
 def test_cluster_identity_checks_the_namespace_selector() -> None:
     secrets = Secrets({("capo-system", "central"): {"clouds.yaml": CLOUDS}})
     identity = {
