@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from osk8s_core import errors
 from osk8s_core.config.auth import AuthOptions
 from osk8s_octavia_ingress import ingress_settings
 from osk8s_octavia_ingress.config import IngressConfig, OctaviaConfig
@@ -312,3 +313,32 @@ def test_deleting_an_ingress_without_lb_or_tls_makes_no_barbican_call() -> None:
     reconciler, _, _, _, _ = _reconciler(FakeKube(_ingress()), secrets=secrets)
     assert reconciler.delete("ns", "i", _ingress()).action == "absent"
     assert secrets.log == []
+
+
+class FailingTree(FakeTree):
+    def apply(self, lb_id: str, listener: Any, tree: Any) -> None:
+        self.log.append("apply")
+        raise errors.ServerError("Octavia answered 500: boom")
+
+
+def test_an_openstack_failure_is_a_warning_event_on_the_ingress() -> None:
+    kube = FakeKube(_ingress())
+    reconciler, recorder, _, _, _ = _reconciler(kube, lbs=FakeLbs(_live_lb()))
+    reconciler._tree = FailingTree()  # the one Octavia step that fails here
+    with pytest.raises(errors.ServerError):
+        reconciler.sync("ns/i")
+    [(kind, reason, message)] = recorder.events
+    assert (kind, reason) == ("Warning", "Failed")
+    assert message.startswith("Failed to create openstack resources for ingress ns/i: ")
+    assert "Octavia answered 500: boom" in message
+    assert kube.addresses == []  # no status for a half-made tree
+
+
+def test_an_ingress_that_is_no_longer_ours_loses_its_lb() -> None:
+    # The class annotation changed away from openstack (or its IngressClass went): as CPO,
+    # the LB made for it is deleted, and no status or event is written for it.
+    kube = FakeKube(_ingress({"kubernetes.io/ingress.class": "nginx"}))
+    reconciler, recorder, lbs, tree, _ = _reconciler(kube, lbs=FakeLbs(_live_lb()))
+    assert reconciler.sync("ns/i").action == "deleted"
+    assert "delete" in lbs.log and tree.log == []
+    assert kube.addresses == [] and recorder.events == []

@@ -97,6 +97,15 @@ class IngressReconciler:
         except IngressError as exc:
             self._recorder.warning(ObjectRef.of(_with_kind(ingress)), "Failed", str(exc))
             raise
+        except (errors.OpenStackError, errors.WaitTimeout) as exc:
+            # As CPO: a cloud failure is told on the Ingress too, not only in the log (the
+            # error's text is the API's message; credentials never reach it).
+            self._recorder.warning(
+                ObjectRef.of(_with_kind(ingress)),
+                "Failed",
+                f"Failed to create openstack resources for ingress {key}: {exc}",
+            )
+            raise
 
     # Ensure
 
