@@ -67,6 +67,7 @@ def scenario_capo(demo: Any) -> None:  # noqa: PLR0915 - a linear story
     core: Any = k8s.CoreV1Api(api)
     custom: Any = k8s.CustomObjectsApi(api)
     proc: subprocess.Popen[bytes] | None = None
+    endpoint = ""  # the API floating IP, once the cluster is ready (checked gone at the end)
     with tempfile.TemporaryDirectory(prefix="osk8s-demo-capo-") as tmp:
         try:
             ext: Any = k8s.ApiextensionsV1Api(api)
@@ -211,10 +212,15 @@ def scenario_capo(demo: Any) -> None:  # noqa: PLR0915 - a linear story
             _wait("the cluster", lambda: provisioned("openstackclusters", name))
             osc = get("openstackclusters", name)
             lb = osc["status"]["apiServerManagedLoadBalancer"]
+            endpoint = osc["spec"]["controlPlaneEndpoint"]["host"]
+            vip_port = conn.load_balancer.get_load_balancer(lb["id"]).vip_port_id
+            fips = [f.floating_ip_address for f in conn.network.ips(port_id=vip_port)]
             demo.say(
                 f"cluster ready in {time.monotonic() - started:.0f} s: API endpoint "
-                f"{osc['spec']['controlPlaneEndpoint']['host']} (LB {lb['id']})"
+                f"{endpoint} (LB {lb['id']}, floating IPs on its VIP: {fips})"
             )
+            if fips != [endpoint]:
+                raise AssertionError(f"API endpoint {endpoint} is not the VIP's floating IP")
             for machine in (f"{name}-cp", f"{name}-md"):
                 _wait(machine, functools.partial(provisioned, "openstackmachines", machine))
                 osm = get("openstackmachines", machine)
@@ -267,6 +273,15 @@ def scenario_capo(demo: Any) -> None:  # noqa: PLR0915 - a linear story
     leftovers = [s.name for s in conn.compute.servers() if (s.name or "").startswith(name)]
     leftovers += [p.name for p in conn.network.ports() if (p.name or "").startswith(name)]
     leftovers += [n.name for n in conn.network.networks() if name in (n.name or "")]
+    leftovers += [r.name for r in conn.network.routers() if name in (r.name or "")]
+    leftovers += [g.name for g in conn.network.security_groups() if name in (g.name or "")]
+    leftovers += [b.name for b in conn.load_balancer.load_balancers() if name in (b.name or "")]
+    leftovers += [v.name for v in conn.block_storage.volumes() if (v.name or "").startswith(name)]
+    leftovers += [
+        f.floating_ip_address
+        for f in conn.network.ips()
+        if endpoint and f.floating_ip_address == endpoint
+    ]
     demo.say(
         f"deleted in {time.monotonic() - deleting:.0f} s; left behind: {leftovers or 'nothing'}"
     )
