@@ -389,7 +389,9 @@ def test_externally_managed_cluster_is_left_alone(world: World) -> None:
     assert all(not ids for ids in world.cloud_objects("hosted").values())
 
 
-def test_paused_cluster_is_left_alone_with_paused_condition(world: World) -> None:
+def test_paused_cluster_is_left_alone_with_paused_condition(
+    world: World, capo_clouds_yaml: str
+) -> None:
     world.create_cluster("paused", {"managedSubnets": [{"cidr": "10.8.0.0/24"}]}, paused=True)
     world.reconciler().reconcile(world.key("paused"))
     osc = world.osc("paused")
@@ -409,6 +411,19 @@ def test_paused_cluster_is_left_alone_with_paused_condition(world: World) -> Non
     )
     world.reconciler().reconcile(world.key("paused"))
     assert condition(world.osc("paused"), cond.PAUSED)["status"] == "True"
+    assert all(not ids for ids in world.cloud_objects("paused").values())
+    # Unpaused: Paused goes back to False on the next pass. Wrong credentials stop that pass
+    # before any cloud write, so the check costs one refused token request.
+    world.put_secret(with_password(capo_clouds_yaml, "wrong"))
+    world.kube.patch(
+        world.kube_objects_resource(),
+        world.osc("paused"),
+        {"metadata": {"annotations": {"cluster.x-k8s.io/paused": None}}},
+    )
+    with pytest.raises(Exception):  # noqa: B017 - the work queue retries whatever it is
+        world.reconciler().reconcile(world.key("paused"))
+    paused = condition(world.osc("paused"), cond.PAUSED)
+    assert paused["status"] == "False" and paused["reason"] == cond.NOT_PAUSED
     assert all(not ids for ids in world.cloud_objects("paused").values())
 
 
@@ -481,8 +496,8 @@ def test_missing_external_network_shows_and_recovers(world: World, demo: Connect
         osc,
         {"spec": {"externalNetwork": {"filter": None, "id": external_network_id(demo)}}},
     )
-    osc = world.converge("ext", until=is_ready)
-    assert osc is not None and osc["status"]["router"]["id"]
+    fixed = world.converge("ext", until=is_ready)
+    assert fixed is not None and fixed["status"]["router"]["id"]
     world.delete("ext")
     assert all(not ids for ids in world.cloud_objects("ext").values())
 
@@ -500,20 +515,21 @@ def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
         name="kube_service_occm_web", vip_subnet_id=subnet
     )
     world.kube.delete(world.kube_objects_resource(), world.namespace, name)
-    osc = world.converge(
+    blocked = world.converge(
         name,
         until=lambda o: (
             o is not None and cond.is_true(o.get("status"), cond.FOREIGN_LOAD_BALANCERS)
         ),
         rounds=80,
     )
-    assert osc is not None and foreign.id in condition(osc, cond.FOREIGN_LOAD_BALANCERS)["message"]
-    assert FINALIZER in osc["metadata"]["finalizers"]
+    assert blocked is not None
+    assert foreign.id in condition(blocked, cond.FOREIGN_LOAD_BALANCERS)["message"]
+    assert FINALIZER in blocked["metadata"]["finalizers"]
     assert world.cloud_objects(name)["networks"], "the network is kept while the LB is there"
     assert demo.load_balancer.get_load_balancer(foreign.id).provisioning_status != "DELETED"
     world.kube.patch(
         world.kube_objects_resource(),
-        osc,
+        blocked,
         {"metadata": {"annotations": {"capo.osk8s.io/delete-foreign-load-balancers": "true"}}},
     )
     world.converge(name, until=lambda o: o is None, rounds=120)
@@ -536,8 +552,10 @@ def test_delete_reports_foreign_load_balancer_and_deletes_it_only_on_opt_in(
 def test_delete_waits_for_machines_and_leaks_command(
     world: World, demo: Connection, capo_clouds_yaml: str, tmp_path: Any
 ) -> None:
-    """Deletion waits while Machines of the cluster exist (CAPO §2.8 a); the ``leaks`` command
-    reports nothing for a live cluster's objects (the orphan case: ``test_leak_report_...``)."""
+    """Deletion waits while Machines of the cluster exist (CAPO §2.8 a); a leftover port named
+    after the cluster on the managed network (a machine gone uncleanly) is deleted so the
+    network can go (§2.8 d); the ``leaks`` command reports nothing for a live cluster's
+    objects (the orphan cases are in test_capo_leaks_contract.py)."""
     from osk8s_capo.cli import main as cli_main
     from osk8s_capo.kube import MACHINE
 
@@ -546,7 +564,8 @@ def test_delete_waits_for_machines_and_leaks_command(
         {"managedSubnets": [{"cidr": "10.14.0.0/24"}], "enableExternalNetwork": False,
          "apiServer": {"enableFloatingIP": False, "fixedIP": "10.14.0.10"}},
     )  # fmt: skip
-    world.converge("wait", until=is_ready)
+    ready = world.converge("wait", until=is_ready)
+    assert ready is not None
     world.kube.create(
         MACHINE,
         world.namespace,
@@ -599,6 +618,10 @@ def test_delete_waits_for_machines_and_leaks_command(
             },
         },
     )
+    # After the leaks check (an unaccounted port there is a leak by design).
+    stale = demo.network.create_port(
+        network_id=ready["status"]["network"]["id"], name="wait-stale-0"
+    )
     world.kube.delete(world.kube_objects_resource(), world.namespace, "wait")
     result = world.reconciler().reconcile(world.key("wait"))
     assert result is not None and result.after == 5.0
@@ -614,6 +637,119 @@ def test_delete_waits_for_machines_and_leaks_command(
     assert world.kube.get(OPENSTACK_SERVER, world.namespace, "wait-bastion") is None
     world.converge("wait", until=lambda o: o is None, rounds=60)
     assert all(not ids for ids in world.cloud_objects("wait").values())
+    assert [p.id for p in demo.network.ports(name="wait-stale-0") if p.id == stale.id] == []
+
+
+def test_user_router_failures_in_conditions_and_user_floating_ip_kept(
+    world: World, demo: Connection
+) -> None:
+    """One no-LB cluster fixed step by step: a ``spec.router`` filter matching nothing
+    (RouterReady), a rule naming a security group that does not exist (SecurityGroupsReady),
+    then no fixedIP, floating IP or LB (APIEndpointReady), each with its message and each
+    recovering once fixed. The user's router gets the managed subnet's interface, which is
+    removed at delete while the router stays; the user's ``apiServer.floatingIP`` stays too."""
+    ext = external_network_id(demo)
+    router = demo.network.create_router(
+        name=f"{world.namespace}-user-router", external_gateway_info={"network_id": ext}
+    )
+    fip = demo.network.create_ip(floating_network_id=ext, description=f"{world.namespace} user")
+    missing_sg = "00000000-0000-0000-0000-0000000000aa"
+    try:
+        world.create_cluster(
+            "urt",
+            {
+                "managedSubnets": [{"cidr": "10.17.0.0/24"}],
+                "externalNetwork": {"id": ext},
+                "router": {"filter": {"name": f"{world.namespace}-no-such-router"}},
+                "managedSecurityGroups": {
+                    "clusterNodesSecurityGroupRules": [
+                        {
+                            "name": "from-missing",
+                            "direction": "ingress",
+                            "etherType": "IPv4",
+                            "protocol": "tcp",
+                            "portRangeMin": 7000,
+                            "portRangeMax": 7000,
+                            "remoteGroupID": missing_sg,
+                        }
+                    ]
+                },
+                "apiServer": {"enableFloatingIP": False},
+            },
+        )
+
+        def fails(type_: str) -> dict[str, Any]:
+            with pytest.raises(Exception):  # noqa: B017 - the work queue retries whatever it is
+                world.reconciler().reconcile(world.key("urt"))
+            osc = world.osc("urt")
+            failing, ready = condition(osc, type_), condition(osc, cond.READY)
+            assert failing["status"] == "False" and ready["status"] == "False", failing
+            assert ready["message"] == failing["message"]
+            return failing
+
+        failing = fails(cond.ROUTER_READY)
+        assert failing["reason"] == "RouterNotFound" and "no routers match" in failing["message"]
+        assert condition(world.osc("urt"), cond.NETWORK_READY)["status"] == "True"
+        world.kube.patch(
+            world.kube_objects_resource(),
+            world.osc("urt"),
+            {"spec": {"router": {"filter": None, "id": router.id}}},
+        )
+        failing = fails(cond.SECURITY_GROUPS_READY)
+        assert failing["reason"] == "SecurityGroupCreateFailed", failing
+        assert missing_sg in failing["message"], failing
+        assert condition(world.osc("urt"), cond.ROUTER_READY)["status"] == "True"
+        world.kube.patch(
+            world.kube_objects_resource(),
+            world.osc("urt"),
+            {"spec": {"managedSecurityGroups": {"clusterNodesSecurityGroupRules": []}}},
+        )
+        failing = fails(cond.API_ENDPOINT_READY)
+        assert failing["reason"] == "APIEndpointConfigFailed"
+        assert "unable to determine control plane endpoint" in failing["message"]
+        assert condition(world.osc("urt"), cond.SECURITY_GROUPS_READY)["status"] == "True"
+        world.kube.patch(
+            world.kube_objects_resource(),
+            world.osc("urt"),
+            {
+                "spec": {
+                    "apiServer": {"enableFloatingIP": True, "floatingIP": fip.floating_ip_address}
+                }
+            },
+        )
+        osc = world.converge("urt", until=is_ready, rounds=5)
+        assert osc is not None
+        assert osc["spec"]["controlPlaneEndpoint"]["host"] == fip.floating_ip_address
+        assert osc["status"]["router"]["id"] == router.id
+        subnet = osc["status"]["network"]["subnets"][0]["id"]
+        interfaces = [
+            ip["subnet_id"]
+            for p in demo.network.ports(device_id=router.id)
+            if p.device_owner == "network:router_interface"
+            for ip in p.fixed_ips
+        ]
+        assert interfaces == [subnet]
+
+        world.delete("urt")
+        assert all(not ids for ids in world.cloud_objects("urt").values())
+        kept = demo.network.get_router(router.id)
+        assert kept.id == router.id and kept.external_gateway_info["network_id"] == ext
+        assert not [
+            p for p in demo.network.ports(device_id=router.id)
+            if p.device_owner == "network:router_interface"
+        ]  # fmt: skip
+        assert demo.network.get_ip(fip.id).floating_ip_address == fip.floating_ip_address
+        reasons = {r for _, r, _ in world.events_of("urt")}
+        assert (
+            "SuccessfulDeleteRouter" not in reasons and "SuccessfulDeleteFloatingIP" not in reasons
+        )
+    finally:
+        for port in demo.network.ports(device_id=router.id):
+            if port.device_owner == "network:router_interface":
+                for ip in port.fixed_ips:
+                    demo.network.remove_interface_from_router(router.id, subnet=ip["subnet_id"])
+        demo.network.delete_router(router.id, ignore_missing=True)
+        demo.network.delete_ip(fip.id, ignore_missing=True)
 
 
 def test_bastion_security_group_follows_bastion_enabled(world: World, demo: Connection) -> None:
