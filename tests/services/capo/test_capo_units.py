@@ -25,6 +25,8 @@ from osk8s_capo.credentials import (
 from osk8s_capo.manager import split_address
 from osk8s_core.credentials import ClientSettings, ConnectionCache
 
+from .capo_harness import offline_kubeconfig
+
 CLOUDS = """
 clouds:
   openstack:
@@ -146,8 +148,8 @@ class Identities:
         return self.labels
 
 
-def test_one_connection_per_credential_set_and_secret_read_every_time() -> None:
-    secrets = Secrets({("ns", "cloud"): {"clouds.yaml": CLOUDS}})
+def _recording_source(secrets: Secrets) -> tuple[ConnectionSource, list[Any]]:
+    """A ConnectionSource whose builder records the credentials each connection is made with."""
     built: list[Any] = []
 
     def builder(auth: Any, *, settings: Any, ca_store: Any) -> Any:
@@ -158,6 +160,12 @@ def test_one_connection_per_credential_set_and_secret_read_every_time() -> None:
         resolver=CredentialResolver(secrets=secrets),
         cache=ConnectionCache(settings=ClientSettings(component="t", version="0"), builder=builder),
     )
+    return source, built
+
+
+def test_one_connection_per_credential_set_and_secret_read_every_time() -> None:
+    secrets = Secrets({("ns", "cloud"): {"clouds.yaml": CLOUDS}})
+    source, built = _recording_source(secrets)
     ref = IdentityRef(name="cloud", cloud_name="openstack")
     first = source.connection("ns", ref)
     assert source.connection("ns", ref) is first
@@ -182,16 +190,7 @@ def test_secret_cacert_key_reaches_the_connection_as_ca_data() -> None:
             ("ns", "no-ca"): {"clouds.yaml": CLOUDS},
         }
     )
-    built: list[Any] = []
-
-    def builder(auth: Any, *, settings: Any, ca_store: Any) -> Any:
-        built.append(auth)
-        return object()
-
-    source = ConnectionSource(
-        resolver=CredentialResolver(secrets=secrets),
-        cache=ConnectionCache(settings=ClientSettings(component="t", version="0"), builder=builder),
-    )
+    source, built = _recording_source(secrets)
     source.connection("ns", IdentityRef(name="with-ca", cloud_name="openstack"))
     source.connection("ns", IdentityRef(name="no-ca", cloud_name="openstack"))
     assert [a.ca_data for a in built] == [pem, None]
@@ -338,13 +337,7 @@ def test_flags_reach_the_workers_the_namespace_and_the_log_level(tmp_path: Any) 
     from osk8s_capo.cli import build_parser
     from osk8s_capo.kube import OPENSTACK_CLUSTER
 
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
+    kubeconfig = offline_kubeconfig(tmp_path)
     args = build_parser().parse_args(
         [
             f"--kubeconfig={kubeconfig}",

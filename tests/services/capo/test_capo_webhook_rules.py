@@ -21,6 +21,8 @@ from osk8s_capo import webhooks
 from osk8s_capo.webhooks_server import WebhookServer, WebhookServerOptions
 from osk8s_testing.tls import self_signed_localhost
 
+from .capo_harness import offline_kubeconfig
+
 MACHINE_PATH = "/validate-infrastructure-cluster-x-k8s-io-v1beta2-openstackmachine"
 SERVER_PATH = "/validate-infrastructure-cluster-x-k8s-io-v1alpha1-openstackserver"
 
@@ -333,13 +335,7 @@ def test_the_manager_serves_the_webhooks_on_its_flags(tmp_path: Path) -> None:
     certs = tmp_path / "serving-certs"
     certs.mkdir()
     self_signed_localhost(certs)
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
+    kubeconfig = offline_kubeconfig(tmp_path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
