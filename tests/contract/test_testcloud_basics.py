@@ -13,6 +13,8 @@ import pytest
 from openstack import exceptions
 from openstack.connection import Connection
 
+from osk8s_testing.testcloud.cloud import NETWORK, TENANT_RESERVED_IPS
+
 from .conftest import TestCloud
 from .polling import wait_for
 
@@ -101,13 +103,16 @@ def test_barbican_secret_round_trip(demo_conn: Connection, name: str) -> None:
 def test_port_with_fixed_ip(demo_conn: Connection, testcloud: TestCloud, name: str) -> None:
     net: Any = demo_conn.network
     subnet_id = testcloud.network["subnet_id"]
+    # Neutron allocates only from the narrowed pool, so the reserved addresses stay free.
+    assert net.get_subnet(subnet_id).allocation_pools == [NETWORK["tenant_pool"]]
+    address = TENANT_RESERVED_IPS[0]
     port = net.create_port(
         name=name,
         network_id=testcloud.network["network_id"],
-        fixed_ips=[{"subnet_id": subnet_id, "ip_address": "192.0.2.77"}],
+        fixed_ips=[{"subnet_id": subnet_id, "ip_address": address}],
     )
     try:
-        assert port.fixed_ips == [{"subnet_id": subnet_id, "ip_address": "192.0.2.77"}]
+        assert port.fixed_ips == [{"subnet_id": subnet_id, "ip_address": address}]
         assert port.is_port_security_enabled is True
         assert net.find_port(name).id == port.id
     finally:

@@ -10,6 +10,7 @@ from osk8s_core.openstack.floating_ips import FloatingIps
 from osk8s_core.openstack.networking import Networking
 from osk8s_core.openstack.ports import Ports
 from osk8s_core.openstack.security_groups import RuleSpec, SecurityGroups
+from osk8s_testing.testcloud.cloud import TENANT_RESERVED_IPS
 
 from ..conftest import TestCloud
 from .conftest import Cleanup, Core
@@ -22,7 +23,7 @@ def test_port_create_find_update_tags_delete(
 ) -> None:
     ports = Ports(core.client)
     network_id, subnet_id = testcloud.network["network_id"], testcloud.network["subnet_id"]
-    fixed = [{"subnet_id": subnet_id, "ip_address": "192.0.2.78"}]
+    fixed = [{"subnet_id": subnet_id, "ip_address": TENANT_RESERVED_IPS[1]}]
     port = ports.create(network_id, name, fixed_ips=fixed)
     cleanup.add(lambda: ports.delete(port.id))
     assert port.fixed_ips == fixed

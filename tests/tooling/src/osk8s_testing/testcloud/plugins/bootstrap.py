@@ -131,7 +131,12 @@ def network(spec: dict[str, Any]) -> dict[str, Any]:
     demo = spec["demo"]
     conn = _connect(spec, demo["user"], demo["password"], demo["project"])
     tenant = _network(conn, net["tenant_network"])
-    tenant_subnet = _subnet(conn, net["tenant_subnet"], tenant, cidr=net["tenant_cidr"])
+    pools = [net["tenant_pool"]]
+    tenant_subnet = _subnet(
+        conn, net["tenant_subnet"], tenant, cidr=net["tenant_cidr"], allocation_pools=pools
+    )
+    if tenant_subnet.allocation_pools != pools:  # a cloud made before the pool was narrowed
+        tenant_subnet = conn.network.update_subnet(tenant_subnet, allocation_pools=pools)
     router = conn.network.find_router(net["router"])
     if router is None:
         router = conn.network.create_router(
@@ -150,6 +155,7 @@ def network(spec: dict[str, Any]) -> dict[str, Any]:
         "floating_network_id": public.id,
         "floating_subnet_id": public_subnet.id,
         "router_id": router.id,
+        "tenant_pool": net["tenant_pool"],
     }
 
 
