@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,25 @@ from osk8s_testing.tls import TlsFiles, self_signed_localhost
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """A self-signed certificate for 127.0.0.1 (it is its own CA bundle)."""
     return self_signed_localhost(tmp_path_factory.mktemp("tls"))
+
+
+@dataclass
+class SkewedClock:
+    """Wall time plus what the test adds: the token cache's TTL runs out when the test says so,
+    never because a loaded machine was slow between two reviews (a wall-clock TTL of 0.5 s did)."""
+
+    skew: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.skew
+
+    def advance(self, seconds: float) -> None:
+        self.skew += seconds
+
+
+@pytest.fixture
+def cache_clock() -> SkewedClock:
+    return SkewedClock()
 
 
 @dataclass

@@ -31,7 +31,7 @@ from osk8s_testing.kubeapi import WebhookConfig
 from osk8s_testing.kubeapi.fixtures import KubeApiFactory
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
-from .conftest import FakeKeystone, TlsFiles
+from .conftest import FakeKeystone, SkewedClock, TlsFiles
 from .test_keystone_webhook import options, token_review
 
 pytestmark = pytest.mark.contract
@@ -104,7 +104,9 @@ def world(admin: Any) -> Iterator[World]:
 
 
 @pytest.fixture
-def webhook(tls_files: TlsFiles, tmp_path: Path, world: World) -> Iterator[Webhook]:
+def webhook(
+    tls_files: TlsFiles, tmp_path: Path, world: World, cache_clock: SkewedClock
+) -> Iterator[Webhook]:
     policy = tmp_path / "policy.json"
     gate = {"roles": ["member"], "projects": [world.project.name]}
     policy.write_text(json.dumps([{"users": gate, "resource_permissions": {"*/pods": ["get"]}}]))
@@ -112,10 +114,11 @@ def webhook(tls_files: TlsFiles, tmp_path: Path, world: World) -> Iterator[Webho
         replace(
             options(tls_files, FakeKeystone(url=KEYSTONE)),
             keystone_policy_file=str(policy),
-            token_cache_ttl=0.5,
+            token_cache_ttl=30.0,
         ),
         logger=get_logger("contract"),
         environ={},
+        clock=cache_clock,
     ).start()
     yield hook
     hook.stop()
@@ -185,7 +188,7 @@ def test_keystone_contract_application_credential(
 
 
 def test_keystone_contract_revoked_token_denied_after_ttl(
-    world: World, webhook: Webhook, tls_files: TlsFiles, admin: Any
+    world: World, webhook: Webhook, tls_files: TlsFiles, admin: Any, cache_clock: SkewedClock
 ) -> None:
     token, _ = keystone_issuer(world.login())
     assert post(webhook, tls_files, token_review(token.reveal())).status_code == 200
@@ -195,7 +198,7 @@ def test_keystone_contract_revoked_token_denied_after_ttl(
         timeout=30,
     )
     assert revoke.status_code == 204
-    time.sleep(0.6)  # the webhook's TTL in this module
+    cache_clock.advance(31)  # past the webhook's TTL in this module
     assert post(webhook, tls_files, token_review(token.reveal())).status_code == 401
 
 

@@ -4,7 +4,6 @@ one validated longer ago than the cache TTL (fail closed, as CPO)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +13,7 @@ from osk8s_testing.faultproxy.fixtures import FaultProxyFactory
 from osk8s_testing.faultproxy.rules import Reset, error
 from osk8s_testing.tls import TlsFiles
 
-from .conftest import FakeKeystone, FakeUser
+from .conftest import FakeKeystone, FakeUser, SkewedClock
 from .test_keystone_webhook import alice, options, start, token_review, url
 
 __all__ = ["alice", "start"]  # fixtures shared with the webhook suite
@@ -48,18 +47,19 @@ def test_keystone_503_once_is_retried_and_authenticates(
     assert [c.status for c in proxy.calls.matching("GET", TOKENS)] == [503, 200]
 
 
-def test_keystone_resets_deny_new_tokens_and_cached_ones_past_the_ttl(
+def test_keystone_resets_deny_new_tokens_and_cached_ones_past_the_ttl(  # noqa: PLR0917 - fixtures
     start: Any,
     tls_files: TlsFiles,
     fake_keystone: FakeKeystone,
     alice: FakeUser,
     fault_proxy: FaultProxyFactory,
+    cache_clock: SkewedClock,
 ) -> None:
     proxy, keystone_url = _proxied(fake_keystone, fault_proxy)
     opts = replace(
-        options(tls_files, fake_keystone, token_cache_ttl=0.5), keystone_url=keystone_url
+        options(tls_files, fake_keystone, token_cache_ttl=30.0), keystone_url=keystone_url
     )
-    hook = start(opts)
+    hook = start(opts, clock=cache_clock)
     first = requests.post(
         url(hook), json=token_review("tok-alice"), verify=tls_files.cert, timeout=30
     )
@@ -73,7 +73,7 @@ def test_keystone_resets_deny_new_tokens_and_cached_ones_past_the_ttl(
     new = requests.post(url(hook), json=token_review("tok-new"), verify=tls_files.cert, timeout=30)
     assert new.status_code == 401
     assert new.json()["status"]["authenticated"] is False
-    time.sleep(0.6)  # the validation of tok-alice is now older than the TTL
+    cache_clock.advance(31)  # the validation of tok-alice is now older than the TTL
     late = requests.post(
         url(hook), json=token_review("tok-alice"), verify=tls_files.cert, timeout=30
     )

@@ -4,7 +4,6 @@ in-memory kube-apiserver calling us through its TokenReview/SubjectAccessReview 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from osk8s_keystone_auth.service import Webhook, build
 from osk8s_testing.kubeapi import WebhookConfig
 from osk8s_testing.kubeapi.fixtures import KubeApiFactory
 
-from .conftest import FakeKeystone, FakeUser, TlsFiles
+from .conftest import FakeKeystone, FakeUser, SkewedClock, TlsFiles
 
 POLICY = [
     {
@@ -156,9 +155,13 @@ def test_keystone_unscoped_token_is_refused(
 
 
 def test_keystone_down_honours_cache_only_within_ttl(
-    start: Any, tls_files: TlsFiles, fake_keystone: FakeKeystone, alice: FakeUser
+    start: Any,
+    tls_files: TlsFiles,
+    fake_keystone: FakeKeystone,
+    alice: FakeUser,
+    cache_clock: SkewedClock,
 ) -> None:
-    hook = start(options(tls_files, fake_keystone, token_cache_ttl=0.5))
+    hook = start(options(tls_files, fake_keystone, token_cache_ttl=30.0), clock=cache_clock)
     ok = requests.post(url(hook), json=token_review("tok-alice"), verify=tls_files.cert, timeout=10)
     assert ok.status_code == 200
     fake_keystone.down = True
@@ -169,7 +172,7 @@ def test_keystone_down_honours_cache_only_within_ttl(
     assert again.status_code == 200 and again.json()["status"]["authenticated"] is True
     new = requests.post(url(hook), json=token_review("tok-new"), verify=tls_files.cert, timeout=10)
     assert new.status_code == 401
-    time.sleep(0.6)  # past the TTL, Keystone still down: the token is valid but not trusted
+    cache_clock.advance(31)  # past the TTL, Keystone still down: the token is valid but not trusted
     late = requests.post(
         url(hook), json=token_review("tok-alice"), verify=tls_files.cert, timeout=10
     )

@@ -8,6 +8,7 @@ sync file, unreadable ConfigMap) raise ``ConfigError`` so ``main`` exits non-zer
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from osk8s_keystone_auth.options import SERVER_PROG, ServerOptions
 from osk8s_keystone_auth.policy import parse_policies
 from osk8s_keystone_auth.server import ServeOptions, WebhookServer, split_listen
 from osk8s_keystone_auth.sync_config import SyncConfig, parse_sync_config
-from osk8s_keystone_auth.token_cache import TokenCache, TokenCacheSettings
+from osk8s_keystone_auth.token_cache import Clock, TokenCache, TokenCacheSettings
 
 # A review waits on Keystone: kube-apiserver's webhook timeout is 30 s, so keep well inside it.
 KEYSTONE_TIMEOUT = 10.0
@@ -126,15 +127,18 @@ def build(
     environ: Mapping[str, str],
     registry: CollectorRegistry | None = None,
     api_client: Any = None,
+    clock: Clock = time.time,
 ) -> Webhook:
-    """Everything the webhook needs; ``api_client`` overrides the kubeconfig (tests)."""
+    """Everything the webhook needs; ``api_client`` overrides the kubeconfig and ``clock`` the
+    token cache's time (tests: TTL expiry without sleeping)."""
     registry = registry if registry is not None else CollectorRegistry()
     live = LiveConfig(initial_snapshot(options))
     keystone = keystone_client(options, registry=registry, logger=logger)
     cache = TokenCache(
         settings=TokenCacheSettings(
             ttl=options.token_cache_ttl, max_entries=options.token_cache_size
-        )
+        ),
+        clock=clock,
     )
     authenticator = Authenticator(validator=keystone, cache=cache, registry=registry, logger=logger)
     informer = None
