@@ -17,8 +17,9 @@ import pytest
 from openstack.connection import Connection
 
 from osk8s_capo import conditions as cond
+from osk8s_capo import naming
 from osk8s_capo.kube import MACHINE, OPENSTACK_CLUSTER, OPENSTACK_SERVER
-from osk8s_capo.machine import FINALIZER, SERVER_GROUP_ANNOTATION, server_group_name
+from osk8s_capo.machine import FINALIZER, SERVER_GROUP_ANNOTATION
 from osk8s_testing.crashpoints import Point, loop_over_crash_points
 
 from .capo_harness import World
@@ -213,7 +214,7 @@ def test_managed_control_plane_server_group_and_api_floating_ip(
         group = next(
             g
             for g in demo.compute.server_groups()
-            if g.name == server_group_name(mw.namespace, "c3")
+            if g.name == naming.control_plane_server_group_name(mw.namespace, "c3")
         )
         assert done["status"]["instanceID"] in group.member_ids
         attached = demo.network.get_ip(fip.id)

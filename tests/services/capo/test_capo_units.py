@@ -70,6 +70,13 @@ def test_names_match_capo() -> None:
     assert naming.merge_tags(["a", "b"], None, ["b", "", "c"]) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="role"):
         naming.security_group_name("ns", "c1", "etcd")
+    # osk8s's opt-in control-plane server group: one name for the machine controller that
+    # makes it and the leak report that reads it back.
+    group = naming.control_plane_server_group_name("ns", "c1")
+    assert group == "ns-c1-control-plane"
+    assert naming.server_group_cluster(group) == naming.cluster_resource_name("ns", "c1")
+    assert naming.server_group_cluster("ns-c1-workers") is None
+    assert naming.server_group_cluster("-control-plane") is None
 
 
 def test_condition_transition_time_moves_only_on_status_change() -> None:

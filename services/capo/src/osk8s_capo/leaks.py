@@ -198,9 +198,8 @@ class _Report:
             if why is not None:
                 self.add("floating_ip", fip, crn, why, label=str(fip.floating_ip_address or ""))
         for group in self.inv.server_groups:
-            name = str(group.name or "")
-            crn = name.removesuffix("-control-plane")
-            if crn != name and crn in known and crn not in self.acc.clusters:
+            crn = naming.server_group_cluster(str(group.name or ""))
+            if crn is not None and crn in known and crn not in self.acc.clusters:
                 why = f"managed control-plane server group of cluster {crn}; no live cluster"
                 self.add("server_group", group, crn, why)
 

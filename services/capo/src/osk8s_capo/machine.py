@@ -70,10 +70,6 @@ if TYPE_CHECKING:
 ScopeFor = Callable[[str, IdentityRef], Scope]
 
 
-def server_group_name(namespace: str, cluster: str) -> str:
-    return f"{naming.cluster_resource_name(namespace, cluster)}-control-plane"
-
-
 @dataclass(frozen=True)
 class MachineReconciler:
     kube: KubeObjects
@@ -219,7 +215,8 @@ class _MachineRun:
             )
         groups = ServerGroups(self.scope().client)
         group = groups.create(
-            server_group_name(self.namespace, self.cluster_name), policies=(policy,)
+            naming.control_plane_server_group_name(self.namespace, self.cluster_name),
+            policies=(policy,),
         )
         return str(group.id)
 

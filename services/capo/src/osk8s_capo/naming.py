@@ -54,6 +54,20 @@ def lb_member_name(lb_name: str, port: int, machine: str) -> str:
     return f"{lb_port_name(lb_name, port)}-{machine}"
 
 
+CONTROL_PLANE_SERVER_GROUP_SUFFIX: Final = "-control-plane"
+
+
+def control_plane_server_group_name(namespace: str, cluster: str) -> str:
+    """osk8s's opt-in control-plane server group (not CAPO's): ``<ns>-<cluster>-control-plane``."""
+    return f"{cluster_resource_name(namespace, cluster)}{CONTROL_PLANE_SERVER_GROUP_SUFFIX}"
+
+
+def server_group_cluster(group: str) -> str | None:
+    """The cluster resource name a control-plane server group name carries, else None."""
+    crn = group.removesuffix(CONTROL_PLANE_SERVER_GROUP_SUFFIX)
+    return crn if crn != group and crn else None
+
+
 def description(namespace: str, cluster: str) -> str:
     """ "Created by cluster-api-provider-openstack cluster <ns>-<name>" (``GetDescription``)."""
     return (
