@@ -252,6 +252,8 @@ class ClusterReconciler:
                     previous=status.get("apiServerManagedLoadBalancer") or {},
                     save=save,
                     router_ips=list((status.get("router") or {}).get("ips") or []),
+                    tell=lambda reason, message: self._event(osc, "Normal", reason, message),
+                    warn=lambda reason, message: self._warn_once(osc, reason, message),
                 )
                 status["apiServerManagedLoadBalancer"] = lb_status
             endpoint = cluster_endpoint.reconcile_endpoint(
@@ -297,6 +299,12 @@ class ClusterReconciler:
     def _event(self, osc: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         if self.events is not None:
             self.events.event(ObjectRef.of(osc), type_, reason, message)
+
+    def _warn_once(self, osc: Mapping[str, Any], reason: str, message: str) -> None:
+        """A warning every pass would find again (an invalid spec entry): told once, not
+        re-counted on each reconcile (an unchanged cluster costs no API write)."""
+        if self.events is not None:
+            self.events.event_once(ObjectRef.of(osc), "Warning", reason, message)
 
     def _failed(
         self, status: dict[str, Any], condition: str, reason: str, message: str, generation: Any

@@ -5,22 +5,45 @@ and ``…-kubeapi-<port>`` and found by name before any create. The floating IP 
 its description (unique per cluster) so a crash between its create and the status write
 adopts it; it is written to status before it is attached. A user-given
 ``apiServer.floatingIP`` is used, never deleted.
+
+Events as CAPO's (``pkg/cloud/services/loadbalancer``): ``SuccessfulCreateListener``/``Pool``/
+``Monitor`` and ``SuccessfulUpdateListener`` when this pass made or changed one (``tell``);
+``OctaviaProviderNotFound``/``OctaviaFlavorNotFound`` when a create falls back to Octavia's
+default and ``FailedIPAddressValidation`` per allowed CIDR dropped (``warn``: found again on
+every pass until the spec changes, so the caller tells each once).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from osk8s_capo import naming
 from osk8s_capo.cluster_network import ClusterRef, NetworkError
 from osk8s_capo.scope import Scope
 from osk8s_core.errors import Osk8sError
+from osk8s_core.openstack.lb_catalog import LbFlavor
 from osk8s_core.openstack.loadbalancers import LoadBalancerSpec
 
 DEFAULT_PORT: Final = 6443
 MONITOR_DEFAULTS: Final = {"delay": 10, "timeout": 5, "maxRetries": 5, "maxRetriesDown": 3}
+
+Tell = Callable[[str, str], None]
+"""(reason, message) of an event on the OpenStackCluster: Normal for ``tell``, Warning for
+``warn``."""
+
+
+def _quiet(reason: str, message: str) -> None:
+    del reason, message
+
+
+class LbCatalog(Protocol):
+    """What a create needs to know of Octavia (``osk8s_core.openstack.lb_catalog``)."""
+
+    def provider_names(self) -> list[str]: ...
+
+    def flavors(self) -> list[LbFlavor]: ...
 
 
 def api_port(spec: Mapping[str, Any]) -> int:
@@ -83,6 +106,44 @@ def allowed_cidrs(
     return sorted(out), dropped
 
 
+def invalid_cidr_warning(entry: str) -> tuple[str, str]:
+    """CAPO's event for an allowed CIDR it drops (we also take IPv6, hence "IP")."""
+    return (
+        "FailedIPAddressValidation",
+        f"{entry} is not a valid IP nor CIDR address and will not get applied to allowed_cidrs",
+    )
+
+
+def provider_and_flavor(
+    catalog: LbCatalog, settings: Mapping[str, Any], warn: Tell = _quiet
+) -> tuple[str | None, str | None]:
+    """``getOrCreateAPILoadBalancer``: the provider matched by name among Octavia's, the
+    flavor by name among the enabled ones; one not found is a warning and Octavia's default
+    (None). Looked up only for what the spec names."""
+    provider: str | None = None
+    flavor_id: str | None = None
+    wanted = settings.get("provider")
+    if wanted:
+        if wanted in catalog.provider_names():
+            provider = str(wanted)
+        else:
+            warn(
+                "OctaviaProviderNotFound",
+                f"Provider {wanted} specified for Octavia not found, using the default provider.",
+            )
+    flavor = settings.get("flavor")
+    if flavor:
+        found = [f.id for f in catalog.flavors() if f.enabled and f.name == flavor]
+        if found:
+            flavor_id = found[0]
+        else:
+            warn(
+                "OctaviaFlavorNotFound",
+                f"Flavor {flavor} specified for Octavia not found, using the default flavor.",
+            )
+    return provider, flavor_id
+
+
 def reconcile_load_balancer(
     scope: Scope,
     cluster: ClusterRef,
@@ -93,10 +154,12 @@ def reconcile_load_balancer(
     previous: Mapping[str, Any],
     save: Callable[[dict[str, Any]], None],
     router_ips: list[str] | None = None,
+    tell: Tell = _quiet,
+    warn: Tell = _quiet,
 ) -> dict[str, Any]:
     """Ensure the LB tree and its FIP; ``save`` persists partial status (IDs, FIP) at once.
     Returns status ``apiServerManagedLoadBalancer``."""
-    lbs, children = scope.load_balancers, scope.lb_children
+    lbs = scope.load_balancers
     name = naming.load_balancer_name(cluster.namespace, cluster.name)
     settings = (spec.get("apiServer") or {}).get("managedLoadBalancer") or {}
     subnets = network.get("subnets") or []
@@ -107,6 +170,10 @@ def reconcile_load_balancer(
     vip_subnet = subnets[0]["id"]
     tags = list(spec.get("tags") or [])
     try:
+        provider = flavor_id = None
+        if (settings.get("provider") or settings.get("flavor")) and lbs.find_by_name(name) is None:
+            # As CAPO: chosen when the LB is created, never compared afterwards.
+            provider, flavor_id = provider_and_flavor(scope.lb_catalog, settings, warn)
         lb = lbs.create(
             LoadBalancerSpec(
                 name=name,
@@ -114,11 +181,14 @@ def reconcile_load_balancer(
                 vip_address=previous.get("internalIP")
                 or (spec.get("apiServer") or {}).get("fixedIP"),
                 description=cluster.description,
-                provider=settings.get("provider"),
+                provider=provider,
+                flavor_id=flavor_id,
                 availability_zone=settings.get("availabilityZone"),
                 tags=tags,
             )
         )
+        # The provider the LB really has (the spec's may have fallen back to the default).
+        ovn = str(getattr(lb, "provider", "") or "") == "ovn"
         status: dict[str, Any] = {
             "id": lb.id,
             "name": lb.name,
@@ -133,10 +203,12 @@ def reconcile_load_balancer(
             status["tags"] = tags
         # VIP ACLs only when asked for, and never on OVN (CAPO: Octavia >= 2.12, not ovn).
         acl: list[str] | None = None
-        if settings.get("allowedCIDRs") and settings.get("provider") != "ovn":
-            acl, _dropped = allowed_cidrs(
+        if settings.get("allowedCIDRs") and not ovn:
+            acl, dropped = allowed_cidrs(
                 list(settings["allowedCIDRs"]), network, list(router_ips or [])
             )
+            for entry in dropped:
+                warn(*invalid_cidr_warning(entry))
             status["allowedCIDRs"] = acl
         if floating_ip_enabled(spec, external):
             assert external is not None
@@ -151,21 +223,13 @@ def reconcile_load_balancer(
             status["ip"] = lb.vip_address
             save(status)
         ports = [api_port(spec), *[int(p) for p in settings.get("additionalPorts") or []]]
-        algorithm = "SOURCE_IP_PORT" if settings.get("provider") == "ovn" else "ROUND_ROBIN"
+        algorithm = "SOURCE_IP_PORT" if ovn else "ROUND_ROBIN"
         monitor = {**MONITOR_DEFAULTS, **(settings.get("monitor") or {})}
         for port in ports:
-            child = naming.lb_port_name(name, port)
-            # Look first: the creates wait for ACTIVE around them even when nothing is made.
-            extra: dict[str, Any] = {"allowed_cidrs": acl} if acl is not None else {}
-            listener = children.find_listener(lb.id, child) or children.create_listener(
-                lb.id, child, protocol="TCP", port=port, **extra
-            )
-            if acl is not None and sorted(listener.allowed_cidrs or []) != acl:
-                _update_listener_acl(scope, lb.id, listener.id, acl)
-            pool = children.find_pool(lb.id, child) or children.create_pool(
-                lb.id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
-            )
-            _ensure_monitor(scope, lb.id, pool.id, child, monitor)
+            _ensure_port(
+                scope, lb.id, port, naming.lb_port_name(name, port),
+                acl=acl, algorithm=algorithm, monitor=monitor, tell=tell,
+            )  # fmt: skip
     except NetworkError:
         raise
     except Osk8sError as exc:
@@ -173,6 +237,40 @@ def reconcile_load_balancer(
             "LoadBalancerFailed", f"load balancer {name}: {exc}", condition="APIEndpointReady"
         ) from exc
     return status
+
+
+def _ensure_port(
+    scope: Scope,
+    lb_id: str,
+    port: int,
+    child: str,
+    *,
+    acl: list[str] | None,
+    algorithm: str,
+    monitor: Mapping[str, int],
+    tell: Tell,
+) -> None:
+    """Listener, pool and monitor ``child`` of one port, each found by name before a create."""
+    children = scope.lb_children
+    # Look first: the creates wait for ACTIVE around them even when nothing is made.
+    listener = children.find_listener(lb_id, child)
+    if listener is None:
+        extra: dict[str, Any] = {"allowed_cidrs": acl} if acl is not None else {}
+        listener = children.create_listener(lb_id, child, protocol="TCP", port=port, **extra)
+        tell("SuccessfulCreateListener", f"Created listener {child} with id {listener.id}")
+    if acl is not None and sorted(listener.allowed_cidrs or []) != acl:
+        _update_listener_acl(scope, lb_id, listener.id, acl)
+        tell(
+            "SuccessfulUpdateListener",
+            f"Updated allowed_cidrs {acl} for listener {child} with id {listener.id}",
+        )
+    pool = children.find_pool(lb_id, child)
+    if pool is None:
+        pool = children.create_pool(
+            lb_id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
+        )
+        tell("SuccessfulCreatePool", f"Created pool {child} with id {pool.id}")
+    _ensure_monitor(scope, lb_id, pool.id, child, monitor, tell=tell)
 
 
 def _update_listener_acl(scope: Scope, lb_id: str, listener_id: str, acl: list[str]) -> None:
@@ -186,7 +284,13 @@ def _update_listener_acl(scope: Scope, lb_id: str, listener_id: str, acl: list[s
 
 
 def _ensure_monitor(
-    scope: Scope, lb_id: str, pool_id: str, name: str, monitor: Mapping[str, int]
+    scope: Scope,
+    lb_id: str,
+    pool_id: str,
+    name: str,
+    monitor: Mapping[str, int],
+    *,
+    tell: Tell = _quiet,
 ) -> None:
     children = scope.lb_children
     found = children.find_health_monitor(pool_id)
@@ -197,7 +301,7 @@ def _ensure_monitor(
         "max_retries_down": int(monitor["maxRetriesDown"]),
     }
     if found is None:
-        children.create_health_monitor(
+        made = children.create_health_monitor(
             lb_id,
             pool_id,
             monitor_type="TCP",
@@ -207,6 +311,7 @@ def _ensure_monitor(
             max_retries_down=wanted["max_retries_down"],
             name=name,
         )
+        tell("SuccessfulCreateMonitor", f"Created monitor {name} with id {made.id}")
         return
     changed = {k: v for k, v in wanted.items() if getattr(found, k, None) != v}
     if changed:

@@ -17,6 +17,7 @@ from osk8s_core.crashpoints import NO_CRASH_POINTS, CrashPoints
 from osk8s_core.metrics import ApiMetrics
 from osk8s_core.openstack.client import Logger, OpenStackClient
 from osk8s_core.openstack.floating_ips import FloatingIps
+from osk8s_core.openstack.lb_catalog import LoadBalancerCatalog
 from osk8s_core.openstack.lb_children import LoadBalancerChildren
 from osk8s_core.openstack.loadbalancers import LoadBalancers
 from osk8s_core.openstack.networking import Networking
@@ -42,6 +43,11 @@ class Scope:
     lb_children: LoadBalancerChildren
     crash_points: CrashPoints = NO_CRASH_POINTS
     """The client's crash points, for the controllers' own (``floating_ip_saved.after``)."""
+
+    @property
+    def lb_catalog(self) -> LoadBalancerCatalog:
+        """Octavia's providers and flavors (looked up only when an LB is created)."""
+        return LoadBalancerCatalog(self.client)
 
     def authenticate(self) -> str:
         """Get (or reuse) the token; returns the project ID it is scoped to."""

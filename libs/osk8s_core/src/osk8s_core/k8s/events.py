@@ -111,6 +111,19 @@ class EventRecorder:
                 "could not record event", reason=reason, object=ref.name, error=str(exc)
             )
 
+    def event_once(self, ref: ObjectRef, type_: EventType, reason: str, message: str) -> bool:
+        """Record unless this recorder already wrote this very event (object, type, reason,
+        message): no ``count`` bump, no API call. For what a reconcile finds again on every
+        pass until the user changes the spec (an invalid entry, a provider that does not
+        exist): a changed message is a new event; told again after a restart or once the
+        entry has left the cache. Returns whether an event was written."""
+        key = (ref.kind, ref.namespace, ref.name, ref.uid, type_, reason, message[:MAX_MESSAGE])
+        with self._lock:
+            if key in self._seen:
+                return False
+        self.event(ref, type_, reason, message)
+        return True
+
     def _bump(self, seen: _Seen) -> bool:
         """Add one to an Event already written; False if it has gone (expired or deleted)."""
         now = self._clock.now()
