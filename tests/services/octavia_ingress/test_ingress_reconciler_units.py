@@ -342,3 +342,68 @@ def test_an_ingress_that_is_no_longer_ours_loses_its_lb() -> None:
     assert reconciler.sync("ns/i").action == "deleted"
     assert "delete" in lbs.log and tree.log == []
     assert kube.addresses == [] and recorder.events == []
+
+
+# The node sync with managed security groups (beyond CPO: its node sync never touches them).
+
+
+class MembersTree(FakeTree):
+    def sync_members(self, lb_id: str, pools: Any) -> int:
+        self.log.append("sync_members")
+        return 1
+
+
+class FakeGroups(Calls):
+    def __init__(self) -> None:
+        super().__init__()
+        self.synced: list[tuple[str, tuple[int, ...], frozenset[str], object]] = []
+
+    def node_ports(self, servers: Any) -> object:
+        self.log.append("node_ports")
+        return self  # a handle the reconciler passes back unchanged
+
+    def sync(self, namespace: str, name: str, node_ports: Any, servers: Any, ports: object) -> int:
+        self.synced.append((f"{namespace}/{name}", tuple(node_ports), servers.members, ports))
+        return 2
+
+
+class ListingKube(FakeKube):
+    def __init__(self, *ingresses: Any) -> None:
+        super().__init__(ingresses[0])
+        self._all = list(ingresses)
+
+    def ingresses(self) -> list[Any]:
+        return self._all
+
+    def nodes(self) -> list[Any]:
+        member = super().nodes()[0]
+        return [{**member, "spec": {"providerID": "openstack:///srv-1"}}]
+
+
+def test_the_node_sync_converges_each_managed_group_over_one_read_of_the_ports() -> None:
+    theirs = _ingress({"kubernetes.io/ingress.class": "nginx"})
+    second = {**_ingress(), "metadata": {**_ingress()["metadata"], "name": "j"}}
+    kube = ListingKube(_ingress(), second, theirs)
+    groups, tree = FakeGroups(), MembersTree()
+    reconciler = IngressReconciler(
+        config=IngressConfig(
+            cluster_name="c",
+            openstack=AuthOptions(),
+            octavia=OctaviaConfig(subnet_id="subnet", manage_security_groups=True),
+        ),
+        kube=kube,
+        lbs=FakeLbs(_live_lb()),  # type: ignore[arg-type]
+        tree=tree,  # type: ignore[arg-type]
+        fips=FakeFips(),  # type: ignore[arg-type]
+        secrets=None,
+        recorder=FakeRecorder(),
+        logger=None,
+        security_groups=groups,
+    )
+    assert reconciler.sync_members() == 2 * (1 + 2)
+    assert groups.log == ["node_ports"]
+    assert groups.synced == [
+        ("ns/i", (30080,), frozenset({"srv-1"}), groups),
+        ("ns/j", (30080,), frozenset({"srv-1"}), groups),
+    ]
+    assert tree.log == ["sync_members", "sync_members"]

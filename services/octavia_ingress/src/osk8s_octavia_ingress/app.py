@@ -4,9 +4,10 @@ Graph: OpenStack client (core credentials, retry, metrics) → LB/L7/FIP/secret 
 ``IngressReconciler``; Kubernetes client (``kubernetes:`` section or in-cluster) → informers
 on Ingresses (30 s resync, as CPO) and IngressClasses (a class change queues the Ingresses
 it may now select or drop) → work queue (5 retries, as CPO).
-The periodic node sync (60 s) updates members. Beyond CPO, leader election on the Lease
-``kube-system/octavia-ingress-controller``: a second replica waits instead of fighting over
-the same load balancers. No module state.
+The periodic node sync (60 s) updates members and, beyond CPO, with
+``octavia.manage-security-groups`` each Ingress's group on the nodes' ports. Beyond CPO,
+leader election on the Lease ``kube-system/octavia-ingress-controller``: a second replica
+waits instead of fighting over the same load balancers. No module state.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from osk8s_octavia_ingress import ingress_settings, naming, selection, tls
 from osk8s_octavia_ingress.config import IngressConfig
 from osk8s_octavia_ingress.desired import HTTP_PORT, HTTPS_PORT, IngressError, build_tree
 from osk8s_octavia_ingress.octavia_tree import ListenerSpec, OctaviaTree
+from osk8s_octavia_ingress.port_groups import NodeServers
 
 if TYPE_CHECKING:
     from openstack.load_balancer.v2.load_balancer import LoadBalancer
@@ -135,11 +136,12 @@ class IngressReconciler:
             return Outcome("skipped")
         refs = self._tls_refs(ingress, namespace, name)
         port = HTTPS_PORT if refs else HTTP_PORT
+        nodes = self._kube.nodes()
         tree = build_tree(
             ingress,
             resource=resource,
             services=self._kube.services(namespace),
-            nodes=self._kube.nodes(),
+            nodes=nodes,
             listener_port=port,
         )
         listener_spec = build_listener_spec(resource, settings, refs)
@@ -154,7 +156,7 @@ class IngressReconciler:
         self._release_secrets(dropped, self._resource(namespace, name))
         self._tree.apply(lb.id, listener, tree)
         if self._groups is not None:
-            self._groups.ensure(namespace, name, tree.node_ports, self._kube.nodes())
+            self._groups.ensure(namespace, name, tree.node_ports, NodeServers.of(nodes))
         address = self._address(lb, settings, namespace, name)
         written = self._set_status(ingress, address)
         fullname = f"{namespace}/{name}"
@@ -313,10 +315,15 @@ class IngressReconciler:
 
     def sync_members(self, keys: Callable[[], list[JsonObject]] | None = None) -> int:
         """CPO's periodic node sync: the members of every Ingress LB follow the nodes.
-        Returns the number of writes."""
+        Beyond CPO (whose node sync never touches security groups), with
+        ``manage-security-groups`` each Ingress's group follows too: on the ports of the
+        member nodes' servers, off the other nodes' ports, rules on the NodePorts used. The
+        nodes' ports are read once for all Ingresses. Returns the number of writes."""
         ingresses = keys() if keys is not None else self._kube.ingresses()
         classes = self._kube.ingress_classes()
         nodes = self._kube.nodes()
+        servers = NodeServers.of(nodes)
+        ports = self._groups.node_ports(servers) if self._groups is not None else None
         writes = 0
         for ingress in ingresses:
             if not selection.is_ours(ingress, classes):
@@ -340,6 +347,8 @@ class IngressReconciler:
                 )
                 continue
             writes += self._tree.sync_members(lb.id, tree.pools)
+            if self._groups is not None:
+                writes += self._groups.sync(namespace, name, tree.node_ports, servers, ports)
         return writes
 
 

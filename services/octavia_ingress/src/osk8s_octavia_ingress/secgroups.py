@@ -3,34 +3,43 @@
 As CPO: named like the LB, described ``Security group created for Ingress <ns>/<name> from
 cluster <cluster>``, tagged ``octavia.ingress.kubernetes.io`` and ``<ns>_<name>``; TCP rules
 from the VIP subnet's CIDR to every NodePort the Ingress uses; added to the Neutron ports of
-the nodes (found by the server id of their ``providerID``). Rules no longer needed are
+the member nodes (found by the server id of their ``providerID``). Rules no longer needed are
 removed; on delete the group leaves the ports and is deleted. Find-first throughout.
+
+Beyond CPO, the periodic node sync converges the group too (``sync``). CPO's node sync
+(``nodeSyncLoop``, every 60 s) acts only when the set of ready worker nodes changed, and then
+only replaces each Ingress LB's pool members; it never reads or writes a security group, so
+there a node that joins after its Ingress was processed gets members but not the group on
+its port, and a node that leaves the member set keeps the group, until the Ingress itself
+changes. Here each node sync also puts the group on the ports of new member nodes' servers,
+takes it off the ports of the other nodes' servers and keeps the rules on the NodePorts the
+members use (the sync moves members to a changed NodePort): see ``port_groups``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from osk8s_core.openstack.ports import Ports
 from osk8s_core.openstack.security_groups import RuleSpec, SecurityGroups
 from osk8s_octavia_ingress import naming
-
-_PROVIDER_PREFIX = "openstack:///"
-
-
-def server_id(node: Mapping[str, Any]) -> str | None:
-    provider = str((node.get("spec") or {}).get("providerID") or "")
-    if not provider.startswith(_PROVIDER_PREFIX):
-        return None
-    return provider.removeprefix(_PROVIDER_PREFIX).rsplit("/", 1)[-1] or None
+from osk8s_octavia_ingress.port_groups import NodePorts, NodeServers, PortGroups, PortStore
 
 
 class IngressSecurityGroups:
     def __init__(
-        self, groups: SecurityGroups, *, client: Any, cluster: str, subnet_id: str
+        self,
+        groups: SecurityGroups,
+        *,
+        client: Any,
+        cluster: str,
+        subnet_id: str,
+        ports: PortStore | None = None,
     ) -> None:
         self._groups = groups
         self._client = client
+        self._attach = PortGroups(ports if ports is not None else Ports(client))
         self._cluster = cluster
         self._subnet_id = subnet_id
         self._cidr: str | None = None
@@ -45,13 +54,14 @@ class IngressSecurityGroups:
             self._cidr = str(subnet.cidr)
         return self._cidr
 
+    def node_ports(self, servers: NodeServers) -> NodePorts:
+        """The nodes' ports for one node sync (read once, on first use)."""
+        return self._attach.node_ports(servers)
+
     def ensure(
-        self,
-        namespace: str,
-        name: str,
-        node_ports: Sequence[int],
-        nodes: Iterable[Mapping[str, Any]],
+        self, namespace: str, name: str, node_ports: Sequence[int], servers: NodeServers
     ) -> str:
+        """The group (found or made), its tags and rules, on the members' ports only."""
         resource = naming.resource_name(self._cluster, namespace, name)
         group = self._groups.create(
             resource, description=naming.sg_description(self._cluster, namespace, name)
@@ -59,35 +69,44 @@ class IngressSecurityGroups:
         tags = list(naming.sg_tags(namespace, name))
         if sorted(group.tags or []) != sorted(tags):
             self._client.call("security_group_update", lambda: self._net.set_tags(group, tags))
+        self._ensure_rules(str(group.id), node_ports)
+        self._attach.converge(str(group.id), servers, self._attach.node_ports(servers))
+        return str(group.id)
+
+    def sync(
+        self,
+        namespace: str,
+        name: str,
+        node_ports: Sequence[int],
+        servers: NodeServers,
+        ports: NodePorts,
+    ) -> int:
+        """The node sync's part: rules and ports of an existing group follow the nodes and
+        NodePorts; no group yet means nothing to do (processing the Ingress makes it).
+        Returns the number of writes (0 when nothing changed)."""
+        group = self._groups.find_by_name(naming.resource_name(self._cluster, namespace, name))
+        if group is None:
+            return 0
+        writes = self._ensure_rules(str(group.id), node_ports)
+        return writes + self._attach.converge(str(group.id), servers, ports)
+
+    def _ensure_rules(self, group_id: str, node_ports: Sequence[int]) -> int:
         cidr = self._subnet_cidr()
         wanted = [
             RuleSpec(protocol="tcp", port_range_min=p, port_range_max=p, remote_ip_prefix=cidr)
             for p in node_ports
         ]
-        existing = self._groups.rules(group.id)
+        existing = self._groups.rules(group_id)
+        writes = 0
         for rule in existing:
             if rule.direction == "ingress" and not any(spec.matches(rule) for spec in wanted):
                 self._groups.delete_rule(rule.id)
+                writes += 1
         for spec in wanted:
             if not any(spec.matches(rule) for rule in existing):
-                self._groups.create_rule(group.id, spec)
-        for node in nodes:
-            device = server_id(node)
-            if device is None:
-                continue
-            ports = self._client.call(
-                "port_list", lambda d=device: list(self._net.ports(device_id=d))
-            )
-            for port in ports:
-                current = list(port.security_group_ids or [])
-                if group.id not in current:
-                    self._client.call(
-                        "port_update",
-                        lambda p=port, c=current: self._net.update_port(
-                            p.id, security_groups=[*c, group.id]
-                        ),
-                    )
-        return str(group.id)
+                self._groups.create_rule(group_id, spec)
+                writes += 1
+        return writes
 
     def delete(self, namespace: str, name: str) -> None:
         group = self._groups.find_by_name(naming.resource_name(self._cluster, namespace, name))
