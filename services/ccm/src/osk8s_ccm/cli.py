@@ -4,7 +4,7 @@ The flags are ``k8s.io/cloud-provider``'s (generic controller manager, cloud sha
 node/service/route controllers, leader election, secure serving with delegated auth, client
 connection, klog) plus CPO's ``--user-agent``, with pflag's types, so every manifest or chart
 written for CPO parses. Flags upstream accepts whose feature we do not have (webhooks, pprof,
-client-certificate auth, leader migration, TLS tuning...) are accepted and named in one
+client-certificate auth, leader migration, SNI certificates...) are accepted and named in one
 warning line, never an unknown-flag error. Exit codes as upstream: a flag or validation error
 exits 1; a cloud provider that cannot be initialised exits 255 (``klog.Fatalf``); losing the
 lease exits 1. This module stays import-light: ``--help`` loads no openstacksdk or kubernetes.
@@ -90,7 +90,6 @@ def _serving(parser: cli.GoFlagParser) -> None:
     for flag in ("--cert-dir", "--client-ca-file", "--requestheader-client-ca-file"):
         inert(group, flag, default="", help="accepted (no client certificates, no cert dir)")
     for flag in (
-        "--tls-cipher-suites",
         "--tls-sni-cert-key",
         "--requestheader-allowed-names",
         "--requestheader-extra-headers-prefix",
@@ -99,7 +98,6 @@ def _serving(parser: cli.GoFlagParser) -> None:
         "--requestheader-uid-headers",
     ):
         inert(group, flag, action="append", default=[], help="accepted")
-    inert(group, "--tls-min-version", default="", help="accepted (TLS 1.2 minimum)")
     inert(group, "--http2-max-streams-per-connection", type=cli.go_int, default=0, help="-")
     for flag in (
         "--permit-address-sharing",

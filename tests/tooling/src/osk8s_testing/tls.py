@@ -1,7 +1,8 @@
 """A throw-away self-signed TLS pair for 127.0.0.1 (test tooling and the demo only).
 
 The certificate is its own CA bundle, so a client verifies it with ``verify=cert``. The key
-file is written 0600. Never used by the core or a service.
+file is written 0600. ``handshake`` is a stdlib TLS client with a chosen highest version and
+cipher list, to check what a server accepts. Never used by the core or a service.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +59,33 @@ def self_signed_localhost(directory: Path, *, days: int = 1) -> TlsFiles:
     with os.fdopen(fd, "wb") as handle:
         handle.write(key_bytes)
     return TlsFiles(cert=str(cert_path), key=str(key_path))
+
+
+def handshake(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    max_version: ssl.TLSVersion | None = None,
+    ciphers: str | None = None,
+    timeout: float = 5.0,
+) -> tuple[str, str]:
+    """One TLS handshake with the server on ``host:port``: (protocol version, cipher name).
+
+    ``max_version`` caps the client (``TLSv1_2``: it cannot speak TLS 1.3); ``ciphers`` is the
+    OpenSSL list it offers for TLS <= 1.2. The server is not verified: only the handshake is
+    under test. A refused handshake raises ``ssl.SSLError`` (or ``OSError`` if reset).
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if max_version is not None:
+        context.maximum_version = max_version
+    if ciphers is not None:
+        context.set_ciphers(ciphers)
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        version, cipher = tls.version(), tls.cipher()
+        assert version is not None and cipher is not None
+        return version, cipher[0]

@@ -3,7 +3,8 @@
 ``add_secure_serving_flags`` registers k8s.io/apiserver's SecureServing and delegating
 authentication/authorization flags with upstream's names and defaults (``--secure-port`` is
 per binary: OCCM 10258); ``secure_serving_options`` turns the parsed namespace into
-``SecureServingOptions``; ``build_secure_server`` makes the HTTPS ``/metrics``, ``/healthz``,
+``SecureServingOptions`` (``--tls-min-version``/``--tls-cipher-suites`` checked there: a bad
+name is a ConfigError); ``build_secure_server`` makes the HTTPS ``/metrics``, ``/healthz``,
 ``/readyz``, ``/livez`` server guarded by TokenReview/SubjectAccessReview. Kubernetes modules
 are imported inside the builder only: this package must stay import-light for ``--help``.
 """
@@ -21,6 +22,7 @@ from osk8s_core.k8s.secure_serving import (
     OCCM_SECURE_PORT,
     SecureServingOptions,
 )
+from osk8s_core.k8s.tls_options import CIPHER_SUITES, TLS_VERSIONS, tls_options
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -39,6 +41,17 @@ def add_secure_serving_flags(container: Any, *, secure_port: int = OCCM_SECURE_P
     add("--secure-port", type=go_int, default=secure_port, help="HTTPS port (0 disables)")
     add("--tls-cert-file", default="", help="x509 certificate for HTTPS (self-signed if unset)")
     add("--tls-private-key-file", default="", help="x509 private key matching --tls-cert-file")
+    add(
+        "--tls-min-version",
+        default="",
+        help=f"minimum TLS version ({', '.join(TLS_VERSIONS)}; default VersionTLS12)",
+    )
+    add_string_slice(
+        container,
+        "--tls-cipher-suites",
+        help="TLS 1.0-1.2 cipher suites, Go names (default: OpenSSL's list); "
+        f"one of {', '.join(CIPHER_SUITES)}",
+    )
     add(
         "--authentication-kubeconfig",
         default="",
@@ -87,6 +100,7 @@ def secure_serving_options(namespace: argparse.Namespace) -> SecureServingOption
         secure_port=namespace.secure_port,
         tls_cert_file=namespace.tls_cert_file,
         tls_private_key_file=namespace.tls_private_key_file,
+        tls=tls_options(namespace.tls_min_version, namespace.tls_cipher_suites),
         authentication_kubeconfig=namespace.authentication_kubeconfig,
         authorization_kubeconfig=namespace.authorization_kubeconfig,
         authorization_always_allow_paths=tuple(namespace.authorization_always_allow_paths),

@@ -5,7 +5,8 @@ authentication/authorization options hold for a controller manager (flags: see
 ``osk8s_core.cli.secure_serving``). Without ``--tls-cert-file``/``--tls-private-key-file`` a
 self-signed pair for ``localhost``/``127.0.0.1`` is made in memory, as upstream does when no
 certificate directory is set; Python's ``ssl`` only loads files, so the pair passes through a
-private temporary directory (0700, key 0600) that is removed at once.
+private temporary directory (0700, key 0600) that is removed at once. ``--tls-min-version`` and
+``--tls-cipher-suites`` (``TlsOptions``) apply to the context, as upstream's ApplyTo does.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import ipaddress
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from osk8s_core.errors import ConfigError
+from osk8s_core.k8s.tls_options import TlsOptions
 
 DEFAULT_ALWAYS_ALLOW_PATHS: Final = ("/healthz", "/readyz", "/livez")
 """k8s.io/apiserver NewDelegatingAuthorizationOptions' default, kept by the controller managers."""
@@ -51,6 +53,8 @@ class SecureServingOptions:
     """``--authorization-webhook-cache-authorized-ttl`` (seconds)."""
     authorization_deny_cache_ttl: float = 10.0
     """``--authorization-webhook-cache-unauthorized-ttl`` (seconds)."""
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    """``--tls-min-version`` / ``--tls-cipher-suites``: default TLS 1.2 minimum, OpenSSL ciphers."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.secure_port <= 65535:
@@ -101,7 +105,7 @@ def _self_signed_pem(host: str) -> tuple[bytes, bytes]:
 def server_ssl_context(options: SecureServingOptions) -> ssl.SSLContext:
     """The TLS server context: the given pair, or a fresh self-signed one."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2  # Go's crypto/tls server default
+    options.tls.apply(context)  # default: TLS 1.2 minimum, Go's crypto/tls server default
     if options.tls_cert_file:
         try:
             context.load_cert_chain(options.tls_cert_file, options.tls_private_key_file)
