@@ -67,7 +67,12 @@ def managed(capo_api: Any, capo_clouds_yaml: str, demo: Connection) -> Iterator[
             "managedSubnets": [{"cidr": "10.6.0.0/24", "dnsNameservers": ["192.0.2.53"]}],
             "externalNetwork": {"id": external_network_id(demo)},
             "apiServer": {
-                "managedLoadBalancer": {"allowedCIDRs": ["192.0.2.0/24", "198.51.100.7", "bad"]}
+                "managedLoadBalancer": {
+                    "allowedCIDRs": ["192.0.2.0/24", "198.51.100.7", "bad"],
+                    # Neither exists on the test cloud: warnings, Octavia's defaults (amphora).
+                    "provider": "ovn",
+                    "flavor": "osk8s-no-such-flavor",
+                }
             },
             "managedSecurityGroups": {"clusterNodesSecurityGroupRules": [CNI_RULE]},
             "tags": ["osk8s-test"],
@@ -124,6 +129,9 @@ def test_api_load_balancer_active_with_floating_ip(
     lb = demo.load_balancer.get_load_balancer(lb_status["id"])
     lb_name = naming.load_balancer_name(world.namespace, name)
     assert lb.name == lb_name and lb.provisioning_status == "ACTIVE"
+    # The spec's "ovn" is not a provider here: the LB is Octavia's default, and the ACL and
+    # the pool method follow the LB's real provider.
+    assert lb.provider == "amphora" and lb.flavor_id is None
     assert lb.vip_address == lb_status["internalIP"]
     listeners = list(demo.load_balancer.listeners(load_balancer_id=lb.id))
     assert [(x.name, x.protocol, x.protocol_port) for x in listeners] == [
@@ -204,9 +212,30 @@ def test_each_create_is_told_once_by_an_event(managed: tuple[World, str]) -> Non
         "SuccessfulCreateRouter": 1,
         "SuccessfulCreateSecurityGroup": 2,
         "SuccessfulCreateLoadBalancer": 1,
+        "SuccessfulCreateListener": 1,
+        "SuccessfulCreatePool": 1,
+        "SuccessfulCreateMonitor": 1,
         "SuccessfulCreateFloatingIP": 1,
     }
     assert counts["Provisioned"] == 1
+    # Found again on every pass, told once (the idle-reconcile test checks no recount).
+    warnings = {(r, m) for t, r, m in world.events_of(name) if t == "Warning"}
+    assert warnings == {
+        (
+            "FailedIPAddressValidation",
+            "bad is not a valid IP nor CIDR address and will not get applied to allowed_cidrs",
+        ),
+        (
+            "OctaviaProviderNotFound",
+            "Provider ovn specified for Octavia not found, using the default provider.",
+        ),
+        (
+            "OctaviaFlavorNotFound",
+            "Flavor osk8s-no-such-flavor specified for Octavia not found, using the default "
+            "flavor.",
+        ),
+    }
+    assert all(counts[r] == 1 for r, _ in warnings)
     network = world.osc(name)["status"]["network"]
     messages = [m for t, r, m in world.events_of(name) if r == "SuccessfulCreateNetwork"]
     assert messages == [f"Created network {network['name']} with id {network['id']}"]
@@ -245,6 +274,12 @@ def test_rule_change_is_reconciled_by_diff(managed: tuple[World, str], demo: Con
     (listener,) = demo.load_balancer.listeners(load_balancer_id=lb_id)
     assert "203.0.113.0/24" in listener.allowed_cidrs
     assert "192.0.2.0/24" not in listener.allowed_cidrs
+    updated = [m for t, r, m in world.events_of(name) if r == "SuccessfulUpdateListener"]
+    assert updated == [
+        f"Updated allowed_cidrs [{' '.join(sorted(listener.allowed_cidrs))}] for listener "
+        f"{listener.name} "
+        f"with id {listener.id}"
+    ]
     rules = list(demo.network.security_group_rules(security_group_id=worker))
     shapes = {(r.protocol, r.port_range_min, r.remote_ip_prefix) for r in rules}
     assert ("udp", 4789, "10.6.0.0/24") in shapes

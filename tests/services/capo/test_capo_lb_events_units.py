@@ -117,6 +117,17 @@ class FakeOctavia:
             )
         return self.lbs[spec.name]
 
+    @property
+    def api(self) -> Any:
+        return self
+
+    def wait_active(self, lb_id: str) -> Any:
+        return self.lbs
+
+    def update_listener(self, listener_id: str, **attrs: Any) -> None:
+        listener = next(c for c in self.children.values() if c.id == listener_id)
+        vars(listener).update(attrs)
+
     # lb_children
     def _make(self, kind: str, name: str, **attrs: Any) -> Any:
         made = types.SimpleNamespace(id=f"{kind}-{len(self.created) + 1}", name=name, **attrs)
@@ -148,6 +159,7 @@ class FakeOctavia:
 
 def reconcile(octavia: FakeOctavia, catalog: Catalog, settings: dict[str, Any]) -> Any:
     scope = types.SimpleNamespace(
+        client=types.SimpleNamespace(call=lambda label, fn, *a, **k: fn(*a, **k)),
         load_balancers=octavia,
         lb_children=octavia,
         lb_catalog=catalog,
@@ -195,6 +207,17 @@ def test_load_balancer_falls_back_to_the_default_provider_and_tells_each_step() 
     _, told, warned = reconcile(octavia, catalog, settings)
     assert told == [] and catalog.calls == []
     assert [r for r, _ in warned] == ["FailedIPAddressValidation"]
+    # A changed list updates the listener in place, told as CAPO (Go's list format).
+    _, told, warned = reconcile(octavia, catalog, {**settings, "allowedCIDRs": ["203.0.113.0/24"]})
+    assert octavia.children[f"listener {child}"].allowed_cidrs == ["10.6.0.0/24", "203.0.113.0/24"]
+    assert warned == []
+    assert told == [
+        (
+            "SuccessfulUpdateListener",
+            f"Updated allowed_cidrs [10.6.0.0/24 203.0.113.0/24] for listener {child} "
+            "with id listener-1",
+        )
+    ]
 
 
 def test_a_found_ovn_provider_gets_source_ip_port_and_no_acl() -> None:

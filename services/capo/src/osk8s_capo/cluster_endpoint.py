@@ -262,7 +262,7 @@ def _ensure_port(
         _update_listener_acl(scope, lb_id, listener.id, acl)
         tell(
             "SuccessfulUpdateListener",
-            f"Updated allowed_cidrs {acl} for listener {child} with id {listener.id}",
+            f"Updated allowed_cidrs [{' '.join(acl)}] for listener {child} with id {listener.id}",
         )
     pool = children.find_pool(lb_id, child)
     if pool is None:
