@@ -33,6 +33,12 @@ from .conftest import cloud_conf_or_skip, connection_factory_for, real_cloud
 
 pytestmark = pytest.mark.contract
 
+# Every proxied call, Nova's attach (a synchronous RPC to nova-compute) and Keystone's password
+# auth included, must answer within the client timeout on a loaded CI machine; only the held
+# one may not (the timeout cases hold it longer than that).
+CLIENT_TIMEOUT = 8.0
+HANG = Hang(CLIENT_TIMEOUT + 4)
+
 
 @dataclass
 class Faulty:
@@ -60,7 +66,9 @@ def faulty(fault_proxy: object, tmp_path: Path) -> Iterator[Faulty]:
     conf_text = Path(direct._paths[0]).read_text()
     conf = tmp_path / "cloud.conf"
     conf.write_text(conf_text.replace("http://127.0.0.1:5000", fleet["keystone"].url))
-    settings = ClientSettings(component="cinder-csi-plugin", version=__version__, timeout=3.0)
+    settings = ClientSettings(
+        component="cinder-csi-plugin", version=__version__, timeout=CLIENT_TIMEOUT
+    )
     proxied = ConnectionFactory([conf], settings=settings)
     cloud = real_cloud(proxied, CollectorRegistry(), "test.faults")
     view = real_cloud(direct, CollectorRegistry(), "test.faults.direct")
@@ -108,7 +116,7 @@ def test_create_survives_5xx_and_429_on_reads(faulty: Faulty) -> None:
 
 def test_create_converges_after_timeout(faulty: Faulty) -> None:
     name = _name()
-    faulty.cinder.inject(Hang(4.0), method="POST", path=r"/volumes$", first=1)
+    faulty.cinder.inject(HANG, method="POST", path=r"/volumes$", first=1)
     try:
         with pytest.raises(grpc.RpcError):
             faulty.driver.controller.CreateVolume(create_req(name))
@@ -191,7 +199,7 @@ def _assert_attached_once(f: Faulty, volume_id: str, node: str) -> None:
     [
         pytest.param(error(503), 1, id="503"),  # outcome unknown: attach is not repeated inline
         pytest.param(rate_limited(1), 0, id="429"),  # refused before acting: retried inline
-        pytest.param(Hang(4.0), 1, id="timeout"),  # client timeout is 3 s
+        pytest.param(HANG, 1, id="timeout"),
     ],
 )
 def test_publish_converges_to_one_attachment(
@@ -215,7 +223,7 @@ def test_publish_converges_to_one_attachment(
     [
         pytest.param(error(503), id="503"),
         pytest.param(rate_limited(1), id="429"),
-        pytest.param(Hang(4.0), id="timeout"),
+        pytest.param(HANG, id="timeout"),
     ],
 )
 def test_unpublish_leaves_no_attachment(faulty: Faulty, node: str, fault: Fault) -> None:

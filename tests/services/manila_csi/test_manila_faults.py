@@ -34,6 +34,11 @@ from .manila_harness import FAST, Driver, start
 
 pytestmark = pytest.mark.contract
 
+# Every proxied call (Keystone's password auth included) must answer within the client timeout
+# on a loaded CI machine; only the held one may not (the timeout cases hold it longer).
+CLIENT_TIMEOUT = 8.0
+HANG = Hang(CLIENT_TIMEOUT + 4)
+
 _ACTION = r"/shares/[0-9a-f-]{36}/action$"
 
 
@@ -67,7 +72,7 @@ def faulty(fault_proxy: Any, demo_secrets: dict[str, str], direct: Driver) -> It
         {"keystone": "http://127.0.0.1:5000", "manila": "http://127.0.0.1:8786"}
     )
     secrets = {**demo_secrets, "os-authURL": f"{fleet['keystone'].url}/v3"}
-    with start(secrets, client_timeout=3.0) as driver:
+    with start(secrets, client_timeout=CLIENT_TIMEOUT) as driver:
         yield Faulty(driver, fleet["manila"], direct)
 
 
@@ -76,7 +81,7 @@ def faulty(fault_proxy: Any, demo_secrets: dict[str, str], direct: Driver) -> It
     [
         pytest.param(error(503), id="503"),
         pytest.param(rate_limited(1), id="429"),
-        pytest.param(Hang(4.0), id="timeout"),
+        pytest.param(HANG, id="timeout"),
         pytest.param(LoseAnswer(), id="lost-answer"),
     ],
 )
@@ -100,7 +105,7 @@ def test_share_create_converges_to_one_share(faulty: Faulty, fault: Any) -> None
     [
         pytest.param(error(500), id="500"),
         pytest.param(rate_limited(1), id="429"),
-        pytest.param(Hang(4.0), id="timeout"),
+        pytest.param(HANG, id="timeout"),
         pytest.param(LoseAnswer(), id="lost-answer"),
     ],
 )
@@ -117,7 +122,7 @@ def test_access_grant_converges_to_one_rule(faulty: Faulty, fault: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "fault", [pytest.param(error(503), id="503"), pytest.param(Hang(4.0), id="timeout")]
+    "fault", [pytest.param(error(503), id="503"), pytest.param(HANG, id="timeout")]
 )
 def test_delete_converges(faulty: Faulty, fault: Any) -> None:
     name = unique()
