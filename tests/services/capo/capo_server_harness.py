@@ -120,6 +120,14 @@ class ServerWorld:
             if e.involved_object.kind == "OpenStackServer" and e.involved_object.name == name
         }
 
+    def world_events(self, name: str) -> list[tuple[str, str, str]]:
+        """(type, reason, message) of every Event on the OpenStackServer ``name``."""
+        return [
+            (e.type, e.reason, e.message)
+            for e in self.world.core.list_namespaced_event(self.namespace).items
+            if e.involved_object.kind == "OpenStackServer" and e.involved_object.name == name
+        ]
+
     def converge(
         self,
         name: str,

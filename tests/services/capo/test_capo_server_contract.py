@@ -40,6 +40,17 @@ def writes(world: World) -> dict[str, float]:
     return {k: v for k, v in world.api_requests().items() if k in WRITES}
 
 
+def assert_port_and_trunk_events(
+    servers: ServerWorld, name: str, trunk_id: str, port_ids: list[str]
+) -> None:
+    """CAPO's trunk and port events, on the OpenStackServer (capo.md §2.10)."""
+    events = servers.event_reasons(name)
+    assert events["SuccessfulCreateTrunk"] == f"Created trunk {name}-0 with id {trunk_id}"
+    assert events["SuccessfulDeleteTrunk"] == f"Deleted trunk {name}-0 with id {trunk_id}"
+    deleted = {m for _, r, m in servers.world_events(name) if r == "SuccessfulDeletePort"}
+    assert deleted == {f"Deleted port with id {p}" for p in port_ids}
+
+
 def test_server_lifecycle_ports_user_data_and_idle(
     servers: ServerWorld, net: TestNetwork, demo: Connection, admin: Connection
 ) -> None:
@@ -113,6 +124,7 @@ def test_server_lifecycle_ports_user_data_and_idle(
     assert f"with id {server.id}" in events["SuccessfulCreateServer"]
     assert f"with id {server.id}" in events["SuccessfulDeleteServer"]
     assert events["SuccessfulCreatePort"].startswith("Created port srv-a-")
+    assert_port_and_trunk_events(servers, "srv-a", trunks[0].id, port_ids)
     assert list(demo.network.trunks(name="srv-a-0")) == []
     assert demo.network.get_network(net.network_id) is not None
     assert demo.network.get_security_group(net.security_group_id) is not None

@@ -5,11 +5,13 @@ condition, run on the test cloud in test_capo_server_bfv_contract)."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
+from osk8s_capo import conditions as cond
 from osk8s_capo.machine_spec import InvalidMachineSpec, provider_id, server_spec
 from osk8s_capo.server_boot import (
     block_device_mapping,
@@ -19,6 +21,7 @@ from osk8s_capo.server_boot import (
     scheduler_hints,
 )
 from osk8s_capo.server_resolve import PortDefaults, ResolveError, neutron_query, resolve
+from osk8s_core import errors
 
 
 class FakeLookups:
@@ -239,3 +242,104 @@ def test_machine_to_server_spec() -> None:
         server_spec(osm, machine, {"spec": {}, "status": {}}, control_plane=False)
     assert provider_id("", "abc") == "openstack:///abc"
     assert provider_id("RegionOne", "abc") == "openstack://RegionOne/abc"
+
+
+class _EventCloud:
+    """Ports and trunks of one server, each call recorded; ``broken`` names the one that fails."""
+
+    def __init__(self, broken: str = "") -> None:
+        self.broken = broken
+        self.calls: list[str] = []
+        self.ports = types.SimpleNamespace(
+            create=self._call("port_create", types.SimpleNamespace(id="p-1", tags=[])),
+            add_tag=self._call("port_tag", None),
+            delete=self._call("port_delete", None),
+            query=lambda **f: [],
+        )
+        self.trunks = types.SimpleNamespace(
+            create=self._call("trunk_create", types.SimpleNamespace(id="t-1", name="srv-0")),
+            of_port=lambda port_id: types.SimpleNamespace(id="t-1", name="srv-0"),
+            delete=self._call("trunk_delete", None),
+        )
+
+    def _call(self, label: str, result: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(label)
+            if label == self.broken:
+                raise errors.OpenStackError(f"{label} refused", status=409)
+            return result
+
+        return call
+
+
+def _run(cloud: _EventCloud, status: dict[str, Any]) -> tuple[Any, list[tuple[str, str, str]]]:
+    from osk8s_capo.server import _Run
+
+    told: list[tuple[str, str, str]] = []
+    owner = types.SimpleNamespace(
+        event=lambda obj, type_, reason, message: told.append((type_, reason, message)),
+        _write_status=lambda obj, st: obj,
+    )
+    obj = {"metadata": {"name": "srv", "namespace": "ns"}, "spec": {}, "status": status}
+    return _Run(owner, obj, status, cloud, log=None), told  # type: ignore[arg-type]
+
+
+PORT = {"networkID": "net-1", "name": "srv-0", "tags": ["t"], "trunk": True}
+
+
+@pytest.mark.parametrize(
+    ("broken", "reason", "message"),
+    [
+        ("port_create", "FailedCreatePort", "Failed to create port srv-0: port_create refused"),
+        ("port_tag", "FailedReplaceTags", "Failed to replace port tags srv-0: port_tag refused"),
+        (
+            "trunk_create",
+            "FailedCreateTrunk",
+            "Failed to create trunk for port srv-0: trunk_create refused",
+        ),
+    ],
+)
+def test_port_and_trunk_failures_are_capos_warnings_and_conditions(
+    broken: str, reason: str, message: str
+) -> None:
+    status: dict[str, Any] = {}
+    run, told = _run(_EventCloud(broken), status)
+    with pytest.raises(errors.OpenStackError):
+        run.ensure_ports({"ports": [PORT]})
+    assert told[-1] == ("Warning", reason, message)
+    ready = cond.find(status, cond.INSTANCE_READY)
+    assert ready is not None and ready["reason"] == "PortCreateFailed"
+    assert "resources" not in status  # nothing recorded for the failed port
+
+
+def test_port_and_trunk_create_and_delete_are_told() -> None:
+    cloud = _EventCloud()
+    status: dict[str, Any] = {}
+    run, told = _run(cloud, status)
+    assert run.ensure_ports({"ports": [PORT]}) == ["p-1"]
+    assert told == [
+        ("Normal", "SuccessfulCreatePort", "Created port srv-0 with id p-1"),
+        ("Normal", "SuccessfulCreateTrunk", "Created trunk srv-0 with id t-1"),
+    ]
+    assert cloud.calls == ["port_create", "port_tag", "trunk_create"]
+    told.clear()
+    run.obj["metadata"]["finalizers"] = ["openstackserver.infrastructure.cluster.x-k8s.io"]
+    run.cloud.servers = types.SimpleNamespace(find_by_name=lambda name: None)
+    run.cloud.volumes = types.SimpleNamespace(query=lambda **f: [])
+    run.owner.kube = types.SimpleNamespace(patch=lambda *a: None)
+    assert run.delete() is None
+    assert told == [
+        ("Normal", "SuccessfulDeleteTrunk", "Deleted trunk srv-0 with id t-1"),
+        ("Normal", "SuccessfulDeletePort", "Deleted port with id p-1"),
+    ]
+    broken = _EventCloud("port_delete")
+    run, told = _run(broken, {"resources": {"ports": [{"id": "p-1"}]}})
+    run.obj["metadata"]["finalizers"] = ["openstackserver.infrastructure.cluster.x-k8s.io"]
+    run.cloud.servers = types.SimpleNamespace(find_by_name=lambda name: None)
+    with pytest.raises(errors.OpenStackError):
+        run.delete()
+    assert told[-1] == (
+        "Warning",
+        "FailedDeletePort",
+        "Failed to delete port with id p-1: port_delete refused",
+    )

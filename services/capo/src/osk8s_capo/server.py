@@ -10,15 +10,17 @@ Deletion works from deterministic names when status was lost. User-supplied obje
 groups, networks, security groups) are never deleted.
 
 Pause follows the labelled Cluster (``spec.paused``) or the object's annotation, as CAPO.
-Events as CAPO's recorder names them (``SuccessfulCreatePort``, ``SuccessfulCreateServer``,
-``FailedCreateServer``, ``DuplicateServerNames``, ``SuccessfulDeleteServer``...), on the
-OpenStackServer. ``floatingIPPoolRef`` is refused (condition, nothing created): there is no
+Events as CAPO's recorder names them (``SuccessfulCreatePort``/``Trunk``/``Server``,
+``FailedCreatePort``/``Trunk``/``Server``, ``FailedReplaceTags``, ``DuplicateServerNames``,
+``SuccessfulDeleteServer``/``Trunk``/``Port``, ``FailedDelete...``), on the OpenStackServer.
+``floatingIPPoolRef`` is refused (condition, nothing created): there is no
 OpenStackFloatingIPPool controller yet (capo.md §1.7).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -151,6 +153,18 @@ class _Run:
     def event(self, type_: EventType, reason: str, message: str) -> None:
         self.owner.event(self.obj, type_, reason, message)
 
+    @contextmanager
+    def warned(self, reason: str, message: str, *, condition: str | None = None) -> Iterator[None]:
+        """An OpenStack failure inside is CAPO's Warning ``reason`` ("<message>: <error>"),
+        and, given a ``condition`` reason, ``InstanceReady=False`` with it."""
+        try:
+            yield
+        except errors.OpenStackError as exc:
+            if condition is not None:
+                self.fail(condition, exc)
+            self.event("Warning", reason, f"{message}: {exc}")
+            raise
+
     # -- normal path -------------------------------------------------------------------------
 
     def normal(self) -> Requeue | None:
@@ -204,28 +218,35 @@ class _Run:
             if index < len(known) and known[index]:
                 ids.append(str(known[index]))
                 continue
-            try:
-                created = self.cloud.ports.create(
-                    port["networkID"], port["name"], **port_attributes(port)
-                )
-                if port.get("tags"):
-                    for tag in port["tags"]:
-                        if tag not in (created.tags or []):
-                            self.cloud.ports.add_tag(created, tag)
-                if port.get("trunk"):
-                    # named after its port (CAPO); found again by parent port after a crash
-                    self.cloud.trunks.create(str(created.id), port["name"])
-            except errors.OpenStackError as exc:
-                self.fail(PORT_CREATE_FAILED, exc)
-                self.event(
-                    "Warning", "FailedCreatePort", f"Failed to create port {port['name']}: {exc}"
-                )
-                raise
+            name = port["name"]
+            with self.warned(
+                "FailedCreatePort", f"Failed to create port {name}", condition=PORT_CREATE_FAILED
+            ):
+                created = self.cloud.ports.create(port["networkID"], name, **port_attributes(port))
+            with self.warned(
+                "FailedReplaceTags",
+                f"Failed to replace port tags {name}",
+                condition=PORT_CREATE_FAILED,
+            ):
+                for tag in port.get("tags") or []:
+                    if tag not in (created.tags or []):
+                        self.cloud.ports.add_tag(created, tag)
             self.event(
-                "Normal",
-                "SuccessfulCreatePort",
-                f"Created port {port['name']} with id {created.id}",
+                "Normal", "SuccessfulCreatePort", f"Created port {name} with id {created.id}"
             )
+            if port.get("trunk"):
+                with self.warned(
+                    "FailedCreateTrunk",
+                    f"Failed to create trunk for port {name}",
+                    condition=PORT_CREATE_FAILED,
+                ):
+                    # named after its port (CAPO); found again by parent port after a crash
+                    trunk = self.cloud.trunks.create(str(created.id), name)
+                self.event(
+                    "Normal",
+                    "SuccessfulCreateTrunk",
+                    f"Created trunk {trunk.name} with id {trunk.id}",
+                )
             ids.append(str(created.id))
             self.status["resources"] = {"ports": [{"id": i} for i in ids]}
             self.write()  # the ID is recorded before the next create
@@ -345,8 +366,13 @@ class _Run:
         for port_id in self.port_ids_for_delete():
             trunk = self.cloud.trunks.of_port(port_id)
             if trunk is not None:
-                self.cloud.trunks.delete(str(trunk.id))  # Neutron keeps a trunk's parent port
-            self.cloud.ports.delete(port_id)
+                where = f"trunk {trunk.name} with id {trunk.id}"
+                with self.warned("FailedDeleteTrunk", f"Failed to delete {where}"):
+                    self.cloud.trunks.delete(str(trunk.id))  # Neutron keeps a trunk's parent port
+                self.event("Normal", "SuccessfulDeleteTrunk", f"Deleted {where}")
+            with self.warned("FailedDeletePort", f"Failed to delete port with id {port_id}"):
+                self.cloud.ports.delete(port_id)
+            self.event("Normal", "SuccessfulDeletePort", f"Deleted port with id {port_id}")
         if not self.delete_volumes():
             return Requeue(after=REQUEUE_DELETE)
         finalizers = [f for f in meta(self.obj).get("finalizers") or [] if f != FINALIZER]
