@@ -149,10 +149,14 @@ def test_serve_stops_on_sigterm(sock_dir: Path, kms: KmsServicer) -> None:
     seen: list[int] = []
 
     def probe_then_signal() -> None:
-        with grpc.insecure_channel(server.address) as channel:
-            grpc.channel_ready_future(channel).result(timeout=5)
-            seen.append(_status(channel))
-        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                grpc.channel_ready_future(channel).result(timeout=30)
+                seen.append(_status(channel))
+        except Exception:
+            server.stop()  # serve() returns and the assertion on ``seen`` fails, no hang
+            raise
+        os.kill(os.getpid(), signal.SIGTERM)  # answered: serve() handles SIGTERM by now
 
     threading.Thread(target=probe_then_signal).start()
     server.serve()  # returns only after SIGTERM and a graceful stop
