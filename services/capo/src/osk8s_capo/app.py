@@ -24,8 +24,10 @@ from osk8s_capo.scope import ScopeFactory
 from osk8s_core import __version__, cli
 from osk8s_core.crashpoints import CrashPoints, crash_points_from_environ
 from osk8s_core.credentials import ClientSettings, ConnectionCache
+from osk8s_core.errors import ConfigError
 from osk8s_core.k8s.client import KubeClientOptions, build_api_client
 from osk8s_core.k8s.events import EventRecorder
+from osk8s_core.k8s.tls_options import tls_options
 from osk8s_core.logging import configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 
@@ -109,6 +111,8 @@ def build_dependencies(
 
 
 def options_from_args(args: argparse.Namespace) -> ManagerOptions:
+    """The manager's options (``ConfigError`` on a bad ``--tls-*`` value, as CAPI's
+    GetManagerOptions errs)."""
     diagnostics, insecure = args.diagnostics_address, args.insecure_diagnostics
     if args.metrics_bind_addr:
         # CAPI's deprecated flag keeps its old meaning: plain-HTTP metrics on that address.
@@ -124,6 +128,7 @@ def options_from_args(args: argparse.Namespace) -> ManagerOptions:
         health_addr=args.health_addr,
         diagnostics_addr=diagnostics,
         insecure_diagnostics=insecure,
+        tls=tls_options(args.tls_min_version, args.tls_cipher_suites),
     )
 
 
@@ -136,8 +141,14 @@ def configure(args: argparse.Namespace) -> None:
     configure_logging(**kwargs)
 
 
-def build(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> Manager:
+def build(
+    args: argparse.Namespace,
+    *,
+    environ: Mapping[str, str] | None = None,
+    options: ManagerOptions | None = None,
+) -> Manager:
     """The manager with every controller and runnable registered, as ``run`` starts it."""
+    options = options if options is not None else options_from_args(args)
     env = os.environ if environ is None else environ
     api_client = build_api_client(
         KubeClientOptions(
@@ -149,7 +160,7 @@ def build(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None)
         ),
         environ=env,
     )
-    manager = Manager(api_client=api_client, options=options_from_args(args), environ=env)
+    manager = Manager(api_client=api_client, options=options, environ=env)
     deps = build_dependencies(
         manager,
         ca_certs=args.ca_certs,
@@ -166,14 +177,22 @@ def build(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None)
         register(manager, deps)
     from osk8s_capo.webhooks_server import runnable  # noqa: PLC0415 - cheap --help
 
-    manager.add_runnable("webhook-server", runnable(args.webhook_cert_dir, args.webhook_port))
+    manager.add_runnable(
+        "webhook-server", runnable(args.webhook_cert_dir, args.webhook_port, tls=options.tls)
+    )
     return manager
 
 
 def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
     configure(args)
     log = get_logger(_package)
-    manager = build(args, environ=environ)
+    try:
+        options = options_from_args(args)
+    except ConfigError as exc:
+        # CAPO: setupLog.Error(err, "Unable to start manager: invalid flags"); os.Exit(1)
+        log.error("Unable to start manager: invalid flags", error=str(exc))
+        return 1
+    manager = build(args, environ=environ, options=options)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

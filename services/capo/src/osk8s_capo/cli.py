@@ -42,8 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--ca-certs", default="", help="CA bundle for OpenStack")
     add("--scope-cache-max-size", type=cli.go_int, default=10, help="cached scopes")
     add("--lb-provider", default="", help="legacy, ignored")
-    add("--tls-min-version", default="VersionTLS12", help="minimum TLS version")
-    cli.add_string_slice(parser, "--tls-cipher-suites", help="TLS cipher suites")
+    # CAPI's TLS options: the webhook and the HTTPS diagnostics server (app.options_from_args)
+    add(
+        "--tls-min-version",
+        default="VersionTLS12",
+        help="minimum TLS version: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13",
+    )
+    cli.add_string_slice(
+        parser, "--tls-cipher-suites", help="TLS 1.0-1.2 cipher suites (Go names, comma-separated)"
+    )
     cli.add_string_slice(parser, "--skip-crd-migration-phases", help="CRD migrator phases")
     cli.add_feature_gates(parser)
     group = parser.add_argument_group("kubernetes client")

@@ -37,6 +37,7 @@ from osk8s_core.k8s.leaselock import KubeLeaseLock
 from osk8s_core.k8s.listwatch import ApiListWatch
 from osk8s_core.k8s.queue import WorkQueue
 from osk8s_core.k8s.store import object_key
+from osk8s_core.k8s.tls_options import TlsOptions
 
 LEADER_ELECTION_ID: Final = "controller-leader-election-capo"
 SERVICE_ACCOUNT_NAMESPACE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -81,6 +82,8 @@ class ManagerOptions:
     health_addr: str = ":9440"
     diagnostics_addr: str = ":8443"
     insecure_diagnostics: bool = False
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    """``--tls-min-version``/``--tls-cipher-suites``: HTTPS diagnostics and webhook server."""
     identity: str = field(default_factory=default_identity)
 
 
@@ -303,7 +306,7 @@ class Manager:
         from osk8s_core.k8s.secure_serving import SecureServingOptions  # noqa: PLC0415
 
         return build_secure_server(
-            SecureServingOptions(bind_address=host, secure_port=port),
+            SecureServingOptions(bind_address=host, secure_port=port, tls=self.options.tls),
             registry=self.registry,
             kube_client=lambda _path: self.api_client,
         )

@@ -2,7 +2,8 @@
 
 As controller-runtime's webhook server: ``tls.crt``/``tls.key`` from ``--webhook-cert-dir``
 (the cert-manager Secret mounted there), re-read when the files change so a rotated
-certificate is served without a restart; TLS 1.2 minimum; one POST path per validator
+certificate is served without a restart; ``--tls-min-version``/``--tls-cipher-suites`` applied
+(CAPI's TLS options; default TLS 1.2 minimum); one POST path per validator
 (``webhooks.WEBHOOKS``). A review is answered in the version it was sent in (v1, or v1beta1
 as CAPO's OpenStackServer webhook declares). A denial carries the 422 ``Status`` apimachinery
 would build, so kube-apiserver shows the same text as upstream. It never writes to the API.
@@ -17,12 +18,13 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from osk8s_capo.webhooks import WEBHOOKS, Validator, invalid_status
+from osk8s_core.k8s.tls_options import TlsOptions
 
 _log = logging.getLogger("osk8s.capo.webhooks")
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request limit; a review is never larger
@@ -37,6 +39,8 @@ class WebhookServerOptions:
     host: str = "0.0.0.0"
     cert_name: str = "tls.crt"
     key_name: str = "tls.key"
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    """``--tls-min-version`` / ``--tls-cipher-suites``."""
 
 
 class _CertificateFiles:
@@ -45,6 +49,7 @@ class _CertificateFiles:
     def __init__(self, options: WebhookServerOptions) -> None:
         self._cert = Path(options.cert_dir) / options.cert_name
         self._key = Path(options.cert_dir) / options.key_name
+        self._tls = options.tls
         self._lock = threading.Lock()
         self._stamp: tuple[float, float, int, int] | None = None
         self._context: ssl.SSLContext | None = None
@@ -59,7 +64,7 @@ class _CertificateFiles:
             stamp = self._current_stamp()
             if self._context is None or stamp != self._stamp:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                context.minimum_version = ssl.TLSVersion.TLSv1_2
+                self._tls.apply(context)
                 context.load_cert_chain(str(self._cert), str(self._key))
                 self._context, self._stamp = context, stamp
             return self._context
@@ -198,14 +203,18 @@ class WebhookServer:
 
 
 def runnable(
-    cert_dir: str, port: int, *, retry_interval: float = 10.0
+    cert_dir: str,
+    port: int,
+    *,
+    tls: TlsOptions | None = None,
+    retry_interval: float = 10.0,
 ) -> Callable[[threading.Event], None]:
     """The manager runnable for ``--webhook-cert-dir``/``--webhook-port``. Until the
     certificate is mounted (cert-manager may issue it after the pod starts) it logs and
     tries again, instead of serving without TLS or taking the controllers down."""
 
     def run(stop: threading.Event) -> None:
-        options = WebhookServerOptions(cert_dir=cert_dir, port=port)
+        options = WebhookServerOptions(cert_dir=cert_dir, port=port, tls=tls or TlsOptions())
         while not stop.is_set():
             try:
                 server = WebhookServer(options)
