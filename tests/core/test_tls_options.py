@@ -7,8 +7,10 @@ HTTPS server built from the parsed flags (``secure_serving_options`` -> ``server
 
 from __future__ import annotations
 
+import socket
 import ssl
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Generator, Iterator, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -173,7 +175,7 @@ def test_version_names_are_go_s() -> None:
 # --- real handshakes against the core HTTPS server built from the flags ------------------
 
 
-def _serve(argv: Sequence[str]) -> Iterator[int]:
+def _serve(argv: Sequence[str]) -> Generator[int, None, None]:
     options = _parse("--bind-address=127.0.0.1", *argv)
     server = HealthServer(
         registry=CollectorRegistry(),
@@ -215,6 +217,28 @@ def test_cipher_list_refuses_a_client_offering_only_another_suite(cipher_port: i
     listed = handshake(cipher_port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=LISTED_OPENSSL)
     assert listed == ("TLSv1.2", LISTED_OPENSSL)
     assert handshake(cipher_port)[0] == "TLSv1.3"  # TLS 1.3 is not restricted, as in Go
+
+
+def test_tls10_minimum_does_not_lower_openssl_s_security_level() -> None:
+    """Set as asked, yet a TLS 1.0 client (itself at security level 0) is still refused: the
+    documented difference from Go, which would serve it."""
+    ports = _serve(["--tls-min-version=VersionTLS10"])
+    port = next(ports)
+    try:
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+        client.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            client.minimum_version = client.maximum_version = ssl.TLSVersion.TLSv1
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            pytest.raises((ssl.SSLError, ConnectionResetError)),
+        ):
+            client.wrap_socket(raw)
+        assert handshake(port, max_version=ssl.TLSVersion.TLSv1_2)[0] == "TLSv1.2"
+    finally:
+        ports.close()
 
 
 def test_without_flags_both_clients_are_served(default_port: int) -> None:

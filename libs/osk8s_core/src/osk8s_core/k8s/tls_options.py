@@ -6,7 +6,9 @@ spellings). ``TlsOptions`` checks them once, when made, and ``apply`` puts them 
 ``ssl.SSLContext``. As in Go, the cipher list restricts TLS 1.0-1.2 only: TLS 1.3 suites are
 accepted and TLS 1.3 keeps its fixed set. A suite this OpenSSL cannot offer (RC4, 3DES) is a
 ``ConfigError`` at start, never a server silently offering something else. No flags = today's
-behaviour: TLS 1.2 minimum, OpenSSL's default ciphers.
+behaviour: TLS 1.2 minimum, OpenSSL's default ciphers. ``VersionTLS10``/``VersionTLS11`` are
+accepted and set, but OpenSSL 3's default security level still fails TLS 1.0/1.1 handshakes
+(it refuses their SHA-1 signatures); the security level is not lowered for them.
 """
 
 from __future__ import annotations
