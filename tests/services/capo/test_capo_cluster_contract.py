@@ -733,6 +733,8 @@ def test_user_router_failures_in_conditions_and_user_floating_ip_kept(
         failing = fails(cond.SECURITY_GROUPS_READY)
         assert failing["reason"] == "SecurityGroupCreateFailed", failing
         assert missing_sg in failing["message"], failing
+        # CAPO's event reason for it
+        assert ("Warning", "FailedCreateSecurityGroup") in {e[:2] for e in world.events_of("urt")}
         assert condition(world.osc("urt"), cond.ROUTER_READY)["status"] == "True"
         world.kube.patch(
             world.kube_objects_resource(),

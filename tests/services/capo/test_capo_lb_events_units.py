@@ -8,8 +8,11 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import pytest
+
 from osk8s_capo import cluster_endpoint, naming
-from osk8s_capo.cluster_network import ClusterRef
+from osk8s_capo.cluster_network import ClusterRef, NetworkError, managed_network
+from osk8s_core import errors
 from osk8s_core.crashpoints import NO_CRASH_POINTS
 from osk8s_core.k8s.clock import SystemClock
 from osk8s_core.k8s.events import EventRecorder, ObjectRef
@@ -264,3 +267,60 @@ def test_event_once_writes_a_repeated_warning_once_and_a_changed_one_again() -> 
     assert [c for c, _ in api.calls] == ["create", "create", "create"]
     recorder.event(ref, "Warning", reason, message)  # plain events still aggregate
     assert api.calls[-1] == ("patch", "2")
+
+
+# -- failures: the condition keeps our reason, the Warning event is CAPO's ------------------
+
+
+class BrokenOctavia(FakeOctavia):
+    """Octavia refusing one kind of create."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    def create(self, spec: Any) -> Any:
+        if self.broken == "loadbalancer":
+            raise errors.OpenStackError("quota exceeded", status=403)
+        return super().create(spec)
+
+    def _make(self, kind: str, name: str, **attrs: Any) -> Any:
+        if kind == self.broken:
+            raise errors.OpenStackError(f"{kind} refused", status=409)
+        return super()._make(kind, name, **attrs)
+
+
+@pytest.mark.parametrize(
+    ("broken", "event"),
+    [
+        ("loadbalancer", "FailedCreateLoadBalancer"),
+        ("listener", "FailedCreateListener"),
+        ("pool", "FailedCreatePool"),
+        ("monitor", "FailedCreateMonitor"),
+    ],
+)
+def test_load_balancer_failures_are_told_as_capos_events(broken: str, event: str) -> None:
+    with pytest.raises(NetworkError) as info:
+        reconcile(BrokenOctavia(broken), Catalog([], []), {})
+    exc = info.value
+    assert (exc.reason, exc.condition, exc.event) == (
+        "LoadBalancerFailed",
+        "APIEndpointReady",
+        event,
+    )
+    lb_name = naming.load_balancer_name("ns", "c1")
+    assert str(exc).startswith(f"load balancer {lb_name}: ")
+
+
+def test_network_failures_are_told_as_capos_events() -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise errors.OpenStackError("network quota exceeded", status=409)
+
+    scope = types.SimpleNamespace(networking=types.SimpleNamespace(create_network=refuse))
+    spec = {"managedSubnets": [{"cidr": "10.6.0.0/24"}]}
+    with pytest.raises(NetworkError) as info:
+        managed_network(scope, ClusterRef("ns", "c1"), spec, [])  # type: ignore[arg-type]
+    assert (info.value.reason, info.value.event) == ("NetworkCreateFailed", "FailedCreateNetwork")
+    assert "network quota exceeded" in str(info.value)
+    # A step with no CAPO event of its own is told by its condition reason.
+    assert NetworkError("ExternalNetworkNotFound", "none").event == "ExternalNetworkNotFound"

@@ -276,7 +276,7 @@ class ClusterReconciler:
             )
         except NetworkError as exc:
             self._failed(status, exc.condition, exc.reason, str(exc), generation)
-            self._event(osc, "Warning", exc.reason, str(exc))
+            self._event(osc, "Warning", exc.event, str(exc))
             raise
         except errors.OpenStackError as exc:
             self._failed(status, failing or cond.READY, cond.OPENSTACK_ERROR, str(exc), generation)

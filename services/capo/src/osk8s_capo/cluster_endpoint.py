@@ -16,7 +16,8 @@ every pass until the spec changes, so the caller tells each once).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final, Protocol
 
 from osk8s_capo import naming
@@ -144,6 +145,23 @@ def provider_and_flavor(
     return provider, flavor_id
 
 
+@contextmanager
+def _lb_step(lb_name: str, event: str) -> Iterator[None]:
+    """An OpenStack failure inside is ``APIEndpointReady=False/LoadBalancerFailed``, told as
+    CAPO's Warning ``event`` (``FailedCreateListener``...)."""
+    try:
+        yield
+    except NetworkError:
+        raise
+    except Osk8sError as exc:
+        raise NetworkError(
+            "LoadBalancerFailed",
+            f"load balancer {lb_name}: {exc}",
+            condition="APIEndpointReady",
+            event=event,
+        ) from exc
+
+
 def reconcile_load_balancer(
     scope: Scope,
     cluster: ClusterRef,
@@ -159,7 +177,6 @@ def reconcile_load_balancer(
 ) -> dict[str, Any]:
     """Ensure the LB tree and its FIP; ``save`` persists partial status (IDs, FIP) at once.
     Returns status ``apiServerManagedLoadBalancer``."""
-    lbs = scope.load_balancers
     name = naming.load_balancer_name(cluster.namespace, cluster.name)
     settings = (spec.get("apiServer") or {}).get("managedLoadBalancer") or {}
     subnets = network.get("subnets") or []
@@ -167,110 +184,128 @@ def reconcile_load_balancer(
         raise NetworkError(
             "LoadBalancerFailed", "cluster network has no subnet", condition="APIEndpointReady"
         )
-    vip_subnet = subnets[0]["id"]
     tags = list(spec.get("tags") or [])
-    try:
-        provider = flavor_id = None
-        if (settings.get("provider") or settings.get("flavor")) and lbs.find_by_name(name) is None:
-            # As CAPO: chosen when the LB is created, never compared afterwards.
-            provider, flavor_id = provider_and_flavor(scope.lb_catalog, settings, warn)
-        lb = lbs.create(
-            LoadBalancerSpec(
-                name=name,
-                vip_subnet_id=vip_subnet,
-                vip_address=previous.get("internalIP")
-                or (spec.get("apiServer") or {}).get("fixedIP"),
-                description=cluster.description,
-                provider=provider,
-                flavor_id=flavor_id,
-                availability_zone=settings.get("availabilityZone"),
-                tags=tags,
-            )
+    with _lb_step(name, "FailedCreateLoadBalancer"):
+        lb = _ensure_load_balancer(
+            scope, cluster, spec, vip_subnet=subnets[0]["id"], previous=previous, warn=warn
         )
-        # The provider the LB really has (the spec's may have fallen back to the default).
-        ovn = str(getattr(lb, "provider", "") or "") == "ovn"
-        status: dict[str, Any] = {
-            "id": lb.id,
-            "name": lb.name,
-            "internalIP": lb.vip_address,
-            "loadBalancerNetwork": {
-                "id": network["id"],
-                "name": network.get("name", ""),
-                "subnets": subnets,
-            },
-        }
-        if tags:
-            status["tags"] = tags
-        # VIP ACLs only when asked for, and never on OVN (CAPO: Octavia >= 2.12, not ovn).
-        acl: list[str] | None = None
-        if settings.get("allowedCIDRs") and not ovn:
-            acl, dropped = allowed_cidrs(
-                list(settings["allowedCIDRs"]), network, list(router_ips or [])
-            )
-            for entry in dropped:
-                warn(*invalid_cidr_warning(entry))
-            status["allowedCIDRs"] = acl
-        if floating_ip_enabled(spec, external):
-            assert external is not None
+    # The provider the LB really has (the spec's may have fallen back to the default).
+    ovn = str(getattr(lb, "provider", "") or "") == "ovn"
+    status: dict[str, Any] = {
+        "id": lb.id,
+        "name": lb.name,
+        "internalIP": lb.vip_address,
+        "loadBalancerNetwork": {
+            "id": network["id"],
+            "name": network.get("name", ""),
+            "subnets": subnets,
+        },
+    }
+    if tags:
+        status["tags"] = tags
+    # VIP ACLs only when asked for, and never on OVN (CAPO: Octavia >= 2.12, not ovn).
+    acl: list[str] | None = None
+    if settings.get("allowedCIDRs") and not ovn:
+        acl, dropped = allowed_cidrs(
+            list(settings["allowedCIDRs"]), network, list(router_ips or [])
+        )
+        for entry in dropped:
+            warn(*invalid_cidr_warning(entry))
+        status["allowedCIDRs"] = acl
+    if floating_ip_enabled(spec, external):
+        assert external is not None
+        with _lb_step(name, "FailedCreateFloatingIP"):
             fip = api_floating_ip(scope, cluster, spec, external, str(previous.get("ip") or ""))
-            status["ip"] = fip.floating_ip_address
-            save(status)  # written before the attach: a failure later cannot leak it
-            scope.crash_points.reach("floating_ip_saved.after")
-            if fip.port_id != lb.vip_port_id:
+        status["ip"] = fip.floating_ip_address
+        save(status)  # written before the attach: a failure later cannot leak it
+        scope.crash_points.reach("floating_ip_saved.after")
+        if fip.port_id != lb.vip_port_id:
+            with _lb_step(name, "FailedAssociateFloatingIP"):
                 scope.floating_ips.associate(fip.id, lb.vip_port_id)
-        else:
-            # No floating IP: the schema requires ``ip``; the VIP is the address to use.
-            status["ip"] = lb.vip_address
-            save(status)
-        ports = [api_port(spec), *[int(p) for p in settings.get("additionalPorts") or []]]
-        algorithm = "SOURCE_IP_PORT" if ovn else "ROUND_ROBIN"
-        monitor = {**MONITOR_DEFAULTS, **(settings.get("monitor") or {})}
-        for port in ports:
-            _ensure_port(
-                scope, lb.id, port, naming.lb_port_name(name, port),
-                acl=acl, algorithm=algorithm, monitor=monitor, tell=tell,
-            )  # fmt: skip
-    except NetworkError:
-        raise
-    except Osk8sError as exc:
-        raise NetworkError(
-            "LoadBalancerFailed", f"load balancer {name}: {exc}", condition="APIEndpointReady"
-        ) from exc
+    else:
+        # No floating IP: the schema requires ``ip``; the VIP is the address to use.
+        status["ip"] = lb.vip_address
+        save(status)
+    ports = [api_port(spec), *[int(p) for p in settings.get("additionalPorts") or []]]
+    algorithm = "SOURCE_IP_PORT" if ovn else "ROUND_ROBIN"
+    monitor = {**MONITOR_DEFAULTS, **(settings.get("monitor") or {})}
+    for port in ports:
+        _ensure_port(
+            scope, lb.id, name, port,
+            acl=acl, algorithm=algorithm, monitor=monitor, tell=tell,
+        )  # fmt: skip
     return status
+
+
+def _ensure_load_balancer(
+    scope: Scope,
+    cluster: ClusterRef,
+    spec: Mapping[str, Any],
+    *,
+    vip_subnet: str,
+    previous: Mapping[str, Any],
+    warn: Tell,
+) -> Any:
+    """The API LB, found by name or created (ACTIVE either way)."""
+    lbs = scope.load_balancers
+    name = naming.load_balancer_name(cluster.namespace, cluster.name)
+    settings = (spec.get("apiServer") or {}).get("managedLoadBalancer") or {}
+    provider = flavor_id = None
+    if (settings.get("provider") or settings.get("flavor")) and lbs.find_by_name(name) is None:
+        # As CAPO: chosen when the LB is created, never compared afterwards.
+        provider, flavor_id = provider_and_flavor(scope.lb_catalog, settings, warn)
+    return lbs.create(
+        LoadBalancerSpec(
+            name=name,
+            vip_subnet_id=vip_subnet,
+            vip_address=previous.get("internalIP") or (spec.get("apiServer") or {}).get("fixedIP"),
+            description=cluster.description,
+            provider=provider,
+            flavor_id=flavor_id,
+            availability_zone=settings.get("availabilityZone"),
+            tags=list(spec.get("tags") or []),
+        )
+    )
 
 
 def _ensure_port(
     scope: Scope,
     lb_id: str,
+    lb_name: str,
     port: int,
-    child: str,
     *,
     acl: list[str] | None,
     algorithm: str,
     monitor: Mapping[str, int],
     tell: Tell,
 ) -> None:
-    """Listener, pool and monitor ``child`` of one port, each found by name before a create."""
+    """Listener, pool and monitor ``<lb>-<port>`` of one port, each found by name before a
+    create; each failure told as CAPO's ``Failed<Create|Update><Kind>``."""
     children = scope.lb_children
+    child = naming.lb_port_name(lb_name, port)
     # Look first: the creates wait for ACTIVE around them even when nothing is made.
-    listener = children.find_listener(lb_id, child)
-    if listener is None:
-        extra: dict[str, Any] = {"allowed_cidrs": acl} if acl is not None else {}
-        listener = children.create_listener(lb_id, child, protocol="TCP", port=port, **extra)
-        tell("SuccessfulCreateListener", f"Created listener {child} with id {listener.id}")
+    with _lb_step(lb_name, "FailedCreateListener"):
+        listener = children.find_listener(lb_id, child)
+        if listener is None:
+            extra: dict[str, Any] = {"allowed_cidrs": acl} if acl is not None else {}
+            listener = children.create_listener(lb_id, child, protocol="TCP", port=port, **extra)
+            tell("SuccessfulCreateListener", f"Created listener {child} with id {listener.id}")
     if acl is not None and sorted(listener.allowed_cidrs or []) != acl:
-        _update_listener_acl(scope, lb_id, listener.id, acl)
+        with _lb_step(lb_name, "FailedUpdateListener"):
+            _update_listener_acl(scope, lb_id, listener.id, acl)
         tell(
             "SuccessfulUpdateListener",
             f"Updated allowed_cidrs [{' '.join(acl)}] for listener {child} with id {listener.id}",
         )
-    pool = children.find_pool(lb_id, child)
-    if pool is None:
-        pool = children.create_pool(
-            lb_id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
-        )
-        tell("SuccessfulCreatePool", f"Created pool {child} with id {pool.id}")
-    _ensure_monitor(scope, lb_id, pool.id, child, monitor, tell=tell)
+    with _lb_step(lb_name, "FailedCreatePool"):
+        pool = children.find_pool(lb_id, child)
+        if pool is None:
+            pool = children.create_pool(
+                lb_id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
+            )
+            tell("SuccessfulCreatePool", f"Created pool {child} with id {pool.id}")
+    with _lb_step(lb_name, "FailedCreateMonitor"):
+        _ensure_monitor(scope, lb_id, pool.id, child, monitor, tell=tell)
 
 
 def _update_listener_acl(scope: Scope, lb_id: str, listener_id: str, acl: list[str]) -> None:

@@ -21,12 +21,21 @@ from osk8s_core.errors import Osk8sError
 
 
 class NetworkError(Osk8sError):
-    """A network step failed; ``reason`` is the condition reason (CAPO's)."""
+    """A network step failed; ``reason`` is the condition reason (CAPO's), ``event`` the
+    reason of CAPO's Warning event for it when that differs (``FailedCreateNetwork``...)."""
 
-    def __init__(self, reason: str, message: str, *, condition: str = "NetworkReady") -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        condition: str = "NetworkReady",
+        event: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.condition = condition
+        self.event = event or reason
 
 
 @dataclass(frozen=True)
@@ -111,13 +120,19 @@ def managed_network(
         network = net.create_network(name, **attrs)
         set_tags(scope, network, tags, request="network_tag_replace")
     except Osk8sError as exc:
-        raise NetworkError("NetworkCreateFailed", f"network {name}: {exc}") from exc
+        raise NetworkError(
+            "NetworkCreateFailed", f"network {name}: {exc}", event="FailedCreateNetwork"
+        ) from exc
     item = (spec.get("managedSubnets") or [{}])[0]
     cidr = str(item.get("cidr") or "")
     try:
         version = ipaddress.ip_network(cidr, strict=False).version
     except ValueError as exc:
-        raise NetworkError("SubnetCreateFailed", f"invalid managed subnet cidr {cidr!r}") from exc
+        raise NetworkError(
+            "SubnetCreateFailed",
+            f"invalid managed subnet cidr {cidr!r}",
+            event="FailedCreateSubnet",
+        ) from exc
     sub_attrs: dict[str, Any] = {"description": cluster.description}
     dns = list(item.get("dnsNameservers") or [])
     if dns:
@@ -135,7 +150,9 @@ def managed_network(
             )
         set_tags(scope, subnet, tags, request="subnet_tag_replace")
     except Osk8sError as exc:
-        raise NetworkError("SubnetCreateFailed", f"subnet {name}: {exc}") from exc
+        raise NetworkError(
+            "SubnetCreateFailed", f"subnet {name}: {exc}", event="FailedCreateSubnet"
+        ) from exc
     status = _status_of(network)
     status["subnets"] = [_subnet_status(subnet)]
     if tags:
@@ -210,7 +227,10 @@ def router(
         raise NetworkError("RouterNotFound", str(exc), condition="RouterReady") from exc
     except Osk8sError as exc:
         raise NetworkError(
-            "RouterCreateFailed", f"router {name}: {exc}", condition="RouterReady"
+            "RouterCreateFailed",
+            f"router {name}: {exc}",
+            condition="RouterReady",
+            event="FailedCreateRouter",
         ) from exc
     status = _status_of(found)
     ips = [

@@ -179,7 +179,10 @@ def reconcile(
             _sync_rules(scope, group, wanted[role])
     except Osk8sError as exc:
         raise NetworkError(
-            "SecurityGroupCreateFailed", str(exc), condition="SecurityGroupsReady"
+            "SecurityGroupCreateFailed",
+            str(exc),
+            condition="SecurityGroupsReady",
+            event="FailedCreateSecurityGroup",
         ) from exc
     field = {
         CONTROL_PLANE: "controlPlaneSecurityGroup",
