@@ -38,7 +38,7 @@ class Servicer:
     @rpc(required=("volume_id", "capacity_range"), lock="volume_id")
     def Expand(self, request: Any, context: Any) -> str:  # noqa: N802
         self.entered.set()
-        self.release.wait(5)
+        self.release.wait(30)
         return f"expanded {request.volume_id}"
 
 
@@ -58,12 +58,12 @@ def test_a_second_call_on_the_same_key_is_aborted_then_the_lock_is_released() ->
     results: list[str] = []
     first = threading.Thread(target=lambda: results.append(servicer.Expand(request, None)))
     first.start()
-    assert servicer.entered.wait(5)
+    assert servicer.entered.wait(30)
     assert "v1" in servicer.in_flight
     with pytest.raises(OperationPending):
         servicer.Expand(request, None)
     servicer.release.set()
-    first.join(5)
+    first.join(30)
     assert results == ["expanded v1"] and "v1" not in servicer.in_flight
     assert servicer.Expand(request, None) == "expanded v1"
 

@@ -132,7 +132,7 @@ def test_graceful_stop_lets_in_flight_call_finish(sock_dir: Path, kms: KmsServic
     with grpc.insecure_channel(server.address) as channel:
         stub = kms_grpc.KeyManagementServiceStub(channel)
         future = stub.Encrypt.future(kms_pb2.EncryptRequest(uid="slow", plaintext=b"p"), timeout=10)
-        assert kms.entered.wait(5)
+        assert kms.entered.wait(30)
         stopper = threading.Thread(target=server.stop)
         stopper.start()
         # Once stopping, health reports NOT_SERVING ... the in-flight call still completes.

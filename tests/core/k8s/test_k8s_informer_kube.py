@@ -35,7 +35,7 @@ def put(core, name, value):
     return core.replace_namespaced_config_map(name, NS, existing)
 
 
-def wait_for(condition, timeout=10.0):
+def wait_for(condition, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -55,7 +55,7 @@ class Running:
 
     def close(self):
         self.stop.set()
-        self.thread.join(5)
+        self.thread.join(30)
         assert not self.thread.is_alive(), "informer must stop promptly"
 
 
@@ -201,7 +201,7 @@ def test_controller_reconciles_each_changed_object(core):
         assert wait_for(lambda: "c1=gone" in reconciled)
     finally:
         stop.set()
-        thread.join(5)
+        thread.join(30)
     assert not thread.is_alive()
 
 

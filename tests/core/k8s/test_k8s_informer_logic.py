@@ -71,7 +71,7 @@ def recorder():
     return log, handlers
 
 
-def run_until(informer, condition, timeout=5.0):
+def run_until(informer, condition, timeout=30.0):
     stop = threading.Event()
     thread = informer.start(stop)
     deadline = time.monotonic() + timeout
@@ -79,7 +79,7 @@ def run_until(informer, condition, timeout=5.0):
         time.sleep(0.005)
     met = condition()
     stop.set()
-    thread.join(5)
+    thread.join(30)
     assert not thread.is_alive(), "informer must stop promptly, even inside a watch"
     return met
 

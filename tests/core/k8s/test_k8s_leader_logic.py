@@ -201,7 +201,7 @@ def test_run_releases_on_shutdown_and_ends_the_leading_work(clock):
     stopped = []
 
     def work(ended: threading.Event) -> None:
-        ended.wait(5)
+        ended.wait(30)
         ended_seen.set()
 
     a = LeaderElector(
@@ -267,7 +267,7 @@ def test_crashing_leader_work_gives_up_leadership(clock):
     )
     runner = threading.Thread(target=a.run, args=(threading.Event(),))
     runner.start()
-    runner.join(5)
+    runner.join(30)
     assert not runner.is_alive()
     assert stopped == [True]
     assert lock.current.record.holder_identity == "", "released for the next candidate"

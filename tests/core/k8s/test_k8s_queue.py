@@ -105,7 +105,7 @@ def test_shutdown_wakes_blocked_getters_and_ignores_new_keys():
         t.start()
     q.shut_down()
     for t in getters:
-        t.join(2)
+        t.join(30)
         assert not t.is_alive()
     assert results == [None, None]
     q.add("k")
@@ -117,20 +117,20 @@ def test_shutdown_wakes_blocked_getters_and_ignores_new_keys():
 def test_blocked_get_receives_a_key_added_from_another_thread():
     q = WorkQueue(clock=SystemClock())
     got: list[str | None] = []
-    t = threading.Thread(target=lambda: got.append(q.get(timeout=5)))
+    t = threading.Thread(target=lambda: got.append(q.get(timeout=30)))
     t.start()
     q.add("k")
-    t.join(5)
+    t.join(30)
     assert got == ["k"]
 
 
 def test_blocked_get_wakes_for_a_delayed_key():
     q = WorkQueue(clock=SystemClock())
     got: list[str | None] = []
-    t = threading.Thread(target=lambda: got.append(q.get(timeout=5)))
+    t = threading.Thread(target=lambda: got.append(q.get(timeout=30)))
     t.start()
     q.add_after("k", 0.05)
-    t.join(5)
+    t.join(30)
     assert got == ["k"]
 
 

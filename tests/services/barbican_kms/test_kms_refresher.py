@@ -34,7 +34,7 @@ def test_trigger_refreshes_now_and_stop_ends_the_thread() -> None:
     refresher.start(loaded=True)
     assert not store.called.acquire(timeout=0.05)  # nothing before the hour passes
     refresher.trigger()
-    assert store.called.acquire(timeout=5)
+    assert store.called.acquire(timeout=30)
     refresher.stop()
     assert store.calls == 1
 
@@ -44,7 +44,7 @@ def test_retries_quickly_until_the_key_loads_then_waits_the_interval() -> None:
     refresher = Refresher(store=store, interval=3600, logger=RecordingLogger(), first_retry=0.01)
     refresher.start(loaded=False)
     for _ in range(3):
-        assert store.called.acquire(timeout=5)
+        assert store.called.acquire(timeout=30)
     assert not store.called.acquire(timeout=0.1)  # loaded: back to the long interval
     refresher.stop()
     assert store.calls == 3
@@ -64,8 +64,8 @@ def test_a_crashing_refresh_does_not_kill_the_loop() -> None:
     refresher = Refresher(store=store, interval=3600, logger=log)
     refresher.start(loaded=True)
     refresher.trigger()
-    assert store.called.acquire(timeout=5)
+    assert store.called.acquire(timeout=30)
     refresher.trigger()
-    assert store.called.acquire(timeout=5)
+    assert store.called.acquire(timeout=30)
     refresher.stop()
     assert log.names().count("key_refresh_crashed") == 2

@@ -158,7 +158,7 @@ class Rig:
 
     def settle(self) -> None:
         """Wait until both informers hold what the API server has."""
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             rv_svc = {
                 s.metadata.name: s.metadata.resource_version
@@ -229,7 +229,7 @@ def rig(core: Any) -> Iterator[Rig]:
     yield made
     made.stop.set()
     for thread in made.threads:
-        thread.join(5)
+        thread.join(30)
 
 
 def add_node(
@@ -297,7 +297,7 @@ def condition(service: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def eventually(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -584,7 +584,7 @@ def test_concurrent_service_syncs(core: Any) -> None:
     finally:
         rig.stop.set()
         for thread in rig.threads:
-            thread.join(5)
+            thread.join(30)
 
 
 def test_one_worker_serialises(core: Any) -> None:
@@ -600,7 +600,7 @@ def test_one_worker_serialises(core: Any) -> None:
     finally:
         rig.stop.set()
         for thread in rig.threads:
-            thread.join(5)
+            thread.join(30)
 
 
 def test_running_controller_follows_node_changes_and_periodic_sync_is_idle(
@@ -639,7 +639,7 @@ def test_running_controller_follows_node_changes_and_periodic_sync_is_idle(
     finally:
         rig.stop.set()
         for thread in rig.threads:
-            thread.join(5)
+            thread.join(30)
 
 
 def test_provider_repeating_a_settings_warning_is_written_once(rig: Rig) -> None:

@@ -24,7 +24,7 @@ ALLOW_PODS = [{"resource_permissions": {"*/pods": ["get"]}}]
 ALLOW_SECRETS = [{"resource_permissions": {"*/secrets": ["get"]}}]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
