@@ -275,9 +275,9 @@ def test_event_once_writes_a_repeated_warning_once_and_a_changed_one_again() -> 
 class BrokenOctavia(FakeOctavia):
     """Octavia refusing one kind of create."""
 
-    def __init__(self, broken: str) -> None:
+    def __init__(self, broken: str, status: int = 409) -> None:
         super().__init__()
-        self.broken = broken
+        self.broken, self.status = broken, status
 
     def create(self, spec: Any) -> Any:
         if self.broken == "loadbalancer":
@@ -286,7 +286,7 @@ class BrokenOctavia(FakeOctavia):
 
     def _make(self, kind: str, name: str, **attrs: Any) -> Any:
         if kind == self.broken:
-            raise errors.OpenStackError(f"{kind} refused", status=409)
+            raise errors.ServerError(f"{kind} refused", status=self.status)
         return super()._make(kind, name, **attrs)
 
 
@@ -324,3 +324,18 @@ def test_network_failures_are_told_as_capos_events() -> None:
     assert "network quota exceeded" in str(info.value)
     # A step with no CAPO event of its own is told by its condition reason.
     assert NetworkError("ExternalNetworkNotFound", "none").event == "ExternalNetworkNotFound"
+
+
+def test_a_provider_without_health_monitors_is_a_warning_only() -> None:
+    """capo.md §2.3: "not implemented" (501) from the provider: no monitor, a warning."""
+    octavia = BrokenOctavia("monitor", status=501)
+    status, told, warned = reconcile(octavia, Catalog([], []), {})
+    assert status["id"] == "lb-1" and octavia.created == ["listener", "pool"]
+    assert [r for r, _ in told] == ["SuccessfulCreateListener", "SuccessfulCreatePool"]
+    assert warned == [
+        (
+            "SkippedCreateMonitor",
+            "Health Monitor is not created as it's not implemented with the current Octavia "
+            "provider.",
+        )
+    ]

@@ -23,11 +23,12 @@ from typing import Any, Final, Protocol
 from osk8s_capo import naming
 from osk8s_capo.cluster_network import ClusterRef, NetworkError
 from osk8s_capo.scope import Scope
-from osk8s_core.errors import Osk8sError
+from osk8s_core.errors import OpenStackError, Osk8sError
 from osk8s_core.openstack.lb_catalog import LbFlavor
 from osk8s_core.openstack.loadbalancers import LoadBalancerSpec
 
 DEFAULT_PORT: Final = 6443
+NOT_IMPLEMENTED: Final = 501
 MONITOR_DEFAULTS: Final = {"delay": 10, "timeout": 5, "maxRetries": 5, "maxRetriesDown": 3}
 
 Tell = Callable[[str, str], None]
@@ -232,7 +233,7 @@ def reconcile_load_balancer(
     for port in ports:
         _ensure_port(
             scope, lb.id, name, port,
-            acl=acl, algorithm=algorithm, monitor=monitor, tell=tell,
+            acl=acl, algorithm=algorithm, monitor=monitor, tell=tell, warn=warn,
         )  # fmt: skip
     return status
 
@@ -278,6 +279,7 @@ def _ensure_port(
     algorithm: str,
     monitor: Mapping[str, int],
     tell: Tell,
+    warn: Tell,
 ) -> None:
     """Listener, pool and monitor ``<lb>-<port>`` of one port, each found by name before a
     create; each failure told as CAPO's ``Failed<Create|Update><Kind>``."""
@@ -305,7 +307,7 @@ def _ensure_port(
             )
             tell("SuccessfulCreatePool", f"Created pool {child} with id {pool.id}")
     with _lb_step(lb_name, "FailedCreateMonitor"):
-        _ensure_monitor(scope, lb_id, pool.id, child, monitor, tell=tell)
+        _ensure_monitor(scope, lb_id, pool.id, child, monitor, tell=tell, warn=warn)
 
 
 def _update_listener_acl(scope: Scope, lb_id: str, listener_id: str, acl: list[str]) -> None:
@@ -326,6 +328,7 @@ def _ensure_monitor(
     monitor: Mapping[str, int],
     *,
     tell: Tell = _quiet,
+    warn: Tell = _quiet,
 ) -> None:
     children = scope.lb_children
     found = children.find_health_monitor(pool_id)
@@ -336,16 +339,27 @@ def _ensure_monitor(
         "max_retries_down": int(monitor["maxRetriesDown"]),
     }
     if found is None:
-        made = children.create_health_monitor(
-            lb_id,
-            pool_id,
-            monitor_type="TCP",
-            delay=wanted["delay"],
-            timeout=wanted["timeout"],
-            max_retries=wanted["max_retries"],
-            max_retries_down=wanted["max_retries_down"],
-            name=name,
-        )
+        try:
+            made = children.create_health_monitor(
+                lb_id,
+                pool_id,
+                monitor_type="TCP",
+                delay=wanted["delay"],
+                timeout=wanted["timeout"],
+                max_retries=wanted["max_retries"],
+                max_retries_down=wanted["max_retries_down"],
+                name=name,
+            )
+        except OpenStackError as exc:
+            if exc.status != NOT_IMPLEMENTED:
+                raise
+            # CAPO: a provider without health monitors (e.g. some OVN setups) is no error.
+            warn(
+                "SkippedCreateMonitor",
+                "Health Monitor is not created as it's not implemented with the current "
+                "Octavia provider.",
+            )
+            return
         tell("SuccessfulCreateMonitor", f"Created monitor {name} with id {made.id}")
         return
     changed = {k: v for k, v in wanted.items() if getattr(found, k, None) != v}
