@@ -77,9 +77,9 @@ def test_discovery_lists_crd_resources(
     kube_api: KubeApiServer, extensions: client.ApiextensionsV1Api
 ) -> None:
     extensions.create_custom_resource_definition(_crd())
-    group = requests.get(f"{kube_api.url}/apis/{GROUP}", timeout=5).json()
+    group = requests.get(f"{kube_api.url}/apis/{GROUP}", timeout=30).json()
     assert group["preferredVersion"]["version"] == "v1"
-    resources = requests.get(f"{kube_api.url}/apis/{GROUP}/v1", timeout=5).json()["resources"]
+    resources = requests.get(f"{kube_api.url}/apis/{GROUP}/v1", timeout=30).json()["resources"]
     names = {r["name"]: r for r in resources}
     assert set(names) == {"widgets", "widgets/status"}
     assert names["widgets"]["shortNames"] == ["wd"]

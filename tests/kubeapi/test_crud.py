@@ -23,7 +23,7 @@ def test_create_returns_201_with_server_fields(kube_api: KubeApiServer) -> None:
             "metadata": {"name": "a"},
             "data": {"k": "v"},
         },
-        timeout=5,
+        timeout=30,
     )
     assert response.status_code == 201
     meta = response.json()["metadata"]
@@ -242,7 +242,7 @@ def test_service_defaults(core: client.CoreV1Api) -> None:
 
 
 def test_unknown_path_is_404_status(kube_api: KubeApiServer) -> None:
-    response = requests.get(f"{kube_api.url}/apis/nope.example.com/v1/things", timeout=5)
+    response = requests.get(f"{kube_api.url}/apis/nope.example.com/v1/things", timeout=30)
     assert response.status_code == 404
     assert response.json()["kind"] == "Status"
 
@@ -252,7 +252,7 @@ def test_bad_json_is_400(kube_api: KubeApiServer) -> None:
         f"{kube_api.url}/api/v1/namespaces/default/configmaps",
         data=b"{not json",
         headers={"Content-Type": "application/json"},
-        timeout=5,
+        timeout=30,
     )
     assert response.status_code == 400
     assert response.json()["reason"] == "BadRequest"
@@ -261,7 +261,7 @@ def test_bad_json_is_400(kube_api: KubeApiServer) -> None:
 def test_list_items_omit_kind_for_builtins(kube_api: KubeApiServer, core: client.CoreV1Api) -> None:
     core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
     listed: dict[str, Any] = json.loads(
-        requests.get(f"{kube_api.url}/api/v1/namespaces/default/configmaps", timeout=5).text
+        requests.get(f"{kube_api.url}/api/v1/namespaces/default/configmaps", timeout=30).text
     )
     assert listed["kind"] == "ConfigMapList"
     assert "kind" not in listed["items"][0]
@@ -271,21 +271,21 @@ def test_put_creates_lease_but_not_configmap(kube_api: KubeApiServer) -> None:
     lease = requests.put(
         f"{kube_api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
         json={"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}},
-        timeout=5,
+        timeout=30,
     )
     assert lease.status_code == 201
     assert lease.json()["metadata"]["uid"]
     again = requests.put(
         f"{kube_api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
         json={"metadata": {"name": "l"}, "spec": {"holderIdentity": "b"}},
-        timeout=5,
+        timeout=30,
     )
     assert again.status_code == 200
     assert again.json()["spec"]["holderIdentity"] == "b"
     cm = requests.put(
         f"{kube_api.url}/api/v1/namespaces/default/configmaps/c",
         json={"metadata": {"name": "c"}},
-        timeout=5,
+        timeout=30,
     )
     assert cm.status_code == 404
 

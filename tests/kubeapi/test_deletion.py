@@ -63,7 +63,7 @@ def test_finalizer_removal_emits_modified_then_deleted(core: client.CoreV1Api) -
         core.list_namespaced_config_map,
         "default",
         resource_version=made.metadata.resource_version,
-        timeout_seconds=5,
+        timeout_seconds=30,
     ):
         types.append(event["type"])
         if len(types) == 3:

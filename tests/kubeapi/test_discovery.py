@@ -9,16 +9,16 @@ from osk8s_testing.kubeapi import KubeApiServer
 
 
 def test_core_and_group_discovery(kube_api: KubeApiServer) -> None:
-    api = requests.get(f"{kube_api.url}/api", timeout=5).json()
+    api = requests.get(f"{kube_api.url}/api", timeout=30).json()
     assert api["kind"] == "APIVersions" and api["versions"] == ["v1"]
-    groups = {g["name"] for g in requests.get(f"{kube_api.url}/apis", timeout=5).json()["groups"]}
+    groups = {g["name"] for g in requests.get(f"{kube_api.url}/apis", timeout=30).json()["groups"]}
     assert {
         "coordination.k8s.io",
         "events.k8s.io",
         "networking.k8s.io",
         "apiextensions.k8s.io",
     } <= groups
-    core = requests.get(f"{kube_api.url}/api/v1", timeout=5).json()
+    core = requests.get(f"{kube_api.url}/api/v1", timeout=30).json()
     by_name = {r["name"]: r for r in core["resources"]}
     assert by_name["nodes"]["namespaced"] is False
     assert by_name["nodes/status"]["verbs"] == ["get", "patch", "update"]

@@ -91,13 +91,13 @@ def test_invalid_review_is_422(kube_api: KubeApiServer) -> None:
     token = requests.post(
         f"{kube_api.url}/apis/authentication.k8s.io/v1/tokenreviews",
         json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {}},
-        timeout=5,
+        timeout=30,
     )
     assert token.status_code == 422
     access = requests.post(
         f"{kube_api.url}/apis/authorization.k8s.io/v1/subjectaccessreviews",
         json={"spec": {"user": "x"}},
-        timeout=5,
+        timeout=30,
     )
     assert access.status_code == 422
     assert access.json()["reason"] == "Invalid"
@@ -149,5 +149,5 @@ def test_guarded_requests_go_through_both_webhooks(
         "namespace": "default",
     }
     assert reviews[0]["spec"]["groups"] == ["devs"]
-    health = requests.get(f"{server.url}/healthz", timeout=5)
+    health = requests.get(f"{server.url}/healthz", timeout=30)
     assert health.status_code == 200

@@ -248,7 +248,7 @@ def test_unknown_fields_warn_by_default_and_fail_with_strict(
     kube_api: KubeApiServer, gadgets: client.CustomObjectsApi
 ) -> None:
     url = f"{kube_api.url}/apis/{GROUP}/v1/namespaces/default/{PLURAL}"
-    warned = requests.post(url, json=gadget("w", surprise=1), timeout=5)
+    warned = requests.post(url, json=gadget("w", surprise=1), timeout=30)
     assert warned.status_code == 201
     assert warned.headers["Warning"] == '299 - "unknown field \\"spec.surprise\\""'
     assert "surprise" not in warned.json()["spec"]
@@ -260,10 +260,10 @@ def test_unknown_fields_warn_by_default_and_fail_with_strict(
     assert strict.json()["message"] == (
         'strict decoding error: unknown field "spec.surprise", unknown field "spec.other"'
     )
-    ignored = requests.post(f"{url}?fieldValidation=Ignore", json=gadget("i", x=1), timeout=5)
+    ignored = requests.post(f"{url}?fieldValidation=Ignore", json=gadget("i", x=1), timeout=30)
     assert ignored.status_code == 201
     assert "Warning" not in ignored.headers
-    clean = requests.get(f"{url}/w", timeout=5)
+    clean = requests.get(f"{url}/w", timeout=30)
     assert "Warning" not in clean.headers
 
 

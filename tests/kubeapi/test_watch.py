@@ -120,7 +120,7 @@ def test_410_arrives_as_error_event_in_a_200_stream(kube_api: KubeApiServer) -> 
         f"{kube_api.url}/api/v1/namespaces/default/configmaps",
         params={"watch": "true", "resourceVersion": "1", "timeoutSeconds": "2"},
         stream=True,
-        timeout=5,
+        timeout=30,
     )
     assert response.status_code == 200
     line = next(response.iter_lines())
@@ -188,7 +188,7 @@ def test_send_initial_events_ends_with_marked_bookmark(kube_api: KubeApiServer) 
             "timeoutSeconds": "1",
         },
         stream=True,
-        timeout=5,
+        timeout=30,
     )
     import json
 

@@ -45,7 +45,7 @@ def _raw_call(channel: grpc.Channel, method: str, payload: bytes) -> bytes:
     call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
         method, request_serializer=None, response_deserializer=None
     )
-    reply: bytes = call(payload, timeout=5)
+    reply: bytes = call(payload, timeout=30)
     return reply
 
 
@@ -134,7 +134,7 @@ def test_server_without_interceptors_and_streaming_method(sock_dir: Path) -> Non
                 response_deserializer=None,
             )
             with pytest.raises(grpc.RpcError) as info:
-                list(watch(b"\xff", timeout=5))
+                list(watch(b"\xff", timeout=30))
             assert _code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         server.stop(grace=0)

@@ -53,7 +53,7 @@ class Stack:
         self.stub = kms_grpc.KeyManagementServiceStub(self.channel)
 
     def encrypt(self, uid: str, plaintext: bytes = b"dek") -> kms_pb2.EncryptResponse:
-        return self.stub.Encrypt(kms_pb2.EncryptRequest(uid=uid, plaintext=plaintext), timeout=5)
+        return self.stub.Encrypt(kms_pb2.EncryptRequest(uid=uid, plaintext=plaintext), timeout=30)
 
     def handled(self, method: str, code: str) -> float | None:
         return self.registry.get_sample_value(
@@ -193,7 +193,7 @@ def test_payloads_logged_with_secrets_stripped(sock_dir: Path, logger: Recording
         controller = csi_pb2_grpc.ControllerStub(s.channel)
         controller.DeleteVolume(
             csi_pb2.DeleteVolumeRequest(volume_id="vol-1", secrets={"os-password": "hunter2"}),
-            timeout=5,
+            timeout=30,
         )
     finally:
         s.channel.close()
@@ -211,7 +211,7 @@ def test_payloads_logged_with_secrets_stripped(sock_dir: Path, logger: Recording
 
 def test_streaming_health_watch_goes_through_interceptors(stack: Stack) -> None:
     stub = health_pb2_grpc.HealthStub(stack.channel)
-    watch = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    watch = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
     first = next(watch)
     assert first.status == health_pb2.HealthCheckResponse.SERVING
     watch.cancel()

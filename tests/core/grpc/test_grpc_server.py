@@ -38,7 +38,7 @@ def unix_server(sock_dir: Path, kms: KmsServicer) -> Iterator[GrpcServer]:
 
 def _status(channel: grpc.Channel, service: str = "") -> int:
     stub = health_pb2_grpc.HealthStub(channel)
-    response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=30)
     return int(response.status)
 
 
@@ -106,7 +106,7 @@ def test_tcp_loopback_port_zero_and_reflection() -> None:
             assert info.name == "test.csi.osk8s"
             stub = reflection_pb2_grpc.ServerReflectionStub(channel)
             request = reflection_pb2.ServerReflectionRequest(list_services="")
-            reply = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=5)))
+            reply = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=30)))
             names = {s.name for s in reply.list_services_response.service}
             assert {"csi.v1.Identity", "csi.v1.Controller", "grpc.health.v1.Health"} <= names
     finally:

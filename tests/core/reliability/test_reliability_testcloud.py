@@ -52,7 +52,7 @@ def _catalog_urls(auth: dict[str, Any]) -> list[str]:
     domains = ("user_domain_name", "project_domain_name")
     plugin = v3.Password(**{k: auth[k] for k in (*keys, *domains)})
     try:
-        access = plugin.get_access(session.Session(timeout=5))
+        access = plugin.get_access(session.Session(timeout=60))
     except ks_exc.ConnectionError as e:
         # Not listening: the cloud is not up. An HTTP error from a listening Keystone is a
         # real failure and is not hidden.

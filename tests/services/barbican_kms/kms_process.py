@@ -83,7 +83,7 @@ class PluginProcess:
     def v1(self) -> v1_grpc.KeyManagementServiceStub:
         return v1_grpc.KeyManagementServiceStub(self._channel())  # type: ignore[no-untyped-call]
 
-    def status(self, timeout: float = 5) -> kms_v2.StatusResponse:
+    def status(self, timeout: float = 30) -> kms_v2.StatusResponse:
         request = kms_v2.StatusRequest()
         response: kms_v2.StatusResponse = self.v2.Status(request, timeout=timeout)
         return response

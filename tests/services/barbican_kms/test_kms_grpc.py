@@ -84,9 +84,9 @@ def test_socket_is_private(plugin: Plugin) -> None:
 
 
 def test_v2_status_encrypt_decrypt(plugin: Plugin) -> None:
-    status = plugin.v2.Status(v2.StatusRequest(), timeout=5)
+    status = plugin.v2.Status(v2.StatusRequest(), timeout=30)
     assert (status.version, status.healthz, status.key_id) == ("v2", "ok", KEY_A)
-    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"dek-seed" * 4, uid="u1"), timeout=5)
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"dek-seed" * 4, uid="u1"), timeout=30)
     assert enc.key_id == KEY_A and enc.ciphertext != b"dek-seed" * 4
     assert dict(enc.annotations) == {}
     # Default write format: CPO's, readable by CPO's plugin.
@@ -98,35 +98,35 @@ def test_v2_status_encrypt_decrypt(plugin: Plugin) -> None:
 
 
 def test_v1_version_encrypt_decrypt(plugin: Plugin) -> None:
-    version = plugin.v1.Version(v1.VersionRequest(version="v1beta1"), timeout=5)
+    version = plugin.v1.Version(v1.VersionRequest(version="v1beta1"), timeout=30)
     assert (version.version, version.runtime_name) == ("v1beta1", "barbican")
-    enc = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"secret"), timeout=5)
-    dec = plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=enc.cipher), timeout=5)
+    enc = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"secret"), timeout=30)
+    dec = plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=enc.cipher), timeout=30)
     assert dec.plain == b"secret"
 
 
 def test_v1_and_v2_read_each_others_data(plugin: Plugin) -> None:
-    enc1 = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"one"), timeout=5)
-    dec2 = plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc1.cipher, key_id=KEY_A), timeout=5)
+    enc1 = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"one"), timeout=30)
+    dec2 = plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc1.cipher, key_id=KEY_A), timeout=30)
     assert dec2.plaintext == b"one"
 
 
 def test_rotation_changes_key_id_and_old_data_still_decrypts(plugin: Plugin) -> None:
-    old = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"old"), timeout=5)
+    old = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"old"), timeout=30)
     plugin.ids.ids = KeyIds(KEY_B, (KEY_A,))
     plugin.store.refresh()
-    assert plugin.v2.Status(v2.StatusRequest(), timeout=5).key_id == KEY_B
-    new = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"new"), timeout=5)
+    assert plugin.v2.Status(v2.StatusRequest(), timeout=30).key_id == KEY_B
+    new = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"new"), timeout=30)
     assert new.key_id == KEY_B
     for enc, text in ((old, b"old"), (new, b"new")):
         req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id)
-        assert plugin.v2.Decrypt(req, timeout=5).plaintext == text
+        assert plugin.v2.Decrypt(req, timeout=30).plaintext == text
 
 
 def test_cpo_data_decrypts_over_grpc(plugin: Plugin) -> None:
     legacy = cpo_encrypt(b"written by CPO", plugin.barbican.payloads[KEY_A])
     req = v2.DecryptRequest(ciphertext=legacy, key_id=KEY_A)
-    assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"written by CPO"
+    assert plugin.v2.Decrypt(req, timeout=30).plaintext == b"written by CPO"
 
 
 @pytest.mark.parametrize(
@@ -139,10 +139,10 @@ def test_cpo_data_decrypts_over_grpc(plugin: Plugin) -> None:
     ],
 )
 def test_bad_ciphertext_is_a_clear_error(plugin: Plugin, mutate: object, code: object) -> None:
-    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=30)
     bad = mutate(enc.ciphertext)  # type: ignore[operator]
     with pytest.raises(grpc.RpcError) as info:
-        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=bad, key_id=KEY_A), timeout=5)
+        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=bad, key_id=KEY_A), timeout=30)
     assert rpc_code(info.value) == code
     assert rpc_details(info.value)
 
@@ -150,25 +150,25 @@ def test_bad_ciphertext_is_a_clear_error(plugin: Plugin, mutate: object, code: o
 def test_envelope_format_over_grpc(tmp_path: Path) -> None:
     plugin = Plugin(tmp_path, fmt=WriteFormat.ENVELOPE)
     try:
-        status = plugin.v2.Status(v2.StatusRequest(), timeout=5)
+        status = plugin.v2.Status(v2.StatusRequest(), timeout=30)
         assert status.key_id == ENVELOPE_KEY_ID_PREFIX + KEY_A
-        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
+        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=30)
         assert enc.key_id == status.key_id and enc.ciphertext.startswith(b"OSK8S")
         req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=enc.key_id)
-        assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"data"
+        assert plugin.v2.Decrypt(req, timeout=30).plaintext == b"data"
         with pytest.raises(grpc.RpcError) as info:
             req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_B)
-            plugin.v2.Decrypt(req, timeout=5)
+            plugin.v2.Decrypt(req, timeout=30)
         assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         plugin.close()
 
 
 def test_v1beta1_never_reads_cbc(plugin: Plugin) -> None:
-    v2_cbc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5).ciphertext
+    v2_cbc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=30).ciphertext
     for blob in (v2_cbc, cpo_encrypt(b"x", plugin.barbican.payloads[KEY_A])):
         with pytest.raises(grpc.RpcError) as info:
-            plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=blob), timeout=5)
+            plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=blob), timeout=30)
         assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
         assert "v1beta1" in rpc_details(info.value)
 
@@ -181,30 +181,30 @@ def test_bytes_that_are_no_request_are_invalid_argument(plugin: Plugin, method: 
         method, request_serializer=None, response_deserializer=None
     )
     with pytest.raises(grpc.RpcError) as info:
-        raw(b"\x0a\xff\xff\xff\x0f", timeout=5)  # a length field far beyond the data
+        raw(b"\x0a\xff\xff\xff\x0f", timeout=30)  # a length field far beyond the data
     assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     assert "not a valid protobuf message" in rpc_details(info.value)
 
 
 def test_wrong_and_unknown_key_ids(plugin: Plugin) -> None:
-    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=5)
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"data"), timeout=30)
     with pytest.raises(grpc.RpcError) as info:
         req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=ENVELOPE_KEY_ID_PREFIX + KEY_A)
-        plugin.v2.Decrypt(req, timeout=5)
+        plugin.v2.Decrypt(req, timeout=30)
     assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     legacy = cpo_encrypt(b"x", os.urandom(32))
     with pytest.raises(grpc.RpcError) as info:
-        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=legacy, key_id=KEY_C), timeout=5)
+        plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=legacy, key_id=KEY_C), timeout=30)
     assert rpc_code(info.value) == grpc.StatusCode.FAILED_PRECONDITION
     assert "not configured" in rpc_details(info.value)
 
 
 def test_empty_plaintext_and_bad_version(plugin: Plugin) -> None:
     with pytest.raises(grpc.RpcError) as info:
-        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=5)
+        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=30)
     assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as info:
-        plugin.v1.Encrypt(v1.EncryptRequest(version="v9", plain=b"x"), timeout=5)
+        plugin.v1.Encrypt(v1.EncryptRequest(version="v9", plain=b"x"), timeout=30)
     assert rpc_code(info.value) == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -213,7 +213,7 @@ def test_plaintext_limit_at_the_4mib_boundary(tmp_path: Path, fmt: WriteFormat) 
     # The test's channel has grpc's default 4 MiB receive limit, as kube-apiserver's client.
     plugin = Plugin(tmp_path, fmt=fmt)
     try:
-        key_id = plugin.v2.Status(v2.StatusRequest(), timeout=5).key_id
+        key_id = plugin.v2.Status(v2.StatusRequest(), timeout=30).key_id
         limit = max_plaintext(fmt, KEY_A, key_id, MAX_REPLY)
         assert MAX_REPLY - limit < 200  # the overhead is framing and IV/nonce/tag only
         for size in (limit - 1, limit):
@@ -239,16 +239,16 @@ def test_key_not_loaded_status_and_unavailable(tmp_path: Path) -> None:
         p.barbican.failures[KEY_B] = ServiceUnavailable("barbican unreachable", not_sent=True)
         p.ids.ids = KeyIds(KEY_B)
         p.store.refresh()  # KEY_A is no longer configured, KEY_B cannot load: keeps KEY_A
-        assert p.v2.Status(v2.StatusRequest(), timeout=5).key_id == KEY_A
+        assert p.v2.Status(v2.StatusRequest(), timeout=30).key_id == KEY_A
     finally:
         p.close()
     fresh = Plugin(tmp_path, barbican_down=True)  # as at start-up: nothing cached yet
     try:
-        status = fresh.v2.Status(v2.StatusRequest(), timeout=5)
+        status = fresh.v2.Status(v2.StatusRequest(), timeout=30)
         assert status.healthz != "ok" and "barbican unreachable" in status.healthz
         assert status.key_id == KEY_A
         with pytest.raises(grpc.RpcError) as info:
-            fresh.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5)
+            fresh.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=30)
         assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
     finally:
         fresh.close()
@@ -264,11 +264,11 @@ def test_plaintext_is_never_logged_even_with_payload_logging(tmp_path: Path) -> 
 
 def _exercise_and_check_logs(plugin: Plugin) -> None:
     marker = b"VERY-SECRET-PLAINTEXT-MARKER"
-    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=marker), timeout=5)
-    plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A), timeout=5)
+    enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=marker), timeout=30)
+    plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A), timeout=30)
     with pytest.raises(grpc.RpcError):
-        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=5)
-    plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=marker), timeout=5)
+        plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b""), timeout=30)
+    plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=marker), timeout=30)
     logged = repr(plugin.log.events)
     assert "'request'" in logged and "'response'" in logged  # payloads were logged...
     assert marker.decode() not in logged  # ...without the plaintext

@@ -39,7 +39,7 @@ def cloud() -> Iterator[FakeCloud]:
 
 def http_get(port: int, path: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as reply:
             return reply.status, reply.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
@@ -61,11 +61,11 @@ def test_serves_v1_and_v2_with_one_barbican_call(cloud: FakeCloud, tmp_path: Pat
     conf.write_text(cloud.cloud_conf(KEY_A))
     with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
         assert cloud.payload_requests == 1
-        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"p" * 1024), timeout=5)
+        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"p" * 1024), timeout=30)
         for _ in range(50):
             req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A)
-            assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"p" * 1024
-        old = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"v1"), timeout=5)
+            assert plugin.v2.Decrypt(req, timeout=30).plaintext == b"p" * 1024
+        old = plugin.v1.Encrypt(v1.EncryptRequest(version="v1beta1", plain=b"v1"), timeout=30)
         cpo = cpo_encrypt(b"from CPO", cloud.payloads[KEY_A])
         assert plugin.v2.Decrypt(v2.DecryptRequest(ciphertext=cpo, key_id=KEY_A)).plaintext == (
             b"from CPO"
@@ -82,7 +82,7 @@ def test_serves_v1_and_v2_with_one_barbican_call(cloud: FakeCloud, tmp_path: Pat
         wait_until(lambda: plugin.status().key_id == KEY_B)
         dec = plugin.v1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=old.cipher))
         assert dec.plain == b"v1"
-        assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"n"), timeout=5).key_id == KEY_B
+        assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"n"), timeout=30).key_id == KEY_B
     assert plugin.stop() == 0
     assert not plugin.socket.exists()
 
@@ -93,12 +93,12 @@ def test_barbican_unreachable_keeps_serving_from_cache(cloud: FakeCloud, tmp_pat
         conf = tmp_path / "cloud.conf"
         conf.write_text(cloud.cloud_conf(KEY_A))
         with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
-            enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"keep"), timeout=5)
+            enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"keep"), timeout=30)
             proxy.inject(Reset())
             plugin.hup()
             wait_until(lambda: 'result="failed"' in http_get(plugin.http_port, "/metrics")[1])
             req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A)
-            assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"keep"
+            assert plugin.v2.Decrypt(req, timeout=30).plaintext == b"keep"
             status = plugin.status()
             assert (status.healthz, status.key_id) == ("ok", KEY_A)
             assert http_get(plugin.http_port, "/healthz")[0] == 200
@@ -119,12 +119,12 @@ def test_keystone_down_at_start_serves_not_ok_until_it_answers(tmp_path: Path) -
         status = plugin.status()
         assert status.healthz != "ok" and KEY_A in status.healthz
         with pytest.raises(grpc.RpcError) as info:
-            plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5)
+            plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=30)
         assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
         with running_fake_cloud(port) as cloud:  # Keystone and Barbican come up
             cloud.payloads[KEY_A] = os.urandom(32)
             wait_until(lambda: plugin.status().healthz == "ok", timeout=30)
-            assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=5).key_id == KEY_A
+            assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"x"), timeout=30).key_id == KEY_A
     finally:
         assert plugin.stop() == 0
 
@@ -173,14 +173,14 @@ def test_barbican_refusal_on_refresh_keeps_the_cached_key(
     conf = tmp_path / "cloud.conf"
     conf.write_text(cloud.cloud_conf(KEY_A))
     with PluginProcess(conf=conf, workdir=tmp_path) as plugin:
-        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"keep"), timeout=5)
+        enc = plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"keep"), timeout=30)
         proxy.inject(error(status), method="GET", path=rf"/secrets/{KEY_A}/payload")
         plugin.hup()
         wait_until(lambda: 'result="rejected"' in http_get(plugin.http_port, "/metrics")[1])
         # Still serving both ways, Status ok: kube-apiserver keeps reading and writing.
         req = v2.DecryptRequest(ciphertext=enc.ciphertext, key_id=KEY_A)
-        assert plugin.v2.Decrypt(req, timeout=5).plaintext == b"keep"
-        assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"n"), timeout=5).key_id == KEY_A
+        assert plugin.v2.Decrypt(req, timeout=30).plaintext == b"keep"
+        assert plugin.v2.Encrypt(v2.EncryptRequest(plaintext=b"n"), timeout=30).key_id == KEY_A
         assert plugin.status().healthz == "ok"
         # ... and reported: /readyz, metrics, log.
         code, body = http_get(plugin.http_port, "/readyz?verbose")
@@ -197,7 +197,7 @@ def test_barbican_refusal_on_refresh_keeps_the_cached_key(
         assert http_get(plugin.http_port, "/readyz")[0] == 200
         assert "barbican_kms_keys_rejected 0.0" in http_get(plugin.http_port, "/metrics")[1]
         with pytest.raises(grpc.RpcError) as info:
-            plugin.v2.Decrypt(req, timeout=5)  # KEY_A no longer configured: a clear error
+            plugin.v2.Decrypt(req, timeout=30)  # KEY_A no longer configured: a clear error
         assert rpc_code(info.value) == grpc.StatusCode.FAILED_PRECONDITION
 
 
