@@ -339,3 +339,48 @@ def test_a_provider_without_health_monitors_is_a_warning_only() -> None:
             "provider.",
         )
     ]
+
+
+def test_deletions_are_told_and_their_failures_warned() -> None:
+    """capo.md §2.10: ``SuccessfulDelete<Kind>``, or ``FailedDelete<Kind>`` with the
+    OpenStack message (the error still goes to the work queue)."""
+    from osk8s_capo import cluster_delete
+
+    def groups(refuse: str) -> Any:
+        def delete(group_id: str) -> None:
+            if group_id == refuse:
+                raise errors.Conflict("group in use", status=409)
+
+        return types.SimpleNamespace(
+            find_by_name=lambda name: types.SimpleNamespace(id=f"id-{name[-6:]}", name=name),
+            delete=delete,
+        )
+
+    told: Told = []
+    warned: Told = []
+
+    def run(refuse: str) -> None:
+        cluster_delete.delete_security_groups(
+            types.SimpleNamespace(security_groups=groups(refuse)),  # type: ignore[arg-type]
+            ClusterRef("ns", "c1"),
+            tell=lambda reason, message: told.append((reason, message)),
+            warn=lambda reason, message: warned.append((reason, message)),
+        )
+
+    run(refuse="")
+    assert [r for r, _ in told] == ["SuccessfulDeleteSecurityGroup"] * 3 and warned == []
+    worker = naming.security_group_name("ns", "c1", "worker")
+    assert told[1] == (
+        "SuccessfulDeleteSecurityGroup",
+        f"Deleted security group {worker} with id id-worker",
+    )
+    told.clear()
+    with pytest.raises(errors.Conflict):
+        run(refuse="id-worker")
+    assert [r for r, _ in told] == ["SuccessfulDeleteSecurityGroup"]  # the first, then stop
+    assert warned == [
+        (
+            "FailedDeleteSecurityGroup",
+            f"Failed to delete security group {worker} with id id-worker: group in use",
+        )
+    ]

@@ -361,12 +361,17 @@ class ClusterReconciler:
         def tell(reason: str, message: str) -> None:
             self._event(osc, "Normal", reason, message)
 
+        def warn(reason: str, message: str) -> None:
+            self._event(osc, "Warning", reason, message)
+
         try:
-            pending = cluster_delete.delete_api_load_balancer(scope, ref, spec, status, tell=tell)
+            pending = cluster_delete.delete_api_load_balancer(
+                scope, ref, spec, status, tell=tell, warn=warn
+            )
             if pending is None:
                 status.pop("apiServerManagedLoadBalancer", None)
                 pending = cluster_delete.delete_network(
-                    scope, ref, spec, status, delete_foreign=delete_foreign, tell=tell
+                    scope, ref, spec, status, delete_foreign=delete_foreign, tell=tell, warn=warn
                 )
             if pending is not None:
                 if "not made by this controller" in pending.reason:
@@ -382,8 +387,8 @@ class ClusterReconciler:
                     status, cond.READY, False, cond.DELETING, pending.reason, generation=generation
                 )
                 return Requeue(after=pending.after)
-            cluster_delete.delete_security_groups(scope, ref, tell=tell)
-            cluster_delete.delete_api_floating_ip(scope, ref, spec, status, tell=tell)
+            cluster_delete.delete_security_groups(scope, ref, tell=tell, warn=warn)
+            cluster_delete.delete_api_floating_ip(scope, ref, spec, status, tell=tell, warn=warn)
         except errors.OpenStackError as exc:
             cond.set_condition(
                 status, cond.READY, False, cond.DELETION_FAILED, str(exc), generation=generation

@@ -11,7 +11,8 @@ and deleted only when the OpenStackCluster opts in with ``FOREIGN_LB_ANNOTATION`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -45,6 +46,20 @@ def _deleted(tell: Tell, kind: str, words: str, name: str, object_id: str) -> No
     tell(f"SuccessfulDelete{kind}", f"Deleted {words} {name} with id {object_id}")
 
 
+@contextmanager
+def _deleting(
+    kind: str, words: str, name: str, object_id: str, *, tell: Tell, warn: Tell
+) -> Iterator[None]:
+    """One delete call, told as CAPO: ``SuccessfulDelete<Kind>``, or the Warning
+    ``FailedDelete<Kind>`` with the OpenStack message (and the error goes on)."""
+    try:
+        yield
+    except errors.OpenStackError as exc:
+        warn(f"FailedDelete{kind}", f"Failed to delete {words} {name} with id {object_id}: {exc}")
+        raise
+    _deleted(tell, kind, words, name, object_id)
+
+
 @dataclass(frozen=True)
 class Pending:
     """Deletion is under way; look again after ``after`` seconds."""
@@ -60,6 +75,7 @@ def delete_api_load_balancer(
     status: Mapping[str, Any],
     *,
     tell: Tell = _quiet,
+    warn: Tell = _quiet,
 ) -> Pending | None:
     lbs = scope.load_balancers
     name = naming.load_balancer_name(cluster.namespace, cluster.name)
@@ -84,12 +100,13 @@ def delete_api_load_balancer(
             if user_fip and fip.floating_ip_address == user_fip:
                 scope.floating_ips.disassociate(fip.id)
             else:
-                scope.floating_ips.delete(fip.id)
-                _deleted(tell, "FloatingIP", "floating IP", fip.floating_ip_address, fip.id)
+                address = fip.floating_ip_address
+                with _deleting("FloatingIP", "floating IP", address, fip.id, tell=tell, warn=warn):
+                    scope.floating_ips.delete(fip.id)
     if state.startswith("PENDING"):
         return Pending(f"load balancer {lb.id} is {state}", after=LB_DELETE_REQUEUE)
-    lbs.delete(lb.id, cascade=True)
-    _deleted(tell, "LoadBalancer", "load balancer", lb.name, lb.id)
+    with _deleting("LoadBalancer", "load balancer", lb.name, lb.id, tell=tell, warn=warn):
+        lbs.delete(lb.id, cascade=True)
     return Pending(f"load balancer {lb.id} deletion requested", after=LB_DELETE_REQUEUE)
 
 
@@ -110,6 +127,7 @@ def delete_network(
     *,
     delete_foreign: bool,
     tell: Tell = _quiet,
+    warn: Tell = _quiet,
 ) -> Pending | None:
     """The managed network, subnet and router; an existing (user) network is left alone."""
     if not spec.get("managedSubnets"):
@@ -144,8 +162,8 @@ def delete_network(
         for subnet in subnets:
             net.remove_router_interface(router.id, subnet.id)
         if not user_router:
-            net.delete_router(router.id)
-            _deleted(tell, "Router", "router", router.name, router.id)
+            with _deleting("Router", "router", router.name, router.id, tell=tell, warn=warn):
+                net.delete_router(router.id)
     if network is None:
         return None
     # Leftover ports named after the cluster (machines that went away uncleanly).
@@ -160,19 +178,23 @@ def delete_network(
     for subnet in subnets:
         if subnet.name == name:
             net.delete_subnet(subnet.id)
-    net.delete_network(network.id)
-    _deleted(tell, "Network", "network", network.name, network.id)
+    with _deleting("Network", "network", network.name, network.id, tell=tell, warn=warn):
+        net.delete_network(network.id)
     return None
 
 
-def delete_security_groups(scope: Scope, cluster: ClusterRef, *, tell: Tell = _quiet) -> None:
+def delete_security_groups(
+    scope: Scope, cluster: ClusterRef, *, tell: Tell = _quiet, warn: Tell = _quiet
+) -> None:
     """All three groups by name (the bastion one too, even when disabled)."""
     sgs = scope.security_groups
     for role in naming.SECGROUP_ROLES:
         group = sgs.find_by_name(naming.security_group_name(cluster.namespace, cluster.name, role))
         if group is not None:
-            sgs.delete(group.id)
-            _deleted(tell, "SecurityGroup", "security group", group.name, group.id)
+            with _deleting(
+                "SecurityGroup", "security group", group.name, group.id, tell=tell, warn=warn
+            ):
+                sgs.delete(group.id)
 
 
 def delete_api_floating_ip(
@@ -182,6 +204,7 @@ def delete_api_floating_ip(
     status: Mapping[str, Any],
     *,
     tell: Tell = _quiet,
+    warn: Tell = _quiet,
 ) -> None:
     """The no-LB API floating IP we made (by our description); never the user's."""
     external = (status.get("externalNetwork") or {}).get("id")
@@ -192,5 +215,6 @@ def delete_api_floating_ip(
         floating_network_id=external, description=fip_description(cluster)
     ):
         if fip.description == fip_description(cluster) and fip.floating_ip_address != user_fip:
-            scope.floating_ips.delete(fip.id)
-            _deleted(tell, "FloatingIP", "floating IP", fip.floating_ip_address, fip.id)
+            address = fip.floating_ip_address
+            with _deleting("FloatingIP", "floating IP", address, fip.id, tell=tell, warn=warn):
+                scope.floating_ips.delete(fip.id)
