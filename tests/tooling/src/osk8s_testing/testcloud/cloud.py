@@ -50,7 +50,11 @@ def _load_state(layout: Layout) -> dict[str, Any]:
 
 
 def _save_state(layout: Layout, state: dict[str, Any]) -> None:
-    layout.state_file.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    # Renamed into place: tests read the state file while an `up` may run (no half-read JSON).
+    path = layout.state_file
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    os.replace(temp, path)
 
 
 def _start(ctx: Ctx, sup: Supervisor, svc: Service, progress: Progress) -> None:

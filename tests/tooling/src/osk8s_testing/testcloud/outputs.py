@@ -22,9 +22,13 @@ DEMO_CLOUD = "osk8s-demo"
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write beside ``path`` and rename over it: an ``up`` while tests run (the lifecycle
+    contract test does one) must never let a reader see the file empty or half written."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.replace(temp, path)
 
 
 def _cloud(user: str, password: str, project: str) -> dict[str, Any]:
