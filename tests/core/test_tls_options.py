@@ -20,7 +20,13 @@ from osk8s_core.cli.secure_serving import add_secure_serving_flags, secure_servi
 from osk8s_core.errors import ConfigError
 from osk8s_core.health import HealthServer
 from osk8s_core.k8s.secure_serving import SecureServingOptions, server_ssl_context
-from osk8s_core.k8s.tls_options import CIPHER_SUITES, TLS_VERSIONS, TlsOptions, tls_options
+from osk8s_core.k8s.tls_options import (
+    CIPHER_SUITES,
+    TLS_VERSIONS,
+    TlsOptions,
+    tls_options,
+    warn_unavailable,
+)
 from osk8s_testing.tls import handshake
 
 # The self-signed serving certificate is EC (P-256): ECDSA suites are the ones it can use.
@@ -138,14 +144,45 @@ def test_legacy_chacha_spellings_mean_the_same_suite() -> None:
     assert old.openssl_ciphers() == new.openssl_ciphers() == ("ECDHE-ECDSA-CHACHA20-POLY1305",)
 
 
-def test_a_suite_this_openssl_cannot_offer_is_a_clear_error() -> None:
+def test_a_suite_this_openssl_cannot_offer_is_left_out_with_a_warning() -> None:
+    """Go would still offer RC4/3DES when listed; an upstream list must still start the pod,
+    so such a suite is left out (and warned about), the others are served."""
     if _openssl_has("RC4-SHA"):
         pytest.skip("this OpenSSL still offers RC4")
-    with pytest.raises(ConfigError, match="TLS_RSA_WITH_RC4_128_SHA cannot be offered") as err:
-        tls_options("", [LISTED, "TLS_RSA_WITH_RC4_128_SHA"])
-    assert LISTED not in str(err.value)
+    options = tls_options("", [LISTED, "TLS_RSA_WITH_RC4_128_SHA"])
+    assert options.unavailable_suites() == ("TLS_RSA_WITH_RC4_128_SHA",)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    options.apply(context)
+    tls12 = {c["name"] for c in context.get_ciphers() if c["protocol"] != "TLSv1.3"}
+    assert tls12 == {CIPHER_SUITES[LISTED].openssl_name}
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.lines: list[tuple[str, dict[str, str]]] = []
+
+        def warning(self, event: str, **fields: str) -> None:
+            self.lines.append((event, fields))
+
+    log = Recorder()
+    warn_unavailable(options, log)
+    assert [(e, f["suites"]) for e, f in log.lines] == [
+        (
+            "--tls-cipher-suites: left out, this TLS library cannot offer them",
+            "TLS_RSA_WITH_RC4_128_SHA",
+        )
+    ]
+    quiet = Recorder()
+    warn_unavailable(tls_options("", [LISTED]), quiet)
+    assert quiet.lines == []
+
+
+def test_no_offerable_suite_at_all_is_a_clear_error() -> None:
+    if _openssl_has("RC4-SHA"):
+        pytest.skip("this OpenSSL still offers RC4")
     with pytest.raises(ConfigError, match="TLS_ECDHE_RSA_WITH_RC4_128_SHA cannot be offered"):
         tls_options("", ["TLS_ECDHE_RSA_WITH_RC4_128_SHA"])
+    with pytest.raises(ConfigError, match="list at least one it can"):
+        tls_options("", ["TLS_RSA_WITH_RC4_128_SHA", "TLS_AES_128_GCM_SHA256"])
 
 
 def test_only_tls13_names_leave_tls13_as_the_floor() -> None:

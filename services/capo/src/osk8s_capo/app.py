@@ -27,7 +27,7 @@ from osk8s_core.credentials import ClientSettings, ConnectionCache
 from osk8s_core.errors import ConfigError
 from osk8s_core.k8s.client import KubeClientOptions, build_api_client
 from osk8s_core.k8s.events import EventRecorder
-from osk8s_core.k8s.tls_options import tls_options
+from osk8s_core.k8s.tls_options import tls_options, warn_unavailable
 from osk8s_core.logging import configure_logging, get_logger
 from osk8s_core.metrics import ApiMetrics
 
@@ -192,6 +192,7 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
         # CAPO: setupLog.Error(err, "Unable to start manager: invalid flags"); os.Exit(1)
         log.error("Unable to start manager: invalid flags", error=str(exc))
         return 1
+    warn_unavailable(options.tls, log)
     manager = build(args, environ=environ, options=options)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

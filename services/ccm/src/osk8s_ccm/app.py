@@ -167,6 +167,7 @@ class _Recorders:
 
 def _serve(options: CcmOptions, metrics: CcmMetrics, health: HealthChecks) -> HealthServer | None:
     from osk8s_core.cli.secure_serving import build_secure_server  # noqa: PLC0415
+    from osk8s_core.k8s.tls_options import warn_unavailable  # noqa: PLC0415
 
     if options.serving.secure_port == 0:
         return None
@@ -182,6 +183,7 @@ def _serve(options: CcmOptions, metrics: CcmMetrics, health: HealthChecks) -> He
     host, port = server.address
     log = structlog.get_logger("osk8s.ccm")
     log.info("secure serving", address=f"{host}:{port}", metrics="/metrics", health="/healthz")
+    warn_unavailable(options.serving.tls, log)
     return server
 
 

@@ -4,8 +4,10 @@ The names are Go's: ``VersionTLS10``..``VersionTLS13`` and crypto/tls cipher sui
 set k8s.io/component-base/cli/flag accepts (secure and insecure, plus its two legacy CHACHA20
 spellings). ``TlsOptions`` checks them once, when made, and ``apply`` puts them on an
 ``ssl.SSLContext``. As in Go, the cipher list restricts TLS 1.0-1.2 only: TLS 1.3 suites are
-accepted and TLS 1.3 keeps its fixed set. A suite this OpenSSL cannot offer (RC4, 3DES) is a
-``ConfigError`` at start, never a server silently offering something else. No flags = today's
+accepted and TLS 1.3 keeps its fixed set. A suite this OpenSSL cannot offer (RC4, 3DES: Go
+still would) is left out with a warning at start, so an operator's list written for upstream
+still starts the pod; only when none of the TLS 1.0-1.2 suites asked for can be offered is it a
+``ConfigError``, never a server silently offering something else. No flags = today's
 behaviour: TLS 1.2 minimum, OpenSSL's default ciphers. ``VersionTLS10``/``VersionTLS11`` are
 accepted and set, but OpenSSL 3's default security level still fails TLS 1.0/1.1 handshakes
 (it refuses their SHA-1 signatures); the security level is not lowered for them.
@@ -17,7 +19,7 @@ import ssl
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from osk8s_core.errors import ConfigError
 
@@ -112,7 +114,7 @@ class TlsOptions:
                 "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"
             )
         if self.cipher_suites:
-            # Fail at start, not at the first handshake, when OpenSSL lacks a suite.
+            # Fail at start, not at the first handshake, when OpenSSL can offer none of them.
             self.apply(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
 
     @property
@@ -138,22 +140,45 @@ class TlsOptions:
             # handshakes succeed. The same, said to OpenSSL: TLS 1.3 is the floor.
             context.minimum_version = ssl.TLSVersion.TLSv1_3
             return
-        try:
-            context.set_ciphers(":".join(wanted))
-        except ssl.SSLError:
-            offered: set[str] = set()
-        else:
-            offered = {cipher["name"] for cipher in context.get_ciphers()}
-        missing = [
-            name
-            for name in self.cipher_suites
-            if CIPHER_SUITES[name].openssl_name and CIPHER_SUITES[name].openssl_name not in offered
-        ]
-        if missing:
+        missing = self.unavailable_suites()
+        usable = [name for name in wanted if name not in _openssl_names(missing)]
+        if not usable:
             raise ConfigError(
                 f"{CIPHER_SUITES_FLAG}: {', '.join(missing)} cannot be offered by this "
-                f"build's TLS library ({ssl.OPENSSL_VERSION}); remove it from the list"
+                f"build's TLS library ({ssl.OPENSSL_VERSION}); list at least one it can"
             )
+        context.set_ciphers(":".join(usable))
+
+    def unavailable_suites(self) -> tuple[str, ...]:
+        """The TLS <= 1.2 suites asked for that this OpenSSL cannot offer (Go names, in order);
+        ``apply`` leaves them out and the caller warns."""
+        offered: set[str] = set()
+        for name in self.openssl_ciphers():
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                probe.set_ciphers(name)
+            except ssl.SSLError:
+                continue
+            offered |= {cipher["name"] for cipher in probe.get_ciphers()}
+        return tuple(
+            name
+            for name in dict.fromkeys(self.cipher_suites)
+            if CIPHER_SUITES[name].openssl_name and CIPHER_SUITES[name].openssl_name not in offered
+        )
+
+
+def warn_unavailable(options: TlsOptions, log: Any) -> None:
+    """One warning at start naming the suites ``apply`` leaves out (nothing when none)."""
+    if missing := options.unavailable_suites():
+        log.warning(
+            f"{CIPHER_SUITES_FLAG}: left out, this TLS library cannot offer them",
+            suites=",".join(missing),
+            library=ssl.OPENSSL_VERSION,
+        )
+
+
+def _openssl_names(go_names: Iterable[str]) -> set[str]:
+    return {CIPHER_SUITES[name].openssl_name for name in go_names}
 
 
 def tls_options(min_version: str, cipher_suites: Iterable[str]) -> TlsOptions:
