@@ -104,7 +104,7 @@ def _handler(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self._chunk(b'{"type": "ADDED"}\n')
             # Only after the client saw the first event through the proxy does the second come.
-            released = upstream.release.wait(timeout=5)
+            released = upstream.release.wait(timeout=30)
             self._chunk(b'{"type": "MODIFIED"}\n' if released else b'{"type": "TIMEOUT"}\n')
             self._chunk(b"")
 

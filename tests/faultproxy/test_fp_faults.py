@@ -79,12 +79,12 @@ def test_hang_makes_the_client_time_out(proxy: FaultProxy, upstream: Upstream) -
     start = time.monotonic()
     with pytest.raises(requests.ReadTimeout):
         requests.get(f"{proxy.url}/x", timeout=0.2)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 15  # not the 30 s hang (slack for a loaded machine)
     assert upstream.hits == 0
     # stop() must not wait for the held connection to finish its 30 s.
     start = time.monotonic()
     proxy.stop()
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 15  # not the 30 s hang (slack for a loaded machine)
 
 
 def test_hang_then_close_without_answer(proxy: FaultProxy) -> None:

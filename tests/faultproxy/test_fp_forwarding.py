@@ -101,7 +101,7 @@ def test_stop_does_not_wait_for_an_open_stream(proxy: FaultProxy) -> None:
         assert next(r.iter_lines()) == b'{"type": "ADDED"}'
         start = time.monotonic()
         proxy.stop()
-        assert time.monotonic() - start < 4  # the upstream would hold it 5 s
+        assert time.monotonic() - start < 10  # the upstream would hold it 30 s
 
 
 def test_head_keeps_the_upstream_content_length(proxy: FaultProxy, upstream: Upstream) -> None:

@@ -43,8 +43,8 @@ def test_hang_turns_the_lost_answer_into_a_read_timeout(
     start = time.monotonic()
     with pytest.raises(requests.ReadTimeout):
         requests.post(f"{proxy.url}/x", timeout=0.5)
-    assert time.monotonic() - start < 5
-    deadline = time.monotonic() + 5
+    assert time.monotonic() - start < 15  # not the 30 s hang (slack for a loaded machine)
+    deadline = time.monotonic() + 30
     while upstream.hits == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert upstream.hits == 1
