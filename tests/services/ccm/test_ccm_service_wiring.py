@@ -112,7 +112,7 @@ def test_manager_runs_the_service_controller_by_name(core: Any) -> None:
     thread.start()
     try:
         key = add_service(core, "web")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             ingress = core.read_namespaced_service("web", "default").status.load_balancer or {}
             if getattr(ingress, "ingress", None):
