@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,13 +219,12 @@ def test_keystone_client_no_prompt_when_kubectl_says_not_interactive(cache_args:
     assert code == 0 and "Please enter" not in err
 
 
-def test_keystone_client_help_hides_env_secrets(capsys: pytest.CaptureFixture[str]) -> None:
-    os.environ["OS_PASSWORD"] = "do-not-print"
-    try:
-        with pytest.raises(SystemExit):
-            build_client_parser().parse_args(["--help"])
-    finally:
-        del os.environ["OS_PASSWORD"]
+def test_keystone_client_help_hides_env_secrets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OS_PASSWORD", "do-not-print")  # restored as it was, even if it was set
+    with pytest.raises(SystemExit):
+        build_client_parser().parse_args(["--help"])
     assert "do-not-print" not in capsys.readouterr().out
 
 
