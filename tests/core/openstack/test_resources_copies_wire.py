@@ -37,7 +37,7 @@ def wired(cloud: ScriptedCloud) -> Iterator[tuple[OpenStackClient[Any], Waiter, 
     log = get_logger("test-copies")
     client = OpenStackClient(conn, metrics=ApiMetrics(registry), retry_policy=NO_RETRY, logger=log)
     try:
-        yield client, Waiter(WaitPolicy(timeout=5, interval=0.01), sleep=lambda _: None), registry
+        yield client, Waiter(WaitPolicy(timeout=30, interval=0.01), sleep=lambda _: None), registry
     finally:
         conn.close()
 

@@ -32,7 +32,7 @@ def served() -> Iterator[tuple[Recorder, str]]:
 
 
 def _lbs(url: str) -> LoadBalancers:
-    waiter = Waiter(policy=WaitPolicy(timeout=1, interval=0.01), sleep=lambda _: None)
+    waiter = Waiter(policy=WaitPolicy(timeout=30, interval=0.01), sleep=lambda _: None)
     return LoadBalancers(wire_client(url), waiter=waiter)
 
 

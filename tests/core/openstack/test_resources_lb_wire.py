@@ -33,7 +33,7 @@ def served() -> Iterator[tuple[Recorder, str]]:
 
 def _lbs(url: str) -> LoadBalancers:
     sleeps: list[float] = []
-    waiter = Waiter(policy=WaitPolicy(timeout=1, interval=0.01), sleep=sleeps.append)
+    waiter = Waiter(policy=WaitPolicy(timeout=30, interval=0.01), sleep=sleeps.append)
     return LoadBalancers(wire_client(url), waiter=waiter)
 
 

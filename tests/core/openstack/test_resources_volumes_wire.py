@@ -48,7 +48,7 @@ def volumes(cloud: ScriptedCloud) -> Iterator[tuple[Volumes, CollectorRegistry, 
         logger=NullLogger(),
         sleep=sleeps.append,
     )
-    waiter = Waiter(policy=WaitPolicy(timeout=5, interval=0.01), sleep=sleeps.append)
+    waiter = Waiter(policy=WaitPolicy(timeout=30, interval=0.01), sleep=sleeps.append)
     try:
         yield Volumes(client, waiter=waiter), registry, sleeps
     finally:
