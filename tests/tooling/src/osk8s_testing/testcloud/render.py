@@ -6,6 +6,7 @@ may hold braces. A placeholder without a value is an error, never silently left 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +29,11 @@ def render_to(template: str, dest: Path, values: Mapping[str, object]) -> Path:
     """Render ``templates/<template>`` into ``dest`` (mode 0600: configs hold passwords)."""
     text = render_text((TEMPLATES / template).read_text(), values)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.touch(mode=0o600, exist_ok=True)
-    dest.write_text(text)
+    # Written beside and renamed over: every `up` renders again while the services (and any
+    # process they spawn, which reads the file anew) keep running.
+    temp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(temp, dest)
     return dest
