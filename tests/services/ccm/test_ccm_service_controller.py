@@ -574,11 +574,11 @@ def test_concurrent_service_syncs(core: Any) -> None:
     rig = make_rig(core, workers=3)
     try:
         add_node(core, "n1")
-        rig.provider.barrier = threading.Barrier(3, timeout=10)
+        rig.provider.barrier = threading.Barrier(3, timeout=30)
         rig.run_controller()
         for i in range(3):
             add_service(core, f"web-{i}")
-        eventually(lambda: len(rig.provider.lbs) == 3, "three LBs", timeout=10)
+        eventually(lambda: len(rig.provider.lbs) == 3, "three LBs", timeout=60)
         assert rig.provider.max_active == 3
         assert not rig.provider.overlap_same_key
     finally:
