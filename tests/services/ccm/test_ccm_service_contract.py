@@ -171,7 +171,7 @@ def test_service_lifecycle_on_octavia(core: Any, world: Octavia) -> None:
 
         add_node(core, "n3", 23)
         eventually(lambda: f"{SUBNET_CIDR_PREFIX}23" in members(world), "n3 a member", 60)
-        eventually(lambda: "UpdatedLoadBalancer" in reasons(core), "UpdatedLoadBalancer", 10)
+        eventually(lambda: "UpdatedLoadBalancer" in reasons(core), "UpdatedLoadBalancer", 120)
 
         core.delete_namespaced_service("web", NS)
         eventually(lambda: service(core) is None, "Service gone with its finalizer")
