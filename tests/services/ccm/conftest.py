@@ -192,7 +192,7 @@ def world(ccm_conn: Connection, cloud_config: CloudConfig) -> Iterator[World]:
                 e.get("OS-EXT-IPS:type") == "floating" for es in addrs.values() for e in es
             ),
             "floating IP in Nova's addresses",
-            60,
+            180,  # a session fixture: on a loaded machine Nova's cache may lag; all hangs on it
         )
         second_port = next(net.ports(device_id=a.id, network_id=second.id))
         yield World(
