@@ -6,6 +6,12 @@ from the VIP subnet to the NodePort. The Ingress asks for an existing floating I
 (``floatingip``), which is associated to its VIP once it is free (while another port holds it,
 the sync is a clear error and leaves it there). On delete the port loses the group, the group
 is gone, and the floating IP is released (no ``keep-floatingip``, as CPO).
+
+Beyond CPO (whose node sync never touches security groups), on the same LB: a node added after
+the Ingress is ready gets the group on its server's port at the next node sync, beside the
+port's other group; an idle node sync writes nothing; a node excluded from load balancers
+loses the group (its other group stays); a changed NodePort moves the rule with the members;
+a port of a server that is no Kubernetes node keeps the group the sync found on it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from osk8s_core.config import CloudConfig
 from osk8s_octavia_ingress import naming
 from osk8s_octavia_ingress.desired import IngressError
 
-from .conftest import Builder, Kube, delete_lbs
+from .conftest import WRITE_SUFFIXES, Builder, Counter, Kube, delete_lbs
 
 pytestmark = pytest.mark.contract
 
@@ -44,20 +50,7 @@ def test_security_group_and_given_floating_ip(
     fip = net.create_ip(floating_network_id=options.floating_network_id)
     resource = naming.resource_name(cluster, "default", "guarded")
     try:
-        kube.core.create_node(
-            {"metadata": {"name": "sg-node"}, "spec": {"providerID": f"openstack:///{server_id}"}}
-        )
-        kube.core.patch_node_status(
-            "sg-node",
-            {
-                "status": {
-                    "addresses": [
-                        {"type": "InternalIP", "address": port.fixed_ips[0]["ip_address"]}
-                    ],
-                    "conditions": [{"type": "Ready", "status": "True"}],
-                }
-            },
-        )
+        kube.node("sg-node", port.fixed_ips[0]["ip_address"], server=server_id)
         kube.service("guarded", [{"port": 80, "nodePort": 30580}])
         kube.net.create_namespaced_ingress(
             "default",
@@ -75,7 +68,7 @@ def test_security_group_and_given_floating_ip(
                 },
             },
         )
-        reconciler, _ = make_reconciler(cluster, floating=True, manage_security_groups=True)
+        reconciler, counter = make_reconciler(cluster, floating=True, manage_security_groups=True)
         # The given FIP is bound to another port first: a clear error, the FIP left alone.
         net.update_ip(fip.id, port_id=port.id)
         message = f"floating IP {fip.floating_ip_address} is already in use by another port"
@@ -109,6 +102,16 @@ def test_security_group_and_given_floating_ip(
         ingress: Any = kube.net.read_namespaced_ingress("guarded", "default")
         assert ingress.status.load_balancer.ingress[0].ip == fip.floating_ip_address
 
+        _node_sync_follows(
+            kube,
+            reconciler,
+            counter=counter,
+            conn=ingress_conn,
+            options=options,
+            cluster=cluster,
+            group_id=group.id,
+        )
+
         kube.net.delete_namespaced_ingress("guarded", "default")
         assert reconciler.sync("default/guarded").action == "deleted"
         assert list(net.security_groups(name=resource)) == []
@@ -121,3 +124,99 @@ def test_security_group_and_given_floating_ip(
         for group in net.security_groups(name=resource):
             net.delete_security_group(group.id, ignore_missing=True)
         net.delete_ip(fip.id, ignore_missing=True)
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
+def _node_sync_follows(
+    kube: Kube,
+    reconciler: Any,
+    *,
+    counter: Counter,
+    conn: Connection,
+    options: Any,
+    cluster: str,
+    group_id: str,
+) -> None:
+    """The node sync steps, on the test's ready Ingress and its one LB (see the docstring)."""
+    net: Any = conn.network
+    other = net.create_security_group(name=f"{cluster}-other")
+    late_server, bastion_server = str(uuid.uuid4()), str(uuid.uuid4())
+    late = net.create_port(
+        network_id=options.network_id,
+        name=f"{cluster}-late",
+        device_id=late_server,
+        security_groups=[other.id],
+    )
+    bastion = net.create_port(
+        network_id=options.network_id,
+        name=f"{cluster}-bastion",
+        device_id=bastion_server,
+        security_groups=[other.id, group_id],
+    )
+    try:
+        kube.node("sg-late", late.fixed_ips[0]["ip_address"], server=late_server)
+        node_ip = next(
+            a.address
+            for a in kube.core.read_node("sg-node").status.addresses
+            if a.type == "InternalIP"
+        )
+        # The Ingress is unchanged: processing it again is skipped, so only the node sync
+        # can bring the group to the new node's port.
+        assert reconciler.sync("default/guarded").action == "skipped"
+        before = counter.writes()
+        assert reconciler.sync_members() == 2
+        assert _delta(before, counter.writes()) == {
+            "loadbalancer_member_update": 1,
+            "port_update": 1,
+        }
+        assert sorted(net.get_port(late.id).security_group_ids) == sorted([other.id, group_id])
+
+        # Idle: reads (one port list for all nodes), no write.
+        before_all = counter.all()
+        assert reconciler.sync_members() == 0
+        idle = _delta(before_all, counter.all())
+        assert not {k for k in idle if k.endswith(WRITE_SUFFIXES)}, idle
+        assert idle["port_list"] == 1
+
+        # In one round (one member update, CI time): the node is excluded from load balancers
+        # (out of the pool and the group, its other group stays) and the NodePort changes (the
+        # members and the rule move together).
+        kube.core.patch_node(
+            "sg-late",
+            {
+                "metadata": {
+                    "labels": {"node.kubernetes.io/exclude-from-external-load-balancers": ""}
+                }
+            },
+        )
+        kube.core.patch_namespaced_service(
+            "guarded", "default", {"spec": {"ports": [{"port": 80, "nodePort": 30581}]}}
+        )
+        before = counter.writes()
+        assert reconciler.sync_members() == 4
+        assert _delta(before, counter.writes()) == {
+            "loadbalancer_member_update": 1,
+            "port_update": 1,
+            "security_group_rule_create": 1,
+            "security_group_rule_delete": 1,
+        }
+        assert net.get_port(late.id).security_group_ids == [other.id]
+        lb_api: Any = conn.load_balancer
+        (lb,) = lb_api.load_balancers(name=naming.resource_name(cluster, "default", "guarded"))
+        (pool,) = lb_api.pools(loadbalancer_id=lb.id)
+        assert {(m.address, m.protocol_port) for m in lb_api.members(pool.id)} == {(node_ip, 30581)}
+        ports = {
+            r.port_range_min
+            for r in net.security_group_rules(security_group_id=group_id)
+            if r.direction == "ingress"
+        }
+        assert ports == {30581}
+        # Never touched: a port of a server that is no Kubernetes node.
+        assert sorted(net.get_port(bastion.id).security_group_ids) == sorted([other.id, group_id])
+    finally:
+        net.delete_port(late.id, ignore_missing=True)
+        net.delete_port(bastion.id, ignore_missing=True)
+        net.delete_security_group(other.id, ignore_missing=True)
