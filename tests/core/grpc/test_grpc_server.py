@@ -126,19 +126,19 @@ def test_second_listener_on_same_tcp_port_fails() -> None:
 
 
 def test_graceful_stop_lets_in_flight_call_finish(sock_dir: Path, kms: KmsServicer) -> None:
-    options = ServerOptions(endpoint=parse_endpoint(f"unix://{sock_dir}/k.sock"), grace_period=5)
+    options = ServerOptions(endpoint=parse_endpoint(f"unix://{sock_dir}/k.sock"), grace_period=30)
     server = build_server(options, services=[kms_registration(kms)])
     server.start()
     with grpc.insecure_channel(server.address) as channel:
         stub = kms_grpc.KeyManagementServiceStub(channel)
-        future = stub.Encrypt.future(kms_pb2.EncryptRequest(uid="slow", plaintext=b"p"), timeout=10)
+        future = stub.Encrypt.future(kms_pb2.EncryptRequest(uid="slow", plaintext=b"p"), timeout=30)
         assert kms.entered.wait(30)
         stopper = threading.Thread(target=server.stop)
         stopper.start()
         # Once stopping, health reports NOT_SERVING ... the in-flight call still completes.
         threading.Timer(0.2, kms.release.set).start()
-        assert future.result(timeout=10).ciphertext == b"c:p"
-        stopper.join(10)
+        assert future.result(timeout=30).ciphertext == b"c:p"
+        stopper.join(30)
     assert server.wait(0)
 
 
