@@ -70,7 +70,11 @@ def test_keystone_policy_configmap_hot_reload(
             "k8s-auth-policy", "kube-system", {"data": {"policies": "[{oops"}}
         )
         core.create_namespaced_config_map("kube-system", configmap("marker", {}))
-        time.sleep(0.2)
+        # Events are handled in order: once the later marker is cached, the bad version was
+        # seen (a fixed sleep could end before it was, and prove nothing on a slow machine).
+        wait_for(
+            lambda: any(o["metadata"]["name"] == "marker" for o in hook.informer.store.objects())
+        )
         assert resources(hook) == {"*/secrets"} and hook.live.policy_reloads == reloads
         # Deleted: no policy, deny everything (matches CPO).
         core.delete_namespaced_config_map("k8s-auth-policy", "kube-system")
