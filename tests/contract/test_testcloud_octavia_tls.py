@@ -7,6 +7,7 @@ access through the secret's ACL, as on a real cloud; a ref that is not there is 
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,8 @@ def tls_lb(demo_conn: Connection, testcloud: TestCloud) -> Iterator[Any]:
     """One load balancer for the module's listeners (each listener on its own port)."""
     lb_api: Any = demo_conn.load_balancer
     lb = lb_api.create_load_balancer(
-        name="osk8s-contract-tls", vip_subnet_id=testcloud.network["subnet_id"]
+        name=f"osk8s-contract-tls-{uuid.uuid4().hex[:8]}",
+        vip_subnet_id=testcloud.network["subnet_id"],
     )
     try:
         yield lb_api.wait_for_load_balancer(lb.id, status="ACTIVE", failures=["ERROR"], wait=180)
