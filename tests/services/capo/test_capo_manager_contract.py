@@ -114,8 +114,8 @@ def test_manager_runs_the_cluster_controller(world: World, demo: Any) -> None:
         sync_period=600,
         leader_elect=True,
         leader_election_namespace=world.namespace,
-        lease_duration=4,
-        renew_deadline=3,
+        lease_duration=10,  # a loaded CI machine may stall a renewal for seconds
+        renew_deadline=6,
         retry_period=0.5,
         health_addr="127.0.0.1:0",
         diagnostics_addr="127.0.0.1:0",
@@ -127,7 +127,7 @@ def test_manager_runs_the_cluster_controller(world: World, demo: Any) -> None:
     stop, thread, outcome = start(manager)
     elsewhere = World(world.kube_api, world.clouds_yaml, demo)  # another namespace
     try:
-        assert manager.started.wait(10)
+        assert manager.started.wait(30)
         health, diagnostics = (f"http://{h}:{p}" for h, p in (s.address for s in manager.servers))
         # Matches the watch filter, but not --namespace: never seen (created first, so it
         # would have been reconciled before the one that is).
@@ -204,8 +204,8 @@ def test_binary_exits_1_when_its_lease_is_taken(world: World, tmp_path: Any) -> 
             f"--kubeconfig={kubeconfig}",
             f"--namespace={world.namespace}",
             "--leader-elect",
-            "--leader-elect-lease-duration=4s",
-            "--leader-elect-renew-deadline=3s",
+            "--leader-elect-lease-duration=10s",
+            "--leader-elect-renew-deadline=6s",
             "--leader-elect-retry-period=500ms",
             "--health-addr=127.0.0.1:0",
             "--diagnostics-address=0",

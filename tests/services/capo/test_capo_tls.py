@@ -50,7 +50,7 @@ def _free_port() -> int:
 
 
 def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -304,7 +304,7 @@ def test_runnable_waits_for_the_certificate_then_serves(tmp_path: Path) -> None:
         with pytest.raises(OSError):
             post(port, __file__, MACHINE_PATH, review("v1", "CREATE", machine()))
         self_signed_localhost(tmp_path)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while True:
             try:
                 status, _ = post(
