@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from osk8s_core.errors import KubernetesError, KubernetesNotFound
-from osk8s_core.k8s.events import MAX_MESSAGE, EventRecorder, ObjectRef
+from osk8s_core.k8s.events import MAX_MESSAGE, RETELL_AFTER, EventRecorder, ObjectRef
 
 
 class FakeEventApi:
@@ -84,3 +84,63 @@ def test_cluster_scoped_objects_get_events_in_default(clock):
     rec.normal(ObjectRef.of(node), "Ready", "node ok")
     assert api.created[0][0] == "default"
     assert api.created[0][1].involved_object.namespace is None
+
+
+# --- event_once: a finding every reconcile makes again ------------------------------------
+
+
+def test_event_once_is_quiet_within_the_window_and_tells_again_after_it(clock):
+    """kube-apiserver expires Events after --event-ttl (1 h): a warning still true must be
+    written again before that, while idle reconciles in between write nothing."""
+    api = FakeEventApi()
+    rec = EventRecorder(api, component="c", clock=clock)
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is True
+    for _ in range(29):
+        clock.advance(60)
+        assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is False
+    assert (len(api.created), api.patched) == (1, [])  # 29 minutes of passes: no API call
+    clock.advance(60)
+    assert RETELL_AFTER == 30 * 60 < 3600  # told again well inside the default event TTL
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is True
+    name = api.created[0][1].metadata.name
+    assert [(n, body["count"]) for n, _, body in api.patched] == [(name, 2)]
+    assert api.patched[0][2]["lastTimestamp"] == clock.now().isoformat()
+    # the window starts again from that write
+    clock.advance(RETELL_AFTER - 1)
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is False
+    assert len(api.patched) == 1
+
+
+def test_event_once_after_the_event_expired_creates_it_again(clock):
+    api = FakeEventApi()
+    rec = EventRecorder(api, component="c", clock=clock)
+    rec.event_once(SVC, "Warning", "Invalid", "bad entry")
+    clock.advance(2 * 3600)
+    api.lose = True  # the API server dropped it (event TTL)
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is True
+    assert len(api.created) == 2 and api.created[1][1].count == 1
+
+
+def test_event_once_reports_a_failed_write_and_tries_again_next_pass(clock):
+    api = FakeEventApi()
+    rec = EventRecorder(api, component="c", clock=clock)
+    api.fail = True
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is False
+    assert api.created == []
+    api.fail = False
+    clock.advance(1)  # the next reconcile, well within the window
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is True
+    assert len(api.created) == 1
+
+
+def test_event_once_reports_a_failed_count_bump(clock):
+    class Refusing(FakeEventApi):
+        def patch_namespaced_event(self, name, namespace, body):
+            raise KubernetesError("down", status=503)
+
+    api = Refusing()
+    rec = EventRecorder(api, component="c", clock=clock)
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is True
+    clock.advance(RETELL_AFTER)
+    assert rec.event_once(SVC, "Warning", "Invalid", "bad entry") is False  # patch refused
+    assert len(api.created) == 1
