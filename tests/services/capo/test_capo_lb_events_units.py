@@ -159,6 +159,10 @@ class FakeOctavia:
         name = str(attrs.pop("name"))
         return self._make("monitor", name, pool_id=pool_id, **attrs)
 
+    def update_health_monitor(self, monitor_id: str, **attrs: Any) -> None:
+        monitor = next(c for c in self.children.values() if c.id == monitor_id)
+        vars(monitor).update(attrs)
+
 
 def reconcile(octavia: FakeOctavia, catalog: Catalog, settings: dict[str, Any]) -> Any:
     scope = types.SimpleNamespace(
@@ -324,6 +328,35 @@ def test_network_failures_are_told_as_capos_events() -> None:
     assert "network quota exceeded" in str(info.value)
     # A step with no CAPO event of its own is told by its condition reason.
     assert NetworkError("ExternalNetworkNotFound", "none").event == "ExternalNetworkNotFound"
+
+
+def test_changed_monitor_timings_are_updated_and_told_as_capos_update() -> None:
+    """CAPO's ensureMonitor: ``SuccessfulUpdateMonitor`` "Updated monitor <name> with id <id>"
+    after an update; an unchanged monitor again tells nothing."""
+    octavia = FakeOctavia()
+    reconcile(octavia, Catalog([], []), {})
+    child = naming.lb_port_name(naming.load_balancer_name("ns", "c1"), 6443)
+    settings = {"monitor": {"delay": 20, "maxRetriesDown": 4}}
+    _, told, warned = reconcile(octavia, Catalog([], []), settings)
+    made = octavia.children[f"monitor {child}"]
+    assert (made.delay, made.timeout, made.max_retries, made.max_retries_down) == (20, 5, 5, 4)
+    assert told == [("SuccessfulUpdateMonitor", f"Updated monitor {child} with id monitor-3")]
+    assert warned == [] and octavia.created == ["listener", "pool", "monitor"]
+    _, told, _ = reconcile(octavia, Catalog([], []), settings)
+    assert told == []
+
+
+def test_a_refused_monitor_update_is_told_as_failed_update_not_create() -> None:
+    class RefusingUpdates(FakeOctavia):
+        def update_health_monitor(self, monitor_id: str, **attrs: Any) -> None:
+            raise errors.ServerError("monitor update refused", status=500)
+
+    octavia = RefusingUpdates()
+    reconcile(octavia, Catalog([], []), {})
+    with pytest.raises(NetworkError) as info:
+        reconcile(octavia, Catalog([], []), {"monitor": {"timeout": 7}})
+    assert (info.value.reason, info.value.event) == ("LoadBalancerFailed", "FailedUpdateMonitor")
+    assert "monitor update refused" in str(info.value)
 
 
 def test_a_provider_without_health_monitors_is_a_warning_only() -> None:

@@ -7,10 +7,10 @@ adopts it; it is written to status before it is attached. A user-given
 ``apiServer.floatingIP`` is used, never deleted.
 
 Events as CAPO's (``pkg/cloud/services/loadbalancer``): ``SuccessfulCreateListener``/``Pool``/
-``Monitor`` and ``SuccessfulUpdateListener`` when this pass made or changed one (``tell``);
-``OctaviaProviderNotFound``/``OctaviaFlavorNotFound`` when a create falls back to Octavia's
-default and ``FailedIPAddressValidation`` per allowed CIDR dropped (``warn``: found again on
-every pass until the spec changes, so the caller tells each once).
+``Monitor`` and ``SuccessfulUpdateListener``/``Monitor`` when this pass made or changed one
+(``tell``); ``OctaviaProviderNotFound``/``OctaviaFlavorNotFound`` when a create falls back to
+Octavia's default and ``FailedIPAddressValidation`` per allowed CIDR dropped (``warn``: found
+again on every pass until the spec changes, so the caller tells each once per half hour).
 """
 
 from __future__ import annotations
@@ -306,8 +306,7 @@ def _ensure_port(
                 lb_id, child, protocol="TCP", lb_algorithm=algorithm, listener_id=listener.id
             )
             tell("SuccessfulCreatePool", f"Created pool {child} with id {pool.id}")
-    with _lb_step(lb_name, "FailedCreateMonitor"):
-        _ensure_monitor(scope, lb_id, pool.id, child, monitor, tell=tell, warn=warn)
+    _ensure_monitor(scope, lb_id, pool.id, child, monitor, lb_name=lb_name, tell=tell, warn=warn)
 
 
 def _update_listener_acl(scope: Scope, lb_id: str, listener_id: str, acl: list[str]) -> None:
@@ -327,43 +326,49 @@ def _ensure_monitor(
     name: str,
     monitor: Mapping[str, int],
     *,
+    lb_name: str,
     tell: Tell = _quiet,
     warn: Tell = _quiet,
 ) -> None:
+    """The pool's TCP monitor: created, or its timings updated to the spec's, as CAPO's
+    ensureMonitor (``Successful``/``Failed`` + ``CreateMonitor``/``UpdateMonitor``)."""
     children = scope.lb_children
-    found = children.find_health_monitor(pool_id)
     wanted = {
         "delay": int(monitor["delay"]),
         "timeout": int(monitor["timeout"]),
         "max_retries": int(monitor["maxRetries"]),
         "max_retries_down": int(monitor["maxRetriesDown"]),
     }
-    if found is None:
-        try:
-            made = children.create_health_monitor(
-                lb_id,
-                pool_id,
-                monitor_type="TCP",
-                delay=wanted["delay"],
-                timeout=wanted["timeout"],
-                max_retries=wanted["max_retries"],
-                max_retries_down=wanted["max_retries_down"],
-                name=name,
-            )
-        except OpenStackError as exc:
-            if exc.status != NOT_IMPLEMENTED:
-                raise
-            # CAPO: a provider without health monitors (e.g. some OVN setups) is no error.
-            warn(
-                "SkippedCreateMonitor",
-                "Health Monitor is not created as it's not implemented with the current "
-                "Octavia provider.",
-            )
+    with _lb_step(lb_name, "FailedCreateMonitor"):
+        found = children.find_health_monitor(pool_id)
+        if found is None:
+            try:
+                made = children.create_health_monitor(
+                    lb_id,
+                    pool_id,
+                    monitor_type="TCP",
+                    delay=wanted["delay"],
+                    timeout=wanted["timeout"],
+                    max_retries=wanted["max_retries"],
+                    max_retries_down=wanted["max_retries_down"],
+                    name=name,
+                )
+            except OpenStackError as exc:
+                if exc.status != NOT_IMPLEMENTED:
+                    raise
+                # CAPO: a provider without health monitors (e.g. some OVN setups) is no error.
+                warn(
+                    "SkippedCreateMonitor",
+                    "Health Monitor is not created as it's not implemented with the current "
+                    "Octavia provider.",
+                )
+                return
+            tell("SuccessfulCreateMonitor", f"Created monitor {name} with id {made.id}")
             return
-        tell("SuccessfulCreateMonitor", f"Created monitor {name} with id {made.id}")
-        return
     changed = {k: v for k, v in wanted.items() if getattr(found, k, None) != v}
-    if changed:
+    if not changed:
+        return
+    with _lb_step(lb_name, "FailedUpdateMonitor"):
         api = scope.load_balancers.api
         scope.load_balancers.wait_active(lb_id)
         scope.client.call(
@@ -371,6 +376,7 @@ def _ensure_monitor(
             lambda: api.update_health_monitor(found.id, **changed),
         )
         scope.load_balancers.wait_active(lb_id)
+    tell("SuccessfulUpdateMonitor", f"Updated monitor {name} with id {found.id}")
 
 
 def reconcile_endpoint(
