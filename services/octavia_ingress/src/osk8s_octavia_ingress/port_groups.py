@@ -6,11 +6,14 @@ never written; only the one group is added or removed, the port's other groups s
 write is a compare-and-swap on the port's ``revision_number`` (Neutron's ``If-Match``): a
 concurrent change of the port's groups (another Ingress, the CCM's Service groups, an
 operator) makes it 412, and the port is read again instead of losing that change. A port
-already right is not written, so a pass over converged ports makes no write.
+already right is not written, so a pass over converged ports makes no write. One port that
+cannot be written (a permanent 409, a 403, a 5xx after the client's retries) does not stop
+the others: they are all tried, then ``PortsNotConverged`` names what failed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -18,7 +21,14 @@ from typing import Any, Final, Protocol
 from osk8s_core import errors
 from osk8s_octavia_ingress.desired import eligible_nodes, node_address
 
-_PROVIDER_PREFIX: Final = "openstack:///"
+# The providerID forms OCCM reads (``openstack:///<id>``, and ``openstack://<region>/<id>``
+# written by a regional CCM and by CAPO when ``identityRef.region`` is set). The CCM's parser
+# lives in that service (services never import each other) and there is no core helper, so
+# the same pattern is kept here; the region is not checked: a node of another region has no
+# port in this cloud, so its id finds nothing.
+_PROVIDER_ID: Final = re.compile(r"^openstack://([^/]*)/([^/]+)$")
+PRECONDITION_FAILED: Final = 412
+"""Neutron's answer to a stale ``If-Match`` revision; a 409 is a refusal, not a race."""
 DEVICE_IDS_PER_LIST: Final = 40
 """Server ids in one ``port_list`` (repeated ``device_id`` filters): ~1.7 KB of query."""
 GUARDED_TRIES: Final = 5
@@ -26,12 +36,30 @@ GUARDED_TRIES: Final = 5
 
 
 def server_id(node: Mapping[str, Any]) -> str | None:
-    """The Nova server id of a node's ``providerID`` (``openstack:///<id>``, with or without
-    a region segment)."""
+    """The Nova server id of a node's ``providerID`` (``openstack:///<id>`` or
+    ``openstack://<region>/<id>``); None for any other form."""
     provider = str((node.get("spec") or {}).get("providerID") or "")
-    if not provider.startswith(_PROVIDER_PREFIX):
-        return None
-    return provider.removeprefix(_PROVIDER_PREFIX).rsplit("/", 1)[-1] or None
+    match = _PROVIDER_ID.match(provider)
+    return match.group(2) if match else None
+
+
+class PortsNotConverged(errors.OpenStackError):
+    """Some ports could not be given (or relieved of) the group; every other port was.
+    ``writes`` is the number of writes that landed, ``failures`` each port id and error."""
+
+    def __init__(
+        self, group_id: str, failures: Sequence[tuple[str, errors.OpenStackError]], writes: int
+    ) -> None:
+        port_id, first = failures[0]
+        super().__init__(
+            f"security group {group_id}: {len(failures)} port(s) not updated; "
+            f"port {port_id}: {first}",
+            status=first.status,
+            request=first.request,
+            request_id=first.request_id,
+        )
+        self.failures = list(failures)
+        self.writes = writes
 
 
 @dataclass(frozen=True)
@@ -68,10 +96,19 @@ class NodePorts:
     def __init__(self, load: Callable[[], Iterable[Any]]) -> None:
         self._load = load
         self._ports: dict[str, Any] | None = None
+        self._failed: errors.OpenStackError | None = None
 
     def __iter__(self) -> Iterator[Any]:
+        if self._failed is not None:
+            # The list failed after the client's retries: each later Ingress of this sync
+            # gets the same error at once instead of listing (and retrying) again.
+            raise self._failed
         if self._ports is None:
-            self._ports = {str(p.id): p for p in self._load()}
+            try:
+                self._ports = {str(p.id): p for p in self._load()}
+            except errors.OpenStackError as exc:
+                self._failed = exc
+                raise
         return iter([self._ports[key] for key in sorted(self._ports)])
 
     def replace(self, port: Any) -> None:
@@ -105,20 +142,44 @@ class PortGroups:
 
     def converge(self, group_id: str, servers: NodeServers, ports: NodePorts) -> int:
         """The group on the members' ports and off the other nodes' ports; the number of
-        port writes made (0 when every port was already right)."""
+        port writes made (0 when every port was already right). PortsNotConverged after
+        trying every port when some could not be written."""
+
+        def wanted(port: Any) -> bool:
+            return str(port.device_id) in servers.members
+
+        todo = [p for p in ports if _can_carry(p) and _carries(p, group_id) != wanted(p)]
+        return self._apply(group_id, todo, ports, wanted)
+
+    def remove(self, group_id: str, ports: Iterable[Any]) -> int:
+        """The group off each of ``ports`` (guarded as every write here); the number of
+        writes. PortsNotConverged after trying every port when some could not be written."""
+        return self._apply(group_id, list(ports), None, lambda _: False)
+
+    def _apply(
+        self,
+        group_id: str,
+        todo: list[Any],
+        cache: NodePorts | None,
+        present: Callable[[Any], bool],
+    ) -> int:
         writes = 0
-        for port in list(ports):
-            wanted = str(port.device_id) in servers.members
-            if port.is_port_security_enabled is False:
-                continue  # Neutron refuses any group on such a port; it filters nothing
-            if _carries(port, group_id) == wanted:
+        failures: list[tuple[str, errors.OpenStackError]] = []
+        for port in todo:
+            try:
+                updated, wrote = self._set(port, group_id, present=present(port))
+            except errors.OpenStackError as exc:
+                failures.append((str(port.id), exc))
                 continue
-            updated, wrote = self._set(port, group_id, present=wanted)
-            if updated is None:
-                ports.drop(str(port.id))
-                continue
-            ports.replace(updated)
             writes += wrote
+            if cache is None:
+                continue
+            if updated is None:
+                cache.drop(str(port.id))
+            else:
+                cache.replace(updated)
+        if failures:
+            raise PortsNotConverged(group_id, failures, writes)
         return writes
 
     def _set(self, port: Any, group_id: str, *, present: bool) -> tuple[Any | None, bool]:
@@ -138,9 +199,14 @@ class PortGroups:
                 )
                 return updated, True
             except errors.NotFound:
-                return None, False  # the port went (with its server)
-            except errors.Conflict:
-                if attempt == GUARDED_TRIES - 1:
+                # Neutron says 404 for a port that went (with its server) and for a named
+                # group that no longer exists (just deleted): only the first is "gone".
+                if self._gone(str(port.id)):
+                    return None, False
+                raise
+            except errors.Conflict as exc:
+                # Only 412 is a stale revision; a 409 is a refusal that a retry repeats.
+                if exc.status != PRECONDITION_FAILED or attempt == GUARDED_TRIES - 1:
                     raise
             try:
                 port = self._ports.get(str(port.id))
@@ -148,6 +214,20 @@ class PortGroups:
                 return None, False
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _gone(self, port_id: str) -> bool:
+        try:
+            self._ports.get(port_id)
+        except errors.NotFound:
+            return True
+        return False
+
 
 def _carries(port: Any, group_id: str) -> bool:
     return group_id in (port.security_group_ids or [])
+
+
+def _can_carry(port: Any) -> bool:
+    """Neutron refuses any group on a port without port security or without an IP address
+    (409 "Port security must be enabled and port must have an IP address"; a node's L2-only
+    second port): such a port filters nothing and is never written."""
+    return port.is_port_security_enabled is not False and bool(port.fixed_ips)

@@ -39,7 +39,8 @@ class IngressSecurityGroups:
     ) -> None:
         self._groups = groups
         self._client = client
-        self._attach = PortGroups(ports if ports is not None else Ports(client))
+        self._store: PortStore = ports if ports is not None else Ports(client)
+        self._attach = PortGroups(self._store)
         self._cluster = cluster
         self._subnet_id = subnet_id
         self._cidr: str | None = None
@@ -109,16 +110,11 @@ class IngressSecurityGroups:
         return writes
 
     def delete(self, namespace: str, name: str) -> None:
+        """The group off every port that carries it, then gone. Each port write is guarded
+        by its revision as in the node sync (which may be writing the same ports meanwhile),
+        so another Ingress's group put there concurrently is kept."""
         group = self._groups.find_by_name(naming.resource_name(self._cluster, namespace, name))
         if group is None:
             return
-        ports = self._client.call(
-            "port_list", lambda: list(self._net.ports(security_groups=[group.id]))
-        )
-        for port in ports:
-            remaining = [g for g in (port.security_group_ids or []) if g != group.id]
-            self._client.call(
-                "port_update",
-                lambda p=port, r=remaining: self._net.update_port(p.id, security_groups=r),
-            )
+        self._attach.remove(str(group.id), self._store.query(security_groups=[str(group.id)]))
         self._groups.delete(group.id)
