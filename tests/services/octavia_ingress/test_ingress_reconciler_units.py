@@ -17,6 +17,7 @@ from osk8s_core.config.auth import AuthOptions
 from osk8s_octavia_ingress import ingress_settings
 from osk8s_octavia_ingress.config import IngressConfig, OctaviaConfig
 from osk8s_octavia_ingress.desired import IngressError
+from osk8s_octavia_ingress.port_groups import PortsNotConverged
 from osk8s_octavia_ingress.reconciler import IngressReconciler, build_listener_spec
 from osk8s_testing.tls import self_signed_localhost
 
@@ -324,7 +325,7 @@ class FailingTree(FakeTree):
 def test_an_openstack_failure_is_a_warning_event_on_the_ingress() -> None:
     kube = FakeKube(_ingress())
     reconciler, recorder, _, _, _ = _reconciler(kube, lbs=FakeLbs(_live_lb()))
-    reconciler._tree = FailingTree()  # the one Octavia step that fails here
+    reconciler._tree = FailingTree()  # type: ignore[assignment]  # the one Octavia step that fails here
     with pytest.raises(errors.ServerError):
         reconciler.sync("ns/i")
     [(kind, reason, message)] = recorder.events
@@ -407,3 +408,65 @@ def test_the_node_sync_converges_each_managed_group_over_one_read_of_the_ports()
         ("ns/j", (30080,), frozenset({"srv-1"}), groups),
     ]
     assert tree.log == ["sync_members", "sync_members"]
+
+
+class RecordingLog:
+    def __init__(self) -> None:
+        self.warnings: list[tuple[str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.warnings.append((event, fields))
+
+
+REFUSAL = errors.Conflict(
+    "port_update failed: HTTP 409: Port security must be enabled and port must "
+    "have an IP address in order to use security groups.",
+    status=409,
+)
+
+
+class FirstGroupFails(FakeGroups):
+    def __init__(self, error: errors.OpenStackError) -> None:
+        super().__init__()
+        self.error = error
+
+    def sync(self, namespace: str, name: str, node_ports: Any, servers: Any, ports: object) -> int:
+        if name == "i":
+            raise self.error
+        return super().sync(namespace, name, node_ports, servers, ports)
+
+
+@pytest.mark.parametrize(
+    ("error", "landed"),
+    [(REFUSAL, 0), (PortsNotConverged("sg", [("p-l2", REFUSAL)], writes=3), 3)],
+    ids=["group-step-error", "some-ports-written"],
+)
+def test_a_failed_group_step_is_a_warning_and_later_ingresses_still_get_members(
+    error: errors.OpenStackError, landed: int
+) -> None:
+    second = {**_ingress(), "metadata": {**_ingress()["metadata"], "name": "j"}}
+    kube = ListingKube(_ingress(), second)
+    groups, tree, log = FirstGroupFails(error), MembersTree(), RecordingLog()
+    reconciler = IngressReconciler(
+        config=IngressConfig(
+            cluster_name="c",
+            openstack=AuthOptions(),
+            octavia=OctaviaConfig(subnet_id="subnet", manage_security_groups=True),
+        ),
+        kube=kube,
+        lbs=FakeLbs(_live_lb()),  # type: ignore[arg-type]
+        tree=tree,  # type: ignore[arg-type]
+        fips=FakeFips(),  # type: ignore[arg-type]
+        secrets=None,
+        recorder=FakeRecorder(),
+        logger=log,
+        security_groups=groups,
+    )
+    # Both member updates (1 each), what landed of the first group and the second's (2).
+    assert reconciler.sync_members() == 1 + 1 + landed + 2
+    assert tree.log == ["sync_members", "sync_members"]
+    assert [who for who, *_ in groups.synced] == ["ns/j"]
+    ((event, fields),) = log.warnings
+    assert event == "node sync: security group not converged"
+    assert fields["ingress"] == "ns/i"
+    assert "Port security must be enabled" in fields["error"]

@@ -12,7 +12,7 @@ restart converge without a duplicate.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,7 +24,7 @@ from osk8s_octavia_ingress import ingress_settings, naming, selection, tls
 from osk8s_octavia_ingress.config import IngressConfig
 from osk8s_octavia_ingress.desired import HTTP_PORT, HTTPS_PORT, IngressError, build_tree
 from osk8s_octavia_ingress.octavia_tree import ListenerSpec, OctaviaTree
-from osk8s_octavia_ingress.port_groups import NodeServers
+from osk8s_octavia_ingress.port_groups import NodeServers, PortsNotConverged
 
 if TYPE_CHECKING:
     from openstack.load_balancer.v2.load_balancer import LoadBalancer
@@ -348,8 +348,30 @@ class IngressReconciler:
                 continue
             writes += self._tree.sync_members(lb.id, tree.pools)
             if self._groups is not None:
-                writes += self._groups.sync(namespace, name, tree.node_ports, servers, ports)
+                writes += self._sync_group(namespace, name, tree.node_ports, servers, ports)
         return writes
+
+    def _sync_group(
+        self,
+        namespace: str,
+        name: str,
+        node_ports: Sequence[int],
+        servers: NodeServers,
+        ports: object,
+    ) -> int:
+        """One Ingress's group step of the node sync; its failure is a warning, never the
+        end of the pass: the member sync (CPO parity) of every later Ingress still runs, and
+        the next sync tries the group again. The writes that landed are counted."""
+        try:
+            return int(self._groups.sync(namespace, name, node_ports, servers, ports))
+        except (errors.OpenStackError, errors.WaitTimeout) as exc:
+            # The error's text is the API's (scrubbed, truncated) message: no credentials.
+            self._log.warning(
+                "node sync: security group not converged",
+                ingress=f"{namespace}/{name}",
+                error=str(exc),
+            )
+            return exc.writes if isinstance(exc, PortsNotConverged) else 0
 
 
 def build_listener_spec(
