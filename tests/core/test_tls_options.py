@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Generator, Iterator, Sequence
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import CollectorRegistry
 
 from osk8s_core.cli import GoFlagParser
@@ -29,10 +31,10 @@ from osk8s_core.k8s.tls_options import (
 )
 from osk8s_testing.tls import handshake
 
-# The self-signed serving certificate is EC (P-256): ECDSA suites are the ones it can use.
-LISTED = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
-LISTED_OPENSSL = "ECDHE-ECDSA-AES128-GCM-SHA256"
-OTHER_OPENSSL = "ECDHE-ECDSA-AES256-GCM-SHA384"
+# The self-signed serving certificate is RSA 2048 (as upstream's): ECDHE_RSA suites serve it.
+LISTED = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+LISTED_OPENSSL = "ECDHE-RSA-AES128-GCM-SHA256"
+OTHER_OPENSSL = "ECDHE-RSA-AES256-GCM-SHA384"
 
 
 def _openssl_has(name: str) -> bool:
@@ -283,3 +285,11 @@ def test_without_flags_both_clients_are_served(default_port: int) -> None:
     assert handshake(default_port, max_version=ssl.TLSVersion.TLSv1_2)[0] == "TLSv1.2"
     other = handshake(default_port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=OTHER_OPENSSL)
     assert other == ("TLSv1.2", OTHER_OPENSSL)
+
+
+def test_the_self_signed_certificate_is_rsa_2048_as_upstream_s(default_port: int) -> None:
+    """client-go's GenerateSelfSignedCertKey makes RSA 2048 keys; an ECDHE_RSA-only
+    --tls-cipher-suites written for upstream needs an RSA certificate at TLS 1.2."""
+    pem = ssl.get_server_certificate(("127.0.0.1", default_port), timeout=5)
+    key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+    assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 2048

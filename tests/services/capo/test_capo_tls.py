@@ -30,10 +30,15 @@ from osk8s_testing.tls import handshake, self_signed_localhost
 from .capo_harness import offline_kubeconfig
 
 BIN = Path(sys.executable).parent / "capo-controller-manager"
-# Both servers' certificates are EC (P-256): an ECDSA suite is one they can use.
+# The webhook serves the test tooling's EC (P-256) pair; the diagnostics server, given no
+# certificate, its self-signed RSA 2048 one (as controller-runtime's). The list holds one
+# AES-128 suite of each kind; the AES-256 suite of the same kind is the one left out.
 LISTED = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
-LISTED_OPENSSL = "ECDHE-ECDSA-AES128-GCM-SHA256"
-OTHER_OPENSSL = "ECDHE-ECDSA-AES256-GCM-SHA384"
+LISTED_RSA = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+SUITES = {  # server: (listed, not listed), OpenSSL names
+    "webhook": ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    "diagnostics": ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"),
+}
 REFUSED = (ssl.SSLError, ConnectionResetError)
 
 
@@ -103,7 +108,7 @@ def ciphers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ports]:
     # pflag StringSlice forms: a comma list, then the flag again with a separate value
     yield from _manager(
         tmp_path_factory.mktemp("capo-ciphers"),
-        f"--tls-cipher-suites={LISTED},TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        f"--tls-cipher-suites={LISTED},{LISTED_RSA}",
         "--tls-cipher-suites",
         "TLS_AES_128_GCM_SHA256",
     )
@@ -120,10 +125,11 @@ def test_tls13_minimum(tls13: Ports, server: str) -> None:
 @pytest.mark.parametrize("server", ["webhook", "diagnostics"])
 def test_cipher_suites(ciphers: Ports, server: str) -> None:
     port = getattr(ciphers, server)
+    listed_suite, other_suite = SUITES[server]
     with pytest.raises(REFUSED):
-        handshake(port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=OTHER_OPENSSL)
-    listed = handshake(port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=LISTED_OPENSSL)
-    assert listed == ("TLSv1.2", LISTED_OPENSSL)
+        handshake(port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=other_suite)
+    listed = handshake(port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=listed_suite)
+    assert listed == ("TLSv1.2", listed_suite)
     assert handshake(port)[0] == "TLSv1.3"  # as Go: the list does not restrict TLS 1.3
 
 

@@ -22,10 +22,13 @@ from osk8s_ccm.options import options_from_args
 from osk8s_core.health import HealthChecks
 from osk8s_testing.tls import handshake
 
-# The self-signed serving certificate is EC: an ECDSA suite is one it can use.
-LISTED = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
-LISTED_OPENSSL = "ECDHE-ECDSA-AES128-GCM-SHA256"
-OTHER_OPENSSL = "ECDHE-ECDSA-AES256-GCM-SHA384"
+# A common RSA-only hardening list: the self-signed serving certificate is RSA 2048 as
+# upstream's, so TLS 1.2 clients get one of these (with an EC certificate none could).
+LISTED = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+LISTED_OPENSSL = "ECDHE-RSA-AES128-GCM-SHA256"
+ALSO_LISTED = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+ALSO_LISTED_OPENSSL = "ECDHE-RSA-AES256-GCM-SHA384"
+OTHER_OPENSSL = "ECDHE-RSA-CHACHA20-POLY1305"
 
 
 def _free_port() -> int:
@@ -74,7 +77,7 @@ def cipher_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     # pflag forms: a comma list, then the flag repeated with a space-separated value
     yield from _serve(
         tmp_path_factory.mktemp("ccm-ciphers"),
-        f"--tls-cipher-suites={LISTED},TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        f"--tls-cipher-suites={LISTED},{ALSO_LISTED}",
         "--tls-cipher-suites",
         "TLS_AES_128_GCM_SHA256",
     )
@@ -91,6 +94,22 @@ def test_cipher_suites_on_the_secure_port(cipher_port: int) -> None:
         handshake(cipher_port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=OTHER_OPENSSL)
     listed = handshake(cipher_port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=LISTED_OPENSSL)
     assert listed == ("TLSv1.2", LISTED_OPENSSL)
+
+
+def test_an_rsa_only_list_serves_tls12_clients_on_the_self_signed_port(cipher_port: int) -> None:
+    """No --tls-cert-file: the self-signed pair is RSA 2048 as client-go's, so an operator's
+    ECDHE_RSA-only list (written for upstream) still serves every TLS 1.2 client offering it."""
+    for suite in (LISTED_OPENSSL, ALSO_LISTED_OPENSSL):
+        assert handshake(cipher_port, max_version=ssl.TLSVersion.TLSv1_2, ciphers=suite) == (
+            "TLSv1.2",
+            suite,
+        )
+    # a client offering everything at TLS 1.2 gets a listed suite
+    assert handshake(cipher_port, max_version=ssl.TLSVersion.TLSv1_2)[1] in {
+        LISTED_OPENSSL,
+        ALSO_LISTED_OPENSSL,
+    }
+    assert handshake(cipher_port)[0] == "TLSv1.3"  # TLS 1.3 is not restricted, as in Go
 
 
 def test_the_flags_are_no_longer_named_as_without_effect() -> None:

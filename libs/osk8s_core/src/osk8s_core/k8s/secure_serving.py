@@ -3,10 +3,11 @@
 ``SecureServingOptions`` is what k8s.io/apiserver's SecureServingOptions + delegating
 authentication/authorization options hold for a controller manager (flags: see
 ``osk8s_core.cli.secure_serving``). Without ``--tls-cert-file``/``--tls-private-key-file`` a
-self-signed pair for ``localhost``/``127.0.0.1`` is made in memory, as upstream does when no
-certificate directory is set; Python's ``ssl`` only loads files, so the pair passes through a
-private temporary directory (0700, key 0600) that is removed at once. ``--tls-min-version`` and
-``--tls-cipher-suites`` (``TlsOptions``) apply to the context, as upstream's ApplyTo does.
+self-signed pair (RSA 2048, as upstream's) for ``localhost``/``127.0.0.1`` is made in memory, as
+upstream does when no certificate directory is set; Python's ``ssl`` only loads files, so the
+pair passes through a private temporary directory (0700, key 0600) that is removed at once.
+``--tls-min-version`` and ``--tls-cipher-suites`` (``TlsOptions``) apply to the context, as
+upstream's ApplyTo does.
 """
 
 from __future__ import annotations
@@ -73,10 +74,13 @@ def _self_signed_pem(host: str) -> tuple[bytes, bytes]:
     # lazy: options are imported by flag parsing, which must stay cheap
     from cryptography import x509  # noqa: PLC0415
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
     from cryptography.x509.oid import NameOID  # noqa: PLC0415
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    # RSA 2048 as upstream (client-go util/cert GenerateSelfSignedCertKey): an operator's
+    # --tls-cipher-suites written for upstream may list only ECDHE_RSA suites, which an EC
+    # key could not serve at TLS 1.2.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"localhost@{int(now.timestamp())}")])
     ips = {ipaddress.ip_address("127.0.0.1")}
