@@ -301,8 +301,9 @@ class ClusterReconciler:
             self.events.event(ObjectRef.of(osc), type_, reason, message)
 
     def _warn_once(self, osc: Mapping[str, Any], reason: str, message: str) -> None:
-        """A warning every pass would find again (an invalid spec entry): told once, not
-        re-counted on each reconcile (an unchanged cluster costs no API write)."""
+        """A warning every pass would find again (an invalid spec entry): told once per
+        30 minutes (before kube-apiserver's 1 h event TTL drops it), not re-counted on each
+        reconcile (an unchanged cluster costs no API write within that window)."""
         if self.events is not None:
             self.events.event_once(ObjectRef.of(osc), "Warning", reason, message)
 
