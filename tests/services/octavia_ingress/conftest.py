@@ -99,9 +99,18 @@ class Kube:
     """NetworkingV1Api."""
     client: Any
 
-    def node(self, name: str, ip: str, *, ready: bool = True, server: str | None = None) -> None:
-        """A Node with an InternalIP; ``server``: the Nova server id of its ``providerID``."""
-        spec = {"providerID": f"openstack:///{server}"} if server else {}
+    def node(
+        self,
+        name: str,
+        ip: str,
+        *,
+        ready: bool = True,
+        server: str | None = None,
+        region: str = "",
+    ) -> None:
+        """A Node with an InternalIP; ``server``: the Nova server id of its ``providerID``
+        (``openstack://<region>/<id>`` when ``region``, as a regional CCM writes it)."""
+        spec = {"providerID": f"openstack://{region}/{server}"} if server else {}
         self.core.create_node({"metadata": {"name": name}, "spec": spec})
         status = "True" if ready else "False"
         self.core.patch_node_status(

@@ -2,7 +2,8 @@
 ``PortStore`` that behaves as Neutron does for what is used here: ``device_id`` list filters,
 ``security_groups`` replaced whole, ``revision_number`` bumped on each write, a stale
 ``If-Match`` answered 412 (the core maps it to ``Conflict`` with that status), a group on a
-port without an IP address refused with 409, and scripted refusals per port."""
+port without an IP address refused with 409 (as older Neutrons do; current ML2 accepts it),
+and scripted refusals per port."""
 
 from __future__ import annotations
 
@@ -243,7 +244,7 @@ def test_one_refused_port_does_not_stop_the_others_and_a_409_is_not_retried() ->
 
 
 def test_a_port_without_an_ip_address_is_never_written() -> None:
-    # A node's L2-only second port: Neutron refuses any group on it (409).
+    # A node's L2-only second port: no LB traffic reaches it; older Neutrons refuse (409).
     fake = FakePorts(port("p-l2", "srv-a", ip=False), port("p", "srv-a"))
     servers = NodeServers.of([node("a", "srv-a")])
     groups = PortGroups(fake)

@@ -8,10 +8,13 @@ the sync is a clear error and leaves it there). On delete the port loses the gro
 is gone, and the floating IP is released (no ``keep-floatingip``, as CPO).
 
 Beyond CPO (whose node sync never touches security groups), on the same LB: a node added after
-the Ingress is ready gets the group on its server's port at the next node sync, beside the
-port's other group; an idle node sync writes nothing; a node excluded from load balancers
-loses the group (its other group stays); a changed NodePort moves the rule with the members;
-a port of a server that is no Kubernetes node keeps the group the sync found on it.
+the Ingress is ready (its providerID in the regional form) gets the group on its server's port
+at the next node sync, beside the port's other group, while its server's L2-only second port
+(no IP address: no LB traffic reaches it; older Neutrons refuse a group there) is left
+alone (this Neutron would accept the write: skipped by us, not refused); an idle sync writes
+nothing; a node excluded from load balancers loses the group (its other group stays); a changed
+NodePort moves the rule with the members; a port of a server that is no Kubernetes node keeps
+the group the sync found on it.
 """
 
 from __future__ import annotations
@@ -156,8 +159,18 @@ def _node_sync_follows(
         device_id=bastion_server,
         security_groups=[other.id, group_id],
     )
+    # A second port of the late server with no IP address (an L2-only network's port).
+    l2_only = net.create_port(
+        network_id=options.network_id,
+        name=f"{cluster}-late-l2",
+        device_id=late_server,
+        fixed_ips=[],
+    )
     try:
-        kube.node("sg-late", late.fixed_ips[0]["ip_address"], server=late_server)
+        assert l2_only.fixed_ips == []
+        kube.node(
+            "sg-late", late.fixed_ips[0]["ip_address"], server=late_server, region="RegionOne"
+        )
         node_ip = next(
             a.address
             for a in kube.core.read_node("sg-node").status.addresses
@@ -173,6 +186,7 @@ def _node_sync_follows(
             "port_update": 1,
         }
         assert sorted(net.get_port(late.id).security_group_ids) == sorted([other.id, group_id])
+        assert group_id not in net.get_port(l2_only.id).security_group_ids
 
         # Idle: reads (one port list for all nodes), no write.
         before_all = counter.all()
@@ -218,5 +232,6 @@ def _node_sync_follows(
         assert sorted(net.get_port(bastion.id).security_group_ids) == sorted([other.id, group_id])
     finally:
         net.delete_port(late.id, ignore_missing=True)
+        net.delete_port(l2_only.id, ignore_missing=True)
         net.delete_port(bastion.id, ignore_missing=True)
         net.delete_security_group(other.id, ignore_missing=True)

@@ -227,7 +227,9 @@ def _carries(port: Any, group_id: str) -> bool:
 
 
 def _can_carry(port: Any) -> bool:
-    """Neutron refuses any group on a port without port security or without an IP address
-    (409 "Port security must be enabled and port must have an IP address"; a node's L2-only
-    second port): such a port filters nothing and is never written."""
+    """Whether the group belongs on the port at all. Not without port security: Neutron
+    refuses any group there (409 "Port security must be enabled and port must have an IP
+    address"). Not without an IP address (a node's L2-only second port): no load balancer
+    traffic reaches it, and Neutrons before the ML2 check was relaxed refuse it with that
+    same 409 (the test cloud's accepts it). Such a port is never written."""
     return port.is_port_security_enabled is not False and bool(port.fixed_ips)
