@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,9 @@ import grpc
 from osk8s_core.proto.kms.v1beta1 import api_pb2_grpc as v1_grpc
 from osk8s_core.proto.kms.v2 import api_pb2 as kms_v2
 from osk8s_core.proto.kms.v2 import api_pb2_grpc as v2_grpc
+from osk8s_testing.local import free_port
 
 BIN = Path(sys.executable).parent / "barbican-kms-plugin"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class PluginProcess:

@@ -55,19 +55,6 @@ POLICY = RetryPolicy(max_attempts=3, backoff_base=0.2, max_elapsed=30)
 FAST_WAIT = Waiter(policy=WaitPolicy(timeout=120, interval=0.3, factor=1.3, max_interval=2))
 
 
-def offline_kubeconfig(directory: Path) -> Path:
-    """A kubeconfig naming an API server nobody listens on (127.0.0.1:9): enough for the
-    manager to be built from its flags without talking to Kubernetes."""
-    kubeconfig = directory / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
-    return kubeconfig
-
-
 def capo_crd(plural: str) -> dict[str, Any]:
     """A vendored CAPO CRD as installed: unchanged but for the contract labels (§7.1)."""
     path = VENDOR / "capo" / f"infrastructure.cluster.x-k8s.io_{plural}.yaml"

@@ -25,9 +25,8 @@ from osk8s_capo import app
 from osk8s_capo.cli import build_parser
 from osk8s_core.errors import ConfigError
 from osk8s_core.health import HealthServer
+from osk8s_testing.local import free_port, offline_kubeconfig
 from osk8s_testing.tls import handshake, self_signed_localhost
-
-from .capo_harness import offline_kubeconfig
 
 BIN = Path(sys.executable).parent / "capo-controller-manager"
 # The webhook serves the test tooling's EC (P-256) pair; the diagnostics server, given no
@@ -48,12 +47,6 @@ class Ports:
     diagnostics: int
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_listening(port: int) -> None:
     deadline = time.monotonic() + 30
     while True:
@@ -71,7 +64,7 @@ def _manager(tmp: Path, *flags: str) -> Iterator[Ports]:
     certs = tmp / "serving-certs"
     certs.mkdir()
     self_signed_localhost(certs)
-    ports = Ports(webhook=_free_port(), diagnostics=_free_port())
+    ports = Ports(webhook=free_port(), diagnostics=free_port())
     args = build_parser().parse_args(
         [
             f"--kubeconfig={offline_kubeconfig(tmp)}",

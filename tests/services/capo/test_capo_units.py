@@ -24,8 +24,7 @@ from osk8s_capo.credentials import (
 )
 from osk8s_capo.manager import split_address
 from osk8s_core.credentials import ClientSettings, ConnectionCache
-
-from .capo_harness import offline_kubeconfig
+from osk8s_testing.local import offline_kubeconfig
 
 CLOUDS = """
 clouds:

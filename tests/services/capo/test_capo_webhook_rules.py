@@ -19,9 +19,8 @@ import pytest
 
 from osk8s_capo import webhooks
 from osk8s_capo.webhooks_server import WebhookServer, WebhookServerOptions
+from osk8s_testing.local import offline_kubeconfig
 from osk8s_testing.tls import self_signed_localhost
-
-from .capo_harness import offline_kubeconfig
 
 MACHINE_PATH = "/validate-infrastructure-cluster-x-k8s-io-v1beta2-openstackmachine"
 SERVER_PATH = "/validate-infrastructure-cluster-x-k8s-io-v1alpha1-openstackserver"

@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from kubernetes.client import CoordinationV1Api, CoreV1Api
 
 from osk8s_testing.kubeapi import KubeApiServer, ServerConfig, WebhookConfig
 from osk8s_testing.kubeapi.review_webhook import ReviewWebhook
+from osk8s_testing.local import free_port
 from osk8s_testing.testcloud.layout import Layout, resolve_dir
 
 from .conftest import HOSTNAME, World
@@ -82,13 +82,6 @@ def _decide(body: dict[str, Any]) -> dict[str, Any]:
     return {"allowed": False, "reason": "no RBAC policy matched"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _kubeconfig(path: Path, server: str, token: str) -> Path:
     config = {
         "apiVersion": "v1",
@@ -120,7 +113,7 @@ class Replica:
         self, name: str, token: str, api: KubeApiServer, workdir: Path, *extra: str
     ) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = workdir / f"{name}.log"
         kubeconfig = _kubeconfig(workdir / f"{name}.kubeconfig", api.url, token)
         cloud_conf = Layout(resolve_dir(None, os.environ)).cloud_conf

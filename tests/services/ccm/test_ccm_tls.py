@@ -8,7 +8,6 @@ fails on an unknown name; the command then exits 1. Here: the ccm's own flag par
 from __future__ import annotations
 
 import io
-import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from osk8s_ccm.ccm_metrics import CcmMetrics
 from osk8s_ccm.cli import build_parser, main
 from osk8s_ccm.options import options_from_args
 from osk8s_core.health import HealthChecks
+from osk8s_testing.local import free_port, offline_kubeconfig
 from osk8s_testing.tls import handshake
 
 # A common RSA-only hardening list: the self-signed serving certificate is RSA 2048 as
@@ -31,22 +31,10 @@ ALSO_LISTED_OPENSSL = "ECDHE-RSA-AES256-GCM-SHA384"
 OTHER_OPENSSL = "ECDHE-RSA-CHACHA20-POLY1305"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serve(tmp: Path, *flags: str) -> Iterator[int]:
     """The ccm's secure port, built from its flags as ``app.run`` builds it."""
-    kubeconfig = tmp / "kubeconfig"  # TokenReview/SAR client only: never reached by a handshake
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
-    port = _free_port()
+    kubeconfig = offline_kubeconfig(tmp)  # TokenReview/SAR client only: never reached
+    port = free_port()
     ns = build_parser().parse_args(
         [
             "--cloud-provider=openstack",

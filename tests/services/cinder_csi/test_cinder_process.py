@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import grpc
 import pytest
 
 from osk8s_core.proto.csi import csi_pb2, csi_pb2_grpc
+from osk8s_testing.local import free_port
 
 BIN = Path(sys.executable).parent / "cinder-csi-plugin"
 CLOUD_CONF = """[Global]
@@ -30,13 +30,6 @@ tenant-domain-name = Default
 [BlockStorage]
 node-volume-attach-limit = 30
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 20) -> None:

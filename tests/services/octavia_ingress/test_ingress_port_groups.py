@@ -295,16 +295,21 @@ class FakeGroupStore:
         self.deleted.append(group_id)
 
 
-def test_deleting_the_group_guards_each_port_write_and_keeps_a_concurrent_group() -> None:
-    fake = FakePorts(port("p", "srv-a", OTHER, GROUP), port("q", "srv-b", GROUP))
-    store = FakeGroupStore(GROUP)
-    managed = IngressSecurityGroups(
+def _managed(store: FakeGroupStore, ports: FakePorts) -> IngressSecurityGroups:
+    """The Ingress's managed group over the fake store and ports (no Neutron client)."""
+    return IngressSecurityGroups(
         store,  # type: ignore[arg-type]
         client=None,
         cluster="c",
         subnet_id="subnet",
-        ports=fake,
+        ports=ports,
     )
+
+
+def test_deleting_the_group_guards_each_port_write_and_keeps_a_concurrent_group() -> None:
+    fake = FakePorts(port("p", "srv-a", OTHER, GROUP), port("q", "srv-b", GROUP))
+    store = FakeGroupStore(GROUP)
+    managed = _managed(store, fake)
 
     def node_sync_adds_another_ingress_group() -> None:
         theirs = fake.ports["p"]
@@ -322,13 +327,7 @@ def test_deleting_keeps_the_group_while_a_port_still_carries_it() -> None:
     fake = FakePorts(port("p", "srv-a", GROUP), port("q", "srv-b", GROUP))
     fake.refuse["p"] = errors.Forbidden("policy does not allow update_port", status=403)
     store = FakeGroupStore(GROUP)
-    managed = IngressSecurityGroups(
-        store,  # type: ignore[arg-type]
-        client=None,
-        cluster="c",
-        subnet_id="subnet",
-        ports=fake,
-    )
+    managed = _managed(store, fake)
     with pytest.raises(PortsNotConverged):
         managed.delete("ns", "i")
     assert fake.ports["q"].security_group_ids == []

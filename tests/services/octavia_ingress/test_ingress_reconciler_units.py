@@ -381,12 +381,11 @@ class ListingKube(FakeKube):
         return [{**member, "spec": {"providerID": "openstack:///srv-1"}}]
 
 
-def test_the_node_sync_converges_each_managed_group_over_one_read_of_the_ports() -> None:
-    theirs = _ingress({"kubernetes.io/ingress.class": "nginx"})
-    second = {**_ingress(), "metadata": {**_ingress()["metadata"], "name": "j"}}
-    kube = ListingKube(_ingress(), second, theirs)
-    groups, tree = FakeGroups(), MembersTree()
-    reconciler = IngressReconciler(
+def _managed_groups_reconciler(
+    kube: Any, groups: Any, tree: Any, *, logger: Any = None
+) -> IngressReconciler:
+    """A reconciler with manage-security-groups on, over the given fakes."""
+    return IngressReconciler(
         config=IngressConfig(
             cluster_name="c",
             openstack=AuthOptions(),
@@ -394,13 +393,21 @@ def test_the_node_sync_converges_each_managed_group_over_one_read_of_the_ports()
         ),
         kube=kube,
         lbs=FakeLbs(_live_lb()),  # type: ignore[arg-type]
-        tree=tree,  # type: ignore[arg-type]
+        tree=tree,
         fips=FakeFips(),  # type: ignore[arg-type]
         secrets=None,
         recorder=FakeRecorder(),
-        logger=None,
+        logger=logger,
         security_groups=groups,
     )
+
+
+def test_the_node_sync_converges_each_managed_group_over_one_read_of_the_ports() -> None:
+    theirs = _ingress({"kubernetes.io/ingress.class": "nginx"})
+    second = {**_ingress(), "metadata": {**_ingress()["metadata"], "name": "j"}}
+    kube = ListingKube(_ingress(), second, theirs)
+    groups, tree = FakeGroups(), MembersTree()
+    reconciler = _managed_groups_reconciler(kube, groups, tree)
     assert reconciler.sync_members() == 2 * (1 + 2)
     assert groups.log == ["node_ports"]
     assert groups.synced == [
@@ -447,21 +454,7 @@ def test_a_failed_group_step_is_a_warning_and_later_ingresses_still_get_members(
     second = {**_ingress(), "metadata": {**_ingress()["metadata"], "name": "j"}}
     kube = ListingKube(_ingress(), second)
     groups, tree, log = FirstGroupFails(error), MembersTree(), RecordingLog()
-    reconciler = IngressReconciler(
-        config=IngressConfig(
-            cluster_name="c",
-            openstack=AuthOptions(),
-            octavia=OctaviaConfig(subnet_id="subnet", manage_security_groups=True),
-        ),
-        kube=kube,
-        lbs=FakeLbs(_live_lb()),  # type: ignore[arg-type]
-        tree=tree,  # type: ignore[arg-type]
-        fips=FakeFips(),  # type: ignore[arg-type]
-        secrets=None,
-        recorder=FakeRecorder(),
-        logger=log,
-        security_groups=groups,
-    )
+    reconciler = _managed_groups_reconciler(kube, groups, tree, logger=log)
     # Both member updates (1 each), what landed of the first group and the second's (2).
     assert reconciler.sync_members() == 1 + 1 + landed + 2
     assert tree.log == ["sync_members", "sync_members"]
