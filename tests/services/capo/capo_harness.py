@@ -156,6 +156,7 @@ class World:
         *,
         paused: bool = False,
         labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         cluster = self.kube.create(
             CLUSTER,
@@ -180,6 +181,7 @@ class World:
             "metadata": {
                 "name": name,
                 "labels": {"cluster.x-k8s.io/cluster-name": name, **(labels or {})},
+                "annotations": dict(annotations or {}),
                 "ownerReferences": [
                     {
                         "apiVersion": CLUSTER.api_version,

@@ -670,6 +670,7 @@ def test_delete_waits_for_machines_and_leaks_command(
         result is not None and "wait-bastion" in condition(world.osc("wait"), cond.READY)["message"]
     )
     assert world.kube.get(OPENSTACK_SERVER, world.namespace, "wait-bastion") is None
+    assert world.cloud_objects("wait")["networks"], "the bastion goes before the cloud"
     world.converge("wait", until=lambda o: o is None, rounds=60)
     assert all(not ids for ids in world.cloud_objects("wait").values())
     assert [p.id for p in demo.network.ports(name="wait-stale-0") if p.id == stale.id] == []

@@ -14,6 +14,7 @@ from openstack.connection import Connection
 
 from osk8s_capo import naming
 from osk8s_capo.kube import MACHINE
+from osk8s_capo.machine import SERVER_GROUP_ANNOTATION
 
 from .capo_harness import World
 from .capo_machine_harness import MachineWorld, provisioned
@@ -34,6 +35,9 @@ def test_cluster_with_control_plane_and_worker_then_full_delete(
             "apiServer": {"managedLoadBalancer": {}},
             "managedSecurityGroups": {},
         },
+        # Beyond CAPO (opt-in): the control plane in a managed server group, which the
+        # cluster's deletion removes with everything else.
+        annotations={SERVER_GROUP_ANNOTATION: "soft-anti-affinity"},
     )
     osc = world.converge(name, until=is_ready)
     assert osc is not None
@@ -59,6 +63,9 @@ def test_cluster_with_control_plane_and_worker_then_full_delete(
     internal = [a["address"] for a in cp["status"]["addresses"] if a["type"] == "InternalIP"]
     members = [(m.name, m.address) for m in demo.load_balancer.members(pool.id)]
     assert members == [(f"{lb_name}-6443-e2e-cp", internal[0])]
+    group = naming.control_plane_server_group_name(world.namespace, name)
+    managed = [g for g in demo.compute.server_groups() if g.name == group]
+    assert [g.member_ids for g in managed] == [[cp["status"]["instanceID"]]]
 
     # scale down, then delete the cluster (it waits until no Machine is left)
     for machine in ("e2e-md", "e2e-cp"):
@@ -69,3 +76,4 @@ def test_cluster_with_control_plane_and_worker_then_full_delete(
     world.delete(name)
     left = world.cloud_objects(name)
     assert all(not ids for ids in left.values()), left
+    assert [g.id for g in demo.compute.server_groups() if g.name == group] == []

@@ -390,6 +390,9 @@ class ClusterReconciler:
                 return Requeue(after=pending.after)
             cluster_delete.delete_security_groups(scope, ref, tell=tell, warn=warn)
             cluster_delete.delete_api_floating_ip(scope, ref, spec, status, tell=tell, warn=warn)
+            cluster_delete.delete_control_plane_server_group(
+                scope, namespace, cluster_name, tell=tell, warn=warn
+            )
         except errors.OpenStackError as exc:
             cond.set_condition(
                 status, cond.READY, False, cond.DELETION_FAILED, str(exc), generation=generation

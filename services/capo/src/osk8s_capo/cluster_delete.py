@@ -22,6 +22,7 @@ from osk8s_capo.cluster_network import ClusterRef
 from osk8s_capo.scope import Scope
 from osk8s_core import errors
 from osk8s_core.openstack.loadbalancers import GONE_STATUSES, provisioning_status
+from osk8s_core.openstack.server_groups import ServerGroups
 
 FOREIGN_LB_ANNOTATION: Final = "capo.osk8s.io/delete-foreign-load-balancers"
 """osk8s (not CAPO): "true" lets cluster deletion cascade-delete load balancers on the
@@ -195,6 +196,19 @@ def delete_security_groups(
                 "SecurityGroup", "security group", group.name, group.id, tell=tell, warn=warn
             ):
                 sgs.delete(group.id)
+
+
+def delete_control_plane_server_group(
+    scope: Scope, namespace: str, cluster_name: str, *, tell: Tell = _quiet, warn: Tell = _quiet
+) -> None:
+    """Beyond CAPO: the opt-in control-plane server group the machine controller made for this
+    cluster (found by its one name; a group the user named in a machine spec is never touched).
+    Runs once every machine is gone, so no server of ours is still in it."""
+    groups = ServerGroups(scope.client)
+    group = groups.find(naming.control_plane_server_group_name(namespace, cluster_name))
+    if group is not None:
+        with _deleting("ServerGroup", "server group", group.name, group.id, tell=tell, warn=warn):
+            groups.delete(group.id)
 
 
 def delete_api_floating_ip(
