@@ -31,6 +31,7 @@ class RecordingSyncer:
         self._view = view
         self.synced: list[tuple[str, bool]] = []
         self._lock = threading.Lock()
+        self.member_syncs = 0
 
     def sync(self, key: str) -> object:
         namespace, name = key.split("/", 1)
@@ -44,6 +45,11 @@ class RecordingSyncer:
         del ingress
 
     def sync_members(self) -> int:
+        with self._lock:
+            self.member_syncs += 1
+            rounds = self.member_syncs
+        if rounds == 1:
+            raise RuntimeError("the first node sync fails")  # the loop must go on
         return 0
 
     def seen(self) -> list[tuple[str, bool]]:
@@ -67,7 +73,12 @@ def served() -> Iterator[tuple[Any, RecordingSyncer]]:
     thread = threading.Thread(
         target=_serve,
         args=(syncer, client),
-        kwargs={"clock": SystemClock(), "stop": stop, "log": get_logger("test.ingress")},
+        kwargs={
+            "clock": SystemClock(),
+            "stop": stop,
+            "log": get_logger("test.ingress"),
+            "node_sync_seconds": 0.1,
+        },
         daemon=True,
     )
     thread.start()
@@ -112,3 +123,12 @@ def test_an_ingress_class_change_queues_class_less_ingresses(
     # And the class deleted: queued again, no longer ours (its LB would be removed).
     net.delete_ingress_class("octavia")
     wait_for(lambda: syncer.seen()[-1] == ("default/plain", False))
+
+
+def test_the_node_sync_runs_periodically_and_outlives_a_failed_round(
+    served: tuple[Any, RecordingSyncer],
+) -> None:
+    """The 60 s loop (0.1 s here) calls sync_members again and again; the first round's
+    error is logged and the next round still comes."""
+    _, syncer = served
+    wait_for(lambda: syncer.member_syncs >= 3)

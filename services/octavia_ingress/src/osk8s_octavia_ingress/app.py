@@ -186,6 +186,7 @@ def _serve(
     clock: Clock,
     stop: threading.Event,
     log: Any,
+    node_sync_seconds: float = NODE_SYNC_SECONDS,
 ) -> None:
     from kubernetes.client import NetworkingV1Api  # noqa: PLC0415
 
@@ -240,7 +241,7 @@ def _serve(
     )
 
     def node_sync() -> None:
-        while not stop.wait(NODE_SYNC_SECONDS):
+        while not stop.wait(node_sync_seconds):
             try:
                 reconciler.sync_members()
             except Exception as exc:  # the next round tries again
