@@ -4,7 +4,9 @@ every part, then one cascade delete that also removes the real Neutron VIP port.
 from __future__ import annotations
 
 import pytest
+from openstack.connection import Connection
 
+from osk8s_core.openstack.lb_catalog import LoadBalancerCatalog
 from osk8s_core.openstack.lb_children import LoadBalancerChildren
 from osk8s_core.openstack.loadbalancers import LoadBalancers, LoadBalancerSpec
 from osk8s_core.openstack.ports import Ports
@@ -73,3 +75,32 @@ def test_lb_tree_to_active_then_cascade_delete(
     lbs.delete(lb.id, cascade=True, wait=True)
     assert lbs.find_by_name(name) is None
     assert Ports(core.client).query(id=vip_port_id) == []
+
+
+def test_lb_catalog_lists_enabled_providers_and_flavors_with_their_state(
+    core: Core, admin_conn: Connection, name: str
+) -> None:
+    """What capo's provider/flavor by name reads: the test cloud's one driver, and flavors
+    with their enabled state (an operator's disabled flavor is listed, marked so)."""
+    catalog = LoadBalancerCatalog(core.client)
+    assert catalog.provider_names() == ["amphora"]
+    lb_admin = admin_conn.load_balancer
+    profile = lb_admin.create_flavor_profile(
+        name=name, provider_name="amphora", flavor_data='{"loadbalancer_topology": "SINGLE"}'
+    )
+    flavors = [
+        lb_admin.create_flavor(name=f"{name}-{state}", flavor_profile_id=profile.id, enabled=on)
+        for state, on in (("on", True), ("off", False))
+    ]
+    try:
+        mine = {f.name: f for f in catalog.flavors() if f.name.startswith(name)}
+        assert {n: (f.id, f.enabled) for n, f in mine.items()} == {
+            f"{name}-on": (flavors[0].id, True),
+            f"{name}-off": (flavors[1].id, False),
+        }
+        assert core.requests("loadbalancer_provider_list") == 1
+        assert core.requests("loadbalancer_flavor_list") == 1
+    finally:
+        for flavor in flavors:
+            lb_admin.delete_flavor(flavor.id, ignore_missing=True)
+        lb_admin.delete_flavor_profile(profile.id, ignore_missing=True)
